@@ -1,0 +1,78 @@
+//! Parsers for the CLI's human-friendly values: durations (`500ms`, `5s`, `2m`), sizes
+//! (`64MiB`, `1G`, `4096`), fuel (`1000000`, `off`).
+
+use std::time::Duration;
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = split_number(text);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration like 500ms, 5s or 2m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{text}`; use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+pub fn parse_bytes(text: &str) -> Result<usize, String> {
+    let (number, unit) = split_number(text);
+    let value: usize = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size like 64MiB or 4096"))?;
+    let scale: usize = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{text}`; use KiB, MiB or GiB"
+            ));
+        }
+    };
+    value
+        .checked_mul(scale)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// A fuel budget; `None` is unmetered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fuel(pub Option<u64>);
+
+pub fn parse_fuel(text: &str) -> Result<Fuel, String> {
+    match text {
+        "off" | "none" | "unlimited" => Ok(Fuel(None)),
+        _ => text
+            .replace('_', "")
+            .parse()
+            .map(|n| Fuel(Some(n)))
+            .map_err(|_| format!("`{text}` is not a fuel amount (a whole number, or `off`)")),
+    }
+}
+
+fn split_number(text: &str) -> (&str, &str) {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    (&text[..split], text[split..].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert!(parse_bytes("1TB").is_err());
+        assert_eq!(parse_fuel("off"), Ok(Fuel(None)));
+        assert_eq!(parse_fuel("1_000"), Ok(Fuel(Some(1000))));
+    }
+}

@@ -1,0 +1,132 @@
+//! What a component is before it is a plugin: the binary checks made before compiling
+//! (so a wrong file gets a precise error), and the detection of which Airlock world it
+//! implements, from its exports.
+
+use std::fmt;
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
+
+use crate::LoadError;
+
+/// Export names of the Airlock interfaces.
+pub(crate) const LIFECYCLE: &str = "airlock:plugin/lifecycle@0.1.0";
+pub(crate) const TOOLS: &str = "airlock:plugin/tools@0.1.0";
+pub(crate) const HOOKS: &str = "airlock:plugin/hooks@0.1.0";
+
+/// Which Airlock world a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum World {
+    /// lifecycle + tools
+    ToolPlugin,
+    /// lifecycle + hooks
+    HookPlugin,
+    /// lifecycle + tools + hooks
+    Plugin,
+}
+
+impl World {
+    pub fn has_tools(self) -> bool {
+        matches!(self, World::ToolPlugin | World::Plugin)
+    }
+
+    pub fn has_hooks(self) -> bool {
+        matches!(self, World::HookPlugin | World::Plugin)
+    }
+}
+
+impl fmt::Display for World {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            World::ToolPlugin => "tool-plugin",
+            World::HookPlugin => "hook-plugin",
+            World::Plugin => "plugin",
+        })
+    }
+}
+
+/// The kind of binary the first eight bytes announce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BinaryKind {
+    CoreModule,
+    Component,
+}
+
+/// Checks the preamble: `\0asm`, then a version/layer word. Core modules are version 1,
+/// layer 0; components carry layer 1 in the upper half.
+fn binary_kind(bytes: &[u8], what: &str) -> Result<BinaryKind, LoadError> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        return Err(LoadError::NotWasm {
+            what: what.to_string(),
+        });
+    }
+    let layer = u16::from_le_bytes([bytes[6], bytes[7]]);
+    match layer {
+        0 => Ok(BinaryKind::CoreModule),
+        1 => Ok(BinaryKind::Component),
+        other => Err(LoadError::Invalid {
+            what: what.to_string(),
+            reason: format!("unknown binary layer {other} in the header"),
+        }),
+    }
+}
+
+/// Compiles `bytes` as a component, refusing anything that is not one with a precise error.
+pub(crate) fn compile(engine: &Engine, bytes: &[u8], what: &str) -> Result<Component, LoadError> {
+    if binary_kind(bytes, what)? == BinaryKind::CoreModule {
+        return Err(LoadError::CoreModule {
+            what: what.to_string(),
+        });
+    }
+    Component::new(engine, bytes).map_err(|e| LoadError::Invalid {
+        what: what.to_string(),
+        reason: format!("{e:#}"),
+    })
+}
+
+/// Names of the component's exported instances and functions.
+pub fn export_names(engine: &Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// Names of the component's imports, with whether each is an instance (interface).
+pub fn import_names(engine: &Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, item)| match item.ty {
+            ComponentItem::ComponentInstance(_) => name.to_string(),
+            _ => format!("{name} (not an interface)"),
+        })
+        .collect()
+}
+
+/// Detects the world from the exports; anything without `lifecycle` plus tools or hooks is
+/// refused, listing what the component does export.
+pub(crate) fn detect_world(
+    engine: &Engine,
+    component: &Component,
+    what: &str,
+) -> Result<World, LoadError> {
+    let exports = export_names(engine, component);
+    let has = |name: &str| exports.iter().any(|e| e == name);
+    match (has(LIFECYCLE), has(TOOLS), has(HOOKS)) {
+        (true, true, true) => Ok(World::Plugin),
+        (true, true, false) => Ok(World::ToolPlugin),
+        (true, false, true) => Ok(World::HookPlugin),
+        _ => Err(LoadError::WrongWorld {
+            what: what.to_string(),
+            found: if exports.is_empty() {
+                "nothing".into()
+            } else {
+                exports.join(", ")
+            },
+        }),
+    }
+}

@@ -1,0 +1,184 @@
+//! The typed errors of the library: [`LoadError`] when a plugin cannot be loaded,
+//! [`CallError`] when one call fails. Every message names the plugin and the problem.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a plugin could not be loaded. Nothing is half-loaded: on error there is no plugin.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read plugin file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("{what} is not WebAssembly (it does not start with the `\\0asm` magic bytes)")]
+    NotWasm { what: String },
+
+    #[error(
+        "{what} is a core WebAssembly module, not a component; build the plugin for \
+         `wasm32-wasip2` (or run it through `wasm-tools component new`)"
+    )]
+    CoreModule { what: String },
+
+    #[error("{what} is not a valid WebAssembly component: {reason}")]
+    Invalid { what: String, reason: String },
+
+    #[error(
+        "{what} does not implement an Airlock world: it exports [{found}], but a plugin must \
+         export `airlock:plugin/lifecycle@0.1.0` plus `tools` and/or `hooks` \
+         (worlds `tool-plugin`, `hook-plugin`, `plugin` of `airlock:plugin@0.1.0`)"
+    )]
+    WrongWorld { what: String, found: String },
+
+    #[error("{what} cannot be linked: {reason}")]
+    Link { what: String, reason: String },
+
+    #[error("plugin `{plugin}` reports invalid metadata: {reason}")]
+    BadMetadata { plugin: String, reason: String },
+
+    #[error("plugin `{plugin}` needs Airlock host {required}, but this host is {host}")]
+    IncompatibleHost {
+        plugin: String,
+        required: String,
+        host: String,
+    },
+
+    #[error("plugin `{plugin}` tool `{tool}` has an unusable input schema: {reason}")]
+    BadToolSchema {
+        plugin: String,
+        tool: String,
+        reason: String,
+    },
+
+    #[error("plugin `{plugin}` failed to start: {source}")]
+    Start {
+        plugin: String,
+        #[source]
+        source: Box<CallError>,
+    },
+
+    #[error("the runtime could not be configured: {0}")]
+    Engine(String),
+}
+
+/// Why one call into a plugin failed. Limit hits and traps discard the instance that hit
+/// them; the next call gets a fresh, re-initialised instance.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    #[error("plugin `{plugin}` ran out of fuel ({budget} units) and was stopped")]
+    FuelExhausted { plugin: String, budget: u64 },
+
+    #[error("plugin `{plugin}` exceeded its deadline of {deadline:?} and was stopped")]
+    DeadlineExceeded { plugin: String, deadline: Duration },
+
+    #[error("plugin `{plugin}` hit its memory limit of {limit} bytes and was stopped")]
+    MemoryLimit { plugin: String, limit: usize },
+
+    #[error("plugin `{plugin}` hit its table limit of {limit} elements and was stopped")]
+    TableLimit { plugin: String, limit: usize },
+
+    #[error(
+        "plugin `{plugin}` tried to pass more than {limit} bytes to the host in one call \
+         (output too large) and was stopped"
+    )]
+    OutputTooLarge { plugin: String, limit: usize },
+
+    #[error("{what} for plugin `{plugin}` is {size} bytes, over the limit of {limit}")]
+    InputTooLarge {
+        plugin: String,
+        what: &'static str,
+        size: usize,
+        limit: usize,
+    },
+
+    #[error("plugin `{plugin}` trapped: {message}{}", panic.as_ref().map(|p| format!(" (panic: {p})")).unwrap_or_default())]
+    Trap {
+        plugin: String,
+        message: String,
+        panic: Option<String>,
+    },
+
+    #[error("plugin `{plugin}` returned error {code}: {message}")]
+    Plugin {
+        plugin: String,
+        code: u32,
+        message: String,
+        details: Option<serde_json::Value>,
+    },
+
+    #[error("bad arguments for `{plugin}.{tool}`: {}", problems.join("; "))]
+    BadArguments {
+        plugin: String,
+        tool: String,
+        problems: Vec<String>,
+    },
+
+    #[error("plugin `{plugin}` has no tool `{tool}` (it has: {})", available.join(", "))]
+    UnknownTool {
+        plugin: String,
+        tool: String,
+        available: Vec<String>,
+    },
+
+    #[error("plugin `{plugin}` broke the contract: {reason}")]
+    Protocol { plugin: String, reason: String },
+
+    #[error("plugin `{plugin}` is shut down")]
+    ShutDown { plugin: String },
+}
+
+impl CallError {
+    /// The plugin the error is about.
+    pub fn plugin(&self) -> &str {
+        match self {
+            CallError::FuelExhausted { plugin, .. }
+            | CallError::DeadlineExceeded { plugin, .. }
+            | CallError::MemoryLimit { plugin, .. }
+            | CallError::TableLimit { plugin, .. }
+            | CallError::OutputTooLarge { plugin, .. }
+            | CallError::InputTooLarge { plugin, .. }
+            | CallError::Trap { plugin, .. }
+            | CallError::Plugin { plugin, .. }
+            | CallError::BadArguments { plugin, .. }
+            | CallError::UnknownTool { plugin, .. }
+            | CallError::Protocol { plugin, .. }
+            | CallError::ShutDown { plugin } => plugin,
+        }
+    }
+
+    /// A short stable name for the kind of error, e.g. `fuel-exhausted` (for logs, JSON and
+    /// exit codes).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::FuelExhausted { .. } => "fuel-exhausted",
+            CallError::DeadlineExceeded { .. } => "deadline-exceeded",
+            CallError::MemoryLimit { .. } => "memory-limit",
+            CallError::TableLimit { .. } => "table-limit",
+            CallError::OutputTooLarge { .. } => "output-too-large",
+            CallError::InputTooLarge { .. } => "input-too-large",
+            CallError::Trap { .. } => "trap",
+            CallError::Plugin { .. } => "plugin-error",
+            CallError::BadArguments { .. } => "bad-arguments",
+            CallError::UnknownTool { .. } => "unknown-tool",
+            CallError::Protocol { .. } => "protocol",
+            CallError::ShutDown { .. } => "shut-down",
+        }
+    }
+
+    /// True when the instance that produced this error was discarded (a trap or a limit
+    /// hit), as opposed to an error the plugin or the host reported on purpose.
+    pub fn discards_instance(&self) -> bool {
+        matches!(
+            self,
+            CallError::FuelExhausted { .. }
+                | CallError::DeadlineExceeded { .. }
+                | CallError::MemoryLimit { .. }
+                | CallError::TableLimit { .. }
+                | CallError::OutputTooLarge { .. }
+                | CallError::Trap { .. }
+                | CallError::Protocol { .. }
+        )
+    }
+}

@@ -1,0 +1,52 @@
+//! # Airlock — run untrusted plugins as WebAssembly components
+//!
+//! A plugin is a WebAssembly component implementing one of the worlds in `wit/plugin.wit`
+//! (`tool-plugin`, `hook-plugin` or `plugin`). Airlock compiles it once, and runs every call
+//! on a fresh or pooled instance under a fuel budget, a wall-clock deadline and a memory cap.
+//! A trap, a panic or a limit hit comes back as a typed [`CallError`]; the host and every
+//! other plugin carry on.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use airlock::{CallContext, LoadOptions, Runtime};
+//!
+//! let runtime = Runtime::builder().build()?;
+//! let calculator = runtime.load_file("calculator.wasm", LoadOptions::default()).await?;
+//! let answer = calculator
+//!     .call_tool("add", &serde_json::json!({"a": 1, "b": 2}), &CallContext::default())
+//!     .await?;
+//! assert_eq!(answer["result"], 3.0);
+//! # Ok(()) }
+//! ```
+//!
+//! Data flows one way: bytes → [`component`] checks → compile → [`plugin::Plugin`]
+//! (`InstancePre` + instance pool) → a call under [`Limits`].
+
+mod bindings;
+pub mod component;
+mod engine;
+mod error;
+mod host_api;
+mod limits;
+pub mod plugin;
+mod runtime;
+mod schema;
+mod stdio;
+mod store;
+mod types;
+mod wasi;
+
+pub use component::World;
+pub use error::{CallError, LoadError};
+pub use limits::Limits;
+pub use plugin::Plugin;
+pub use runtime::{LoadOptions, Runtime, RuntimeBuilder};
+pub use types::{
+    CallContext, Health, HealthStatus, HookKind, HookOutcome, Metadata, ToolDefinition,
+};
+
+/// The version of this host, checked against each plugin's `host-versions` range.
+pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The WIT package plugins implement.
+pub const WIT_PACKAGE: &str = "airlock:plugin@0.1.0";

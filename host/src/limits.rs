@@ -1,0 +1,139 @@
+//! [`Limits`]: what one call may consume, and the store-side limiter that enforces the
+//! memory and table caps and remembers which cap was hit (so the error can say so).
+
+use std::time::Duration;
+
+/// What a single call into a plugin may consume. Every call (including `init`) runs under
+/// all of them; hitting one is a typed [`CallError`](crate::CallError) and the instance that
+/// hit it is discarded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Fuel (≈ WebAssembly instructions) per call; `None` meters nothing (the deadline
+    /// still applies).
+    pub fuel: Option<u64>,
+    /// Wall-clock time per call, enforced by epoch interruption while the guest runs and by
+    /// a timer while it waits on the host.
+    pub deadline: Duration,
+    /// Maximum size of the instance's linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Maximum bytes the plugin may hand back in one call (a result, an error, a log line).
+    pub output_bytes: usize,
+    /// Maximum bytes of arguments or payload the host sends in one call.
+    pub input_bytes: usize,
+    /// Maximum elements per table.
+    pub table_elements: usize,
+    /// Maximum core instances, tables and memories per component instance.
+    pub instances: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: Some(2_000_000_000),
+            deadline: Duration::from_secs(5),
+            memory_bytes: 64 << 20,
+            output_bytes: 4 << 20,
+            input_bytes: 4 << 20,
+            table_elements: 20_000,
+            instances: 32,
+        }
+    }
+}
+
+impl Limits {
+    /// These limits with another fuel budget (`None`: unmetered).
+    pub fn with_fuel(mut self, fuel: Option<u64>) -> Self {
+        self.fuel = fuel;
+        self
+    }
+
+    /// These limits with another deadline.
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// These limits with another memory cap.
+    pub fn with_memory_bytes(mut self, bytes: usize) -> Self {
+        self.memory_bytes = bytes;
+        self
+    }
+
+    /// These limits with another output cap.
+    pub fn with_output_bytes(mut self, bytes: usize) -> Self {
+        self.output_bytes = bytes;
+        self
+    }
+
+    /// These limits with another input cap.
+    pub fn with_input_bytes(mut self, bytes: usize) -> Self {
+        self.input_bytes = bytes;
+        self
+    }
+}
+
+/// Which store-enforced cap refused a growth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CapHit {
+    Memory,
+    Table,
+}
+
+/// Enforces the memory and table caps for one store and records the first refusal.
+pub(crate) struct Limiter {
+    memory_bytes: usize,
+    table_elements: usize,
+    instances: usize,
+    pub(crate) hit: Option<CapHit>,
+}
+
+impl Limiter {
+    pub(crate) fn new(limits: &Limits) -> Self {
+        Limiter {
+            memory_bytes: limits.memory_bytes,
+            table_elements: limits.table_elements,
+            instances: limits.instances,
+            hit: None,
+        }
+    }
+}
+
+impl wasmtime::ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.memory_bytes;
+        if !allowed {
+            self.hit.get_or_insert(CapHit::Memory);
+        }
+        Ok(allowed)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = desired <= self.table_elements;
+        if !allowed {
+            self.hit.get_or_insert(CapHit::Table);
+        }
+        Ok(allowed)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances
+    }
+
+    fn tables(&self) -> usize {
+        self.instances
+    }
+
+    fn memories(&self) -> usize {
+        self.instances
+    }
+}

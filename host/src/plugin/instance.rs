@@ -1,0 +1,327 @@
+//! [`LiveInstance`]: one instantiated plugin in its own `Store`, and the guarded call path:
+//! arm the limits, run the export under a timer, classify any failure into a [`CallError`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::time::error::Elapsed;
+use wasmtime::component::{Instance, InstancePre};
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use crate::bindings::{hooks, lifecycle, tools, wit};
+use crate::limits::{CapHit, Limits};
+use crate::stdio::panic_message;
+use crate::store::InstanceState;
+use crate::{CallError, World};
+
+/// Extra time the outer timer allows beyond the deadline. The epoch check normally fires
+/// first; the timer catches a guest blocked inside a host call, where epochs cannot reach.
+const TIMER_GRACE: Duration = Duration::from_millis(50);
+
+/// Which interface exports a component has, as indices resolved once per component.
+pub(crate) struct ExportIndices {
+    pub(crate) lifecycle: lifecycle::GuestIndices,
+    pub(crate) tools: Option<tools::GuestIndices>,
+    pub(crate) hooks: Option<hooks::GuestIndices>,
+}
+
+impl ExportIndices {
+    pub(crate) fn new(pre: &InstancePre<InstanceState>, world: World) -> wasmtime::Result<Self> {
+        Ok(ExportIndices {
+            lifecycle: lifecycle::GuestIndices::new(pre)?,
+            tools: world
+                .has_tools()
+                .then(|| tools::GuestIndices::new(pre))
+                .transpose()?,
+            hooks: world
+                .has_hooks()
+                .then(|| hooks::GuestIndices::new(pre))
+                .transpose()?,
+        })
+    }
+}
+
+pub(crate) struct LiveInstance {
+    store: Store<InstanceState>,
+    lifecycle: lifecycle::Guest,
+    tools: Option<tools::Guest>,
+    hooks: Option<hooks::Guest>,
+}
+
+/// Runs one export call under the limits and classifies the outcome.
+macro_rules! guarded {
+    ($self:ident, $limits:expr, $call:expr) => {{
+        let limits: &Limits = $limits;
+        $self.arm(limits);
+        let outcome = tokio::time::timeout(limits.deadline + TIMER_GRACE, $call).await;
+        settle(&$self.store, limits, outcome)
+    }};
+}
+
+impl LiveInstance {
+    /// Instantiates the component in a new store; instantiation itself runs under `limits`.
+    pub(crate) async fn new(
+        pre: &InstancePre<InstanceState>,
+        indices: &ExportIndices,
+        plugin: Arc<str>,
+        limits: &Limits,
+    ) -> Result<Self, CallError> {
+        let mut store = Store::new(pre.engine(), InstanceState::new(plugin.clone(), limits));
+        store.limiter(|state| &mut state.limiter);
+        // Caps every string or list the guest hands over, results included, before the host
+        // copies it.
+        store.set_hostcall_fuel(limits.output_bytes);
+        store.epoch_deadline_callback(|ctx| {
+            Ok(match Instant::now() >= ctx.data().deadline {
+                true => UpdateDeadline::Interrupt,
+                // Let other tasks run while a long call is still within its deadline.
+                false => UpdateDeadline::Yield(1),
+            })
+        });
+        arm(&mut store, limits);
+        let outcome = tokio::time::timeout(
+            limits.deadline + TIMER_GRACE,
+            pre.instantiate_async(&mut store),
+        )
+        .await;
+        let instance: Instance = settle(&store, limits, outcome)?;
+        let protocol = |e: wasmtime::Error| CallError::Protocol {
+            plugin: plugin.to_string(),
+            reason: format!("{e:#}"),
+        };
+        let lifecycle = indices
+            .lifecycle
+            .load(&mut store, &instance)
+            .map_err(protocol)?;
+        let tools = indices
+            .tools
+            .as_ref()
+            .map(|i| i.load(&mut store, &instance))
+            .transpose()
+            .map_err(protocol)?;
+        let hooks = indices
+            .hooks
+            .as_ref()
+            .map(|i| i.load(&mut store, &instance))
+            .transpose()
+            .map_err(protocol)?;
+        Ok(LiveInstance {
+            store,
+            lifecycle,
+            tools,
+            hooks,
+        })
+    }
+
+    fn arm(&mut self, limits: &Limits) {
+        arm(&mut self.store, limits);
+    }
+
+    pub(crate) async fn metadata(
+        &mut self,
+        limits: &Limits,
+    ) -> Result<wit::PluginMetadata, CallError> {
+        let lifecycle = self.lifecycle.clone();
+        guarded!(self, limits, lifecycle.call_metadata(&mut self.store))
+    }
+
+    pub(crate) async fn init(&mut self, limits: &Limits, config: &str) -> Result<(), CallError> {
+        let lifecycle = self.lifecycle.clone();
+        let result = guarded!(self, limits, lifecycle.call_init(&mut self.store, config))?;
+        result.map_err(|e| self.plugin_error(e))
+    }
+
+    pub(crate) async fn shutdown(&mut self, limits: &Limits) -> Result<(), CallError> {
+        let lifecycle = self.lifecycle.clone();
+        guarded!(self, limits, lifecycle.call_shutdown(&mut self.store))
+    }
+
+    pub(crate) async fn health(&mut self, limits: &Limits) -> Result<wit::HealthReport, CallError> {
+        let lifecycle = self.lifecycle.clone();
+        guarded!(self, limits, lifecycle.call_health(&mut self.store))
+    }
+
+    pub(crate) async fn capture_state(
+        &mut self,
+        limits: &Limits,
+    ) -> Result<Option<Vec<u8>>, CallError> {
+        let lifecycle = self.lifecycle.clone();
+        guarded!(self, limits, lifecycle.call_capture_state(&mut self.store))
+    }
+
+    pub(crate) async fn restore_state(
+        &mut self,
+        limits: &Limits,
+        state: &[u8],
+    ) -> Result<(), CallError> {
+        let lifecycle = self.lifecycle.clone();
+        let result = guarded!(
+            self,
+            limits,
+            lifecycle.call_restore_state(&mut self.store, state)
+        )?;
+        result.map_err(|e| self.plugin_error(e))
+    }
+
+    pub(crate) async fn list_tools(
+        &mut self,
+        limits: &Limits,
+    ) -> Result<Vec<tools::ToolDefinition>, CallError> {
+        let Some(tools) = self.tools.clone() else {
+            return Ok(Vec::new());
+        };
+        guarded!(self, limits, tools.call_list_tools(&mut self.store))
+    }
+
+    pub(crate) async fn call_tool(
+        &mut self,
+        limits: &Limits,
+        name: &str,
+        arguments: &str,
+        context: &wit::CallContext,
+    ) -> Result<String, CallError> {
+        let tools = self
+            .tools
+            .clone()
+            .expect("only called on plugins with tools");
+        let result = guarded!(
+            self,
+            limits,
+            tools.call_call_tool(&mut self.store, name, arguments, context)
+        )?;
+        result.map_err(|e| self.plugin_error(e))
+    }
+
+    pub(crate) async fn subscriptions(
+        &mut self,
+        limits: &Limits,
+    ) -> Result<Vec<hooks::HookKind>, CallError> {
+        let Some(hooks) = self.hooks.clone() else {
+            return Ok(Vec::new());
+        };
+        guarded!(self, limits, hooks.call_subscriptions(&mut self.store))
+    }
+
+    pub(crate) async fn handle_hook(
+        &mut self,
+        limits: &Limits,
+        kind: &hooks::HookKind,
+        payload: &str,
+        context: &wit::CallContext,
+    ) -> Result<hooks::HookOutcome, CallError> {
+        let hooks = self
+            .hooks
+            .clone()
+            .expect("only called on plugins with hooks");
+        let result = guarded!(
+            self,
+            limits,
+            hooks.call_handle(&mut self.store, kind, payload, context)
+        )?;
+        result.map_err(|e| self.plugin_error(e))
+    }
+
+    fn plugin_error(&self, e: wit::PluginError) -> CallError {
+        CallError::Plugin {
+            plugin: self.store.data().plugin.to_string(),
+            code: e.code,
+            message: e.message,
+            details: e
+                .details
+                .map(|d| serde_json::from_str(&d).unwrap_or(serde_json::Value::String(d))),
+        }
+    }
+}
+
+/// Resets the per-call budgets: fuel, deadline, the limiter's record, the stderr tail.
+fn arm(store: &mut Store<InstanceState>, limits: &Limits) {
+    // A store without fuel traps at once, so "unmetered" is the largest budget there is.
+    store
+        .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+        .expect("fuel is enabled on the engine");
+    store.set_epoch_deadline(1);
+    let state = store.data_mut();
+    state.deadline = Instant::now() + limits.deadline;
+    state.limiter.hit = None;
+    state.stderr.clear_tail();
+}
+
+/// Turns the outcome of a guarded call into the value or the typed error.
+fn settle<R>(
+    store: &Store<InstanceState>,
+    limits: &Limits,
+    outcome: Result<wasmtime::Result<R>, Elapsed>,
+) -> Result<R, CallError> {
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(classify(store.data(), limits, Some(error))),
+        Err(_elapsed) => Err(classify(store.data(), limits, None)),
+    }
+}
+
+/// Why a call failed: a recorded cap hit wins (the trap it caused is only a symptom), then
+/// the trap code, then the hostcall-fuel error wasmtime raises for oversized transfers.
+fn classify(state: &InstanceState, limits: &Limits, error: Option<wasmtime::Error>) -> CallError {
+    let plugin = state.plugin.to_string();
+    let Some(error) = error else {
+        return CallError::DeadlineExceeded {
+            plugin,
+            deadline: limits.deadline,
+        };
+    };
+    match state.limiter.hit {
+        Some(CapHit::Memory) => {
+            return CallError::MemoryLimit {
+                plugin,
+                limit: limits.memory_bytes,
+            };
+        }
+        Some(CapHit::Table) => {
+            return CallError::TableLimit {
+                plugin,
+                limit: limits.table_elements,
+            };
+        }
+        None => {}
+    }
+    match error.downcast_ref::<Trap>() {
+        Some(Trap::OutOfFuel) => CallError::FuelExhausted {
+            plugin,
+            budget: limits.fuel.unwrap_or(u64::MAX),
+        },
+        Some(Trap::Interrupt) => CallError::DeadlineExceeded {
+            plugin,
+            deadline: limits.deadline,
+        },
+        Some(Trap::StackOverflow) => CallError::Trap {
+            plugin,
+            message: "wasm stack overflow (recursion too deep)".into(),
+            panic: None,
+        },
+        Some(Trap::MemoryOutOfBounds) => CallError::Trap {
+            plugin,
+            message: "out of bounds memory access (in Rust and C guests usually their own \
+                      stack overflowing: recursion too deep)"
+                .into(),
+            panic: panic_message(&state.stderr.tail()),
+        },
+        Some(trap) => CallError::Trap {
+            plugin,
+            message: trap.to_string(),
+            panic: panic_message(&state.stderr.tail()),
+        },
+        None if format!("{error:#}")
+            .contains("fuel allocated for hostcalls has been exhausted") =>
+        {
+            CallError::OutputTooLarge {
+                plugin,
+                limit: limits.output_bytes,
+            }
+        }
+        None => CallError::Trap {
+            plugin,
+            message: format!("{error:#}"),
+            panic: panic_message(&state.stderr.tail()),
+        },
+    }
+}

@@ -1,0 +1,407 @@
+//! [`Plugin`]: a loaded plugin — its compiled component, what it declared (metadata, tools,
+//! hook subscriptions), its limits and configuration, and the pool of instances its calls
+//! run on.
+
+mod instance;
+mod pool;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+use wasmtime::component::{Component, InstancePre};
+
+use crate::bindings::hooks;
+use crate::component::{detect_world, export_names, import_names};
+use crate::schema::ArgumentSchema;
+use crate::store::InstanceState;
+use crate::types::{CallContext, Health, HookKind, HookOutcome, Metadata, ToolDefinition};
+use crate::{CallError, HOST_VERSION, Limits, LoadError, LoadOptions, Runtime, World};
+
+use instance::{ExportIndices, LiveInstance};
+use pool::{Lease, Pool};
+
+/// A loaded plugin. Cheap to clone (a handle); `Send + Sync`; calls may run concurrently,
+/// each on its own instance.
+#[derive(Clone)]
+pub struct Plugin {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: Arc<str>,
+    world: World,
+    metadata: Metadata,
+    tools: Vec<ToolDefinition>,
+    schemas: HashMap<String, ArgumentSchema>,
+    subscriptions: Vec<HookKind>,
+    exports: Vec<String>,
+    imports: Vec<String>,
+    limits: Limits,
+    config: String,
+    pre: InstancePre<InstanceState>,
+    indices: ExportIndices,
+    pool: Pool,
+    next_call: AtomicU64,
+    _runtime: Runtime,
+}
+
+/// What the first instance told us at load.
+struct Declared {
+    metadata: Metadata,
+    tools: Vec<ToolDefinition>,
+    subscriptions: Vec<HookKind>,
+}
+
+impl Plugin {
+    /// Links the component, starts a first instance (metadata, tools, subscriptions, `init`)
+    /// and keeps it warm. Any failure refuses the whole plugin.
+    pub(crate) async fn start(
+        runtime: Runtime,
+        component: Component,
+        what: &str,
+        options: LoadOptions,
+    ) -> Result<Plugin, LoadError> {
+        let rt = runtime.inner();
+        let world = detect_world(&rt.engine, &component, what)?;
+        let link = |e: wasmtime::Error| LoadError::Link {
+            what: what.to_string(),
+            reason: format!("{e:#}"),
+        };
+        let pre = rt.linker.instantiate_pre(&component).map_err(link)?;
+        let indices = ExportIndices::new(&pre, world).map_err(link)?;
+        let limits = options
+            .limits
+            .clone()
+            .unwrap_or_else(|| rt.default_limits.clone());
+        let config = serde_json::to_string(&options.config).expect("a JSON value serialises");
+        let start_error = |source| LoadError::Start {
+            plugin: what.to_string(),
+            source: Box::new(source),
+        };
+
+        // A probe instance, labelled by where the component came from, says who it is; the
+        // instances that serve calls carry the plugin's own name in their logs and errors.
+        let mut probe = LiveInstance::new(&pre, &indices, Arc::from(what), &limits)
+            .await
+            .map_err(start_error)?;
+        let declared = declare(&mut probe, &limits).await.map_err(start_error)?;
+        drop(probe);
+        let name = declared.metadata.name.clone();
+        check_host_version(&declared.metadata)?;
+        let schemas = compile_schemas(&name, &declared.tools)?;
+        let start_error = |source| LoadError::Start {
+            plugin: name.clone(),
+            source: Box::new(source),
+        };
+        let mut first = LiveInstance::new(&pre, &indices, Arc::from(name.as_str()), &limits)
+            .await
+            .map_err(start_error)?;
+        first.init(&limits, &config).await.map_err(start_error)?;
+
+        let pool = Pool::new(options.max_instances, options.max_idle);
+        let inner = Inner {
+            name: Arc::from(name.as_str()),
+            world,
+            exports: export_names(&rt.engine, &component),
+            imports: import_names(&rt.engine, &component),
+            metadata: declared.metadata,
+            tools: declared.tools,
+            schemas,
+            subscriptions: declared.subscriptions,
+            limits,
+            config,
+            pre,
+            indices,
+            pool,
+            next_call: AtomicU64::new(1),
+            _runtime: runtime,
+        };
+        let plugin = Plugin {
+            inner: Arc::new(inner),
+        };
+        if let Some((slot, _)) = plugin.inner.pool.checkout().await {
+            plugin.inner.pool.checkin(Pool::lease(first, slot));
+        }
+        tracing::info!(plugin = %plugin.name(), world = %world, version = %plugin.metadata().version, "plugin loaded");
+        Ok(plugin)
+    }
+
+    /// The plugin's name, from its metadata.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Which Airlock world the component implements.
+    pub fn world(&self) -> World {
+        self.inner.world
+    }
+
+    pub fn metadata(&self) -> &Metadata {
+        &self.inner.metadata
+    }
+
+    /// The tools the plugin offers (empty for hook plugins).
+    pub fn tools(&self) -> &[ToolDefinition] {
+        &self.inner.tools
+    }
+
+    /// The hook kinds the plugin subscribes to (empty for tool plugins).
+    pub fn subscriptions(&self) -> &[HookKind] {
+        &self.inner.subscriptions
+    }
+
+    /// The limits every call runs under.
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The component's export names.
+    pub fn exports(&self) -> &[String] {
+        &self.inner.exports
+    }
+
+    /// The component's import names.
+    pub fn imports(&self) -> &[String] {
+        &self.inner.imports
+    }
+
+    /// Calls tool `tool` with `arguments`, validated against its schema first.
+    pub async fn call_tool(
+        &self,
+        tool: &str,
+        arguments: &Value,
+        context: &CallContext,
+    ) -> Result<Value, CallError> {
+        let schema = self
+            .inner
+            .schemas
+            .get(tool)
+            .ok_or_else(|| CallError::UnknownTool {
+                plugin: self.name().to_string(),
+                tool: tool.to_string(),
+                available: self.inner.tools.iter().map(|t| t.name.clone()).collect(),
+            })?;
+        let problems = schema.problems(arguments);
+        if !problems.is_empty() {
+            return Err(CallError::BadArguments {
+                plugin: self.name().to_string(),
+                tool: tool.to_string(),
+                problems,
+            });
+        }
+        let arguments = self.encode_input("arguments", arguments)?;
+        let context = context.to_wit(self.call_id(context));
+        let limits = &self.inner.limits;
+        let mut lease = self.checkout().await?;
+        let result = lease
+            .instance
+            .call_tool(limits, tool, &arguments, &context)
+            .await;
+        self.checkin(lease, &result);
+        let text = result?;
+        serde_json::from_str(&text).map_err(|e| CallError::Protocol {
+            plugin: self.name().to_string(),
+            reason: format!("tool `{tool}` returned invalid JSON: {e}"),
+        })
+    }
+
+    /// Runs the plugin's handler for `kind` on `payload`. A plugin not subscribed to `kind`
+    /// passes without running.
+    pub async fn handle_hook(
+        &self,
+        kind: &HookKind,
+        payload: &Value,
+        context: &CallContext,
+    ) -> Result<HookOutcome, CallError> {
+        if !self.inner.subscriptions.contains(kind) {
+            return Ok(HookOutcome::Pass);
+        }
+        let payload = self.encode_input("payload", payload)?;
+        let context = context.to_wit(self.call_id(context));
+        let limits = &self.inner.limits;
+        let mut lease = self.checkout().await?;
+        let result = lease
+            .instance
+            .handle_hook(limits, &kind.to_wit(), &payload, &context)
+            .await;
+        self.checkin(lease, &result);
+        Ok(match result? {
+            hooks::HookOutcome::Pass => HookOutcome::Pass,
+            hooks::HookOutcome::Veto(reason) => HookOutcome::Veto(reason),
+            hooks::HookOutcome::Replace(text) => {
+                HookOutcome::Replace(serde_json::from_str(&text).map_err(|e| {
+                    CallError::Protocol {
+                        plugin: self.name().to_string(),
+                        reason: format!(
+                            "hook `{kind}` replaced the payload with invalid JSON: {e}"
+                        ),
+                    }
+                })?)
+            }
+        })
+    }
+
+    /// Polls the plugin's health on an instance.
+    pub async fn health(&self) -> Result<Health, CallError> {
+        let mut lease = self.checkout().await?;
+        let result = lease.instance.health(&self.inner.limits).await;
+        self.checkin(lease, &result);
+        Ok(Health::from_wit(result?))
+    }
+
+    /// Hot swap, step 1: the state an instance wants carried over.
+    pub async fn capture_state(&self) -> Result<Option<Vec<u8>>, CallError> {
+        let mut lease = self.checkout().await?;
+        let result = lease.instance.capture_state(&self.inner.limits).await;
+        self.checkin(lease, &result);
+        result
+    }
+
+    /// Hot swap, step 2: hands captured state to an instance of this plugin.
+    pub async fn restore_state(&self, state: &[u8]) -> Result<(), CallError> {
+        let mut lease = self.checkout().await?;
+        let result = lease
+            .instance
+            .restore_state(&self.inner.limits, state)
+            .await;
+        self.checkin(lease, &result);
+        result
+    }
+
+    /// Stops the plugin: no new calls; idle instances get `shutdown`. Calls already running
+    /// finish, and their instances are dropped afterwards.
+    pub async fn shutdown(&self) {
+        for mut instance in self.inner.pool.close() {
+            if let Err(e) = instance.shutdown(&self.inner.limits).await {
+                tracing::warn!(plugin = %self.name(), "shutdown failed: {e}");
+            }
+        }
+    }
+
+    /// True once `shutdown` was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.inner.pool.is_closed()
+    }
+
+    async fn checkout(&self) -> Result<Lease, CallError> {
+        let shut_down = || CallError::ShutDown {
+            plugin: self.name().to_string(),
+        };
+        let (slot, warm) = self.inner.pool.checkout().await.ok_or_else(shut_down)?;
+        let instance = match warm {
+            Some(instance) => instance,
+            None => {
+                let inner = &self.inner;
+                let mut instance = LiveInstance::new(
+                    &inner.pre,
+                    &inner.indices,
+                    inner.name.clone(),
+                    &inner.limits,
+                )
+                .await?;
+                instance.init(&inner.limits, &inner.config).await?;
+                instance
+            }
+        };
+        Ok(Pool::lease(instance, slot))
+    }
+
+    /// Keeps the instance unless the call trapped or hit a limit (its store is then
+    /// poisoned or half-way through something).
+    fn checkin<T>(&self, lease: Lease, result: &Result<T, CallError>) {
+        match result {
+            Err(e) if e.discards_instance() => {
+                tracing::info!(plugin = %self.name(), kind = e.kind(), "instance discarded: {e}");
+            }
+            _ => self.inner.pool.checkin(lease),
+        }
+    }
+
+    fn encode_input(&self, what: &'static str, value: &Value) -> Result<String, CallError> {
+        let text = serde_json::to_string(value).expect("a JSON value serialises");
+        let limit = self.inner.limits.input_bytes;
+        match text.len() > limit {
+            true => Err(CallError::InputTooLarge {
+                plugin: self.name().to_string(),
+                what,
+                size: text.len(),
+                limit,
+            }),
+            false => Ok(text),
+        }
+    }
+
+    fn call_id(&self, context: &CallContext) -> String {
+        match context.call_id.is_empty() {
+            true => format!(
+                "{}-{}",
+                self.name(),
+                self.inner.next_call.fetch_add(1, Ordering::Relaxed)
+            ),
+            false => context.call_id.clone(),
+        }
+    }
+}
+
+/// Asks a fresh instance what the plugin is: metadata, tools, subscriptions.
+async fn declare(instance: &mut LiveInstance, limits: &Limits) -> Result<Declared, CallError> {
+    let raw = instance.metadata(limits).await?;
+    let plugin = raw.name.clone();
+    let protocol = |reason: String| CallError::Protocol {
+        plugin: plugin.clone(),
+        reason,
+    };
+    let metadata =
+        Metadata::from_wit(raw).map_err(|r| protocol(format!("invalid metadata: {r}")))?;
+    let tools = instance
+        .list_tools(limits)
+        .await?
+        .into_iter()
+        .map(ToolDefinition::from_wit)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(protocol)?;
+    let subscriptions = instance
+        .subscriptions(limits)
+        .await?
+        .into_iter()
+        .map(HookKind::from_wit)
+        .collect();
+    Ok(Declared {
+        metadata,
+        tools,
+        subscriptions,
+    })
+}
+
+fn check_host_version(metadata: &Metadata) -> Result<(), LoadError> {
+    let host = semver::Version::parse(HOST_VERSION).expect("the crate version is semver");
+    match metadata.host_versions.matches(&host) {
+        true => Ok(()),
+        false => Err(LoadError::IncompatibleHost {
+            plugin: metadata.name.clone(),
+            required: metadata.host_versions.to_string(),
+            host: HOST_VERSION.to_string(),
+        }),
+    }
+}
+
+fn compile_schemas(
+    plugin: &str,
+    tools: &[ToolDefinition],
+) -> Result<HashMap<String, ArgumentSchema>, LoadError> {
+    tools
+        .iter()
+        .map(|tool| {
+            let schema = ArgumentSchema::compile(&tool.input_schema).map_err(|reason| {
+                LoadError::BadToolSchema {
+                    plugin: plugin.to_string(),
+                    tool: tool.name.clone(),
+                    reason,
+                }
+            })?;
+            Ok((tool.name.clone(), schema))
+        })
+        .collect()
+}

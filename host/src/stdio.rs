@@ -1,0 +1,205 @@
+//! Captured stdout/stderr of a plugin instance: every complete line goes to the host's
+//! `tracing` log tagged with the plugin's name, total volume is capped, and the recent
+//! stderr tail is kept so a trap can report the guest's panic message.
+//!
+//! Writes never fail or block: past the cap, output is dropped and counted, never trapped
+//! on (a guest that prints too much is not an error worth killing it for).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+/// Bytes of output a single instance may log before the rest is dropped.
+const LOG_CAP: usize = 1 << 20;
+/// Bytes of recent stderr kept for panic reports.
+const TAIL_CAP: usize = 8 << 10;
+/// Longest line forwarded to the log; longer lines are cut.
+const LINE_CAP: usize = 4 << 10;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Default)]
+struct Capture {
+    pending: Vec<u8>,
+    logged: usize,
+    dropped: usize,
+    tail: Vec<u8>,
+}
+
+/// One captured stream of one instance. Cheap to clone; clones share the buffer.
+#[derive(Clone)]
+pub(crate) struct OutputCapture {
+    plugin: Arc<str>,
+    stream: Stream,
+    state: Arc<Mutex<Capture>>,
+}
+
+impl OutputCapture {
+    pub(crate) fn new(plugin: Arc<str>, stream: Stream) -> Self {
+        OutputCapture {
+            plugin,
+            stream,
+            state: Arc::default(),
+        }
+    }
+
+    fn accept(&self, bytes: &[u8]) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.tail.extend_from_slice(bytes);
+        if state.tail.len() > TAIL_CAP {
+            let cut = state.tail.len() - TAIL_CAP;
+            state.tail.drain(..cut);
+        }
+        let room = LOG_CAP.saturating_sub(state.logged + state.pending.len());
+        let kept = bytes.len().min(room);
+        state.pending.extend_from_slice(&bytes[..kept]);
+        state.dropped += bytes.len() - kept;
+        while let Some(end) = state.pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = state.pending.drain(..=end).collect();
+            state.logged += line.len();
+            self.emit(&line[..line.len() - 1]);
+        }
+    }
+
+    fn emit(&self, line: &[u8]) {
+        let text = sanitize(&line[..line.len().min(LINE_CAP)]);
+        match self.stream {
+            Stream::Stdout => tracing::info!(plugin = %self.plugin, stream = "stdout", "{text}"),
+            Stream::Stderr => tracing::warn!(plugin = %self.plugin, stream = "stderr", "{text}"),
+        }
+    }
+
+    /// Forgets the stderr tail (called when a new call starts).
+    pub(crate) fn clear_tail(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .tail
+            .clear();
+    }
+
+    /// The recent output, lossily decoded.
+    pub(crate) fn tail(&self) -> String {
+        String::from_utf8_lossy(&self.state.lock().unwrap_or_else(|e| e.into_inner()).tail)
+            .into_owned()
+    }
+}
+
+/// Makes guest text safe to print: control characters (terminal escapes included) are
+/// shown escaped instead of interpreted.
+pub(crate) fn sanitize(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .flat_map(|c| match c.is_control() && c != '\t' {
+            true => c.escape_default().collect::<Vec<_>>(),
+            false => vec![c],
+        })
+        .collect()
+}
+
+/// Extracts the message of a Rust panic from the default panic hook's output:
+/// `thread '…' panicked at src/lib.rs:1:2:\n<message>\nnote: …`.
+pub(crate) fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.rfind("panicked at ")?;
+    let after = &stderr[start + "panicked at ".len()..];
+    let (location, rest) = after.split_once(":\n")?;
+    let message = rest.split("\nnote: ").next().unwrap_or(rest).trim_end();
+    Some(format!("{} at {location}", sanitize(message.as_bytes())))
+}
+
+impl IsTerminal for OutputCapture {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for OutputCapture {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for OutputCapture {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for OutputCapture {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        self.accept(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 << 10)
+    }
+}
+
+impl tokio::io::AsyncWrite for OutputCapture {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.accept(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_panic_message() {
+        let stderr = "\nthread '<unnamed>' panicked at src/lib.rs:70:17:\nboom\nnote: run with `RUST_BACKTRACE=1`\n";
+        assert_eq!(
+            panic_message(stderr).as_deref(),
+            Some("boom at src/lib.rs:70:17")
+        );
+        assert_eq!(panic_message("no panic here"), None);
+    }
+
+    #[test]
+    fn escapes_terminal_control_sequences() {
+        assert_eq!(sanitize(b"red \x1b[31m!"), "red \\u{1b}[31m!");
+    }
+
+    #[test]
+    fn caps_what_it_logs_but_keeps_the_tail() {
+        let capture = OutputCapture::new("p".into(), Stream::Stderr);
+        let chunk = vec![b'a'; 64 << 10];
+        for _ in 0..32 {
+            capture.accept(&chunk);
+        }
+        let state = capture.state.lock().unwrap();
+        assert!(state.logged + state.pending.len() <= LOG_CAP);
+        assert_eq!(state.dropped, 32 * chunk.len() - LOG_CAP);
+        assert_eq!(state.tail.len(), TAIL_CAP);
+    }
+}

@@ -1,0 +1,279 @@
+//! Plain Rust values for what crosses the plugin boundary (metadata, tools, hooks, health),
+//! converted from the generated bindings so embedders never see them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::{hooks, tools, wit};
+
+/// Who a plugin is and what it says it needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metadata {
+    pub name: String,
+    pub version: semver::Version,
+    pub author: String,
+    pub description: String,
+    pub license: String,
+    /// Capabilities the plugin says it needs (informational; grants come from policy).
+    pub permissions: Vec<String>,
+    /// Host versions the plugin works with.
+    pub host_versions: semver::VersionReq,
+}
+
+impl Metadata {
+    /// Validates the guest's raw metadata: a usable name, semver version and range.
+    pub(crate) fn from_wit(raw: wit::PluginMetadata) -> Result<Self, String> {
+        let name_ok = !raw.name.is_empty()
+            && raw.name.len() <= 64
+            && raw
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !name_ok {
+            return Err(format!(
+                "name `{}` must be 1-64 characters of lowercase letters, digits and `-`",
+                raw.name.escape_debug()
+            ));
+        }
+        let version = semver::Version::parse(&raw.version)
+            .map_err(|e| format!("version `{}` is not semver: {e}", raw.version))?;
+        let host_versions = semver::VersionReq::parse(&raw.host_versions).map_err(|e| {
+            format!(
+                "host-versions `{}` is not a semver range: {e}",
+                raw.host_versions
+            )
+        })?;
+        Ok(Metadata {
+            name: raw.name,
+            version,
+            author: raw.author,
+            description: raw.description,
+            license: raw.license,
+            permissions: raw.permissions,
+            host_versions,
+        })
+    }
+}
+
+/// One tool a plugin offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolDefinition {
+    pub name: String,
+    pub description: String,
+    /// JSON Schema of the arguments object.
+    pub input_schema: serde_json::Value,
+}
+
+impl ToolDefinition {
+    pub(crate) fn from_wit(raw: tools::ToolDefinition) -> Result<Self, String> {
+        let input_schema = serde_json::from_str(&raw.input_schema)
+            .map_err(|e| format!("tool `{}` input schema is not JSON: {e}", raw.name))?;
+        Ok(ToolDefinition {
+            name: raw.name,
+            description: raw.description,
+            input_schema,
+        })
+    }
+}
+
+/// Where a plugin is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealthStatus {
+    Unloaded,
+    Initializing,
+    Ready,
+    Busy,
+    Error,
+    ShuttingDown,
+    Stopped,
+}
+
+/// A plugin's answer to a health poll.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: HealthStatus,
+    pub message: String,
+    pub details: serde_json::Value,
+}
+
+impl Health {
+    pub(crate) fn from_wit(raw: wit::HealthReport) -> Self {
+        let status = match raw.status {
+            wit::HealthStatus::Unloaded => HealthStatus::Unloaded,
+            wit::HealthStatus::Initializing => HealthStatus::Initializing,
+            wit::HealthStatus::Ready => HealthStatus::Ready,
+            wit::HealthStatus::Busy => HealthStatus::Busy,
+            wit::HealthStatus::Error => HealthStatus::Error,
+            wit::HealthStatus::ShuttingDown => HealthStatus::ShuttingDown,
+            wit::HealthStatus::Stopped => HealthStatus::Stopped,
+        };
+        // Details are informational: keep what is not JSON as a string rather than failing.
+        let details =
+            serde_json::from_str(&raw.details).unwrap_or(serde_json::Value::String(raw.details));
+        Health {
+            status,
+            message: raw.message,
+            details,
+        }
+    }
+}
+
+/// The events a hook plugin can subscribe to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum HookKind {
+    BeforeAgentRun,
+    AfterAgentRun,
+    BeforeToolCall,
+    AfterToolCall,
+    OnError,
+    OnReasoningStep,
+    /// A host-defined event, by name.
+    Custom(String),
+}
+
+impl HookKind {
+    const NAMED: [(&'static str, HookKind); 6] = [
+        ("before-agent-run", HookKind::BeforeAgentRun),
+        ("after-agent-run", HookKind::AfterAgentRun),
+        ("before-tool-call", HookKind::BeforeToolCall),
+        ("after-tool-call", HookKind::AfterToolCall),
+        ("on-error", HookKind::OnError),
+        ("on-reasoning-step", HookKind::OnReasoningStep),
+    ];
+
+    pub(crate) fn from_wit(raw: hooks::HookKind) -> Self {
+        match raw {
+            hooks::HookKind::BeforeAgentRun => HookKind::BeforeAgentRun,
+            hooks::HookKind::AfterAgentRun => HookKind::AfterAgentRun,
+            hooks::HookKind::BeforeToolCall => HookKind::BeforeToolCall,
+            hooks::HookKind::AfterToolCall => HookKind::AfterToolCall,
+            hooks::HookKind::OnError => HookKind::OnError,
+            hooks::HookKind::OnReasoningStep => HookKind::OnReasoningStep,
+            hooks::HookKind::Custom(name) => HookKind::Custom(name),
+        }
+    }
+
+    pub(crate) fn to_wit(&self) -> hooks::HookKind {
+        match self {
+            HookKind::BeforeAgentRun => hooks::HookKind::BeforeAgentRun,
+            HookKind::AfterAgentRun => hooks::HookKind::AfterAgentRun,
+            HookKind::BeforeToolCall => hooks::HookKind::BeforeToolCall,
+            HookKind::AfterToolCall => hooks::HookKind::AfterToolCall,
+            HookKind::OnError => hooks::HookKind::OnError,
+            HookKind::OnReasoningStep => hooks::HookKind::OnReasoningStep,
+            HookKind::Custom(name) => hooks::HookKind::Custom(name.clone()),
+        }
+    }
+}
+
+impl fmt::Display for HookKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HookKind::Custom(name) => write!(f, "custom:{name}"),
+            named => {
+                let (text, _) = Self::NAMED
+                    .iter()
+                    .find(|(_, k)| k == named)
+                    .expect("listed");
+                f.write_str(text)
+            }
+        }
+    }
+}
+
+/// Parses `before-tool-call` etc., and `custom:NAME` for custom kinds.
+impl FromStr for HookKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(name) = s.strip_prefix("custom:") {
+            return match name.is_empty() {
+                true => Err("custom hook kind needs a name: `custom:NAME`".into()),
+                false => Ok(HookKind::Custom(name.to_string())),
+            };
+        }
+        Self::NAMED
+            .iter()
+            .find(|(text, _)| *text == s)
+            .map(|(_, k)| k.clone())
+            .ok_or_else(|| {
+                let known: Vec<_> = Self::NAMED.iter().map(|(t, _)| *t).collect();
+                format!(
+                    "unknown hook kind `{s}`; expected one of {} or custom:NAME",
+                    known.join(", ")
+                )
+            })
+    }
+}
+
+impl Serialize for HookKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for HookKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// What a hook decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", content = "value", rename_all = "kebab-case")]
+pub enum HookOutcome {
+    /// Leave the payload as it is.
+    Pass,
+    /// Continue with this payload.
+    Replace(serde_json::Value),
+    /// Stop, with the reason.
+    Veto(String),
+}
+
+/// Who a call is made for. Passed to the plugin read-only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallContext {
+    pub tenant: String,
+    pub session_id: String,
+    /// Unique id of the call; filled in by the host when empty.
+    pub call_id: String,
+}
+
+impl Default for CallContext {
+    fn default() -> Self {
+        CallContext {
+            tenant: "default".into(),
+            session_id: String::new(),
+            call_id: String::new(),
+        }
+    }
+}
+
+impl CallContext {
+    /// A context for `tenant` with no session.
+    pub fn for_tenant(tenant: impl Into<String>) -> Self {
+        CallContext {
+            tenant: tenant.into(),
+            ..Default::default()
+        }
+    }
+
+    /// This context in session `session_id`.
+    pub fn with_session(mut self, session_id: impl Into<String>) -> Self {
+        self.session_id = session_id.into();
+        self
+    }
+
+    pub(crate) fn to_wit(&self, call_id: String) -> wit::CallContext {
+        wit::CallContext {
+            tenant: self.tenant.clone(),
+            session_id: self.session_id.clone(),
+            call_id,
+        }
+    }
+}

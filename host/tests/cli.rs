@@ -1,0 +1,164 @@
+//! The `airlock` command line on the real example components: output, exit codes, and the
+//! typed errors it prints.
+
+use std::process::{Command, Output};
+
+use airlock_guests as guests;
+
+fn airlock(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(args)
+        .output()
+        .expect("airlock runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn call_prints_the_json_result() {
+    let out = airlock(&["call", guests::CALCULATOR, "add", r#"{"a": 40, "b": 2}"#]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(value, serde_json::json!({"result": 42.0}));
+}
+
+#[test]
+fn a_plugin_error_exits_1_with_its_code() {
+    let out = airlock(&["call", guests::CALCULATOR, "divide", r#"{"a": 1, "b": 0}"#]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains("[plugin-error]") && err.contains("error 1001: division by zero"),
+        "{err}"
+    );
+}
+
+#[test]
+fn fuel_and_timeout_flags_stop_a_runaway() {
+    let out = airlock(&["call", guests::HOSTILE, "spin", "--fuel", "10000000"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("[fuel-exhausted]"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = airlock(&[
+        "call",
+        guests::HOSTILE,
+        "spin",
+        "--fuel",
+        "off",
+        "--timeout",
+        "200ms",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("[deadline-exceeded]"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = airlock(&["call", guests::HOSTILE, "grow", "--memory", "16MiB"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("[memory-limit]"), "{}", stderr(&out));
+}
+
+#[test]
+fn hook_prints_the_outcome() {
+    let payload = r#"{"tool": "mail", "arguments": {"to": "x@example.com"}}"#;
+    let out = airlock(&["hook", guests::REDACT, "before-tool-call", payload]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(value["outcome"], "replace");
+    assert_eq!(value["value"]["arguments"]["to"], "[REDACTED:email]");
+
+    let config = r#"{"deny_tools": ["mail"]}"#;
+    let out = airlock(&[
+        "hook",
+        guests::REDACT,
+        "before-tool-call",
+        payload,
+        "--config",
+        config,
+    ]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(value["outcome"], "veto");
+}
+
+#[test]
+fn inspect_shows_world_exports_imports_and_tools() {
+    let out = airlock(&["inspect", guests::CALCULATOR]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "calculator 0.1.0",
+        "world        tool-plugin",
+        "airlock:plugin/tools@0.1.0",
+        "airlock:plugin/types@0.1.0",
+        "divide",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    let out = airlock(&["inspect", guests::REDACT, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["world"], "hook-plugin");
+    assert_eq!(report["hooks"], serde_json::json!(["before-tool-call"]));
+    assert_eq!(report["metadata"]["name"], "redact");
+    assert!(
+        report["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "airlock:plugin/host@0.1.0")
+    );
+}
+
+#[test]
+fn bad_inputs_exit_2_with_a_clear_message() {
+    let dir = std::env::temp_dir().join(format!("airlock-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text_file = dir.join("notes.txt");
+    std::fs::write(&text_file, "hello").unwrap();
+    let out = airlock(&["call", text_file.to_str().unwrap(), "add"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not WebAssembly"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("panicked"));
+
+    let out = airlock(&["call", guests::CLI_COMMAND, "run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("does not implement an Airlock world"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = airlock(&["call", guests::CALCULATOR, "add", "{not json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("arguments is not valid JSON"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = airlock(&["hook", guests::REDACT, "before-lunch", "{}"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown hook kind `before-lunch`"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

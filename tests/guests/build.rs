@@ -1,0 +1,78 @@
+//! Builds every guest plugin (examples and hostile test plugins) for `wasm32-wasip2` with a
+//! nested `cargo build`, the way wasmtime's test-programs artifacts are built, and writes
+//! their paths into `$OUT_DIR/guests.rs`. So `cargo test` alone is enough once the target
+//! is installed.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// (cargo package, file it builds, constant name) of every guest. Libraries (plugins) get
+/// `_` in their file name, binaries keep the package name.
+const GUESTS: &[(&str, &str, &str)] = &[
+    ("calculator", "calculator.wasm", "CALCULATOR"),
+    ("redact", "redact.wasm", "REDACT"),
+    ("count-vowels", "count_vowels.wasm", "COUNT_VOWELS"),
+    ("hostile", "hostile.wasm", "HOSTILE"),
+    ("cli-command", "cli-command.wasm", "CLI_COMMAND"),
+];
+
+fn main() {
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for dir in ["wit", "sdk", "examples", "tests/plugins"] {
+        println!("cargo:rerun-if-changed={}", root.join(dir).display());
+    }
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.lock").display()
+    );
+
+    // <target>/<profile>/build/<pkg>-<hash>/out → <target>/guests, shared with `airlock demo`.
+    let target_dir = out_dir
+        .ancestors()
+        .nth(4)
+        .expect("OUT_DIR is inside the target dir")
+        .join("guests");
+    let mut cargo = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(&root)
+        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2"])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        // Flags meant for the host build must not leak into the guest build.
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS")
+        .env_remove("CARGO_MAKEFLAGS")
+        // Under `cargo clippy` the wrapper would lint (and re-fingerprint) the guests too;
+        // CI lints them separately for their own target.
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CLIPPY_ARGS");
+    for (package, _, _) in GUESTS {
+        cargo.args(["-p", package]);
+    }
+    let status = cargo.status().expect("running cargo for the guest plugins");
+    if !status.success() {
+        panic!(
+            "building the guest plugins for wasm32-wasip2 failed (see above). \
+             If the target is missing, run `rustup target add wasm32-wasip2`."
+        );
+    }
+
+    let release = target_dir.join("wasm32-wasip2/guest");
+    let mut code = String::new();
+    for (package, file, constant) in GUESTS {
+        let path = release.join(file);
+        assert!(
+            path.exists(),
+            "guest {package} was built but {} is missing",
+            path.display()
+        );
+        code.push_str(&format!(
+            "/// The `{package}` component.\npub const {constant}: &str = {:?};\n",
+            path.display().to_string()
+        ));
+    }
+    std::fs::write(out_dir.join("guests.rs"), code).unwrap();
+}

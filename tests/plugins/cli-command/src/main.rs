@@ -1,0 +1,3 @@
+fn main() {
+    println!("I am a plain command, not an Airlock plugin");
+}

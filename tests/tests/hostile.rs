@@ -1,0 +1,242 @@
+//! Hostile plugins: every attack becomes a typed error, the attacking plugin answers its
+//! next call from a fresh instance, and a second plugin running alongside is never disturbed.
+
+use std::time::{Duration, Instant};
+
+use airlock::{CallContext, CallError, Limits, Plugin, Runtime};
+use airlock_tests::{guests, load, load_with, runtime};
+use serde_json::{Value, json};
+
+/// Runs `tool` on the hostile plugin while the calculator keeps answering, then checks the
+/// aftermath. Returns the attack's error.
+async fn attack(limits: Limits, tool: &str, arguments: Value) -> CallError {
+    let runtime = runtime();
+    let hostile = load_with(&runtime, guests::HOSTILE, limits).await;
+    let bystander = load(&runtime, guests::CALCULATOR).await;
+    let ctx = CallContext::default();
+
+    // The counter shows which instance answers: 1 on a fresh one.
+    assert_eq!(
+        hostile
+            .call_tool("counter", &json!({}), &ctx)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        hostile
+            .call_tool("counter", &json!({}), &ctx)
+            .await
+            .unwrap(),
+        2
+    );
+
+    let during = tokio::spawn(keep_calling(bystander.clone()));
+    let error = hostile
+        .call_tool(tool, &arguments, &ctx)
+        .await
+        .expect_err("the attack must fail");
+    assert_eq!(error.plugin(), "hostile");
+    assert!(error.discards_instance(), "{error:?}");
+    assert!(
+        during.await.unwrap() > 0,
+        "the bystander answered while the attack ran"
+    );
+
+    let echo = hostile
+        .call_tool("echo", &json!({"text": "still here"}), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(echo, "still here", "the same plugin answers its next call");
+    assert_eq!(
+        hostile
+            .call_tool("counter", &json!({}), &ctx)
+            .await
+            .unwrap(),
+        1,
+        "on a fresh instance"
+    );
+    assert_eq!(
+        bystander
+            .call_tool("add", &json!({"a": 2, "b": 2}), &ctx)
+            .await
+            .unwrap()["result"],
+        4.0
+    );
+    error
+}
+
+/// Calls the bystander repeatedly for a moment; returns how many calls succeeded.
+async fn keep_calling(plugin: Plugin) -> usize {
+    let mut answered = 0;
+    for i in 0..20 {
+        let out = plugin
+            .call_tool("add", &json!({"a": i, "b": 1}), &CallContext::default())
+            .await
+            .unwrap();
+        assert_eq!(out["result"], f64::from(i + 1));
+        answered += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    answered
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_infinite_loop_runs_out_of_fuel() {
+    let error = attack(
+        Limits::default().with_fuel(Some(20_000_000)),
+        "spin",
+        json!({}),
+    )
+    .await;
+    assert!(
+        matches!(
+            error,
+            CallError::FuelExhausted {
+                budget: 20_000_000,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_infinite_loop_without_fuel_hits_the_deadline() {
+    let deadline = Duration::from_millis(400);
+    let limits = Limits::default().with_fuel(None).with_deadline(deadline);
+    let runtime = runtime();
+    let hostile = load_with(&runtime, guests::HOSTILE, limits.clone()).await;
+    let started = Instant::now();
+    let error = hostile
+        .call_tool("spin", &json!({}), &CallContext::default())
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(error, CallError::DeadlineExceeded { .. }),
+        "{error:?}"
+    );
+    assert!(
+        took >= deadline && took < deadline * 2,
+        "stopped after {took:?}"
+    );
+    // And the full aftermath check.
+    let error = attack(limits, "spin", json!({})).await;
+    assert!(
+        matches!(error, CallError::DeadlineExceeded { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blocking_in_a_host_call_hits_the_deadline() {
+    let limits = Limits::default().with_deadline(Duration::from_millis(300));
+    let error = attack(limits, "sleep", json!({"ms": 60_000})).await;
+    assert!(
+        matches!(error, CallError::DeadlineExceeded { .. }),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_memory_bomb_hits_the_memory_limit() {
+    let limits = Limits::default().with_memory_bytes(32 << 20);
+    let error = attack(limits, "grow", json!({})).await;
+    assert!(
+        matches!(error, CallError::MemoryLimit { limit, .. } if limit == 32 << 20),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panic_is_a_trap_carrying_the_message() {
+    let error = attack(
+        Limits::default(),
+        "panic",
+        json!({"text": "the plugin gave up"}),
+    )
+    .await;
+    let CallError::Trap { panic, .. } = &error else {
+        panic!("expected a trap, got {error:?}")
+    };
+    let panic = panic.as_deref().expect("the panic message is reported");
+    assert!(panic.starts_with("the plugin gave up at "), "{panic}");
+    assert!(error.to_string().contains("the plugin gave up"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unbounded_recursion_is_a_stack_overflow_trap() {
+    let error = attack(Limits::default(), "recurse", json!({})).await;
+    let CallError::Trap { message, .. } = &error else {
+        panic!("expected a trap, got {error:?}")
+    };
+    assert!(message.contains("stack overflow"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn recursion_that_exhausts_the_guests_own_stack_is_a_trap() {
+    // Rust keeps big frames on a stack inside linear memory; running off its end is an
+    // out-of-bounds access, which the error explains.
+    let error = attack(Limits::default(), "recurse_frames", json!({})).await;
+    let CallError::Trap { message, .. } = &error else {
+        panic!("expected a trap, got {error:?}")
+    };
+    assert!(
+        message.contains("out of bounds memory access") && message.contains("recursion"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_100_mib_result_is_output_too_large() {
+    // Building and serialising 100 MiB takes more than the default fuel: meter time only.
+    let limits = Limits::default()
+        .with_fuel(None)
+        .with_memory_bytes(512 << 20)
+        .with_output_bytes(1 << 20);
+    let error = attack(limits, "big_output", json!({"mib": 100})).await;
+    assert!(
+        matches!(error, CallError::OutputTooLarge { limit, .. } if limit == 1 << 20),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn results_under_the_output_cap_pass() {
+    let runtime = runtime();
+    let limits = Limits::default().with_output_bytes(4 << 20);
+    let hostile = load_with(&runtime, guests::HOSTILE, limits).await;
+    let out = hostile
+        .call_tool("big_output", &json!({"mib": 1}), &CallContext::default())
+        .await
+        .unwrap();
+    assert_eq!(out.as_str().map(str::len), Some(1 << 20));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn many_runaways_at_once_do_not_starve_other_plugins() {
+    let runtime = Runtime::new().unwrap();
+    let limits = Limits::default()
+        .with_fuel(None)
+        .with_deadline(Duration::from_millis(500));
+    let hostile = load_with(&runtime, guests::HOSTILE, limits).await;
+    let bystander = load(&runtime, guests::CALCULATOR).await;
+    let runaways: Vec<_> = (0..4)
+        .map(|_| {
+            let hostile = hostile.clone();
+            tokio::spawn(async move {
+                hostile
+                    .call_tool("spin", &json!({}), &CallContext::default())
+                    .await
+            })
+        })
+        .collect();
+    assert!(keep_calling(bystander).await == 20);
+    for runaway in runaways {
+        assert!(matches!(
+            runaway.await.unwrap(),
+            Err(CallError::DeadlineExceeded { .. })
+        ));
+    }
+}
