@@ -5,6 +5,7 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "airlock:plugin/plugin",
+    imports: { default: async },
     exports: { default: async },
 });
 

@@ -32,6 +32,12 @@ pub enum LoadError {
     )]
     WrongWorld { what: String, found: String },
 
+    #[error(
+        "{what} imports interfaces no Airlock capability provides, so it was refused: {}",
+        imports.join(", ")
+    )]
+    UnknownImports { what: String, imports: Vec<String> },
+
     #[error("{what} cannot be linked: {reason}")]
     Link { what: String, reason: String },
 
@@ -57,6 +63,52 @@ pub enum LoadError {
         plugin: String,
         #[source]
         source: Box<CallError>,
+    },
+
+    #[error("{0}")]
+    Manifest(#[from] crate::manifest::ManifestError),
+
+    #[error(
+        "plugin `{plugin}` is not pinned: its manifest has no `sha256`; after reviewing the \
+         component, add `sha256 = \"{actual}\"` to [plugin]"
+    )]
+    Unpinned { plugin: String, actual: String },
+
+    #[error(
+        "plugin `{plugin}` failed its integrity check: the manifest pins sha256 {expected}, \
+         but the component is {actual}; refused"
+    )]
+    DigestMismatch {
+        plugin: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
+        "plugin `{plugin}`: the policy only allows the component with sha256 {pinned}, but this one is {actual}"
+    )]
+    PolicyPin {
+        plugin: String,
+        pinned: String,
+        actual: String,
+    },
+
+    #[error(
+        "plugin `{plugin}` requests capabilities the policy does not grant:{}",
+        missing.iter().map(|m| format!("\n  - {m}")).collect::<String>()
+    )]
+    Denied {
+        plugin: String,
+        missing: Vec<crate::capabilities::Missing>,
+    },
+
+    #[error(
+        "{manifest} says the plugin is `{expected}`, but the component calls itself `{actual}`"
+    )]
+    NameMismatch {
+        manifest: String,
+        expected: String,
+        actual: String,
     },
 
     #[error("the runtime could not be configured: {0}")]

@@ -1,15 +1,19 @@
-//! The `airlock:plugin/host` interface every plugin may import: structured logging into the
-//! host's `tracing`, tagged with the plugin's name.
+//! The host imports: `airlock:plugin/host` (structured logging into the host's `tracing`,
+//! tagged with the plugin's name; every plugin) and `airlock:plugin/exec` (programs run on
+//! the plugin's behalf; only what its grant allows).
 
+use std::time::Instant;
+
+use crate::bindings::airlock::plugin::exec::{self, ExecOutput};
 use crate::bindings::airlock::plugin::host::{Host, LogLevel};
-use crate::stdio::sanitize;
+use crate::capabilities::stdio::sanitize;
 use crate::store::InstanceState;
 
 /// Longest message forwarded; the rest is cut.
 const MESSAGE_CAP: usize = 16 << 10;
 
 impl Host for InstanceState {
-    fn log(&mut self, level: LogLevel, message: String) {
+    async fn log(&mut self, level: LogLevel, message: String) {
         let text = sanitize(&message.as_bytes()[..message.len().min(MESSAGE_CAP)]);
         let plugin = &*self.plugin;
         match level {
@@ -19,5 +23,30 @@ impl Host for InstanceState {
             LogLevel::Warn => tracing::warn!(plugin, "{text}"),
             LogLevel::Error => tracing::error!(plugin, "{text}"),
         }
+    }
+}
+
+impl exec::Host for InstanceState {
+    async fn run(&mut self, command: String, args: Vec<String>) -> Result<ExecOutput, String> {
+        let time_left = self.deadline.saturating_duration_since(Instant::now());
+        let result = crate::capabilities::exec::run(
+            &self.grant.exec,
+            &command,
+            &args,
+            time_left,
+            self.output_cap,
+        )
+        .await;
+        let plugin = &*self.plugin;
+        match &result {
+            Ok(out) => tracing::info!(plugin, command, ?args, status = out.status, "exec"),
+            Err(why) => tracing::warn!(plugin, command, ?args, "exec refused: {why}"),
+        }
+        result.map(|out| ExecOutput {
+            status: out.status,
+            stdout: out.stdout,
+            stderr: out.stderr,
+            truncated: out.truncated,
+        })
     }
 }

@@ -23,18 +23,21 @@
 //! (`InstancePre` + instance pool) → a call under [`Limits`].
 
 mod bindings;
+pub mod capabilities;
 pub mod component;
 mod engine;
 mod error;
+pub mod folder;
 mod host_api;
 mod limits;
+pub mod manifest;
 pub mod plugin;
+pub mod policy;
 mod runtime;
 mod schema;
-mod stdio;
 mod store;
 mod types;
-mod wasi;
+pub mod units;
 
 pub use component::World;
 pub use error::{CallError, LoadError};

@@ -8,8 +8,10 @@ use serde_json::Value;
 use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
+use crate::capabilities::Grant;
 use crate::engine::{EpochTicker, new_engine};
 use crate::plugin::Plugin;
+use crate::policy::Policy;
 use crate::store::InstanceState;
 use crate::{Limits, LoadError};
 
@@ -46,6 +48,8 @@ impl RuntimeBuilder {
         let link_error = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link_error)?;
         crate::bindings::airlock::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(link_error)?;
+        crate::bindings::airlock::plugin::exec::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(link_error)?;
         let ticker = EpochTicker::start(&engine);
         Ok(Runtime {
@@ -148,7 +152,34 @@ impl Runtime {
             tokio::task::spawn_blocking(move || crate::component::compile(&engine, &bytes, &label))
                 .await
                 .map_err(|e| LoadError::Engine(format!("compilation task failed: {e}")))??;
-        Plugin::start(self.clone(), component, what, options).await
+        Plugin::start(self.clone(), component, what, options, Grant::none()).await
+    }
+
+    /// Loads the plugin folder at `path` (a folder or its `airlock.toml`) under `policy`:
+    /// manifest, integrity pin, import audit, capabilities granted as requested ∩ allowed,
+    /// limits as requested, capped by the policy. `options.limits` is ignored here.
+    pub async fn load_dir(
+        &self,
+        path: impl AsRef<Path>,
+        policy: &Policy,
+        options: LoadOptions,
+    ) -> Result<Plugin, LoadError> {
+        let review = crate::folder::review(self, path.as_ref(), policy).await;
+        let (component, grant, limits, manifest, what) = crate::folder::into_parts(review)?;
+        let options = LoadOptions {
+            limits: Some(limits),
+            ..options
+        };
+        let plugin = Plugin::start(self.clone(), component, &what, options, grant).await?;
+        if plugin.name() != manifest.plugin.name {
+            plugin.shutdown().await;
+            return Err(LoadError::NameMismatch {
+                manifest: path.as_ref().display().to_string(),
+                expected: manifest.plugin.name,
+                actual: plugin.name().to_string(),
+            });
+        }
+        Ok(plugin)
     }
 
     pub(crate) fn inner(&self) -> &RuntimeInner {

@@ -7,8 +7,9 @@ use std::time::Instant;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::capabilities::Grant;
+use crate::capabilities::stdio::{OutputCapture, Stream};
 use crate::limits::{Limiter, Limits};
-use crate::stdio::{OutputCapture, Stream};
 
 pub(crate) struct InstanceState {
     pub(crate) plugin: Arc<str>,
@@ -18,24 +19,33 @@ pub(crate) struct InstanceState {
     pub(crate) stderr: OutputCapture,
     /// When the running call must stop; checked on every epoch tick.
     pub(crate) deadline: Instant,
+    /// What this instance may reach; its WASI context was built from this alone.
+    pub(crate) grant: Arc<Grant>,
+    pub(crate) output_cap: usize,
 }
 
 impl InstanceState {
-    pub(crate) fn new(plugin: Arc<str>, limits: &Limits) -> Self {
+    pub(crate) fn new(
+        plugin: Arc<str>,
+        limits: &Limits,
+        grant: Arc<Grant>,
+    ) -> wasmtime::Result<Self> {
         let stdout = OutputCapture::new(plugin.clone(), Stream::Stdout);
         let stderr = OutputCapture::new(plugin.clone(), Stream::Stderr);
-        let wasi = crate::wasi::context(stdout, stderr.clone());
+        let wasi = grant.wasi_context(stdout, stderr.clone())?;
         let mut table = ResourceTable::new();
         // A guest cannot make the host hold an unbounded number of handles.
         table.set_max_capacity(10_000);
-        InstanceState {
+        Ok(InstanceState {
             plugin,
             wasi,
             table,
             limiter: Limiter::new(limits),
             stderr,
             deadline: Instant::now(),
-        }
+            grant,
+            output_cap: limits.output_bytes,
+        })
     }
 }
 

@@ -33,6 +33,7 @@
 mod bindings;
 mod context;
 mod error;
+pub mod exec;
 mod export;
 mod hooks;
 pub mod log;

@@ -7,6 +7,8 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use sha2::{Digest, Sha256};
+
 /// (cargo package, file it builds, constant name) of every guest. Libraries (plugins) get
 /// `_` in their file name, binaries keep the package name.
 const GUESTS: &[(&str, &str, &str)] = &[
@@ -14,6 +16,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("redact", "redact.wasm", "REDACT"),
     ("count-vowels", "count_vowels.wasm", "COUNT_VOWELS"),
     ("hostile", "hostile.wasm", "HOSTILE"),
+    ("prober", "prober.wasm", "PROBER"),
     ("cli-command", "cli-command.wasm", "CLI_COMMAND"),
 ];
 
@@ -74,5 +77,45 @@ fn main() {
             path.display().to_string()
         ));
     }
+    for example in ["calculator", "redact", "count-vowels"] {
+        let folder = assemble(
+            &root.join("examples").join(example),
+            &release,
+            &target_dir.join("plugins"),
+        );
+        let constant = format!("{}_DIR", example.replace('-', "_").to_uppercase());
+        code.push_str(&format!(
+            "/// The `{example}` plugin folder (manifest pinned to the built component).\npub const {constant}: &str = {:?};\n",
+            folder.display().to_string()
+        ));
+    }
     std::fs::write(out_dir.join("guests.rs"), code).unwrap();
+}
+
+/// Assembles a plugin folder: the example's manifest, pinned to the component's sha256
+/// (what `airlock pin` does), beside a copy of the component.
+fn assemble(example: &Path, release: &Path, plugins: &Path) -> PathBuf {
+    let manifest = std::fs::read_to_string(example.join("airlock.toml")).expect("example manifest");
+    let component = manifest
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("component = \"")
+                .and_then(|r| r.strip_suffix('"'))
+        })
+        .expect("manifest names its component");
+    let bytes = std::fs::read(release.join(component)).expect("component built");
+    let digest: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let folder = plugins.join(example.file_name().unwrap());
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join(component), &bytes).unwrap();
+    let pinned = manifest.replacen(
+        "[plugin]\n",
+        &format!("[plugin]\nsha256 = \"{digest}\"\n"),
+        1,
+    );
+    std::fs::write(folder.join("airlock.toml"), pinned).unwrap();
+    folder
 }

@@ -9,8 +9,9 @@ use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::{hooks, lifecycle, tools, wit};
+use crate::capabilities::Grant;
+use crate::capabilities::stdio::panic_message;
 use crate::limits::{CapHit, Limits};
-use crate::stdio::panic_message;
 use crate::store::InstanceState;
 use crate::{CallError, World};
 
@@ -65,8 +66,15 @@ impl LiveInstance {
         indices: &ExportIndices,
         plugin: Arc<str>,
         limits: &Limits,
+        grant: &Arc<Grant>,
     ) -> Result<Self, CallError> {
-        let mut store = Store::new(pre.engine(), InstanceState::new(plugin.clone(), limits));
+        let state = InstanceState::new(plugin.clone(), limits, grant.clone()).map_err(|e| {
+            CallError::Protocol {
+                plugin: plugin.to_string(),
+                reason: format!("cannot apply its grant: {e:#}"),
+            }
+        })?;
+        let mut store = Store::new(pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
         // Caps every string or list the guest hands over, results included, before the host
         // copies it.

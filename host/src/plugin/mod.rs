@@ -13,6 +13,8 @@ use serde_json::Value;
 use wasmtime::component::{Component, InstancePre};
 
 use crate::bindings::hooks;
+use crate::capabilities::Grant;
+use crate::capabilities::audit::audit;
 use crate::component::{detect_world, export_names, import_names};
 use crate::schema::ArgumentSchema;
 use crate::store::InstanceState;
@@ -40,6 +42,7 @@ struct Inner {
     imports: Vec<String>,
     limits: Limits,
     config: String,
+    grant: Arc<Grant>,
     pre: InstancePre<InstanceState>,
     indices: ExportIndices,
     pool: Pool,
@@ -62,9 +65,23 @@ impl Plugin {
         component: Component,
         what: &str,
         options: LoadOptions,
+        grant: Grant,
     ) -> Result<Plugin, LoadError> {
         let rt = runtime.inner();
         let world = detect_world(&rt.engine, &component, what)?;
+        let imports = import_names(&rt.engine, &component);
+        let unknown: Vec<String> = audit(&imports)
+            .into_iter()
+            .filter(|u| u.capability.is_none())
+            .map(|u| u.import)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(LoadError::UnknownImports {
+                what: what.to_string(),
+                imports: unknown,
+            });
+        }
+        let grant = Arc::new(grant);
         let link = |e: wasmtime::Error| LoadError::Link {
             what: what.to_string(),
             reason: format!("{e:#}"),
@@ -83,7 +100,7 @@ impl Plugin {
 
         // A probe instance, labelled by where the component came from, says who it is; the
         // instances that serve calls carry the plugin's own name in their logs and errors.
-        let mut probe = LiveInstance::new(&pre, &indices, Arc::from(what), &limits)
+        let mut probe = LiveInstance::new(&pre, &indices, Arc::from(what), &limits, &grant)
             .await
             .map_err(start_error)?;
         let declared = declare(&mut probe, &limits).await.map_err(start_error)?;
@@ -95,9 +112,10 @@ impl Plugin {
             plugin: name.clone(),
             source: Box::new(source),
         };
-        let mut first = LiveInstance::new(&pre, &indices, Arc::from(name.as_str()), &limits)
-            .await
-            .map_err(start_error)?;
+        let mut first =
+            LiveInstance::new(&pre, &indices, Arc::from(name.as_str()), &limits, &grant)
+                .await
+                .map_err(start_error)?;
         first.init(&limits, &config).await.map_err(start_error)?;
 
         let pool = Pool::new(options.max_instances, options.max_idle);
@@ -105,13 +123,14 @@ impl Plugin {
             name: Arc::from(name.as_str()),
             world,
             exports: export_names(&rt.engine, &component),
-            imports: import_names(&rt.engine, &component),
+            imports,
             metadata: declared.metadata,
             tools: declared.tools,
             schemas,
             subscriptions: declared.subscriptions,
             limits,
             config,
+            grant,
             pre,
             indices,
             pool,
@@ -160,6 +179,11 @@ impl Plugin {
     /// The component's export names.
     pub fn exports(&self) -> &[String] {
         &self.inner.exports
+    }
+
+    /// The capabilities this plugin's instances are built from.
+    pub fn grant(&self) -> &Grant {
+        &self.inner.grant
     }
 
     /// The component's import names.
@@ -299,6 +323,7 @@ impl Plugin {
                     &inner.indices,
                     inner.name.clone(),
                     &inner.limits,
+                    &inner.grant,
                 )
                 .await?;
                 instance.init(&inner.limits, &inner.config).await?;

@@ -2,14 +2,15 @@
 //! load, call, print. Exit codes: 0 success, 1 the call failed (typed error printed),
 //! 2 the plugin could not be loaded or the input was bad.
 
+mod audit;
 mod demo;
-mod units;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use airlock::units;
 use airlock::{CallContext, HookKind, Limits, LoadOptions, Plugin, Runtime};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -61,6 +62,23 @@ enum Command {
         #[command(flatten)]
         run: RunFlags,
     },
+    /// Review a plugin folder against a policy: identity, integrity, imports, capabilities
+    /// requested / allowed / effective, limits, and the verdict. Exit 1 when refused.
+    Audit {
+        /// The plugin folder (or its airlock.toml).
+        plugin: PathBuf,
+        /// The operator policy (TOML); without one nothing is allowed.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Print stable JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pin a plugin folder's component: write its sha256 into airlock.toml (after review).
+    Pin {
+        /// The plugin folder (or its airlock.toml).
+        plugin: PathBuf,
+    },
     /// Build the examples and show Airlock at work: tools, hooks, and runaway plugins stopped.
     Demo,
 }
@@ -80,6 +98,9 @@ struct RunFlags {
     /// Plugin configuration passed to `init`, as a JSON object.
     #[arg(long, default_value = "{}")]
     config: String,
+    /// Operator policy (TOML) for plugin folders; without one nothing is allowed.
+    #[arg(long)]
+    policy: Option<PathBuf>,
     /// Tenant the call is made for.
     #[arg(long, default_value = "default")]
     tenant: String,
@@ -133,13 +154,19 @@ fn init_logging() {
 async fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Inspect { component, json } => inspect(&component, json).await,
+        Command::Audit {
+            plugin,
+            policy,
+            json,
+        } => audit::audit(&plugin, &audit::load_policy(policy.as_deref())?, json).await,
+        Command::Pin { plugin } => audit::pin(&plugin),
         Command::Call {
             component,
             tool,
             arguments,
             run,
         } => {
-            let plugin = load(&component, run.load_options()?).await?;
+            let plugin = load(&component, &run).await?;
             let arguments = parse_json("arguments", &arguments)?;
             let result = plugin
                 .call_tool(&tool, &arguments, &CallContext::for_tenant(run.tenant))
@@ -153,7 +180,7 @@ async fn run(command: Command) -> Result<ExitCode> {
             run,
         } => {
             let kind: HookKind = kind.parse().map_err(anyhow::Error::msg)?;
-            let plugin = load(&component, run.load_options()?).await?;
+            let plugin = load(&component, &run).await?;
             let payload = parse_json("payload", &payload)?;
             let result = plugin
                 .handle_hook(&kind, &payload, &CallContext::for_tenant(run.tenant))
@@ -166,9 +193,28 @@ async fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-async fn load(component: &PathBuf, options: LoadOptions) -> Result<Plugin> {
+/// Loads a plugin folder (manifest + policy) or, for a bare `.wasm`, in dev mode.
+async fn load(target: &Path, run: &RunFlags) -> Result<Plugin> {
     let runtime = Runtime::new()?;
-    Ok(runtime.load_file(component, options).await?)
+    if target.is_dir()
+        || target
+            .file_name()
+            .is_some_and(|n| n == airlock::manifest::FILE_NAME)
+    {
+        if run.fuel.is_some() || run.timeout.is_some() || run.memory.is_some() {
+            eprintln!(
+                "airlock: note: --fuel/--timeout/--memory apply to bare components only; a plugin folder gets its manifest's limits, capped by the policy"
+            );
+        }
+        let policy = audit::load_policy(run.policy.as_deref())?;
+        let options = LoadOptions::default().config(parse_json("--config", &run.config)?);
+        return Ok(runtime.load_dir(target, &policy, options).await?);
+    }
+    eprintln!(
+        "airlock: dev mode: {} is a bare component: no manifest, no integrity pin, no capabilities at all (files, env, network, exec denied), limits from the flags or defaults",
+        target.display()
+    );
+    Ok(runtime.load_file(target, run.load_options()?).await?)
 }
 
 fn parse_json(what: &str, text: &str) -> Result<Value> {
@@ -192,8 +238,10 @@ fn report(result: Result<Value, airlock::CallError>) -> ExitCode {
     }
 }
 
-async fn inspect(component: &PathBuf, as_json: bool) -> Result<ExitCode> {
-    let plugin = load(component, LoadOptions::default()).await?;
+async fn inspect(component: &Path, as_json: bool) -> Result<ExitCode> {
+    let plugin = Runtime::new()?
+        .load_file(component, LoadOptions::default())
+        .await?;
     let meta = plugin.metadata();
     if as_json {
         let report = json!({

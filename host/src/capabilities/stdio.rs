@@ -1,4 +1,4 @@
-//! Captured stdout/stderr of a plugin instance: every complete line goes to the host's
+//! Stdio: always granted, never inherited. Stdout/stderr of a plugin instance are captured: every complete line goes to the host's
 //! `tracing` log tagged with the plugin's name, total volume is capped, and the recent
 //! stderr tail is kept so a trap can report the guest's panic message.
 //!
@@ -13,6 +13,17 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+pub const NAME: &str = "stdio";
+/// Streams and the CLI plumbing every Rust wasip2 binary imports; stdin is closed.
+pub const IMPORTS: &[&str] = &[
+    "wasi:io/",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-",
+    "wasi:cli/exit",
+];
 
 /// Bytes of output a single instance may log before the rest is dropped.
 const LOG_CAP: usize = 1 << 20;

@@ -1,4 +1,4 @@
-//! Parsers for the CLI's human-friendly values: durations (`500ms`, `5s`, `2m`), sizes
+//! Parsers for human-friendly values used by the CLI, manifests and policies: durations (`500ms`, `5s`, `2m`), sizes
 //! (`64MiB`, `1G`, `4096`), fuel (`1000000`, `off`).
 
 use std::time::Duration;
@@ -50,6 +50,20 @@ pub fn parse_fuel(text: &str) -> Result<Fuel, String> {
             .parse()
             .map(|n| Fuel(Some(n)))
             .map_err(|_| format!("`{text}` is not a fuel amount (a whole number, or `off`)")),
+    }
+}
+
+/// Serde helper: a size given as a number of bytes or as text with a unit (`64MiB`).
+pub fn deserialize_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Number(usize),
+        Text(String),
+    }
+    match <Size as serde::Deserialize>::deserialize(d)? {
+        Size::Number(n) => Ok(n),
+        Size::Text(text) => parse_bytes(&text).map_err(serde::de::Error::custom),
     }
 }
 

@@ -1,0 +1,167 @@
+//! `airlock audit` and `airlock pin`: the reviewer's view of a plugin folder, and pinning a
+//! reviewed component's digest into its manifest.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use airlock::Runtime;
+use airlock::folder::{AuditReport, Review, plugin_dir, review};
+use airlock::manifest::{FILE_NAME, Manifest};
+use airlock::policy::Policy;
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+pub async fn audit(path: &Path, policy: &Policy, as_json: bool) -> Result<ExitCode> {
+    let runtime = Runtime::new()?;
+    let review = review(&runtime, path, policy).await;
+    let report = AuditReport::from(&review);
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&review, &report);
+    }
+    Ok(if review.loads() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn print_report(review: &Review, report: &AuditReport) {
+    match &review.manifest {
+        Some(m) => println!(
+            "Plugin   {} {} — {}",
+            m.plugin.name, m.plugin.version, m.plugin.description
+        ),
+        None => println!("Plugin   (manifest unreadable)"),
+    }
+    println!("Folder   {}", review.dir.display());
+    let digest = review.digest.as_deref().unwrap_or("(component unreadable)");
+    let status = if review.digest_verified {
+        "verified: matches the manifest's pin"
+    } else {
+        "NOT verified"
+    };
+    println!("sha256   {digest}  {status}");
+    if let Some(world) = review.world {
+        println!("World    {world}");
+    }
+    if !review.imports.is_empty() {
+        println!("\nImports (each mapped to the capability that covers it)");
+        for import in &review.imports {
+            println!(
+                "  {:<44} {}",
+                import.import,
+                import.capability.unwrap_or("NONE — refused")
+            );
+        }
+    }
+    println!(
+        "\n{:<10} {:<28} {:<28} effective",
+        "Capability", "requested", "allowed by policy"
+    );
+    if let Value::Object(caps) = &report.capabilities {
+        for (name, row) in caps {
+            let cell = |key: &str| list(&row[key]);
+            println!(
+                "  {:<8} {:<28} {:<28} {}",
+                name,
+                cell("requested"),
+                cell("allowed"),
+                cell("effective")
+            );
+        }
+    }
+    println!(
+        "\n{:<14} {:<14} {:<14} effective",
+        "Limit", "requested", "policy cap"
+    );
+    let limits = &report.limits;
+    for (key, label) in [
+        ("fuel", "fuel"),
+        ("deadline_ms", "deadline ms"),
+        ("memory", "memory B"),
+        ("output", "output B"),
+    ] {
+        let cell = |part: &str| match &limits[part][key] {
+            Value::Null => "-".to_string(),
+            v => v.to_string(),
+        };
+        println!(
+            "  {:<12} {:<14} {:<14} {}",
+            label,
+            cell("requested"),
+            cell("caps"),
+            cell("effective")
+        );
+    }
+    println!();
+    if review.loads() {
+        println!("Verdict  LOADS: it can reach exactly the effective column, nothing else.");
+    } else {
+        println!("Verdict  REFUSED");
+        for error in &review.errors {
+            println!("  - {}", error.to_string().replace('\n', "\n    "));
+        }
+    }
+}
+
+fn list(value: &Value) -> String {
+    match value {
+        Value::Null => "-".into(),
+        Value::Array(items) if items.is_empty() => "(none)".into(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| compact(i)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn compact(value: &Value) -> String {
+    match value {
+        Value::Object(map) => map.values().map(list).collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    }
+}
+
+/// Writes the component's sha256 into the folder's manifest.
+pub fn pin(path: &Path) -> Result<ExitCode> {
+    let dir = plugin_dir(path);
+    let manifest_path = dir.join(FILE_NAME);
+    let text = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    let manifest = Manifest::parse(&text, &manifest_path)?;
+    let component = dir.join(&manifest.plugin.component);
+    let bytes =
+        std::fs::read(&component).with_context(|| format!("reading {}", component.display()))?;
+    let digest = airlock::folder::sha256_hex(&bytes);
+    let line = format!("sha256 = \"{digest}\"");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    match lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("sha256"))
+    {
+        Some(i) => lines[i] = line,
+        None => {
+            let at = lines
+                .iter()
+                .position(|l| l.trim() == "[plugin]")
+                .context("the manifest has no [plugin] table")?;
+            lines.insert(at + 1, line);
+        }
+    }
+    std::fs::write(&manifest_path, lines.join("\n") + "\n")?;
+    println!("pinned {} to sha256 {digest}", manifest.plugin.name);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The policy at `path`, or an empty one (nothing allowed) when none is given.
+pub fn load_policy(path: Option<&Path>) -> Result<Policy> {
+    Ok(match path {
+        Some(path) => Policy::from_file(path)?,
+        None => Policy::default(),
+    })
+}

@@ -1,0 +1,204 @@
+//! Exec: run an external program on the plugin's behalf, through the `airlock:plugin/exec`
+//! host import. The plugin never gets a shell: the host checks the command and arguments
+//! against the granted patterns, then starts the program directly (arguments passed
+//! literally), with an empty environment, no stdin, the call's remaining deadline and the
+//! output cap.
+//!
+//! Patterns (as in Zed's `process:exec`): the command is exact; in `args`, `*` matches exactly
+//! one argument, `**` (last only) any number of remaining ones, anything else itself.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt;
+
+use super::Missing;
+
+pub const NAME: &str = "exec";
+pub const IMPORTS: &[&str] = &["airlock:plugin/exec"];
+
+/// Manifest and policy entry: `{ command = "git", args = ["log", "*", "**"] }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecPattern {
+    pub command: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+impl std::fmt::Display for ExecPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.command)?;
+        for arg in &self.args {
+            write!(f, " {arg}")?;
+        }
+        Ok(())
+    }
+}
+
+pub fn validate(pattern: &ExecPattern) -> Result<(), String> {
+    if pattern.command.is_empty() || pattern.command.contains(char::is_whitespace) {
+        return Err(format!(
+            "command `{}` must be one program name or path, without spaces",
+            pattern.command
+        ));
+    }
+    if let Some(i) = pattern.args.iter().position(|a| a == "**")
+        && i + 1 != pattern.args.len()
+    {
+        return Err(format!(
+            "`**` must be the last argument pattern in `{pattern}`"
+        ));
+    }
+    Ok(())
+}
+
+impl ExecPattern {
+    /// Does this pattern allow running `command` with `args`?
+    pub fn matches(&self, command: &str, args: &[String]) -> bool {
+        if command != self.command {
+            return false;
+        }
+        let mut given = args.iter();
+        for pattern in &self.args {
+            match pattern.as_str() {
+                "**" => return true,
+                "*" => {
+                    if given.next().is_none() {
+                        return false;
+                    }
+                }
+                literal => {
+                    if given.next().map(String::as_str) != Some(literal) {
+                        return false;
+                    }
+                }
+            }
+        }
+        given.next().is_none()
+    }
+
+    /// Does this allowance cover that requested pattern? Same command, and the same
+    /// argument pattern or `**` (anything).
+    pub fn covers(&self, request: &ExecPattern) -> bool {
+        self.command == request.command && (self.args == request.args || self.args == ["**"])
+    }
+}
+
+pub fn grant(
+    requests: &[ExecPattern],
+    allows: &[ExecPattern],
+    plugin: &str,
+) -> (Vec<ExecPattern>, Vec<Missing>) {
+    let mut granted = Vec::new();
+    let mut missing = Vec::new();
+    for request in requests {
+        match allows.iter().any(|a| a.covers(request)) {
+            true => granted.push(request.clone()),
+            false => {
+                let args: Vec<String> = request.args.iter().map(|a| format!("\"{a}\"")).collect();
+                let line = format!(
+                    "[plugins.{plugin}] exec = [{{ command = \"{}\", args = [{}] }}]",
+                    request.command,
+                    args.join(", ")
+                );
+                missing.push(Missing::new(NAME, request.to_string(), line));
+            }
+        }
+    }
+    (granted, missing)
+}
+
+/// What a finished program produced.
+pub struct ExecOutput {
+    pub status: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub truncated: bool,
+}
+
+/// Runs `command args…` if a granted pattern allows it. Errors are returned to the guest
+/// as text (a denial is an answer, not a trap).
+pub async fn run(
+    granted: &[ExecPattern],
+    command: &str,
+    args: &[String],
+    time_left: Duration,
+    output_cap: usize,
+) -> Result<ExecOutput, String> {
+    if !granted.iter().any(|p| p.matches(command, args)) {
+        return Err(format!(
+            "denied: `{command}` with arguments {args:?} matches no granted exec pattern"
+        ));
+    }
+    let mut child = tokio::process::Command::new(command)
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start `{command}`: {e}"))?;
+    // Read one byte past the cap to know whether anything was cut.
+    let limit = output_cap as u64 + 1;
+    let mut out = child.stdout.take().expect("piped").take(limit);
+    let mut err = child.stderr.take().expect("piped").take(limit);
+    let work = async {
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let (a, b) = tokio::join!(out.read_to_end(&mut stdout), err.read_to_end(&mut stderr));
+        a.and(b).map_err(|e| e.to_string())?;
+        let status = child.wait().await.map_err(|e| e.to_string())?;
+        let truncated = stdout.len() > output_cap || stderr.len() > output_cap;
+        stdout.truncate(output_cap);
+        stderr.truncate(output_cap);
+        Ok(ExecOutput {
+            status: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+            truncated,
+        })
+    };
+    tokio::time::timeout(time_left, work).await.map_err(|_| {
+        format!("`{command}` did not finish before the call's deadline and was killed")
+    })?
+}
+
+/// Serde helper: a list of entries, each validated.
+pub(crate) fn checked<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ExecPattern>, D::Error> {
+    super::checked_list(d, validate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(command: &str, args: &[&str]) -> ExecPattern {
+        ExecPattern {
+            command: command.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn star_is_one_argument_and_double_star_the_rest() {
+        let p = pattern("git", &["log", "*", "**"]);
+        assert!(p.matches("git", &args(&["log", "-n"])));
+        assert!(p.matches("git", &args(&["log", "-n", "5", "--oneline"])));
+        assert!(!p.matches("git", &args(&["log"])));
+        assert!(!p.matches("git", &args(&["push", "x"])));
+        assert!(!p.matches("sh", &args(&["log", "x"])));
+        let exact = pattern("echo", &["*"]);
+        assert!(exact.matches("echo", &args(&["a; rm -rf /"])));
+        assert!(!exact.matches("echo", &args(&["a", "b"])));
+        assert!(validate(&pattern("git", &["**", "x"])).is_err());
+        assert!(validate(&pattern("rm -rf", &[])).is_err());
+    }
+}

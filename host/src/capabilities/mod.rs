@@ -1,0 +1,202 @@
+//! Capabilities: everything a plugin may reach beyond its own memory and the host's
+//! logging. Deny-by-default: the manifest requests, the operator's policy allows, and the
+//! plugin gets the intersection — the [`Grant`] — and nothing more.
+//!
+//! Each capability is one module owning its request and allowance types, the matching that
+//! makes a grant, the component imports it covers (for the import audit), and how a grant
+//! is applied to an instance. Adding a capability means adding a module and listing it in
+//! [`audit::CAPABILITIES`] and [`Grant`].
+
+pub mod audit;
+pub mod clocks;
+pub mod env;
+pub mod exec;
+pub mod files;
+pub mod network;
+pub mod random;
+pub mod stdio;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
+
+use self::clocks::ClockMode;
+use self::exec::ExecPattern;
+use self::files::{FileAllow, FileGrant, FileRequest};
+use self::network::{AddressCheck, Blocklist, NetPattern};
+use self::random::RandomMode;
+use self::stdio::OutputCapture;
+
+/// What a plugin's manifest asks for (`[capabilities]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requested {
+    #[serde(default, deserialize_with = "files::checked")]
+    pub files: Vec<FileRequest>,
+    #[serde(default, deserialize_with = "env::checked")]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub network: Vec<NetPattern>,
+    #[serde(default, deserialize_with = "exec::checked")]
+    pub exec: Vec<ExecPattern>,
+}
+
+impl Requested {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+            && self.env.is_empty()
+            && self.network.is_empty()
+            && self.exec.is_empty()
+    }
+}
+
+/// Deserialises a list and checks every entry, so a bad entry is reported at its line.
+fn checked_list<'de, D, T>(d: D, check: fn(&T) -> Result<(), String>) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let items = Vec::<T>::deserialize(d)?;
+    for item in &items {
+        check(item).map_err(serde::de::Error::custom)?;
+    }
+    Ok(items)
+}
+
+/// What the operator's policy allows one plugin (`[plugins.NAME]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Allowed {
+    /// Only the component with this digest may use these allowances.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    #[serde(default)]
+    pub files: Vec<FileAllow>,
+    #[serde(default, deserialize_with = "env::checked")]
+    pub env: Vec<String>,
+    #[serde(default)]
+    pub network: Vec<NetPattern>,
+    #[serde(default, deserialize_with = "exec::checked")]
+    pub exec: Vec<ExecPattern>,
+    #[serde(default)]
+    pub clocks: ClockMode,
+    #[serde(default)]
+    pub random: RandomMode,
+}
+
+/// A requested capability the policy does not cover, with the policy line that would.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Missing {
+    pub capability: &'static str,
+    pub requested: String,
+    /// What to add to the policy (or why nothing can be granted).
+    pub fix: String,
+}
+
+impl Missing {
+    pub(crate) fn new(capability: &'static str, requested: String, fix: String) -> Self {
+        Missing {
+            capability,
+            requested,
+            fix,
+        }
+    }
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} `{}` is not granted; to allow it: {}",
+            self.capability, self.requested, self.fix
+        )
+    }
+}
+
+/// The effective capabilities of one plugin: requested ∩ allowed. What instances are built
+/// from, and nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Grant {
+    pub files: Vec<FileGrant>,
+    /// Granted variable names or patterns.
+    pub env: Vec<String>,
+    /// The host variables those select, captured when the grant was made.
+    #[serde(skip)]
+    pub env_values: Vec<(String, String)>,
+    pub network: Vec<NetPattern>,
+    pub blocklist: Blocklist,
+    pub exec: Vec<ExecPattern>,
+    pub clocks: ClockMode,
+    pub random: RandomMode,
+}
+
+/// Where the manifest and policy live, for resolving relative paths.
+pub struct Dirs<'a> {
+    pub plugin: &'a Path,
+    pub policy: &'a Path,
+}
+
+impl Grant {
+    /// Nothing at all: no files, env, network or exec; host clocks and random.
+    pub fn none() -> Grant {
+        Grant::default()
+    }
+
+    /// Intersects `requested` with `allowed`. Every request not covered is listed.
+    pub fn compute(
+        plugin: &str,
+        requested: &Requested,
+        allowed: &Allowed,
+        blocklist: &Blocklist,
+        dirs: Dirs<'_>,
+    ) -> Result<Grant, Vec<Missing>> {
+        let (files, mut missing) = files::grant(
+            &requested.files,
+            dirs.plugin,
+            &allowed.files,
+            dirs.policy,
+            plugin,
+        );
+        let (env, m) = env::grant(&requested.env, &allowed.env, plugin);
+        missing.extend(m);
+        let (network, m) = network::grant(&requested.network, &allowed.network, plugin);
+        missing.extend(m);
+        let (exec, m) = exec::grant(&requested.exec, &allowed.exec, plugin);
+        missing.extend(m);
+        if !missing.is_empty() {
+            return Err(missing);
+        }
+        Ok(Grant {
+            env_values: env::resolve(&env),
+            files,
+            env,
+            network,
+            blocklist: blocklist.clone(),
+            exec,
+            clocks: allowed.clocks,
+            random: allowed.random,
+        })
+    }
+
+    /// Builds one instance's WASI context from this grant only.
+    pub(crate) fn wasi_context(
+        &self,
+        stdout: OutputCapture,
+        stderr: OutputCapture,
+    ) -> wasmtime::Result<WasiCtx> {
+        let mut builder = WasiCtxBuilder::new();
+        builder.stdout(stdout).stderr(stderr);
+        files::apply(&self.files, &mut builder)?;
+        env::apply(&self.env_values, &mut builder);
+        let check = (!self.network.is_empty()).then(|| AddressCheck {
+            granted: Arc::from(self.network.as_slice()),
+            blocklist: Arc::new(self.blocklist.clone()),
+        });
+        network::apply(check.as_ref(), &mut builder);
+        clocks::apply(self.clocks, &mut builder);
+        random::apply(self.random, &mut builder);
+        Ok(builder.build())
+    }
+}

@@ -1,0 +1,316 @@
+//! A plugin folder — `airlock.toml` plus its component — checked against the operator's
+//! policy. Loading and auditing walk the same steps (manifest → digest → compile → import
+//! audit → grant → limits), so what `airlock audit` reports is exactly what a load does.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use crate::capabilities::audit::{ImportUse, audit};
+use crate::capabilities::{Allowed, Dirs, Grant, Requested};
+use crate::component::{detect_world, import_names};
+use crate::manifest::{self, Manifest};
+use crate::policy::{LimitCaps, Policy};
+use crate::{Limits, LoadError, Runtime, World};
+
+/// Everything known about a plugin folder before it runs, and every reason it would be
+/// refused. Built by [`review`].
+pub struct Review {
+    pub dir: PathBuf,
+    pub manifest: Option<Manifest>,
+    /// SHA-256 of the component file, when it could be read.
+    pub digest: Option<String>,
+    /// True when the digest matches the manifest's `sha256`.
+    pub digest_verified: bool,
+    pub world: Option<World>,
+    pub imports: Vec<ImportUse>,
+    pub allowed: Allowed,
+    pub grant: Option<Grant>,
+    pub caps: LimitCaps,
+    pub limits: Option<Limits>,
+    /// Why the plugin would be refused; empty when it loads.
+    pub errors: Vec<LoadError>,
+    component: Option<Component>,
+}
+
+impl Review {
+    pub fn loads(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Resolves `path` (a folder or its `airlock.toml`) to the folder.
+pub fn plugin_dir(path: &Path) -> PathBuf {
+    match path.file_name().is_some_and(|n| n == manifest::FILE_NAME) {
+        true => path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        false => path.to_path_buf(),
+    }
+}
+
+/// Reviews the plugin folder at `path` under `policy`, collecting every reason for refusal.
+pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
+    let dir = plugin_dir(path);
+    let mut review = Review {
+        dir: dir.clone(),
+        manifest: None,
+        digest: None,
+        digest_verified: false,
+        world: None,
+        imports: Vec::new(),
+        allowed: Allowed::default(),
+        grant: None,
+        caps: policy.caps.clone(),
+        limits: None,
+        errors: Vec::new(),
+        component: None,
+    };
+    let manifest = match Manifest::from_dir(&dir) {
+        Ok(manifest) => manifest,
+        Err(e) => {
+            review.errors.push(LoadError::Manifest(e));
+            return review;
+        }
+    };
+    let name = manifest.plugin.name.clone();
+    review.allowed = policy.allowed(&name);
+    review.limits = Some(
+        policy
+            .caps
+            .apply(&manifest.limits.apply(runtime.default_limits())),
+    );
+    let component_path = dir.join(&manifest.plugin.component);
+    let what = component_path.display().to_string();
+    review.manifest = Some(manifest);
+    let bytes = match tokio::fs::read(&component_path).await {
+        Ok(bytes) => bytes,
+        Err(source) => {
+            review.errors.push(LoadError::Read {
+                path: component_path,
+                source,
+            });
+            return review;
+        }
+    };
+
+    let digest = sha256_hex(&bytes);
+    review.digest = Some(digest.clone());
+    let integrity_ok = check_integrity(&mut review, &name, &digest);
+    let requested = review
+        .manifest
+        .as_ref()
+        .map(|m| m.capabilities.clone())
+        .unwrap_or_default();
+    compute_grant(&mut review, &name, &requested, policy);
+    if !integrity_ok {
+        // Never compile a component whose bytes are not the ones the manifest pins.
+        return review;
+    }
+    let engine = runtime.engine().clone();
+    let compiled =
+        tokio::task::spawn_blocking(move || crate::component::compile(&engine, &bytes, &what))
+            .await;
+    match compiled {
+        Ok(Ok(component)) => inspect_component(&mut review, runtime, component),
+        Ok(Err(e)) => review.errors.push(e),
+        Err(e) => review
+            .errors
+            .push(LoadError::Engine(format!("compilation task failed: {e}"))),
+    }
+    review
+}
+
+/// Manifest pin and policy pin; records what fails. True when the bytes may be compiled.
+fn check_integrity(review: &mut Review, name: &str, digest: &str) -> bool {
+    let expected = review
+        .manifest
+        .as_ref()
+        .and_then(|m| m.plugin.sha256.clone());
+    let mut ok = true;
+    match expected {
+        None => {
+            review.errors.push(LoadError::Unpinned {
+                plugin: name.to_string(),
+                actual: digest.to_string(),
+            });
+            ok = false;
+        }
+        Some(expected) if expected != digest => {
+            review.errors.push(LoadError::DigestMismatch {
+                plugin: name.to_string(),
+                expected,
+                actual: digest.to_string(),
+            });
+            ok = false;
+        }
+        Some(_) => review.digest_verified = true,
+    }
+    if let Some(pinned) = review.allowed.sha256.clone()
+        && pinned.to_ascii_lowercase() != digest
+    {
+        review.errors.push(LoadError::PolicyPin {
+            plugin: name.to_string(),
+            pinned,
+            actual: digest.to_string(),
+        });
+        ok = false;
+    }
+    ok
+}
+
+fn compute_grant(review: &mut Review, name: &str, requested: &Requested, policy: &Policy) {
+    let dirs = Dirs {
+        plugin: &review.dir,
+        policy: &policy.base_dir,
+    };
+    match Grant::compute(name, requested, &review.allowed, &policy.blocklist, dirs) {
+        Ok(grant) => review.grant = Some(grant),
+        Err(missing) => review.errors.push(LoadError::Denied {
+            plugin: name.to_string(),
+            missing,
+        }),
+    }
+}
+
+fn inspect_component(review: &mut Review, runtime: &Runtime, component: Component) {
+    let engine = runtime.engine();
+    let what = review.dir.display().to_string();
+    review.imports = audit(&import_names(engine, &component));
+    let unknown: Vec<String> = review
+        .imports
+        .iter()
+        .filter(|u| u.capability.is_none())
+        .map(|u| u.import.clone())
+        .collect();
+    if !unknown.is_empty() {
+        review.errors.push(LoadError::UnknownImports {
+            what: what.clone(),
+            imports: unknown,
+        });
+    }
+    match detect_world(engine, &component, &what) {
+        Ok(world) => review.world = Some(world),
+        Err(e) => review.errors.push(e),
+    }
+    review.component = Some(component);
+}
+
+/// Loads a reviewed folder: refuses with the first reason when there is any.
+pub(crate) fn into_parts(
+    mut review: Review,
+) -> Result<(Component, Grant, Limits, Manifest, String), LoadError> {
+    if !review.errors.is_empty() {
+        return Err(review.errors.remove(0));
+    }
+    let missing = || LoadError::Engine("review finished without a component".into());
+    let what = review.dir.display().to_string();
+    Ok((
+        review.component.ok_or_else(missing)?,
+        review.grant.ok_or_else(missing)?,
+        review.limits.ok_or_else(missing)?,
+        review.manifest.ok_or_else(missing)?,
+        what,
+    ))
+}
+
+/// Hex SHA-256 of `bytes`, as manifests pin it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A reviewer's report as stable JSON (`airlock audit --json`).
+#[derive(Serialize)]
+pub struct AuditReport {
+    pub dir: PathBuf,
+    pub plugin: Option<serde_json::Value>,
+    pub sha256: serde_json::Value,
+    pub world: Option<World>,
+    pub imports: Vec<ImportUse>,
+    pub capabilities: serde_json::Value,
+    pub limits: serde_json::Value,
+    pub verdict: serde_json::Value,
+}
+
+impl From<&Review> for AuditReport {
+    fn from(r: &Review) -> Self {
+        use serde_json::json;
+        let m = r.manifest.as_ref();
+        let requested = m.map(|m| m.capabilities.clone()).unwrap_or_default();
+        let effective = r.grant.clone();
+        let cap = |name: &str,
+                   req: serde_json::Value,
+                   allowed: serde_json::Value,
+                   eff: Option<serde_json::Value>| {
+            (
+                name.to_string(),
+                json!({"requested": req, "allowed": allowed, "effective": eff.unwrap_or(json!(null))}),
+            )
+        };
+        let capabilities: serde_json::Map<String, serde_json::Value> = [
+            cap(
+                "files",
+                json!(requested.files),
+                json!(r.allowed.files),
+                effective.as_ref().map(|g| json!(g.files)),
+            ),
+            cap(
+                "env",
+                json!(requested.env),
+                json!(r.allowed.env),
+                effective.as_ref().map(|g| json!(g.env)),
+            ),
+            cap(
+                "network",
+                json!(requested.network),
+                json!(r.allowed.network),
+                effective.as_ref().map(|g| json!(g.network)),
+            ),
+            cap(
+                "exec",
+                json!(requested.exec),
+                json!(r.allowed.exec),
+                effective.as_ref().map(|g| json!(g.exec)),
+            ),
+            cap(
+                "clocks",
+                json!("host"),
+                json!(r.allowed.clocks),
+                effective.as_ref().map(|g| json!(g.clocks)),
+            ),
+            cap(
+                "random",
+                json!("host"),
+                json!(r.allowed.random),
+                effective.as_ref().map(|g| json!(g.random)),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let limits = m.map(|m| &m.limits);
+        AuditReport {
+            dir: r.dir.clone(),
+            plugin: m.map(|m| json!({
+                "name": m.plugin.name, "version": m.plugin.version.to_string(), "author": m.plugin.author,
+                "description": m.plugin.description, "license": m.plugin.license,
+                "component": m.plugin.component,
+            })),
+            sha256: json!({"expected": m.and_then(|m| m.plugin.sha256.clone()), "actual": r.digest, "verified": r.digest_verified}),
+            world: r.world,
+            imports: r.imports.clone(),
+            capabilities: serde_json::Value::Object(capabilities),
+            limits: json!({
+                "requested": limits.map(|l| json!({"fuel": l.fuel, "deadline_ms": l.deadline.map(|d| d.as_millis() as u64), "memory": l.memory, "output": l.output})),
+                "caps": {"fuel": r.caps.fuel, "deadline_ms": r.caps.deadline.map(|d| d.as_millis() as u64), "memory": r.caps.memory, "output": r.caps.output},
+                "effective": r.limits.as_ref().map(|l| json!({"fuel": l.fuel, "deadline_ms": l.deadline.as_millis() as u64, "memory": l.memory_bytes, "output": l.output_bytes})),
+            }),
+            verdict: json!({
+                "loads": r.loads(),
+                "reasons": r.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            }),
+        }
+    }
+}

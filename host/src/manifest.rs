@@ -1,0 +1,225 @@
+//! The plugin manifest, `airlock.toml` beside the component: identity, integrity pin,
+//! requested limits, configuration schema, and requested capabilities. Parsing is strict:
+//! unknown keys, wrong types, bad semver and bad capability entries are errors naming the
+//! key and the file and line. Nothing gets a silent default.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::Limits;
+use crate::capabilities::Requested;
+
+/// The file name of a manifest inside a plugin folder.
+pub const FILE_NAME: &str = "airlock.toml";
+
+/// A parsed, validated manifest.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub plugin: PluginSection,
+    #[serde(default)]
+    pub limits: LimitRequest,
+    #[serde(default)]
+    pub config: ConfigSection,
+    #[serde(default)]
+    pub capabilities: Requested,
+}
+
+/// `[plugin]`
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PluginSection {
+    pub name: String,
+    pub version: semver::Version,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub author: String,
+    #[serde(default)]
+    pub license: String,
+    /// The component, relative to the manifest's folder.
+    #[serde(deserialize_with = "relative_path")]
+    pub component: PathBuf,
+    /// Hex SHA-256 of the component. Required to load a plugin folder.
+    #[serde(default, deserialize_with = "sha256_hex")]
+    pub sha256: Option<String>,
+    /// Compatible Airlock host versions.
+    #[serde(default)]
+    pub host_versions: Option<semver::VersionReq>,
+}
+
+/// `[limits]`: what the plugin asks for; the policy may lower it, never raise it past its caps.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitRequest {
+    pub fuel: Option<u64>,
+    #[serde(default, deserialize_with = "duration")]
+    pub deadline: Option<Duration>,
+    #[serde(default, deserialize_with = "bytes")]
+    pub memory: Option<usize>,
+    #[serde(default, deserialize_with = "bytes")]
+    pub output: Option<usize>,
+}
+
+impl LimitRequest {
+    /// `base` with this request's values put in.
+    pub fn apply(&self, base: &Limits) -> Limits {
+        let mut limits = base.clone();
+        if let Some(fuel) = self.fuel {
+            limits.fuel = Some(fuel);
+        }
+        limits.deadline = self.deadline.unwrap_or(limits.deadline);
+        limits.memory_bytes = self.memory.unwrap_or(limits.memory_bytes);
+        limits.output_bytes = self.output.unwrap_or(limits.output_bytes);
+        limits
+    }
+}
+
+/// `[config]`: the JSON Schema of the plugin's configuration, inline or in a file.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConfigSection {
+    pub schema: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "optional_relative_path")]
+    pub schema_file: Option<PathBuf>,
+}
+
+/// Why a manifest was refused; the message names the file, and the key and line where known.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct ManifestError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl Manifest {
+    /// Reads `dir/airlock.toml`.
+    pub fn from_dir(dir: &Path) -> Result<Manifest, ManifestError> {
+        let path = dir.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path).map_err(|e| ManifestError {
+            path: path.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Manifest::parse(&text, &path)
+    }
+
+    /// Parses manifest text; `path` is used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| ManifestError {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        if manifest.config.schema.is_some() && manifest.config.schema_file.is_some() {
+            return Err(ManifestError {
+                path: path.to_path_buf(),
+                message: "[config] has both `schema` and `schema-file`; keep one".into(),
+            });
+        }
+        Ok(manifest)
+    }
+}
+
+fn relative_path<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+    let path = PathBuf::deserialize(d)?;
+    let escapes = path.is_absolute()
+        || path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+    match escapes {
+        true => Err(serde::de::Error::custom(format!(
+            "`{}` must be a path inside the plugin folder",
+            path.display()
+        ))),
+        false => Ok(path),
+    }
+}
+
+fn optional_relative_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    relative_path(d).map(Some)
+}
+
+fn sha256_hex<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let text = String::deserialize(d)?.to_ascii_lowercase();
+    match text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
+        true => Ok(Some(text)),
+        false => Err(serde::de::Error::custom(
+            "sha256 must be 64 hexadecimal digits",
+        )),
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(d)?;
+    crate::units::parse_duration(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    crate::units::deserialize_size(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Manifest, String> {
+        Manifest::parse(text, Path::new("plugins/x/airlock.toml")).map_err(|e| e.to_string())
+    }
+
+    const MINIMAL: &str = "[plugin]\nname = \"x\"\nversion = \"1.2.3\"\ncomponent = \"x.wasm\"\n";
+
+    #[test]
+    fn a_full_manifest_parses() {
+        let text = format!(
+            "{MINIMAL}sha256 = \"{}\"\nhost-versions = \"^0.1\"\n[limits]\nfuel = 1000\ndeadline = \"2s\"\nmemory = \"32MiB\"\noutput = 4096\n\
+             [config]\nschema = {{ type = \"object\" }}\n\
+             [capabilities]\nfiles = [{{ host = \"data\", guest = \"/data\", access = \"read\" }}]\nenv = [\"API_KEY\"]\n\
+             network = [\"api.example.com:443\"]\nexec = [{{ command = \"git\", args = [\"log\", \"**\"] }}]\n",
+            "ab".repeat(32)
+        );
+        let m = parse(&text).unwrap();
+        assert_eq!(m.limits.deadline, Some(Duration::from_secs(2)));
+        assert_eq!(m.limits.memory, Some(32 << 20));
+        assert_eq!(m.capabilities.network[0].to_string(), "api.example.com:443");
+        assert_eq!(m.config.schema.unwrap()["type"], "object");
+    }
+
+    #[test]
+    fn errors_name_the_key_and_line() {
+        let err = parse(&format!("{MINIMAL}verison = \"1\"\n")).unwrap_err();
+        assert!(
+            err.contains("plugins/x/airlock.toml")
+                && err.contains("line 5")
+                && err.contains("verison"),
+            "{err}"
+        );
+        let err = parse("[plugin]\nname = \"x\"\nversion = \"1.x\"\ncomponent = \"x.wasm\"\n")
+            .unwrap_err();
+        assert!(err.contains("line 3"), "{err}");
+        let err = parse(&format!(
+            "{MINIMAL}[capabilities]\nnetwork = [\"example.com\"]\n"
+        ))
+        .unwrap_err();
+        assert!(
+            err.contains("line 6") && err.contains("missing :port"),
+            "{err}"
+        );
+        let err = parse(&format!("{MINIMAL}[limits]\nmemory = \"lots\"\n")).unwrap_err();
+        assert!(err.contains("line 6"), "{err}");
+        let err = parse("[plugin]\nname = \"x\"\nversion = \"1.0.0\"\ncomponent = \"../x.wasm\"\n")
+            .unwrap_err();
+        assert!(err.contains("inside the plugin folder"), "{err}");
+        let err = parse(&format!("{MINIMAL}[capabilities]\nenv = [\"A*B\"]\n")).unwrap_err();
+        assert!(err.contains("line 6") && err.contains("A*B"), "{err}");
+        let err = parse(&format!("{MINIMAL}[capabilities]\nfiles = [{{ host = \"d\", guest = \"rel\", access = \"read\" }}]\n")).unwrap_err();
+        assert!(err.contains("must be absolute"), "{err}");
+        let err = parse(&format!(
+            "{MINIMAL}[capabilities]\nexec = [{{ command = \"sh\", args = [\"**\", \"x\"] }}]\n"
+        ))
+        .unwrap_err();
+        assert!(err.contains("last"), "{err}");
+    }
+}

@@ -1,0 +1,133 @@
+//! `prober`: a test plugin that tries to reach things — files, environment, network, name
+//! lookup, programs — and reports exactly what happened, so tests can assert a denial (or,
+//! where granted, success) as the plugin itself saw it.
+
+use airlock_sdk::prelude::*;
+use std::io::{Read, Write};
+
+#[derive(Deserialize, JsonSchema)]
+struct PathArg {
+    path: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct WriteArg {
+    path: String,
+    text: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct NameArg {
+    name: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct AddrArg {
+    /// `ip:port` or `host:port`.
+    addr: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct ExecArg {
+    command: String,
+    args: Vec<String>,
+}
+
+/// What an attempt came to: `ok` and the data, or the error the plugin saw.
+#[derive(Serialize)]
+struct Attempt {
+    ok: bool,
+    detail: String,
+}
+
+fn attempt<T: ToString, E: std::fmt::Display>(
+    result: Result<T, E>,
+) -> Result<Attempt, PluginError> {
+    Ok(match result {
+        Ok(value) => Attempt {
+            ok: true,
+            detail: value.to_string(),
+        },
+        Err(e) => Attempt {
+            ok: false,
+            detail: e.to_string(),
+        },
+    })
+}
+
+struct Prober;
+
+impl Plugin for Prober {
+    type Config = NoConfig;
+
+    fn metadata() -> Metadata {
+        Metadata::new("prober", env!("CARGO_PKG_VERSION"))
+            .author("Airlock tests")
+            .description("Tries files, env, network, DNS and exec, and reports what happened.")
+    }
+
+    fn init(_config: NoConfig) -> Result<Self, PluginError> {
+        Ok(Prober)
+    }
+
+    fn tools(tools: &mut Tools<Self>) {
+        tools
+            .tool("read_file", "Read a file", |_, a: PathArg, _| {
+                attempt(std::fs::read_to_string(&a.path))
+            })
+            .tool("write_file", "Write a file", |_, a: WriteArg, _| {
+                attempt(std::fs::write(&a.path, &a.text).map(|()| "written"))
+            })
+            .tool("list_dir", "List a directory", |_, a: PathArg, _| {
+                attempt(std::fs::read_dir(&a.path).map(|entries| {
+                    let mut names: Vec<String> = entries
+                        .filter_map(|e| e.ok())
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect();
+                    names.sort();
+                    names.join(",")
+                }))
+            })
+            .tool("env", "Read an environment variable", |_, a: NameArg, _| {
+                attempt(std::env::var(&a.name))
+            })
+            .tool(
+                "connect",
+                "Open a TCP connection, send `ping`, read the reply",
+                |_, a: AddrArg, _| {
+                    attempt((|| {
+                        let mut stream = std::net::TcpStream::connect(&a.addr)?;
+                        stream.write_all(b"ping")?;
+                        let mut reply = String::new();
+                        stream.read_to_string(&mut reply)?;
+                        Ok::<_, std::io::Error>(reply)
+                    })())
+                },
+            )
+            .tool("resolve", "Look up a host name", |_, a: NameArg, _| {
+                use std::net::ToSocketAddrs;
+                attempt((a.name.as_str(), 80).to_socket_addrs().map(|addrs| {
+                    addrs
+                        .map(|s| s.ip().to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                }))
+            })
+            .tool(
+                "exec",
+                "Run a program through the host",
+                |_, a: ExecArg, _| {
+                    let args: Vec<&str> = a.args.iter().map(String::as_str).collect();
+                    attempt(airlock_sdk::exec::run(&a.command, &args).map(|out| {
+                        format!(
+                            "status={} stdout={}",
+                            out.status,
+                            String::from_utf8_lossy(&out.stdout)
+                        )
+                    }))
+                },
+            );
+    }
+}
+
+airlock_sdk::export_tool_plugin!(Prober);
