@@ -162,3 +162,100 @@ fn bad_inputs_exit_2_with_a_clear_message() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn audit_prints_a_report_and_exits_by_verdict() {
+    let out = airlock(&["audit", guests::CALCULATOR_DIR]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "calculator 0.1.0",
+        "verified",
+        "wasi:cli/environment@0.2.6",
+        "env",
+        "Verdict  LOADS",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    let out = airlock(&["audit", guests::REDACT_DIR, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["verdict"]["loads"], true);
+    assert_eq!(report["world"], "hook-plugin");
+
+    // A folder whose manifest asks for a network grant the (empty) policy does not give.
+    let dir = std::env::temp_dir().join(format!("airlock-cli-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest =
+        std::fs::read_to_string(format!("{}/airlock.toml", guests::CALCULATOR_DIR)).unwrap();
+    std::fs::write(
+        dir.join("airlock.toml"),
+        format!("{manifest}\n[capabilities]\nnetwork = [\"api.example.com:443\"]\n"),
+    )
+    .unwrap();
+    std::fs::copy(
+        format!("{}/calculator.wasm", guests::CALCULATOR_DIR),
+        dir.join("calculator.wasm"),
+    )
+    .unwrap();
+    let out = airlock(&["audit", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "refused means a non-zero exit");
+    let text = stdout(&out);
+    assert!(
+        text.contains("REFUSED")
+            && text.contains("[plugins.calculator] network = [\"api.example.com:443\"]"),
+        "{text}"
+    );
+
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[plugins.calculator]\nnetwork = [\"*.example.com:443\"]\n",
+    )
+    .unwrap();
+    let out = airlock(&[
+        "audit",
+        dir.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn pin_writes_the_digest_and_folders_load_with_it() {
+    let dir = std::env::temp_dir().join(format!("airlock-cli-pin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        format!("{}/calculator.wasm", guests::CALCULATOR_DIR),
+        dir.join("calculator.wasm"),
+    )
+    .unwrap();
+    let manifest =
+        "[plugin]\nname = \"calculator\"\nversion = \"0.1.0\"\ncomponent = \"calculator.wasm\"\n";
+    std::fs::write(dir.join("airlock.toml"), manifest).unwrap();
+    let folder = dir.to_str().unwrap();
+
+    let out = airlock(&["call", folder, "add", r#"{"a": 1, "b": 2}"#]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not pinned"), "{}", stderr(&out));
+
+    let out = airlock(&["pin", folder]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = airlock(&["call", folder, "add", r#"{"a": 1, "b": 2}"#]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("dev mode"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_bare_component_runs_in_dev_mode_and_says_so() {
+    let out = airlock(&["call", guests::CALCULATOR, "add", r#"{"a": 1, "b": 2}"#]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("dev mode") && stderr(&out).contains("no capabilities"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -33,3 +33,77 @@ pub fn truncated(path: &str) -> Vec<u8> {
     let bytes = std::fs::read(path).expect("guest exists");
     bytes[..bytes.len() / 2].to_vec()
 }
+
+/// A temporary directory, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("airlock-{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir.canonicalize().expect("canonical temp dir"))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Assembles a plugin folder: `component` copied in, and a manifest for plugin `name` with
+/// `extra` appended (e.g. `[capabilities]` or `[limits]` tables), pinned to the component.
+pub fn plugin_folder(name: &str, component: &str, extra: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    let bytes = std::fs::read(component).expect("component built");
+    std::fs::write(dir.path().join("plugin.wasm"), &bytes).unwrap();
+    let digest = airlock::folder::sha256_hex(&bytes);
+    let manifest = format!(
+        "[plugin]\nname = \"{name}\"\nversion = \"0.1.0\"\ncomponent = \"plugin.wasm\"\nsha256 = \"{digest}\"\n\n{extra}\n"
+    );
+    std::fs::write(dir.path().join("airlock.toml"), manifest).unwrap();
+    dir
+}
+
+/// A component that exports the Airlock tool-plugin interfaces but also imports an
+/// interface no capability provides (`evil:net/raw`). Its bodies are unreachable: it must
+/// be refused before anything runs.
+pub fn component_with_unknown_import() -> Vec<u8> {
+    let wit_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    let mut resolve = wit_parser::Resolve::default();
+    let airlock = resolve.push_dir(&wit_dir).expect("airlock wit").0;
+    let evil = resolve
+        .push_str(
+            "evil.wit",
+            "package evil:net;\ninterface raw { open: func(addr: string) -> u32; }\n\
+             world sneaky { import raw; include airlock:plugin/tool-plugin@0.1.0; }\n",
+        )
+        .expect("evil wit");
+    let _ = airlock;
+    let world = resolve
+        .select_world(&[evil], Some("sneaky"))
+        .expect("world");
+    let mut module =
+        wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Standard32);
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+        false,
+    )
+    .expect("metadata");
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .expect("module")
+        .validate(true)
+        .encode()
+        .expect("encode")
+}
