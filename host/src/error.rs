@@ -103,6 +103,15 @@ pub enum LoadError {
     },
 
     #[error(
+        "the configuration of plugin `{plugin}` violates its schema: {}",
+        problems.join("; ")
+    )]
+    BadConfig {
+        plugin: String,
+        problems: Vec<String>,
+    },
+
+    #[error(
         "{manifest} says the plugin is `{expected}`, but the component calls itself `{actual}`"
     )]
     NameMismatch {

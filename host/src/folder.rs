@@ -11,8 +11,9 @@ use wasmtime::component::Component;
 use crate::capabilities::audit::{ImportUse, audit};
 use crate::capabilities::{Allowed, Dirs, Grant, Requested};
 use crate::component::{detect_world, import_names};
-use crate::manifest::{self, Manifest};
+use crate::manifest::{self, Manifest, ManifestError};
 use crate::policy::{LimitCaps, Policy};
+use crate::schema::ArgumentSchema;
 use crate::{Limits, LoadError, Runtime, World};
 
 /// Everything known about a plugin folder before it runs, and every reason it would be
@@ -30,6 +31,8 @@ pub struct Review {
     pub grant: Option<Grant>,
     pub caps: LimitCaps,
     pub limits: Option<Limits>,
+    /// The JSON Schema the plugin's configuration must satisfy (`[config]`).
+    pub config_schema: Option<serde_json::Value>,
     /// Why the plugin would be refused; empty when it loads.
     pub errors: Vec<LoadError>,
     component: Option<Component>,
@@ -63,6 +66,7 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
         grant: None,
         caps: policy.caps.clone(),
         limits: None,
+        config_schema: None,
         errors: Vec::new(),
         component: None,
     };
@@ -74,12 +78,15 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
         }
     };
     let name = manifest.plugin.name.clone();
+    match config_schema(&dir, &manifest) {
+        Ok(schema) => review.config_schema = schema,
+        Err(e) => review.errors.push(LoadError::Manifest(e)),
+    }
     review.allowed = policy.allowed(&name);
-    review.limits = Some(
-        policy
-            .caps
-            .apply(&manifest.limits.apply(runtime.default_limits())),
-    );
+    // A manifest may ask for less than the ceiling, never more: the ceiling is the policy's
+    // cap where it sets one, the runtime's default otherwise.
+    let ceiling = runtime.default_limits().raised_to(&policy.caps);
+    review.limits = Some(manifest.limits.apply(&ceiling).min(&ceiling));
     let component_path = dir.join(&manifest.plugin.component);
     let what = component_path.display().to_string();
     review.manifest = Some(manifest);
@@ -119,6 +126,54 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
             .push(LoadError::Engine(format!("compilation task failed: {e}"))),
     }
     review
+}
+
+/// The `[config]` schema, inline or from its file, checked to be a usable JSON Schema.
+fn config_schema(
+    dir: &Path,
+    manifest: &Manifest,
+) -> Result<Option<serde_json::Value>, ManifestError> {
+    let path = dir.join(manifest::FILE_NAME);
+    let error = |message: String| ManifestError {
+        path: path.clone(),
+        message,
+    };
+    let schema = match (&manifest.config.schema, &manifest.config.schema_file) {
+        (Some(inline), _) => inline.clone(),
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(dir.join(file))
+                .map_err(|e| error(format!("[config] schema-file `{}`: {e}", file.display())))?;
+            serde_json::from_str(&text).map_err(|e| {
+                error(format!(
+                    "[config] schema-file `{}` is not JSON: {e}",
+                    file.display()
+                ))
+            })?
+        }
+        (None, None) => return Ok(None),
+    };
+    ArgumentSchema::compile(&schema)
+        .map_err(|e| error(format!("[config] schema is not a usable JSON Schema: {e}")))?;
+    Ok(Some(schema))
+}
+
+/// Checks `config` against the folder's `[config]` schema, listing every violation.
+pub(crate) fn check_config(
+    plugin: &str,
+    schema: Option<&serde_json::Value>,
+    config: &serde_json::Value,
+) -> Result<(), LoadError> {
+    let Some(schema) = schema else { return Ok(()) };
+    let problems = ArgumentSchema::compile(schema)
+        .map(|s| s.problems(config))
+        .unwrap_or_default();
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(LoadError::BadConfig {
+            plugin: plugin.to_string(),
+            problems,
+        }),
+    }
 }
 
 /// Manifest pin and policy pin; records what fails. True when the bytes may be compiled.
@@ -196,22 +251,31 @@ fn inspect_component(review: &mut Review, runtime: &Runtime, component: Componen
     review.component = Some(component);
 }
 
-/// Loads a reviewed folder: refuses with the first reason when there is any.
-pub(crate) fn into_parts(
-    mut review: Review,
-) -> Result<(Component, Grant, Limits, Manifest, String), LoadError> {
+/// What a load needs from a review that found nothing wrong.
+pub(crate) struct Parts {
+    pub(crate) component: Component,
+    pub(crate) grant: Grant,
+    pub(crate) limits: Limits,
+    pub(crate) manifest: Manifest,
+    pub(crate) config_schema: Option<serde_json::Value>,
+    pub(crate) what: String,
+}
+
+/// Takes a review apart for loading; refuses with the first reason when there is any.
+pub(crate) fn into_parts(mut review: Review) -> Result<Parts, LoadError> {
     if !review.errors.is_empty() {
         return Err(review.errors.remove(0));
     }
     let missing = || LoadError::Engine("review finished without a component".into());
     let what = review.dir.display().to_string();
-    Ok((
-        review.component.ok_or_else(missing)?,
-        review.grant.ok_or_else(missing)?,
-        review.limits.ok_or_else(missing)?,
-        review.manifest.ok_or_else(missing)?,
+    Ok(Parts {
+        component: review.component.ok_or_else(missing)?,
+        grant: review.grant.ok_or_else(missing)?,
+        limits: review.limits.ok_or_else(missing)?,
+        manifest: review.manifest.ok_or_else(missing)?,
+        config_schema: review.config_schema,
         what,
-    ))
+    })
 }
 
 /// Hex SHA-256 of `bytes`, as manifests pin it.

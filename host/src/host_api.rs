@@ -11,9 +11,15 @@ use crate::store::InstanceState;
 
 /// Longest message forwarded; the rest is cut.
 const MESSAGE_CAP: usize = 16 << 10;
+/// Bytes of log messages one instance may write; later records are dropped.
+const LOG_BUDGET: usize = 1 << 20;
 
 impl Host for InstanceState {
     async fn log(&mut self, level: LogLevel, message: String) {
+        if self.logged >= LOG_BUDGET {
+            return;
+        }
+        self.logged += message.len().min(MESSAGE_CAP);
         let text = sanitize(&message.as_bytes()[..message.len().min(MESSAGE_CAP)]);
         let plugin = &*self.plugin;
         match level {

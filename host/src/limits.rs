@@ -14,13 +14,13 @@ pub struct Limits {
     /// Wall-clock time per call, enforced by epoch interruption while the guest runs and by
     /// a timer while it waits on the host.
     pub deadline: Duration,
-    /// Maximum size of the instance's linear memory, in bytes.
+    /// Maximum linear memory of the instance, all its memories together, in bytes.
     pub memory_bytes: usize,
     /// Maximum bytes the plugin may hand back in one call (a result, an error, a log line).
     pub output_bytes: usize,
     /// Maximum bytes of arguments or payload the host sends in one call.
     pub input_bytes: usize,
-    /// Maximum elements per table.
+    /// Maximum table elements of the instance, all its tables together.
     pub table_elements: usize,
     /// Maximum core instances, tables and memories per component instance.
     pub instances: usize,
@@ -84,6 +84,10 @@ pub(crate) struct Limiter {
     memory_bytes: usize,
     table_elements: usize,
     instances: usize,
+    /// Bytes of linear memory across all memories of the instance, and table elements
+    /// across all tables: the caps bound the whole instance, not each memory.
+    memory_used: usize,
+    table_used: usize,
     pub(crate) hit: Option<CapHit>,
 }
 
@@ -93,6 +97,8 @@ impl Limiter {
             memory_bytes: limits.memory_bytes,
             table_elements: limits.table_elements,
             instances: limits.instances,
+            memory_used: 0,
+            table_used: 0,
             hit: None,
         }
     }
@@ -101,26 +107,30 @@ impl Limiter {
 impl wasmtime::ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.memory_bytes;
-        if !allowed {
-            self.hit.get_or_insert(CapHit::Memory);
+        let total = (self.memory_used - current.min(self.memory_used)).saturating_add(desired);
+        let allowed = total <= self.memory_bytes;
+        match allowed {
+            true => self.memory_used = total,
+            false => _ = self.hit.get_or_insert(CapHit::Memory),
         }
         Ok(allowed)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let allowed = desired <= self.table_elements;
-        if !allowed {
-            self.hit.get_or_insert(CapHit::Table);
+        let total = (self.table_used - current.min(self.table_used)).saturating_add(desired);
+        let allowed = total <= self.table_elements;
+        match allowed {
+            true => self.table_used = total,
+            false => _ = self.hit.get_or_insert(CapHit::Table),
         }
         Ok(allowed)
     }

@@ -77,6 +77,37 @@ impl LimitCaps {
     }
 }
 
+impl Limits {
+    /// These limits with every cap the policy sets taken as the value (the policy may grant
+    /// more than the runtime's defaults).
+    pub fn raised_to(&self, caps: &LimitCaps) -> Limits {
+        let mut limits = self.clone();
+        if let Some(fuel) = caps.fuel {
+            limits.fuel = Some(fuel);
+        }
+        limits.deadline = caps.deadline.unwrap_or(limits.deadline);
+        limits.memory_bytes = caps.memory.unwrap_or(limits.memory_bytes);
+        limits.output_bytes = caps.output.unwrap_or(limits.output_bytes);
+        limits
+    }
+
+    /// The smaller of each limit (`None` fuel counts as unlimited).
+    pub fn min(&self, other: &Limits) -> Limits {
+        Limits {
+            fuel: match (self.fuel, other.fuel) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            deadline: self.deadline.min(other.deadline),
+            memory_bytes: self.memory_bytes.min(other.memory_bytes),
+            output_bytes: self.output_bytes.min(other.output_bytes),
+            input_bytes: self.input_bytes.min(other.input_bytes),
+            table_elements: self.table_elements.min(other.table_elements),
+            instances: self.instances.min(other.instances),
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {

@@ -152,12 +152,13 @@ impl Runtime {
             tokio::task::spawn_blocking(move || crate::component::compile(&engine, &bytes, &label))
                 .await
                 .map_err(|e| LoadError::Engine(format!("compilation task failed: {e}")))??;
-        Plugin::start(self.clone(), component, what, options, Grant::none()).await
+        Plugin::start(self.clone(), component, what, options, Grant::none(), None).await
     }
 
     /// Loads the plugin folder at `path` (a folder or its `airlock.toml`) under `policy`:
     /// manifest, integrity pin, import audit, capabilities granted as requested ∩ allowed,
-    /// limits as requested, capped by the policy. `options.limits` is ignored here.
+    /// limits as requested, capped by the policy, configuration checked against the
+    /// manifest's `[config]` schema. `options.limits` is ignored here.
     pub async fn load_dir(
         &self,
         path: impl AsRef<Path>,
@@ -165,21 +166,27 @@ impl Runtime {
         options: LoadOptions,
     ) -> Result<Plugin, LoadError> {
         let review = crate::folder::review(self, path.as_ref(), policy).await;
-        let (component, grant, limits, manifest, what) = crate::folder::into_parts(review)?;
+        let parts = crate::folder::into_parts(review)?;
+        let manifest = parts.manifest;
+        crate::folder::check_config(
+            &manifest.plugin.name,
+            parts.config_schema.as_ref(),
+            &options.config,
+        )?;
         let options = LoadOptions {
-            limits: Some(limits),
+            limits: Some(parts.limits),
             ..options
         };
-        let plugin = Plugin::start(self.clone(), component, &what, options, grant).await?;
-        if plugin.name() != manifest.plugin.name {
-            plugin.shutdown().await;
-            return Err(LoadError::NameMismatch {
-                manifest: path.as_ref().display().to_string(),
-                expected: manifest.plugin.name,
-                actual: plugin.name().to_string(),
-            });
-        }
-        Ok(plugin)
+        let expected = Some(manifest.plugin.name.as_str());
+        Plugin::start(
+            self.clone(),
+            parts.component,
+            &parts.what,
+            options,
+            parts.grant,
+            expected,
+        )
+        .await
     }
 
     pub(crate) fn inner(&self) -> &RuntimeInner {

@@ -22,6 +22,8 @@ pub(crate) struct InstanceState {
     /// What this instance may reach; its WASI context was built from this alone.
     pub(crate) grant: Arc<Grant>,
     pub(crate) output_cap: usize,
+    /// Bytes logged through `airlock:plugin/host`, against its budget.
+    pub(crate) logged: usize,
 }
 
 impl InstanceState {
@@ -45,6 +47,7 @@ impl InstanceState {
             deadline: Instant::now(),
             grant,
             output_cap: limits.output_bytes,
+            logged: 0,
         })
     }
 }

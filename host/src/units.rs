@@ -14,7 +14,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" => value * 60.0,
         _ => return Err(format!("unknown unit `{unit}` in `{text}`; use ms, s or m")),
     };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+    // Deadlines beyond a day are mistakes (and would overflow clock arithmetic).
+    match seconds <= 86_400.0 {
+        true => Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}")),
+        false => Err(format!("`{text}` is longer than a day")),
+    }
 }
 
 pub fn parse_bytes(text: &str) -> Result<usize, String> {

@@ -341,7 +341,7 @@ async fn exec_runs_only_granted_patterns_and_never_a_shell() {
     .await;
     assert_eq!(
         probe(&plugin, "exec", json!({"command": "echo", "args": ["hi"]})).await,
-        (true, "status=0 stdout=hi\n".into())
+        (true, "status=0 truncated=false bytes=3 stdout=hi\n".into())
     );
 
     let marker = dir.path().join("pwned");
@@ -359,7 +359,10 @@ async fn exec_runs_only_granted_patterns_and_never_a_shell() {
     assert!(ok, "{detail}");
     assert_eq!(
         detail,
-        format!("status=0 stdout={sneaky}\n"),
+        format!(
+            "status=0 truncated=false bytes={} stdout={sneaky}\n",
+            sneaky.len() + 1
+        ),
         "metacharacters are passed literally"
     );
     assert!(!marker.exists(), "no shell ran");
@@ -375,6 +378,28 @@ async fn exec_runs_only_granted_patterns_and_never_a_shell() {
             "{command} {args}: {detail}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_output_is_capped_without_blocking_the_program() {
+    let grant = "exec = [{ command = \"seq\", args = [\"*\"] }]\n";
+    let manifest = format!("[limits]\noutput = \"64KiB\"\n[capabilities]\n{grant}");
+    let (plugin, _d) = prober(&manifest, &format!("[plugins.prober]\n{grant}")).await;
+    // `seq 200000` writes ~1.3 MB: far past the cap, and past any pipe buffer.
+    let (ok, detail) = probe(
+        &plugin,
+        "exec",
+        json!({"command": "seq", "args": ["200000"]}),
+    )
+    .await;
+    assert!(ok, "{detail}");
+    assert!(
+        detail.starts_with(&format!(
+            "status=0 truncated=true bytes={} stdout=1\n2\n",
+            64 << 10
+        )),
+        "{detail}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -478,6 +503,22 @@ async fn the_policy_lowers_limits_but_never_raises_them() {
         matches!(err, CallError::MemoryLimit { limit, .. } if limit == 8 << 20),
         "{err:?}"
     );
+
+    // Without a policy cap, the runtime's defaults are the ceiling.
+    let greedy = plugin_folder(
+        "hostile",
+        guests::HOSTILE,
+        "[limits]\nfuel = 1000000000000\nmemory = \"4GiB\"\n",
+    );
+    let plugin = runtime()
+        .load_dir(greedy.path(), &Policy::default(), LoadOptions::default())
+        .await
+        .unwrap();
+    let defaults = airlock::Limits::default();
+    assert_eq!(
+        (plugin.limits().fuel, plugin.limits().memory_bytes),
+        (defaults.fuel, defaults.memory_bytes)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -552,4 +593,69 @@ async fn an_audit_lists_every_reason_for_refusal() {
         reasons[0].contains("integrity") && reasons[1].contains("api.example.com:443"),
         "{reasons:#?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn clocks_and_random_are_the_hosts_unless_the_policy_makes_them_deterministic() {
+    let (plugin, _d) = prober("", "").await;
+    let (ok, now) = probe(&plugin, "now", json!({})).await;
+    let host_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        ok && now.parse::<u64>().unwrap().abs_diff(host_now) < 60,
+        "{now}"
+    );
+    let (_, first) = probe(&plugin, "random", json!({})).await;
+    let (_, second) = probe(&plugin, "random", json!({})).await;
+    assert_ne!(first, second, "host randomness");
+
+    let policy = "[plugins.prober]\nclocks = \"deterministic\"\nrandom = \"deterministic\"\n";
+    let (plugin, _d) = prober("", policy).await;
+    assert_eq!(
+        probe(&plugin, "now", json!({})).await,
+        (true, "1700000000".into())
+    );
+    // The deterministic stream is the bytes 0, 1, 2, …; the guest draws them as a u64.
+    let (ok, drawn) = probe(&plugin, "random", json!({})).await;
+    assert!(
+        ok && (drawn == "0706050403020100" || drawn == "0001020304050607"),
+        "{drawn}"
+    );
+    let (again, _d) = prober("", policy).await;
+    assert_eq!(
+        probe(&again, "random", json!({})).await,
+        (true, drawn),
+        "same on every instance"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn configuration_is_checked_against_the_manifest_schema() {
+    let runtime = runtime();
+    let bad = LoadOptions::default().config(json!({"deny_tools": "shell", "extra": 1}));
+    let err = runtime
+        .load_dir(guests::REDACT_DIR, &Policy::default(), bad)
+        .await
+        .err()
+        .unwrap();
+    let LoadError::BadConfig { problems, .. } = &err else {
+        panic!("expected a config error, got {err:?}")
+    };
+    assert_eq!(problems.len(), 2, "every violation is listed: {problems:?}");
+    let good = LoadOptions::default().config(json!({"deny_tools": ["shell"]}));
+    let redact = runtime
+        .load_dir(guests::REDACT_DIR, &Policy::default(), good)
+        .await
+        .unwrap();
+    let outcome = redact
+        .handle_hook(
+            &airlock::HookKind::BeforeToolCall,
+            &json!({"tool": "shell"}),
+            &CallContext::default(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(outcome, airlock::HookOutcome::Veto(_)));
 }

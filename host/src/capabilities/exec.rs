@@ -135,29 +135,29 @@ pub async fn run(
     let mut child = tokio::process::Command::new(command)
         .args(args)
         .env_clear()
+        // A fixed search path: the host's PATH is not the plugin's to see or rely on.
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot start `{command}`: {e}"))?;
-    // Read one byte past the cap to know whether anything was cut.
-    let limit = output_cap as u64 + 1;
-    let mut out = child.stdout.take().expect("piped").take(limit);
-    let mut err = child.stderr.take().expect("piped").take(limit);
+    let (mut out, mut err) = (
+        child.stdout.take().expect("piped"),
+        child.stderr.take().expect("piped"),
+    );
     let work = async {
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        let (a, b) = tokio::join!(out.read_to_end(&mut stdout), err.read_to_end(&mut stderr));
-        a.and(b).map_err(|e| e.to_string())?;
+        let ((stdout, cut_out), (stderr, cut_err)) = tokio::join!(
+            read_capped(&mut out, output_cap),
+            read_capped(&mut err, output_cap)
+        );
         let status = child.wait().await.map_err(|e| e.to_string())?;
-        let truncated = stdout.len() > output_cap || stderr.len() > output_cap;
-        stdout.truncate(output_cap);
-        stderr.truncate(output_cap);
         Ok(ExecOutput {
             status: status.code().unwrap_or(-1),
             stdout,
             stderr,
-            truncated,
+            truncated: cut_out || cut_err,
         })
     };
     tokio::time::timeout(time_left, work).await.map_err(|_| {
@@ -170,6 +170,26 @@ pub(crate) fn checked<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<ExecPattern>, D::Error> {
     super::checked_list(d, validate)
+}
+
+/// Reads `reader` to its end, keeping at most `cap` bytes: the rest is drained, not left in
+/// the pipe, so a chatty program cannot block on a full pipe. Returns whether it cut.
+async fn read_capped(
+    reader: &mut (impl tokio::io::AsyncRead + Unpin),
+    cap: usize,
+) -> (Vec<u8>, bool) {
+    let mut kept = Vec::new();
+    let mut cut = false;
+    let mut chunk = vec![0u8; 16 << 10];
+    while let Ok(n) = reader.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        let room = cap.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..n.min(room)]);
+        cut |= n > room;
+    }
+    (kept, cut)
 }
 
 #[cfg(test)]

@@ -128,6 +128,16 @@ pub fn grant(
 
 pub fn apply(grants: &[FileGrant], builder: &mut WasiCtxBuilder) -> wasmtime::Result<()> {
     for grant in grants {
+        // The directory was checked against the policy when the grant was made. If a symlink
+        // has since been swapped in along its path, it now resolves elsewhere: refuse.
+        let now = grant.host.canonicalize()?;
+        if now != grant.host {
+            wasmtime::bail!(
+                "granted directory {} now resolves to {}; refused",
+                grant.host.display(),
+                now.display()
+            );
+        }
         let perms = match grant.access {
             Access::Read => FsPerms::ReadOnly,
             Access::ReadWrite => FsPerms::ReadWrite,

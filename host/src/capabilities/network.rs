@@ -4,8 +4,9 @@
 //! (subdomains only, not the apex), an IP, a CIDR (`10.0.0.0/8`, `[fd00::/8]`), or `*`;
 //! port is a number, a range `8000-8999`, or `*`. Binding and listening are never allowed
 //! (only the implicit bind of an outgoing connection), UDP is off, and name lookup is on only
-//! when some network entry is granted. A blocklist always wins: private, loopback and
-//! link-local ranges are blocked unless the policy exempts them, plus whatever it blocks.
+//! when a granted entry names hosts (never for IP/CIDR-only grants). A blocklist always wins:
+//! private, loopback, link-local and reserved ranges (and IPv6 forms embedding IPv4) are
+//! blocked unless the policy exempts them, plus whatever it blocks.
 //!
 //! Raw sockets carry no host name, so a connection is matched by IP: exact host names are
 //! resolved by the host at connect time; `*.domain` entries cannot be checked this way and
@@ -207,7 +208,9 @@ pub fn grant(
 }
 
 /// Ranges blocked unless the policy exempts them: private, loopback, link-local,
-/// unspecified, carrier-grade NAT, unique-local IPv6.
+/// unspecified, carrier-grade NAT, benchmarking, IETF and reserved IPv4; unique-local and
+/// link-local IPv6; and the IPv6 forms that embed an IPv4 address (IPv4-compatible, NAT64,
+/// 6to4), which could otherwise reach a private IPv4 host.
 pub const LOCAL_RANGES: &[&str] = &[
     "10.0.0.0/8",
     "172.16.0.0/12",
@@ -216,10 +219,15 @@ pub const LOCAL_RANGES: &[&str] = &[
     "169.254.0.0/16",
     "0.0.0.0/8",
     "100.64.0.0/10",
-    "::1/128",
-    "::/128",
+    "198.18.0.0/15",
+    "192.0.0.0/24",
+    "240.0.0.0/4",
+    "::/96",
     "fc00::/7",
     "fe80::/10",
+    "64:ff9b::/96",
+    "64:ff9b:1::/48",
+    "2002::/16",
 ];
 
 /// What the operator blocks, whatever is granted.
@@ -307,10 +315,16 @@ pub fn apply(check: Option<&AddressCheck>, builder: &mut WasiCtxBuilder) {
             .allow_ip_name_lookup(false);
         return;
     };
+    // Name lookup is itself a channel out (queries to any domain), so it is on only when a
+    // granted entry names hosts.
+    let names = check
+        .granted
+        .iter()
+        .any(|p| !matches!(p.host, HostPattern::Net(_)));
     builder
         .allow_tcp(true)
         .allow_udp(false)
-        .allow_ip_name_lookup(true);
+        .allow_ip_name_lookup(names);
     builder.socket_addr_check(move |addr, usage| {
         let check = check.clone();
         Box::pin(async move { check.allows(addr, usage).await })

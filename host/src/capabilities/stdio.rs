@@ -124,7 +124,11 @@ pub(crate) fn panic_message(stderr: &str) -> Option<String> {
     let after = &stderr[start + "panicked at ".len()..];
     let (location, rest) = after.split_once(":\n")?;
     let message = rest.split("\nnote: ").next().unwrap_or(rest).trim_end();
-    Some(format!("{} at {location}", sanitize(message.as_bytes())))
+    Some(format!(
+        "{} at {}",
+        sanitize(message.as_bytes()),
+        sanitize(location.as_bytes())
+    ))
 }
 
 impl IsTerminal for OutputCapture {

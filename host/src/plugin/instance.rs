@@ -10,7 +10,7 @@ use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::{hooks, lifecycle, tools, wit};
 use crate::capabilities::Grant;
-use crate::capabilities::stdio::panic_message;
+use crate::capabilities::stdio::{panic_message, sanitize};
 use crate::limits::{CapHit, Limits};
 use crate::store::InstanceState;
 use crate::{CallError, World};
@@ -233,7 +233,7 @@ impl LiveInstance {
         CallError::Plugin {
             plugin: self.store.data().plugin.to_string(),
             code: e.code,
-            message: e.message,
+            message: sanitize(e.message.as_bytes()),
             details: e
                 .details
                 .map(|d| serde_json::from_str(&d).unwrap_or(serde_json::Value::String(d))),
@@ -249,7 +249,10 @@ fn arm(store: &mut Store<InstanceState>, limits: &Limits) {
         .expect("fuel is enabled on the engine");
     store.set_epoch_deadline(1);
     let state = store.data_mut();
-    state.deadline = Instant::now() + limits.deadline;
+    let now = Instant::now();
+    state.deadline = now
+        .checked_add(limits.deadline)
+        .unwrap_or(now + Duration::from_secs(86_400));
     state.limiter.hit = None;
     state.stderr.clear_tail();
 }

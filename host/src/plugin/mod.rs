@@ -66,6 +66,7 @@ impl Plugin {
         what: &str,
         options: LoadOptions,
         grant: Grant,
+        expected_name: Option<&str>,
     ) -> Result<Plugin, LoadError> {
         let rt = runtime.inner();
         let world = detect_world(&rt.engine, &component, what)?;
@@ -98,14 +99,23 @@ impl Plugin {
             source: Box::new(source),
         };
 
-        // A probe instance, labelled by where the component came from, says who it is; the
-        // instances that serve calls carry the plugin's own name in their logs and errors.
-        let mut probe = LiveInstance::new(&pre, &indices, Arc::from(what), &limits, &grant)
+        // A probe instance, labelled by where the component came from and holding no grant,
+        // says who it is; only after every check passes do instances get the grant, and they
+        // carry the plugin's own name in their logs and errors.
+        let nothing = Arc::new(Grant::none());
+        let mut probe = LiveInstance::new(&pre, &indices, Arc::from(what), &limits, &nothing)
             .await
             .map_err(start_error)?;
         let declared = declare(&mut probe, &limits).await.map_err(start_error)?;
         drop(probe);
         let name = declared.metadata.name.clone();
+        if let Some(expected) = expected_name.filter(|e| *e != name) {
+            return Err(LoadError::NameMismatch {
+                manifest: what.to_string(),
+                expected: expected.to_string(),
+                actual: name,
+            });
+        }
         check_host_version(&declared.metadata)?;
         let schemas = compile_schemas(&name, &declared.tools)?;
         let start_error = |source| LoadError::Start {
@@ -387,6 +397,21 @@ async fn declare(instance: &mut LiveInstance, limits: &Limits) -> Result<Declare
         .map(ToolDefinition::from_wit)
         .collect::<Result<Vec<_>, _>>()
         .map_err(protocol)?;
+    let mut names = std::collections::HashSet::new();
+    for tool in &tools {
+        let valid = !tool.name.is_empty()
+            && tool.name.len() <= 64
+            && tool
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid || !names.insert(tool.name.as_str()) {
+            let shown = crate::capabilities::stdio::sanitize(tool.name.as_bytes());
+            return Err(protocol(format!(
+                "tool name `{shown}` is invalid or repeated (letters, digits, `_`, `-`; unique)"
+            )));
+        }
+    }
     let subscriptions = instance
         .subscriptions(limits)
         .await?

@@ -54,20 +54,20 @@ impl Pool {
 
     /// Returns a healthy instance for reuse (or drops it when enough are idle).
     pub(crate) fn checkin(&self, lease: Lease) {
-        if self.closed.load(Ordering::Acquire) {
-            return;
-        }
+        // Checked under the lock `close` takes, so no instance slips in after it emptied the
+        // idle list.
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < self.max_idle {
+        if !self.closed.load(Ordering::Acquire) && idle.len() < self.max_idle {
             idle.push(lease.instance);
         }
     }
 
     /// Closes the pool: no further checkouts; returns the idle instances for shutdown.
     pub(crate) fn close(&self) -> Vec<LiveInstance> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         self.closed.store(true, Ordering::Release);
         self.slots.close();
-        std::mem::take(&mut *self.idle.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *idle)
     }
 
     pub(crate) fn is_closed(&self) -> bool {

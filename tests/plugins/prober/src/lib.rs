@@ -33,6 +33,9 @@ struct ExecArg {
     args: Vec<String>,
 }
 
+#[derive(Deserialize, JsonSchema)]
+struct Empty {}
+
 /// What an attempt came to: `ok` and the data, or the error the plugin saw.
 #[derive(Serialize)]
 struct Attempt {
@@ -114,15 +117,32 @@ impl Plugin for Prober {
                 }))
             })
             .tool(
+                "now",
+                "Read the wall clock (seconds since the epoch)",
+                |_, _: Empty, _| {
+                    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                    attempt(now.map(|d| d.as_secs()))
+                },
+            )
+            .tool("random", "Draw 8 random bytes (hex)", |_, _: Empty, _| {
+                let mut bytes = [0u8; 8];
+                attempt(
+                    getrandom::fill(&mut bytes)
+                        .map(|()| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+                )
+            })
+            .tool(
                 "exec",
                 "Run a program through the host",
                 |_, a: ExecArg, _| {
                     let args: Vec<&str> = a.args.iter().map(String::as_str).collect();
                     attempt(airlock_sdk::exec::run(&a.command, &args).map(|out| {
+                        let stdout = String::from_utf8_lossy(&out.stdout);
+                        let shown: String = stdout.chars().take(200).collect();
+                        let (status, truncated, bytes) =
+                            (out.status, out.truncated, out.stdout.len());
                         format!(
-                            "status={} stdout={}",
-                            out.status,
-                            String::from_utf8_lossy(&out.stdout)
+                            "status={status} truncated={truncated} bytes={bytes} stdout={shown}"
                         )
                     }))
                 },
