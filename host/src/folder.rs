@@ -11,8 +11,9 @@ use wasmtime::component::Component;
 use crate::capabilities::audit::{ImportUse, audit};
 use crate::capabilities::{Allowed, Dirs, Grant, Requested};
 use crate::component::{detect_world, import_names};
+use crate::limits::LimitTable;
 use crate::manifest::{self, Manifest, ManifestError};
-use crate::policy::{LimitCaps, Policy};
+use crate::policy::Policy;
 use crate::schema::ArgumentSchema;
 use crate::{Limits, LoadError, Runtime, World};
 
@@ -29,7 +30,7 @@ pub struct Review {
     pub imports: Vec<ImportUse>,
     pub allowed: Allowed,
     pub grant: Option<Grant>,
-    pub caps: LimitCaps,
+    pub caps: LimitTable,
     pub limits: Option<Limits>,
     /// The JSON Schema the plugin's configuration must satisfy (`[config]`).
     pub config_schema: Option<serde_json::Value>,
@@ -85,8 +86,8 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
     review.allowed = policy.allowed(&name);
     // A manifest may ask for less than the ceiling, never more: the ceiling is the policy's
     // cap where it sets one, the runtime's default otherwise.
-    let ceiling = runtime.default_limits().raised_to(&policy.caps);
-    review.limits = Some(manifest.limits.apply(&ceiling).min(&ceiling));
+    let ceiling = policy.caps.over(runtime.default_limits());
+    review.limits = Some(manifest.limits.over(&ceiling).min(&ceiling));
     let component_path = dir.join(&manifest.plugin.component);
     let what = component_path.display().to_string();
     review.manifest = Some(manifest);

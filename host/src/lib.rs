@@ -29,7 +29,7 @@ mod engine;
 mod error;
 pub mod folder;
 mod host_api;
-mod limits;
+pub mod limits;
 pub mod manifest;
 pub mod plugin;
 pub mod policy;
@@ -41,7 +41,7 @@ pub mod units;
 
 pub use component::World;
 pub use error::{CallError, LoadError};
-pub use limits::Limits;
+pub use limits::{LimitTable, Limits};
 pub use plugin::Plugin;
 pub use runtime::{LoadOptions, Runtime, RuntimeBuilder};
 pub use types::{

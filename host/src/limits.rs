@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
+
 /// What a single call into a plugin may consume. Every call (including `init`) runs under
 /// all of them; hitting one is a typed [`CallError`](crate::CallError) and the instance that
 /// hit it is discarded.
@@ -69,6 +71,52 @@ impl Limits {
     pub fn with_input_bytes(mut self, bytes: usize) -> Self {
         self.input_bytes = bytes;
         self
+    }
+}
+
+/// A `[limits]` table as written in a manifest (what the plugin asks for) or a policy (the
+/// operator's caps). Unset entries say nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitTable {
+    pub fuel: Option<u64>,
+    #[serde(default, deserialize_with = "crate::units::optional_duration")]
+    pub deadline: Option<Duration>,
+    #[serde(default, deserialize_with = "crate::units::optional_size")]
+    pub memory: Option<usize>,
+    #[serde(default, deserialize_with = "crate::units::optional_size")]
+    pub output: Option<usize>,
+}
+
+impl LimitTable {
+    /// `base` with every value this table sets put in.
+    pub fn over(&self, base: &Limits) -> Limits {
+        let mut limits = base.clone();
+        if let Some(fuel) = self.fuel {
+            limits.fuel = Some(fuel);
+        }
+        limits.deadline = self.deadline.unwrap_or(limits.deadline);
+        limits.memory_bytes = self.memory.unwrap_or(limits.memory_bytes);
+        limits.output_bytes = self.output.unwrap_or(limits.output_bytes);
+        limits
+    }
+}
+
+impl Limits {
+    /// The smaller of each limit (`None` fuel counts as unlimited).
+    pub fn min(&self, other: &Limits) -> Limits {
+        Limits {
+            fuel: match (self.fuel, other.fuel) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            deadline: self.deadline.min(other.deadline),
+            memory_bytes: self.memory_bytes.min(other.memory_bytes),
+            output_bytes: self.output_bytes.min(other.output_bytes),
+            input_bytes: self.input_bytes.min(other.input_bytes),
+            table_elements: self.table_elements.min(other.table_elements),
+            instances: self.instances.min(other.instances),
+        }
     }
 }
 

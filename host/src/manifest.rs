@@ -4,12 +4,11 @@
 //! key and the file and line. Nothing gets a silent default.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::Limits;
 use crate::capabilities::Requested;
+use crate::limits::LimitTable;
 
 /// The file name of a manifest inside a plugin folder.
 pub const FILE_NAME: &str = "airlock.toml";
@@ -20,7 +19,9 @@ pub const FILE_NAME: &str = "airlock.toml";
 pub struct Manifest {
     pub plugin: PluginSection,
     #[serde(default)]
-    pub limits: LimitRequest,
+    /// `[limits]`: what the plugin asks for; the policy may lower it, never raise it past
+    /// its caps (or the runtime's defaults where it sets none).
+    pub limits: LimitTable,
     #[serde(default)]
     pub config: ConfigSection,
     #[serde(default)]
@@ -48,33 +49,6 @@ pub struct PluginSection {
     /// Compatible Airlock host versions.
     #[serde(default)]
     pub host_versions: Option<semver::VersionReq>,
-}
-
-/// `[limits]`: what the plugin asks for; the policy may lower it, never raise it past its caps.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitRequest {
-    pub fuel: Option<u64>,
-    #[serde(default, deserialize_with = "duration")]
-    pub deadline: Option<Duration>,
-    #[serde(default, deserialize_with = "bytes")]
-    pub memory: Option<usize>,
-    #[serde(default, deserialize_with = "bytes")]
-    pub output: Option<usize>,
-}
-
-impl LimitRequest {
-    /// `base` with this request's values put in.
-    pub fn apply(&self, base: &Limits) -> Limits {
-        let mut limits = base.clone();
-        if let Some(fuel) = self.fuel {
-            limits.fuel = Some(fuel);
-        }
-        limits.deadline = self.deadline.unwrap_or(limits.deadline);
-        limits.memory_bytes = self.memory.unwrap_or(limits.memory_bytes);
-        limits.output_bytes = self.output.unwrap_or(limits.output_bytes);
-        limits
-    }
 }
 
 /// `[config]`: the JSON Schema of the plugin's configuration, inline or in a file.
@@ -150,20 +124,10 @@ fn sha256_hex<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
     }
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let text = String::deserialize(d)?;
-    crate::units::parse_duration(&text)
-        .map(Some)
-        .map_err(serde::de::Error::custom)
-}
-
-fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
-    crate::units::deserialize_size(d).map(Some)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn parse(text: &str) -> Result<Manifest, String> {
         Manifest::parse(text, Path::new("plugins/x/airlock.toml")).map_err(|e| e.to_string())

@@ -24,95 +24,31 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::Limits;
 use crate::capabilities::Allowed;
 use crate::capabilities::network::Blocklist;
+use crate::limits::LimitTable;
 use crate::manifest::ManifestError;
 
 /// An operator policy.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Policy {
-    pub caps: LimitCaps,
+    /// Caps on limits; where a cap is unset, the runtime's default is the ceiling.
+    pub caps: LimitTable,
     pub blocklist: Blocklist,
     pub plugins: BTreeMap<String, Allowed>,
     /// Relative paths in allowances are relative to this directory.
     pub base_dir: PathBuf,
 }
 
-/// Global caps on limits.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitCaps {
-    pub fuel: Option<u64>,
-    #[serde(default, deserialize_with = "duration")]
-    pub deadline: Option<Duration>,
-    #[serde(default, deserialize_with = "bytes")]
-    pub memory: Option<usize>,
-    #[serde(default, deserialize_with = "bytes")]
-    pub output: Option<usize>,
-}
-
-impl LimitCaps {
-    /// `limits` lowered to these caps.
-    pub fn apply(&self, limits: &Limits) -> Limits {
-        let mut capped = limits.clone();
-        if let Some(cap) = self.fuel {
-            capped.fuel = Some(limits.fuel.map_or(cap, |f| f.min(cap)));
-        }
-        if let Some(cap) = self.deadline {
-            capped.deadline = limits.deadline.min(cap);
-        }
-        if let Some(cap) = self.memory {
-            capped.memory_bytes = limits.memory_bytes.min(cap);
-        }
-        if let Some(cap) = self.output {
-            capped.output_bytes = limits.output_bytes.min(cap);
-        }
-        capped
-    }
-}
-
-impl Limits {
-    /// These limits with every cap the policy sets taken as the value (the policy may grant
-    /// more than the runtime's defaults).
-    pub fn raised_to(&self, caps: &LimitCaps) -> Limits {
-        let mut limits = self.clone();
-        if let Some(fuel) = caps.fuel {
-            limits.fuel = Some(fuel);
-        }
-        limits.deadline = caps.deadline.unwrap_or(limits.deadline);
-        limits.memory_bytes = caps.memory.unwrap_or(limits.memory_bytes);
-        limits.output_bytes = caps.output.unwrap_or(limits.output_bytes);
-        limits
-    }
-
-    /// The smaller of each limit (`None` fuel counts as unlimited).
-    pub fn min(&self, other: &Limits) -> Limits {
-        Limits {
-            fuel: match (self.fuel, other.fuel) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            },
-            deadline: self.deadline.min(other.deadline),
-            memory_bytes: self.memory_bytes.min(other.memory_bytes),
-            output_bytes: self.output_bytes.min(other.output_bytes),
-            input_bytes: self.input_bytes.min(other.input_bytes),
-            table_elements: self.table_elements.min(other.table_elements),
-            instances: self.instances.min(other.instances),
-        }
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     #[serde(default)]
-    limits: LimitCaps,
+    limits: LimitTable,
     #[serde(default)]
     network: NetworkSection,
     #[serde(default)]
@@ -163,7 +99,7 @@ impl Policy {
     }
 
     /// Sets the caps on limits (builder style).
-    pub fn with_caps(mut self, caps: LimitCaps) -> Self {
+    pub fn with_caps(mut self, caps: LimitTable) -> Self {
         self.caps = caps;
         self
     }
@@ -178,15 +114,4 @@ impl Policy {
     pub fn allowed(&self, plugin: &str) -> Allowed {
         self.plugins.get(plugin).cloned().unwrap_or_default()
     }
-}
-
-fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    let text = String::deserialize(d)?;
-    crate::units::parse_duration(&text)
-        .map(Some)
-        .map_err(serde::de::Error::custom)
-}
-
-fn bytes<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
-    crate::units::deserialize_size(d).map(Some)
 }

@@ -71,6 +71,21 @@ pub fn deserialize_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize,
     }
 }
 
+/// Serde helper: an optional duration given as text (`2s`).
+pub fn optional_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(d)?;
+    parse_duration(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// Serde helper: an optional size (see [`deserialize_size`]).
+pub fn optional_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+    deserialize_size(d).map(Some)
+}
+
 fn split_number(text: &str) -> (&str, &str) {
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
