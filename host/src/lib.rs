@@ -31,6 +31,7 @@ pub mod folder;
 mod host_api;
 pub mod limits;
 pub mod manifest;
+pub mod pipeline;
 pub mod plugin;
 pub mod policy;
 mod runtime;
@@ -42,6 +43,7 @@ pub mod units;
 pub use component::World;
 pub use error::{CallError, LoadError};
 pub use limits::{LimitTable, Limits};
+pub use pipeline::{Dispatch, Pipeline};
 pub use plugin::Plugin;
 pub use runtime::{LoadOptions, Runtime, RuntimeBuilder};
 pub use types::{

@@ -17,6 +17,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("count-vowels", "count_vowels.wasm", "COUNT_VOWELS"),
     ("hostile", "hostile.wasm", "HOSTILE"),
     ("prober", "prober.wasm", "PROBER"),
+    ("hooky", "hooky.wasm", "HOOKY"),
     ("cli-command", "cli-command.wasm", "CLI_COMMAND"),
 ];
 

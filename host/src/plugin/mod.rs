@@ -157,6 +157,11 @@ impl Plugin {
         Ok(plugin)
     }
 
+    /// True when both handles are the same loaded plugin (not merely the same name).
+    pub fn same_as(&self, other: &Plugin) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     /// The plugin's name, from its metadata.
     pub fn name(&self) -> &str {
         &self.inner.name
