@@ -1,9 +1,11 @@
 //! The host imports: `airlock:plugin/host` (structured logging into the host's `tracing`,
 //! tagged with the plugin's name; every plugin) and `airlock:plugin/exec` (programs run on
-//! the plugin's behalf; only what its grant allows).
+//! the plugin's behalf; only what its grant allows) and `airlock:plugin/context` (the
+//! running call's session context; every plugin, scoped to the call's tenant and session).
 
 use std::time::Instant;
 
+use crate::bindings::airlock::plugin::context;
 use crate::bindings::airlock::plugin::exec::{self, ExecOutput};
 use crate::bindings::airlock::plugin::host::{Host, LogLevel};
 use crate::capabilities::stdio::sanitize;
@@ -54,5 +56,33 @@ impl exec::Host for InstanceState {
             stderr: out.stderr,
             truncated: out.truncated,
         })
+    }
+}
+
+impl context::Host for InstanceState {
+    async fn get(&mut self, key: String) -> Option<String> {
+        let scope = self.scope.as_ref()?;
+        self.sessions.get_text(scope, &key)
+    }
+
+    async fn set(&mut self, key: String, value: String) -> Result<(), String> {
+        match &self.scope {
+            Some(scope) => self.sessions.set_text(scope, &key, value),
+            None => Err("no call is running: there is no session".into()),
+        }
+    }
+
+    async fn delete(&mut self, key: String) -> bool {
+        match &self.scope {
+            Some(scope) => self.sessions.delete_key(scope, &key),
+            None => false,
+        }
+    }
+
+    async fn keys(&mut self) -> Vec<String> {
+        match &self.scope {
+            Some(scope) => self.sessions.keys_of(scope),
+            None => Vec::new(),
+        }
     }
 }

@@ -25,6 +25,7 @@
 mod bindings;
 pub mod capabilities;
 pub mod component;
+pub mod context;
 mod engine;
 mod error;
 pub mod folder;
@@ -41,6 +42,7 @@ mod types;
 pub mod units;
 
 pub use component::World;
+pub use context::{SessionLimits, Sessions};
 pub use error::{CallError, LoadError};
 pub use limits::{LimitTable, Limits};
 pub use pipeline::{Dispatch, Pipeline};

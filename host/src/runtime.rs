@@ -9,6 +9,7 @@ use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::capabilities::Grant;
+use crate::context::{SessionLimits, Sessions};
 use crate::engine::{EpochTicker, new_engine};
 use crate::plugin::Plugin;
 use crate::policy::Policy;
@@ -26,6 +27,7 @@ pub(crate) struct RuntimeInner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<InstanceState>,
     pub(crate) default_limits: Limits,
+    pub(crate) sessions: Sessions,
     _ticker: EpochTicker,
 }
 
@@ -33,12 +35,19 @@ pub(crate) struct RuntimeInner {
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeBuilder {
     default_limits: Limits,
+    session_limits: SessionLimits,
 }
 
 impl RuntimeBuilder {
     /// Limits for plugins loaded without their own.
     pub fn default_limits(mut self, limits: Limits) -> Self {
         self.default_limits = limits;
+        self
+    }
+
+    /// Lifetime and caps of session contexts.
+    pub fn session_limits(mut self, limits: SessionLimits) -> Self {
+        self.session_limits = limits;
         self
     }
 
@@ -49,6 +58,11 @@ impl RuntimeBuilder {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link_error)?;
         crate::bindings::airlock::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(link_error)?;
+        crate::bindings::airlock::plugin::context::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(link_error)?;
         crate::bindings::airlock::plugin::exec::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(link_error)?;
         let ticker = EpochTicker::start(&engine);
@@ -57,6 +71,7 @@ impl RuntimeBuilder {
                 engine,
                 linker,
                 default_limits: self.default_limits,
+                sessions: Sessions::new(self.session_limits),
                 _ticker: ticker,
             }),
         })
@@ -114,6 +129,11 @@ impl Runtime {
     /// The limits plugins get unless loaded with their own.
     pub fn default_limits(&self) -> &Limits {
         &self.inner.default_limits
+    }
+
+    /// The session contexts plugins share with the host application.
+    pub fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
     }
 
     /// The compilation engine (for embedders that precompile or inspect components).

@@ -9,7 +9,16 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::capabilities::Grant;
 use crate::capabilities::stdio::{OutputCapture, Stream};
+use crate::context::{Scope, Sessions};
 use crate::limits::{Limiter, Limits};
+
+/// What every instance of one plugin reaches beyond its memory: its grant and the runtime's
+/// session contexts.
+#[derive(Clone)]
+pub(crate) struct Reach {
+    pub(crate) grant: Arc<Grant>,
+    pub(crate) sessions: Sessions,
+}
 
 pub(crate) struct InstanceState {
     pub(crate) plugin: Arc<str>,
@@ -24,14 +33,14 @@ pub(crate) struct InstanceState {
     pub(crate) output_cap: usize,
     /// Bytes logged through `airlock:plugin/host`, against its budget.
     pub(crate) logged: usize,
+    /// The runtime's session contexts, and the session of the running call (if any).
+    pub(crate) sessions: Sessions,
+    pub(crate) scope: Option<Scope>,
 }
 
 impl InstanceState {
-    pub(crate) fn new(
-        plugin: Arc<str>,
-        limits: &Limits,
-        grant: Arc<Grant>,
-    ) -> wasmtime::Result<Self> {
+    pub(crate) fn new(plugin: Arc<str>, limits: &Limits, reach: &Reach) -> wasmtime::Result<Self> {
+        let (grant, sessions) = (reach.grant.clone(), reach.sessions.clone());
         let stdout = OutputCapture::new(plugin.clone(), Stream::Stdout);
         let stderr = OutputCapture::new(plugin.clone(), Stream::Stderr);
         let wasi = grant.wasi_context(stdout, stderr.clone())?;
@@ -48,6 +57,8 @@ impl InstanceState {
             grant,
             output_cap: limits.output_bytes,
             logged: 0,
+            sessions,
+            scope: None,
         })
     }
 }

@@ -40,7 +40,7 @@ pub mod log;
 mod plugin;
 mod tools;
 
-pub use context::CallContext;
+pub use context::{CallContext, session};
 pub use error::PluginError;
 pub use hooks::{HookKind, HookOutcome, Hooks};
 pub use plugin::{Health, HealthStatus, Metadata, NoConfig, Plugin};

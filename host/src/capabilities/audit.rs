@@ -9,9 +9,14 @@ use serde::Serialize;
 
 use super::{clocks, env, exec, files, network, random, stdio};
 
-/// Always available to every plugin: its contract and the host's logging.
+/// Always available to every plugin: its contract, the host's logging and the session
+/// context of its own calls.
 pub const CORE: &str = "core";
-const CORE_IMPORTS: &[&str] = &["airlock:plugin/types", "airlock:plugin/host"];
+const CORE_IMPORTS: &[&str] = &[
+    "airlock:plugin/types",
+    "airlock:plugin/host",
+    "airlock:plugin/context",
+];
 
 /// Every capability with the import prefixes it covers.
 pub const CAPABILITIES: &[(&str, &[&str])] = &[

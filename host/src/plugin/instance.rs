@@ -9,10 +9,10 @@ use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use crate::bindings::{hooks, lifecycle, tools, wit};
-use crate::capabilities::Grant;
 use crate::capabilities::stdio::{panic_message, sanitize};
+use crate::context::Scope;
 use crate::limits::{CapHit, Limits};
-use crate::store::InstanceState;
+use crate::store::{InstanceState, Reach};
 use crate::{CallError, World};
 
 /// Extra time the outer timer allows beyond the deadline. The epoch check normally fires
@@ -66,14 +66,13 @@ impl LiveInstance {
         indices: &ExportIndices,
         plugin: Arc<str>,
         limits: &Limits,
-        grant: &Arc<Grant>,
+        reach: &Reach,
     ) -> Result<Self, CallError> {
-        let state = InstanceState::new(plugin.clone(), limits, grant.clone()).map_err(|e| {
-            CallError::Protocol {
+        let state =
+            InstanceState::new(plugin.clone(), limits, reach).map_err(|e| CallError::Protocol {
                 plugin: plugin.to_string(),
                 reason: format!("cannot apply its grant: {e:#}"),
-            }
-        })?;
+            })?;
         let mut store = Store::new(pre.engine(), state);
         store.limiter(|state| &mut state.limiter);
         // Caps every string or list the guest hands over, results included, before the host
@@ -119,6 +118,14 @@ impl LiveInstance {
             tools,
             hooks,
         })
+    }
+
+    /// Scopes the session context to the call's tenant and session until the next call.
+    fn enter(&mut self, context: &wit::CallContext) {
+        self.store.data_mut().scope = Some(Scope {
+            tenant: context.tenant.clone(),
+            session: context.session_id.clone(),
+        });
     }
 
     fn arm(&mut self, limits: &Limits) {
@@ -192,6 +199,7 @@ impl LiveInstance {
             .tools
             .clone()
             .expect("only called on plugins with tools");
+        self.enter(context);
         let result = guarded!(
             self,
             limits,
@@ -221,6 +229,7 @@ impl LiveInstance {
             .hooks
             .clone()
             .expect("only called on plugins with hooks");
+        self.enter(context);
         let result = guarded!(
             self,
             limits,

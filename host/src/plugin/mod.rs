@@ -16,8 +16,9 @@ use crate::bindings::hooks;
 use crate::capabilities::Grant;
 use crate::capabilities::audit::audit;
 use crate::component::{detect_world, export_names, import_names};
+use crate::context::Sessions;
 use crate::schema::ArgumentSchema;
-use crate::store::InstanceState;
+use crate::store::{InstanceState, Reach};
 use crate::types::{CallContext, Health, HookKind, HookOutcome, Metadata, ToolDefinition};
 use crate::{CallError, HOST_VERSION, Limits, LoadError, LoadOptions, Runtime, World};
 
@@ -42,7 +43,7 @@ struct Inner {
     imports: Vec<String>,
     limits: Limits,
     config: String,
-    grant: Arc<Grant>,
+    reach: Reach,
     pre: InstancePre<InstanceState>,
     indices: ExportIndices,
     pool: Pool,
@@ -82,7 +83,10 @@ impl Plugin {
                 imports: unknown,
             });
         }
-        let grant = Arc::new(grant);
+        let reach = Reach {
+            grant: Arc::new(grant),
+            sessions: rt.sessions.clone(),
+        };
         let link = |e: wasmtime::Error| LoadError::Link {
             what: what.to_string(),
             reason: format!("{e:#}"),
@@ -102,7 +106,10 @@ impl Plugin {
         // A probe instance, labelled by where the component came from and holding no grant,
         // says who it is; only after every check passes do instances get the grant, and they
         // carry the plugin's own name in their logs and errors.
-        let nothing = Arc::new(Grant::none());
+        let nothing = Reach {
+            grant: Arc::new(Grant::none()),
+            sessions: Sessions::default(),
+        };
         let mut probe = LiveInstance::new(&pre, &indices, Arc::from(what), &limits, &nothing)
             .await
             .map_err(start_error)?;
@@ -123,7 +130,7 @@ impl Plugin {
             source: Box::new(source),
         };
         let mut first =
-            LiveInstance::new(&pre, &indices, Arc::from(name.as_str()), &limits, &grant)
+            LiveInstance::new(&pre, &indices, Arc::from(name.as_str()), &limits, &reach)
                 .await
                 .map_err(start_error)?;
         first.init(&limits, &config).await.map_err(start_error)?;
@@ -140,7 +147,7 @@ impl Plugin {
             subscriptions: declared.subscriptions,
             limits,
             config,
-            grant,
+            reach,
             pre,
             indices,
             pool,
@@ -198,7 +205,7 @@ impl Plugin {
 
     /// The capabilities this plugin's instances are built from.
     pub fn grant(&self) -> &Grant {
-        &self.inner.grant
+        &self.inner.reach.grant
     }
 
     /// The component's import names.
@@ -338,7 +345,7 @@ impl Plugin {
                     &inner.indices,
                     inner.name.clone(),
                     &inner.limits,
-                    &inner.grant,
+                    &inner.reach,
                 )
                 .await?;
                 instance.init(&inner.limits, &inner.config).await?;

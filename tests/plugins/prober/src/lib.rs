@@ -117,6 +117,26 @@ impl Plugin for Prober {
                 }))
             })
             .tool(
+                "session_get",
+                "Read a session context key",
+                |_, a: NameArg, _| {
+                    let value: Option<Value> = airlock_sdk::session::get(&a.name);
+                    attempt(value.map(|v| v.to_string()).ok_or("absent"))
+                },
+            )
+            .tool(
+                "session_set",
+                "Write a session context key",
+                |_, a: WriteArg, _| {
+                    attempt(airlock_sdk::session::set(&a.path, &a.text).map(|()| "set"))
+                },
+            )
+            .tool(
+                "session_keys",
+                "List the session context keys",
+                |_, _: Empty, _| attempt(Ok::<_, String>(airlock_sdk::session::keys().join(","))),
+            )
+            .tool(
                 "now",
                 "Read the wall clock (seconds since the epoch)",
                 |_, _: Empty, _| {
