@@ -159,7 +159,7 @@ mod tests {
     #[test]
     fn scoped_capped_and_expiring() {
         let limits = SessionLimits {
-            ttl: Duration::from_millis(50),
+            ttl: Duration::from_millis(500),
             max_value_bytes: 100,
             max_session_bytes: 200,
             max_keys: 2,
@@ -187,7 +187,7 @@ mod tests {
         );
         assert!(sessions.delete("a", "s1", "k2"));
         assert_eq!(sessions.keys("a", "s1"), ["k"]);
-        std::thread::sleep(Duration::from_millis(80));
+        std::thread::sleep(Duration::from_millis(700));
         assert_eq!(sessions.get("a", "s1", "k"), None, "expired");
     }
 }
