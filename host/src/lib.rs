@@ -26,6 +26,7 @@ mod bindings;
 pub mod capabilities;
 pub mod component;
 pub mod context;
+pub mod discovery;
 mod engine;
 mod error;
 pub mod folder;
