@@ -24,6 +24,7 @@
 
 mod bindings;
 pub mod capabilities;
+pub mod catalog;
 pub mod component;
 pub mod context;
 pub mod discovery;
@@ -42,6 +43,7 @@ mod store;
 mod types;
 pub mod units;
 
+pub use catalog::Catalog;
 pub use component::World;
 pub use context::{SessionLimits, Sessions};
 pub use error::{CallError, LoadError};
