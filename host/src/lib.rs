@@ -37,6 +37,7 @@ pub mod manifest;
 pub mod pipeline;
 pub mod plugin;
 pub mod policy;
+pub mod registry;
 mod runtime;
 mod schema;
 mod store;

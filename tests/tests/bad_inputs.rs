@@ -7,8 +7,7 @@ async fn load_bytes(bytes: Vec<u8>) -> LoadError {
     runtime()
         .load_bytes(bytes, "fixture.wasm", LoadOptions::default())
         .await
-        .err()
-        .expect("must be refused")
+        .expect_err("must be refused")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -71,8 +70,7 @@ async fn a_missing_file() {
     let err = runtime()
         .load_file("/nonexistent/plugin.wasm", LoadOptions::default())
         .await
-        .err()
-        .unwrap();
+        .unwrap_err();
     assert!(matches!(err, LoadError::Read { .. }), "{err:?}");
     assert!(
         err.to_string().contains("/nonexistent/plugin.wasm"),

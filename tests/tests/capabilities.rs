@@ -161,8 +161,7 @@ async fn a_request_beyond_the_policy_is_refused_with_the_line_to_add() {
     let err = runtime()
         .load_dir(folder.path(), &policy, LoadOptions::default())
         .await
-        .err()
-        .unwrap();
+        .unwrap_err();
     let LoadError::Denied { missing, .. } = &err else {
         panic!("expected a denial, got {err:?}")
     };
@@ -207,8 +206,7 @@ async fn every_missing_grant_is_listed() {
     let err = runtime()
         .load_dir(folder.path(), &policy, LoadOptions::default())
         .await
-        .err()
-        .unwrap();
+        .unwrap_err();
     let text = err.to_string();
     let LoadError::Denied { missing, .. } = err else {
         panic!("expected a denial: {text}")
@@ -409,8 +407,7 @@ async fn a_component_that_does_not_match_its_pin_is_refused() {
     let err = runtime()
         .load_dir(folder.path(), &Policy::default(), LoadOptions::default())
         .await
-        .err()
-        .unwrap();
+        .unwrap_err();
     assert!(matches!(err, LoadError::DigestMismatch { .. }), "{err:?}");
     assert!(
         err.to_string().contains("failed its integrity check"),
@@ -428,8 +425,7 @@ async fn a_component_that_does_not_match_its_pin_is_refused() {
     let err = runtime()
         .load_dir(folder.path(), &Policy::default(), LoadOptions::default())
         .await
-        .err()
-        .unwrap();
+        .unwrap_err();
     assert!(matches!(err, LoadError::Unpinned { .. }), "{err:?}");
 }
 
@@ -441,8 +437,7 @@ async fn a_policy_pin_refuses_other_components() {
     let err = runtime()
         .load_dir(folder.path(), &policy, LoadOptions::default())
         .await
-        .err()
-        .unwrap();
+        .unwrap_err();
     assert!(matches!(err, LoadError::PolicyPin { .. }), "{err:?}");
 }
 
@@ -452,8 +447,7 @@ async fn a_component_importing_an_unknown_interface_is_refused_by_name() {
     let err = runtime()
         .load_bytes(bytes, "sneaky.wasm", LoadOptions::default())
         .await
-        .err()
-        .unwrap();
+        .unwrap_err();
     let LoadError::UnknownImports { imports, .. } = &err else {
         panic!("expected unknown imports, got {err:?}")
     };
@@ -638,8 +632,7 @@ async fn configuration_is_checked_against_the_manifest_schema() {
     let err = runtime
         .load_dir(guests::REDACT_DIR, &Policy::default(), bad)
         .await
-        .err()
-        .unwrap();
+        .unwrap_err();
     let LoadError::BadConfig { problems, .. } = &err else {
         panic!("expected a config error, got {err:?}")
     };

@@ -271,8 +271,7 @@ async fn a_config_the_plugin_rejects_fails_the_load_with_its_reason() {
     let err = runtime
         .load_file(guests::REDACT, options)
         .await
-        .err()
-        .expect("init must fail");
+        .expect_err("init must fail");
     let text = err.to_string();
     assert!(
         text.contains("redact") && text.contains("failed to start"),

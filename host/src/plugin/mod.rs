@@ -32,6 +32,16 @@ pub struct Plugin {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name())
+            .field("version", &self.metadata().version.to_string())
+            .field("world", &self.world())
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     name: Arc<str>,
     world: World,
