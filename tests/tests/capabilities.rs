@@ -652,3 +652,35 @@ async fn configuration_is_checked_against_the_manifest_schema() {
         .unwrap();
     assert!(matches!(outcome, airlock::HookOutcome::Veto(_)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_built_in_code_grants_like_a_policy_file() {
+    use airlock::capabilities::Allowed;
+    let folder = plugin_folder(
+        "prober",
+        guests::PROBER,
+        "[capabilities]\nenv = [\"HOME\"]\n",
+    );
+    let allowed = Allowed {
+        env: vec!["HOME".into()],
+        ..Allowed::default()
+    };
+    let caps = airlock::LimitTable {
+        fuel: Some(5_000_000),
+        ..Default::default()
+    };
+    let policy = Policy::default().allow("prober", allowed).with_caps(caps);
+    let plugin = runtime()
+        .load_dir(folder.path(), &policy, LoadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(plugin.grant().env, ["HOME"]);
+    assert_eq!(plugin.limits().fuel, Some(5_000_000));
+    let (ok, home) = probe(&plugin, "env", json!({"name": "HOME"})).await;
+    assert!(ok && home == std::env::var("HOME").unwrap());
+    let err = runtime()
+        .load_dir(folder.path(), &Policy::default(), LoadOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LoadError::Denied { .. }), "{err:?}");
+}
