@@ -107,14 +107,9 @@ pub fn import_names(engine: &Engine, component: &Component) -> Vec<String> {
         .collect()
 }
 
-/// Detects the world from the exports; anything without `lifecycle` plus tools or hooks is
+/// Detects the world from the export names ([`export_names`]); anything without `lifecycle` plus tools or hooks is
 /// refused, listing what the component does export.
-pub(crate) fn detect_world(
-    engine: &Engine,
-    component: &Component,
-    what: &str,
-) -> Result<World, LoadError> {
-    let exports = export_names(engine, component);
+pub(crate) fn detect_world(exports: &[String], what: &str) -> Result<World, LoadError> {
     let has = |name: &str| exports.iter().any(|e| e == name);
     match (has(LIFECYCLE), has(TOOLS), has(HOOKS)) {
         (true, true, true) => Ok(World::Plugin),

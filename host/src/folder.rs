@@ -8,9 +8,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
-use crate::capabilities::audit::{ImportUse, audit};
+use crate::capabilities::audit::{ImportUse, audit, refuse_unknown};
 use crate::capabilities::{Allowed, Dirs, Grant, Requested};
-use crate::component::{detect_world, import_names};
+use crate::component::{detect_world, export_names, import_names};
 use crate::limits::LimitTable;
 use crate::manifest::{self, Manifest, ManifestError};
 use crate::policy::Policy;
@@ -233,19 +233,10 @@ fn inspect_component(review: &mut Review, runtime: &Runtime, component: Componen
     let engine = runtime.engine();
     let what = review.dir.display().to_string();
     review.imports = audit(&import_names(engine, &component));
-    let unknown: Vec<String> = review
-        .imports
-        .iter()
-        .filter(|u| u.capability.is_none())
-        .map(|u| u.import.clone())
-        .collect();
-    if !unknown.is_empty() {
-        review.errors.push(LoadError::UnknownImports {
-            what: what.clone(),
-            imports: unknown,
-        });
+    if let Err(e) = refuse_unknown(&what, &review.imports) {
+        review.errors.push(e);
     }
-    match detect_world(engine, &component, &what) {
+    match detect_world(&export_names(engine, &component), &what) {
         Ok(world) => review.world = Some(world),
         Err(e) => review.errors.push(e),
     }

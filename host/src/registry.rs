@@ -146,9 +146,7 @@ impl Registry {
         name: &str,
         config: Value,
     ) -> Result<Plugin, RegistryError> {
-        let dir = self.installed_dir(name)?;
-        let options = LoadOptions::default().config(config.clone());
-        let plugin = self.runtime.load_dir(&dir, &self.policy, options).await?;
+        let plugin = self.start(tenant, name, config.clone()).await?;
         let version = plugin.metadata().version.to_string();
         self.db().execute(
             "INSERT INTO registrations (tenant, plugin, version, enabled, config, installed_at, updated_at)
@@ -156,6 +154,20 @@ impl Registry {
              ON CONFLICT(tenant, plugin) DO UPDATE SET version = ?3, enabled = 1, config = ?4, updated_at = ?5",
             params![tenant, name, version, config.to_string(), now()],
         )?;
+        Ok(plugin)
+    }
+
+    /// Loads `name` for `tenant` and makes it the live one (shutting down any previous);
+    /// records nothing.
+    async fn start(
+        &self,
+        tenant: &str,
+        name: &str,
+        config: Value,
+    ) -> Result<Plugin, RegistryError> {
+        let dir = self.installed_dir(name)?;
+        let options = LoadOptions::default().config(config);
+        let plugin = self.runtime.load_dir(&dir, &self.policy, options).await?;
         let previous = self
             .live_map()
             .insert((tenant.to_string(), name.to_string()), plugin.clone());
@@ -212,7 +224,8 @@ impl Registry {
                 &registration.plugin,
                 registration.config.clone(),
             );
-            if let Err(error) = self.enable(tenant, name, config).await {
+            // A restart changes nothing stored: start, do not re-record.
+            if let Err(error) = self.start(tenant, name, config).await {
                 tracing::warn!(tenant, plugin = name, "not restored: {error}");
                 failures.push((registration, error));
             }

@@ -60,6 +60,22 @@ pub fn audit<'a>(imports: impl IntoIterator<Item = &'a String>) -> Vec<ImportUse
         .collect()
 }
 
+/// Refuses the component at `what` when some import has no capability, naming them all.
+pub(crate) fn refuse_unknown(what: &str, uses: &[ImportUse]) -> Result<(), crate::LoadError> {
+    let unknown: Vec<String> = uses
+        .iter()
+        .filter(|u| u.capability.is_none())
+        .map(|u| u.import.clone())
+        .collect();
+    match unknown.is_empty() {
+        true => Ok(()),
+        false => Err(crate::LoadError::UnknownImports {
+            what: what.to_string(),
+            imports: unknown,
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

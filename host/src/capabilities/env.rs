@@ -43,25 +43,14 @@ fn covers(allow: &str, request: &str) -> bool {
 }
 
 pub fn grant(requests: &[String], allows: &[String], plugin: &str) -> (Vec<String>, Vec<Missing>) {
-    let mut granted = Vec::new();
-    let mut missing = Vec::new();
-    for request in requests {
-        match allows.iter().any(|a| covers(a, request)) {
-            true => granted.push(request.clone()),
-            false => {
-                let why = match is_wildcard(request) {
-                    true => " (a wildcard must be allowed as a wildcard)",
-                    false => "",
-                };
-                missing.push(Missing::new(
-                    NAME,
-                    request.clone(),
-                    format!("[plugins.{plugin}] env = [\"{request}\"]{why}"),
-                ));
-            }
-        }
-    }
-    (granted, missing)
+    let covered = |request: &String| allows.iter().any(|a| covers(a, request));
+    super::intersect(NAME, requests, covered, |request| {
+        let why = match is_wildcard(request) {
+            true => " (a wildcard must be allowed as a wildcard)",
+            false => "",
+        };
+        format!("[plugins.{plugin}] env = [\"{request}\"]{why}")
+    })
 }
 
 /// The host variables the granted patterns select, with their current values.

@@ -91,23 +91,15 @@ pub fn grant(
     allows: &[ExecPattern],
     plugin: &str,
 ) -> (Vec<ExecPattern>, Vec<Missing>) {
-    let mut granted = Vec::new();
-    let mut missing = Vec::new();
-    for request in requests {
-        match allows.iter().any(|a| a.covers(request)) {
-            true => granted.push(request.clone()),
-            false => {
-                let args: Vec<String> = request.args.iter().map(|a| format!("\"{a}\"")).collect();
-                let line = format!(
-                    "[plugins.{plugin}] exec = [{{ command = \"{}\", args = [{}] }}]",
-                    request.command,
-                    args.join(", ")
-                );
-                missing.push(Missing::new(NAME, request.to_string(), line));
-            }
-        }
-    }
-    (granted, missing)
+    let covered = |request: &ExecPattern| allows.iter().any(|a| a.covers(request));
+    super::intersect(NAME, requests, covered, |request| {
+        let args: Vec<String> = request.args.iter().map(|a| format!("\"{a}\"")).collect();
+        format!(
+            "[plugins.{plugin}] exec = [{{ command = \"{}\", args = [{}] }}]",
+            request.command,
+            args.join(", ")
+        )
+    })
 }
 
 /// What a finished program produced.

@@ -105,6 +105,23 @@ impl Missing {
     }
 }
 
+/// Splits `requests` into those the policy covers and the rest; each uncovered request is
+/// listed with the policy line (`fix`) that would allow it. Shared by every capability
+/// whose requests are matched one by one.
+pub(crate) fn intersect<T: Clone + std::fmt::Display>(
+    capability: &'static str,
+    requests: &[T],
+    covered: impl Fn(&T) -> bool,
+    fix: impl Fn(&T) -> String,
+) -> (Vec<T>, Vec<Missing>) {
+    let (granted, refused): (Vec<&T>, Vec<&T>) = requests.iter().partition(|r| covered(r));
+    let missing = refused
+        .into_iter()
+        .map(|r| Missing::new(capability, r.to_string(), fix(r)))
+        .collect();
+    (granted.into_iter().cloned().collect(), missing)
+}
+
 impl std::fmt::Display for Missing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -192,19 +192,10 @@ pub fn grant(
     allows: &[NetPattern],
     plugin: &str,
 ) -> (Vec<NetPattern>, Vec<Missing>) {
-    let mut granted = Vec::new();
-    let mut missing = Vec::new();
-    for request in requests {
-        match allows.iter().any(|a| a.covers(request)) {
-            true => granted.push(request.clone()),
-            false => missing.push(Missing::new(
-                NAME,
-                request.to_string(),
-                format!("[plugins.{plugin}] network = [\"{request}\"]"),
-            )),
-        }
-    }
-    (granted, missing)
+    let covered = |request: &NetPattern| allows.iter().any(|a| a.covers(request));
+    super::intersect(NAME, requests, covered, |request| {
+        format!("[plugins.{plugin}] network = [\"{request}\"]")
+    })
 }
 
 /// Ranges blocked unless the policy exempts them: private, loopback, link-local,
@@ -230,6 +221,17 @@ pub const LOCAL_RANGES: &[&str] = &[
     "2002::/16",
 ];
 
+/// [`LOCAL_RANGES`], parsed once rather than on every connection.
+fn local_ranges() -> &'static [IpNet] {
+    static PARSED: std::sync::LazyLock<Vec<IpNet>> = std::sync::LazyLock::new(|| {
+        LOCAL_RANGES
+            .iter()
+            .map(|r| r.parse().expect("valid range"))
+            .collect()
+    });
+    &PARSED
+}
+
 /// What the operator blocks, whatever is granted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Blocklist {
@@ -245,9 +247,7 @@ impl Blocklist {
         if self.block.iter().any(|net| net.contains(&ip)) {
             return true;
         }
-        let local = LOCAL_RANGES
-            .iter()
-            .any(|r| r.parse::<IpNet>().expect("valid range").contains(&ip));
+        let local = local_ranges().iter().any(|net| net.contains(&ip));
         local && !self.allow_local.iter().any(|net| net.contains(&ip))
     }
 }

@@ -14,7 +14,7 @@ use wasmtime::component::{Component, InstancePre};
 
 use crate::bindings::hooks;
 use crate::capabilities::Grant;
-use crate::capabilities::audit::audit;
+use crate::capabilities::audit::{audit, refuse_unknown};
 use crate::component::{detect_world, export_names, import_names};
 use crate::context::Sessions;
 use crate::schema::ArgumentSchema;
@@ -80,19 +80,10 @@ impl Plugin {
         expected_name: Option<&str>,
     ) -> Result<Plugin, LoadError> {
         let rt = runtime.inner();
-        let world = detect_world(&rt.engine, &component, what)?;
+        let exports = export_names(&rt.engine, &component);
+        let world = detect_world(&exports, what)?;
         let imports = import_names(&rt.engine, &component);
-        let unknown: Vec<String> = audit(&imports)
-            .into_iter()
-            .filter(|u| u.capability.is_none())
-            .map(|u| u.import)
-            .collect();
-        if !unknown.is_empty() {
-            return Err(LoadError::UnknownImports {
-                what: what.to_string(),
-                imports: unknown,
-            });
-        }
+        refuse_unknown(what, &audit(&imports))?;
         let reach = Reach {
             grant: Arc::new(grant),
             sessions: rt.sessions.clone(),
@@ -149,7 +140,7 @@ impl Plugin {
         let inner = Inner {
             name: Arc::from(name.as_str()),
             world,
-            exports: export_names(&rt.engine, &component),
+            exports,
             imports,
             metadata: declared.metadata,
             tools: declared.tools,
