@@ -188,6 +188,11 @@ pub enum CallError {
 
     #[error("plugin `{plugin}` is shut down")]
     ShutDown { plugin: String },
+
+    /// The plugin failed (trapped, hit a limit) too many times in a row; calls fail fast
+    /// until it is reloaded or enabled again.
+    #[error("plugin `{plugin}` is marked failing: {reason}")]
+    Failing { plugin: String, reason: String },
 }
 
 impl CallError {
@@ -205,7 +210,8 @@ impl CallError {
             | CallError::BadArguments { plugin, .. }
             | CallError::UnknownTool { plugin, .. }
             | CallError::Protocol { plugin, .. }
-            | CallError::ShutDown { plugin } => plugin,
+            | CallError::ShutDown { plugin }
+            | CallError::Failing { plugin, .. } => plugin,
         }
     }
 
@@ -225,6 +231,7 @@ impl CallError {
             CallError::UnknownTool { .. } => "unknown-tool",
             CallError::Protocol { .. } => "protocol",
             CallError::ShutDown { .. } => "shut-down",
+            CallError::Failing { .. } => "failing",
         }
     }
 

@@ -79,6 +79,9 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
         }
     };
     let name = manifest.plugin.name.clone();
+    if let Err(e) = check_manifest_host(&manifest) {
+        review.errors.push(e);
+    }
     match config_schema(&dir, &manifest) {
         Ok(schema) => review.config_schema = schema,
         Err(e) => review.errors.push(LoadError::Manifest(e)),
@@ -158,18 +161,50 @@ fn config_schema(
     Ok(Some(schema))
 }
 
-/// Checks `config` against the folder's `[config]` schema, listing every violation.
+/// The configuration of the plugin folder `dir` checked against its `[config]` schema,
+/// defaults filled in, without loading the plugin.
+pub(crate) fn checked_config(
+    dir: &Path,
+    config: &serde_json::Value,
+) -> Result<serde_json::Value, LoadError> {
+    let manifest = Manifest::from_dir(dir)?;
+    let schema = config_schema(dir, &manifest)?;
+    check_config(&manifest.plugin.name, schema.as_ref(), config)
+}
+
+/// The manifest's `host-versions` range, when it gives one, must admit this host.
+fn check_manifest_host(manifest: &Manifest) -> Result<(), LoadError> {
+    let Some(required) = &manifest.plugin.host_versions else {
+        return Ok(());
+    };
+    let host = semver::Version::parse(crate::HOST_VERSION).expect("the crate version is semver");
+    match required.matches(&host) {
+        true => Ok(()),
+        false => Err(LoadError::IncompatibleHost {
+            plugin: manifest.plugin.name.clone(),
+            required: required.to_string(),
+            host: crate::HOST_VERSION.to_string(),
+        }),
+    }
+}
+
+/// `config` with the `[config]` schema's defaults filled in, checked against the schema;
+/// the error lists every violation.
 pub(crate) fn check_config(
     plugin: &str,
     schema: Option<&serde_json::Value>,
     config: &serde_json::Value,
-) -> Result<(), LoadError> {
-    let Some(schema) = schema else { return Ok(()) };
+) -> Result<serde_json::Value, LoadError> {
+    let mut config = config.clone();
+    let Some(schema) = schema else {
+        return Ok(config);
+    };
+    crate::schema::fill_defaults(schema, &mut config);
     let problems = ArgumentSchema::compile(schema)
-        .map(|s| s.problems(config))
+        .map(|s| s.problems(&config))
         .unwrap_or_default();
     match problems.is_empty() {
-        true => Ok(()),
+        true => Ok(config),
         false => Err(LoadError::BadConfig {
             plugin: plugin.to_string(),
             problems,

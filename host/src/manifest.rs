@@ -1,5 +1,6 @@
 //! The plugin manifest, `airlock.toml` beside the component: identity, integrity pin,
-//! requested limits, configuration schema, and requested capabilities. Parsing is strict:
+//! requested limits, configuration schema, requested capabilities, dependencies on other
+//! plugins and hook priority. Parsing is strict:
 //! unknown keys, wrong types, bad semver and bad capability entries are errors naming the
 //! key and the file and line. Nothing gets a silent default.
 
@@ -26,6 +27,21 @@ pub struct Manifest {
     pub config: ConfigSection,
     #[serde(default)]
     pub capabilities: Requested,
+    /// `[dependencies]`: other plugins (by name) this one needs enabled for the same
+    /// tenant, each with a semver range, e.g. `calculator = "^0.1"`.
+    #[serde(default)]
+    pub dependencies: std::collections::BTreeMap<String, semver::VersionReq>,
+    #[serde(default)]
+    pub hooks: HooksSection,
+}
+
+/// `[hooks]`: where the plugin runs in a hook chain.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HooksSection {
+    /// Lower runs first; ties run in name order.
+    #[serde(default)]
+    pub priority: i32,
 }
 
 /// `[plugin]`

@@ -13,6 +13,9 @@
 //! block = ["203.0.113.0/24"]   # always blocked, whatever is granted
 //! allow-local = ["127.0.0.1/32"]  # exempt from the default private/loopback block
 //!
+//! [hooks]
+//! fail-closed = ["before-tool-call"]  # a failing plugin stops these chains (default: open)
+//!
 //! [plugins.weather]
 //! sha256 = "…"                 # only this exact component
 //! network = ["api.weather.example:443"]
@@ -32,6 +35,7 @@ use crate::capabilities::Allowed;
 use crate::capabilities::network::Blocklist;
 use crate::limits::LimitTable;
 use crate::manifest::ManifestError;
+use crate::types::HookKind;
 
 /// An operator policy.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,6 +44,8 @@ pub struct Policy {
     pub caps: LimitTable,
     pub blocklist: Blocklist,
     pub plugins: BTreeMap<String, Allowed>,
+    /// Hook kinds whose chains stop when a plugin fails (the others go on).
+    pub fail_closed: Vec<HookKind>,
     /// Relative paths in allowances are relative to this directory.
     pub base_dir: PathBuf,
 }
@@ -53,6 +59,15 @@ struct PolicyFile {
     network: NetworkSection,
     #[serde(default)]
     plugins: BTreeMap<String, Allowed>,
+    #[serde(default)]
+    hooks: HooksSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct HooksSection {
+    #[serde(default)]
+    fail_closed: Vec<HookKind>,
 }
 
 #[derive(Deserialize, Default)]
@@ -88,6 +103,7 @@ impl Policy {
                 allow_local: file.network.allow_local,
             },
             plugins: file.plugins,
+            fail_closed: file.hooks.fail_closed,
             base_dir: base_dir.to_path_buf(),
         })
     }
@@ -107,6 +123,12 @@ impl Policy {
     /// Sets the network blocklist (builder style).
     pub fn with_blocklist(mut self, blocklist: Blocklist) -> Self {
         self.blocklist = blocklist;
+        self
+    }
+
+    /// Makes a failing plugin stop `kind`'s hook chains (builder style).
+    pub fn fail_closed(mut self, kind: HookKind) -> Self {
+        self.fail_closed.push(kind);
         self
     }
 

@@ -11,6 +11,7 @@ use wasmtime::component::{HasSelf, Linker};
 use crate::capabilities::Grant;
 use crate::context::{SessionLimits, Sessions};
 use crate::engine::{EpochTicker, new_engine};
+use crate::manifest::Manifest;
 use crate::plugin::Plugin;
 use crate::policy::Policy;
 use crate::store::InstanceState;
@@ -89,6 +90,12 @@ pub struct LoadOptions {
     pub max_instances: usize,
     /// Most idle instances kept warm between calls.
     pub max_idle: usize,
+    /// State captured from another version (hot swap): every instance of this plugin gets
+    /// it through `restore-state` right after `init`.
+    pub state: Option<Vec<u8>>,
+    /// After this many failures in a row (traps, limit hits, instances that cannot start)
+    /// the plugin is marked failing and calls fail fast.
+    pub failure_threshold: u32,
 }
 
 impl Default for LoadOptions {
@@ -98,6 +105,8 @@ impl Default for LoadOptions {
             config: Value::Object(Default::default()),
             max_instances: 16,
             max_idle: 4,
+            state: None,
+            failure_threshold: 5,
         }
     }
 }
@@ -112,6 +121,19 @@ impl LoadOptions {
     /// These options with a configuration for `init`.
     pub fn config(mut self, config: Value) -> Self {
         self.config = config;
+        self
+    }
+
+    /// These options with a pool of at most `max_instances` instances, `max_idle` kept warm.
+    pub fn pool(mut self, max_instances: usize, max_idle: usize) -> Self {
+        self.max_instances = max_instances.max(1);
+        self.max_idle = max_idle;
+        self
+    }
+
+    /// These options with state every instance restores after `init`.
+    pub fn state(mut self, state: Option<Vec<u8>>) -> Self {
+        self.state = state;
         self
     }
 }
@@ -185,20 +207,33 @@ impl Runtime {
         policy: &Policy,
         options: LoadOptions,
     ) -> Result<Plugin, LoadError> {
-        let review = crate::folder::review(self, path.as_ref(), policy).await;
+        self.load_folder(path.as_ref(), policy, options)
+            .await
+            .map(|(plugin, _)| plugin)
+    }
+
+    /// [`Runtime::load_dir`], also handing back the manifest it loaded by.
+    pub(crate) async fn load_folder(
+        &self,
+        path: &Path,
+        policy: &Policy,
+        options: LoadOptions,
+    ) -> Result<(Plugin, Manifest), LoadError> {
+        let review = crate::folder::review(self, path, policy).await;
         let parts = crate::folder::into_parts(review)?;
         let manifest = parts.manifest;
-        crate::folder::check_config(
+        let config = crate::folder::check_config(
             &manifest.plugin.name,
             parts.config_schema.as_ref(),
             &options.config,
         )?;
         let options = LoadOptions {
             limits: Some(parts.limits),
+            config,
             ..options
         };
         let expected = Some(manifest.plugin.name.as_str());
-        Plugin::start(
+        let plugin = Plugin::start(
             self.clone(),
             parts.component,
             &parts.what,
@@ -206,7 +241,8 @@ impl Runtime {
             parts.grant,
             expected,
         )
-        .await
+        .await?;
+        Ok((plugin, manifest))
     }
 
     pub(crate) fn inner(&self) -> &RuntimeInner {

@@ -27,3 +27,49 @@ impl ArgumentSchema {
             .collect()
     }
 }
+
+/// Fills in, recursively, every `default` the schema's `properties` give for a key the
+/// value lacks. Only plain object schemas are walked (no `$ref`, no combinators): a default
+/// the walk cannot place is left to the plugin.
+pub(crate) fn fill_defaults(schema: &Value, value: &mut Value) {
+    let (Some(properties), Some(object)) = (
+        schema.get("properties").and_then(Value::as_object),
+        value.as_object_mut(),
+    ) else {
+        return;
+    };
+    for (key, property) in properties {
+        match object.get_mut(key) {
+            Some(present) => fill_defaults(property, present),
+            None => {
+                if let Some(default) = property.get("default") {
+                    object.insert(key.clone(), default.clone());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_fill_missing_keys_at_every_depth_and_keep_given_ones() {
+        let schema = json!({
+            "type": "object",
+            "properties": {
+                "mode": {"type": "string", "default": "fast"},
+                "retries": {"type": "integer", "default": 3},
+                "nested": {"type": "object", "properties": {"depth": {"default": 2}}}
+            }
+        });
+        let mut config = json!({"retries": 7, "nested": {}});
+        fill_defaults(&schema, &mut config);
+        assert_eq!(
+            config,
+            json!({"mode": "fast", "retries": 7, "nested": {"depth": 2}})
+        );
+    }
+}

@@ -19,6 +19,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("prober", "prober.wasm", "PROBER"),
     ("hooky", "hooky.wasm", "HOOKY"),
     ("cli-command", "cli-command.wasm", "CLI_COMMAND"),
+    ("versioned", "versioned.wasm", "VERSIONED"),
+    ("versioned-v2", "versioned_v2.wasm", "VERSIONED_V2"),
 ];
 
 fn main() {

@@ -62,14 +62,28 @@ impl Drop for TempDir {
 /// `extra` appended (e.g. `[capabilities]` or `[limits]` tables), pinned to the component.
 pub fn plugin_folder(name: &str, component: &str, extra: &str) -> TempDir {
     let dir = TempDir::new(name);
+    write_plugin_folder(dir.path(), name, "0.1.0", component, extra);
+    dir
+}
+
+/// Writes (or overwrites) a plugin folder at `dir`: `component` copied in as `plugin.wasm`
+/// and a manifest for `name` `version`, pinned to it, followed by `extra` TOML. The
+/// component is written first and the manifest last, as an operator would deploy.
+pub fn write_plugin_folder(
+    dir: &std::path::Path,
+    name: &str,
+    version: &str,
+    component: &str,
+    extra: &str,
+) {
+    std::fs::create_dir_all(dir).unwrap();
     let bytes = std::fs::read(component).expect("component built");
-    std::fs::write(dir.path().join("plugin.wasm"), &bytes).unwrap();
+    std::fs::write(dir.join("plugin.wasm"), &bytes).unwrap();
     let digest = airlock::folder::sha256_hex(&bytes);
     let manifest = format!(
-        "[plugin]\nname = \"{name}\"\nversion = \"0.1.0\"\ncomponent = \"plugin.wasm\"\nsha256 = \"{digest}\"\n\n{extra}\n"
+        "[plugin]\nname = \"{name}\"\nversion = \"{version}\"\ncomponent = \"plugin.wasm\"\nsha256 = \"{digest}\"\n\n{extra}\n"
     );
-    std::fs::write(dir.path().join("airlock.toml"), manifest).unwrap();
-    dir
+    std::fs::write(dir.join("airlock.toml"), manifest).unwrap();
 }
 
 /// A component that exports the Airlock tool-plugin interfaces but also imports an

@@ -2,8 +2,11 @@
 //! hook subscriptions), its limits and configuration, and the pool of instances its calls
 //! run on.
 
+mod condition;
 mod instance;
 mod pool;
+
+pub use condition::PluginState;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +25,7 @@ use crate::store::{InstanceState, Reach};
 use crate::types::{CallContext, Health, HookKind, HookOutcome, Metadata, ToolDefinition};
 use crate::{CallError, HOST_VERSION, Limits, LoadError, LoadOptions, Runtime, World};
 
+use condition::Condition;
 use instance::{ExportIndices, LiveInstance};
 use pool::{Lease, Pool};
 
@@ -57,6 +61,9 @@ struct Inner {
     pre: InstancePre<InstanceState>,
     indices: ExportIndices,
     pool: Pool,
+    /// State from a previous version, restored into every instance after `init`.
+    seed: Option<Vec<u8>>,
+    condition: Condition,
     next_call: AtomicU64,
     _runtime: Runtime,
 }
@@ -135,6 +142,12 @@ impl Plugin {
                 .await
                 .map_err(start_error)?;
         first.init(&limits, &config).await.map_err(start_error)?;
+        if let Some(seed) = &options.state {
+            first
+                .restore_state(&limits, seed)
+                .await
+                .map_err(start_error)?;
+        }
 
         let pool = Pool::new(options.max_instances, options.max_idle);
         let inner = Inner {
@@ -152,6 +165,8 @@ impl Plugin {
             pre,
             indices,
             pool,
+            seed: options.state,
+            condition: Condition::new(options.failure_threshold),
             next_call: AtomicU64::new(1),
             _runtime: runtime,
         };
@@ -306,7 +321,9 @@ impl Plugin {
         result
     }
 
-    /// Hot swap, step 2: hands captured state to an instance of this plugin.
+    /// Hands captured state to one instance of this plugin (the next call's, when the
+    /// pool holds one idle). For a whole new version, load it with
+    /// [`LoadOptions::state`] instead: every instance then starts from that state.
     pub async fn restore_state(&self, state: &[u8]) -> Result<(), CallError> {
         let mut lease = self.checkout().await?;
         let result = lease
@@ -332,7 +349,34 @@ impl Plugin {
         self.inner.pool.is_closed()
     }
 
+    /// Whether the plugin takes calls.
+    pub fn state(&self) -> PluginState {
+        if self.is_shut_down() {
+            return PluginState::Stopped;
+        }
+        match self.inner.condition.failing() {
+            Some(reason) => PluginState::Failing { reason },
+            None => PluginState::Ready,
+        }
+    }
+
+    /// Clears a failing mark so calls are tried again.
+    pub fn reset(&self) {
+        self.inner.condition.reset();
+    }
+
+    /// The configuration `init` received (defaults filled in), as JSON text.
+    pub fn config(&self) -> &str {
+        &self.inner.config
+    }
+
     async fn checkout(&self) -> Result<Lease, CallError> {
+        if let Some(reason) = self.inner.condition.failing() {
+            return Err(CallError::Failing {
+                plugin: self.name().to_string(),
+                reason,
+            });
+        }
         let shut_down = || CallError::ShutDown {
             plugin: self.name().to_string(),
         };
@@ -340,25 +384,40 @@ impl Plugin {
         let instance = match warm {
             Some(instance) => instance,
             None => {
-                let inner = &self.inner;
-                let mut instance = LiveInstance::new(
-                    &inner.pre,
-                    &inner.indices,
-                    inner.name.clone(),
-                    &inner.limits,
-                    &inner.reach,
-                )
-                .await?;
-                instance.init(&inner.limits, &inner.config).await?;
-                instance
+                // Only a failure counts here: a fresh instance after a trap says nothing
+                // about whether calls work.
+                let started = self.new_instance().await;
+                if started.is_err() {
+                    self.inner.condition.record(&started);
+                }
+                started?
             }
         };
         Ok(Pool::lease(instance, slot))
     }
 
+    /// A new instance, initialised with the plugin's configuration and any seed state.
+    async fn new_instance(&self) -> Result<LiveInstance, CallError> {
+        let inner = &self.inner;
+        let mut instance = LiveInstance::new(
+            &inner.pre,
+            &inner.indices,
+            inner.name.clone(),
+            &inner.limits,
+            &inner.reach,
+        )
+        .await?;
+        instance.init(&inner.limits, &inner.config).await?;
+        if let Some(seed) = &inner.seed {
+            instance.restore_state(&inner.limits, seed).await?;
+        }
+        Ok(instance)
+    }
+
     /// Keeps the instance unless the call trapped or hit a limit (its store is then
     /// poisoned or half-way through something).
     fn checkin<T>(&self, lease: Lease, result: &Result<T, CallError>) {
+        self.inner.condition.record(result);
         match result {
             Err(e) if e.discards_instance() => {
                 tracing::info!(plugin = %self.name(), kind = e.kind(), "instance discarded: {e}");

@@ -1,0 +1,231 @@
+//! The registry's SQLite database: installed plugins (with their dependencies) and
+//! per-tenant registrations. Each write is one statement or one transaction; the database
+//! runs in WAL mode with full sync, so a crash loses nothing committed.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::manifest::Manifest;
+
+/// One tenant's registration of one plugin, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Registration {
+    pub tenant: String,
+    pub plugin: String,
+    pub version: String,
+    pub enabled: bool,
+    /// The configuration as given (the plugin receives it with the schema's defaults).
+    pub config: Value,
+    /// Unix seconds.
+    pub installed_at: i64,
+    pub updated_at: i64,
+}
+
+/// One installed plugin folder.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Installed {
+    pub name: String,
+    pub version: String,
+    pub dir: PathBuf,
+    pub installed_at: i64,
+    pub updated_at: i64,
+}
+
+const SCHEMA: &str = "
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = FULL;
+    PRAGMA foreign_keys = ON;
+    CREATE TABLE IF NOT EXISTS installed (
+        name TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        dir TEXT NOT NULL,
+        installed_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS registrations (
+        tenant TEXT NOT NULL,
+        plugin TEXT NOT NULL REFERENCES installed(name),
+        version TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        config TEXT NOT NULL,
+        installed_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, plugin)
+    );
+    CREATE TABLE IF NOT EXISTS dependencies (
+        plugin TEXT NOT NULL REFERENCES installed(name),
+        dependency TEXT NOT NULL,
+        requirement TEXT NOT NULL,
+        PRIMARY KEY (plugin, dependency)
+    );
+";
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+pub(crate) struct Db {
+    connection: Connection,
+}
+
+impl Db {
+    pub(crate) fn open(path: &Path) -> rusqlite::Result<Db> {
+        let connection = Connection::open(path)?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        connection.execute_batch(SCHEMA)?;
+        Ok(Db { connection })
+    }
+
+    /// Records (or updates) an installed folder and its dependencies, in one transaction.
+    pub(crate) fn install(&mut self, manifest: &Manifest, dir: &Path) -> rusqlite::Result<()> {
+        let name = &manifest.plugin.name;
+        let tx = self.connection.transaction()?;
+        tx.execute(
+            "INSERT INTO installed (name, version, dir, installed_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+             ON CONFLICT(name) DO UPDATE SET version = ?2, dir = ?3, updated_at = ?4",
+            params![name, manifest.plugin.version.to_string(), dir.display().to_string(), now()],
+        )?;
+        tx.execute("DELETE FROM dependencies WHERE plugin = ?1", [name])?;
+        for (dependency, requirement) in &manifest.dependencies {
+            tx.execute(
+                "INSERT INTO dependencies (plugin, dependency, requirement) VALUES (?1, ?2, ?3)",
+                params![name, dependency, requirement.to_string()],
+            )?;
+        }
+        tx.commit()
+    }
+
+    pub(crate) fn installed(&self, name: Option<&str>) -> rusqlite::Result<Vec<Installed>> {
+        let mut statement = self.connection.prepare(
+            "SELECT name, version, dir, installed_at, updated_at FROM installed
+             WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+        )?;
+        let rows = statement.query_map([name], |row| {
+            Ok(Installed {
+                name: row.get(0)?,
+                version: row.get(1)?,
+                dir: PathBuf::from(row.get::<_, String>(2)?),
+                installed_at: row.get(3)?,
+                updated_at: row.get(4)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    /// Records `tenant`'s registration of `plugin` as enabled with `config`.
+    pub(crate) fn enable(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        version: &str,
+        config: &Value,
+    ) -> rusqlite::Result<()> {
+        self.connection.execute(
+            "INSERT INTO registrations (tenant, plugin, version, enabled, config, installed_at, updated_at)
+             VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5)
+             ON CONFLICT(tenant, plugin) DO UPDATE SET version = ?3, enabled = 1, config = ?4, updated_at = ?5",
+            params![tenant, plugin, version, config.to_string(), now()],
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn disable(&self, tenant: &str, plugin: &str) -> rusqlite::Result<()> {
+        self.connection.execute(
+            "UPDATE registrations SET enabled = 0, updated_at = ?3 WHERE tenant = ?1 AND plugin = ?2",
+            params![tenant, plugin, now()],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a new configuration (and the version it was checked against).
+    pub(crate) fn set_config(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        version: &str,
+        config: &Value,
+    ) -> rusqlite::Result<()> {
+        self.connection.execute(
+            "UPDATE registrations SET config = ?3, version = ?4, updated_at = ?5 WHERE tenant = ?1 AND plugin = ?2",
+            params![tenant, plugin, config.to_string(), version, now()],
+        )?;
+        Ok(())
+    }
+
+    pub(crate) fn registrations(
+        &self,
+        tenant: Option<&str>,
+        plugin: Option<&str>,
+    ) -> rusqlite::Result<Vec<Registration>> {
+        let mut statement = self.connection.prepare(
+            "SELECT tenant, plugin, version, enabled, config, installed_at, updated_at FROM registrations
+             WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR plugin = ?2) ORDER BY tenant, plugin",
+        )?;
+        let rows = statement.query_map(params![tenant, plugin], |row| {
+            let config: String = row.get(4)?;
+            Ok(Registration {
+                tenant: row.get(0)?,
+                plugin: row.get(1)?,
+                version: row.get(2)?,
+                enabled: row.get::<_, i64>(3)? != 0,
+                config: serde_json::from_str(&config).unwrap_or(Value::Null),
+                installed_at: row.get(5)?,
+                updated_at: row.get(6)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    pub(crate) fn registration(
+        &self,
+        tenant: &str,
+        plugin: &str,
+    ) -> rusqlite::Result<Option<Registration>> {
+        Ok(self
+            .registrations(Some(tenant), Some(plugin))?
+            .into_iter()
+            .next())
+    }
+
+    /// `(dependency, requirement)` pairs `plugin` declared.
+    pub(crate) fn dependencies(&self, plugin: &str) -> rusqlite::Result<Vec<(String, String)>> {
+        let mut statement = self.connection.prepare(
+            "SELECT dependency, requirement FROM dependencies WHERE plugin = ?1 ORDER BY dependency",
+        )?;
+        let rows = statement.query_map([plugin], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect()
+    }
+
+    /// The plugins enabled for `tenant` that declared a dependency on `plugin`.
+    pub(crate) fn dependents(&self, tenant: &str, plugin: &str) -> rusqlite::Result<Vec<String>> {
+        let mut statement = self.connection.prepare(
+            "SELECT d.plugin FROM dependencies d JOIN registrations r
+               ON r.plugin = d.plugin AND r.tenant = ?1 AND r.enabled = 1
+             WHERE d.dependency = ?2 ORDER BY d.plugin",
+        )?;
+        let rows = statement.query_map([tenant, plugin], |row| row.get(0))?;
+        rows.collect()
+    }
+
+    /// The installed version of `plugin` when `tenant` has it enabled.
+    pub(crate) fn enabled_version(
+        &self,
+        tenant: &str,
+        plugin: &str,
+    ) -> rusqlite::Result<Option<String>> {
+        self.connection
+            .query_row(
+                "SELECT i.version FROM registrations r JOIN installed i ON i.name = r.plugin
+                 WHERE r.tenant = ?1 AND r.plugin = ?2 AND r.enabled = 1",
+                [tenant, plugin],
+                |row| row.get(0),
+            )
+            .optional()
+    }
+}

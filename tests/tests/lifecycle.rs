@@ -1,0 +1,332 @@
+//! Registry lifecycle on real components: config defaults and changes, dependencies between
+//! plugins, host-version ranges, health and fail-fast, pool sizing, and hook dispatch in
+//! manifest priority order with the policy's fail-closed kinds.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use airlock::pipeline::StepOutcome;
+use airlock::plugin::PluginState;
+use airlock::policy::Policy;
+use airlock::registry::{Registry, RegistryError};
+use airlock::{CallContext, CallError, HealthStatus, HookKind, LoadError, LoadOptions};
+use airlock_tests::{TempDir, guests, plugin_folder, runtime, write_plugin_folder};
+use serde_json::json;
+
+fn registry(dir: &TempDir, policy: Policy) -> Registry {
+    Registry::open(&dir.path().join("registry.db"), runtime(), policy).expect("registry opens")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn config_defaults_from_the_schema_reach_the_plugin() {
+    let state = TempDir::new("defaults");
+    let redact = plugin_folder(
+        "redact",
+        guests::REDACT,
+        r#"[config]
+schema = { type = "object", additionalProperties = false, properties = { deny_tools = { type = "array", items = { type = "string" }, default = ["rm"] } } }"#,
+    );
+    let registry = registry(&state, Policy::default());
+    registry.install(redact.path()).unwrap();
+    let plugin = registry.enable("acme", "redact", json!({})).await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(plugin.config()).unwrap(),
+        json!({"deny_tools": ["rm"]})
+    );
+    // The stored registration keeps what the operator gave; the plugin got the default.
+    assert_eq!(registry.config("acme", "redact").unwrap(), json!({}));
+    let ctx = CallContext::for_tenant("acme");
+    let result = registry
+        .dispatch(&HookKind::BeforeToolCall, json!({"tool": "rm"}), &ctx)
+        .await;
+    assert_eq!(result.vetoed.map(|(who, _)| who).as_deref(), Some("redact"));
+
+    // Every violation at once, and nothing stored.
+    let err = registry
+        .set_config(
+            "acme",
+            "redact",
+            json!({"deny_tools": [1, 2], "extra": true}),
+        )
+        .await
+        .unwrap_err();
+    match err {
+        RegistryError::Load(LoadError::BadConfig { problems, .. }) => {
+            assert_eq!(problems.len(), 3, "{problems:?}")
+        }
+        other => panic!("expected BadConfig, got {other:?}"),
+    }
+    assert_eq!(registry.config("acme", "redact").unwrap(), json!({}));
+
+    // A valid change restarts the plugin with it and is stored.
+    registry
+        .set_config("acme", "redact", json!({"deny_tools": ["curl"]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        registry.config("acme", "redact").unwrap(),
+        json!({"deny_tools": ["curl"]})
+    );
+    let rm = registry
+        .dispatch(&HookKind::BeforeToolCall, json!({"tool": "rm"}), &ctx)
+        .await;
+    let curl = registry
+        .dispatch(&HookKind::BeforeToolCall, json!({"tool": "curl"}), &ctx)
+        .await;
+    assert!(rm.allowed() && !curl.allowed(), "{rm:?} {curl:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dependencies_are_checked_on_enable_and_disable() {
+    let state = TempDir::new("deps");
+    let versioned = plugin_folder(
+        "versioned",
+        guests::VERSIONED,
+        "[dependencies]\ncalculator = \"^0.1\"\n",
+    );
+    let wants_new = TempDir::new("wants-new");
+    write_plugin_folder(
+        &wants_new.path().join("versioned"),
+        "versioned",
+        "1.0.0",
+        guests::VERSIONED,
+        "[dependencies]\ncalculator = \"^2\"\n",
+    );
+    let registry = registry(&state, Policy::default());
+    registry.install(versioned.path()).unwrap();
+    registry.install(Path::new(guests::CALCULATOR_DIR)).unwrap();
+
+    let err = registry
+        .enable("acme", "versioned", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::MissingDependency { dependency, found: None, .. } if dependency == "calculator"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("needs `calculator` ^0.1"), "{err}");
+    assert!(registry.plugin("acme", "versioned").is_none());
+
+    registry
+        .enable("acme", "calculator", json!({}))
+        .await
+        .unwrap();
+    registry
+        .enable("acme", "versioned", json!({}))
+        .await
+        .unwrap();
+    // Another tenant's calculator does not count.
+    assert!(matches!(
+        registry.enable("globex", "versioned", json!({})).await,
+        Err(RegistryError::MissingDependency { .. })
+    ));
+
+    let err = registry.disable("acme", "calculator").await.unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::DependedOn { dependents, .. } if dependents == &["versioned"]),
+        "{err:?}"
+    );
+    assert!(
+        registry.plugin("acme", "calculator").is_some(),
+        "still serving"
+    );
+
+    // A version outside the range names the version found.
+    registry.disable("acme", "versioned").await.unwrap();
+    registry
+        .install(&wants_new.path().join("versioned"))
+        .unwrap();
+    let err = registry
+        .enable("acme", "versioned", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::MissingDependency { found: Some(v), required, .. } if v == "0.1.0" && required == "^2"),
+        "{err:?}"
+    );
+    registry.disable("acme", "calculator").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manifest_host_range_that_excludes_this_host_is_refused() {
+    let state = TempDir::new("host-range");
+    let folder = TempDir::new("calc-future");
+    write_plugin_folder(folder.path(), "calculator", "0.1.0", guests::CALCULATOR, "");
+    let manifest = std::fs::read_to_string(folder.path().join("airlock.toml")).unwrap();
+    std::fs::write(
+        folder.path().join("airlock.toml"),
+        manifest.replacen("[plugin]\n", "[plugin]\nhost-versions = \">=99\"\n", 1),
+    )
+    .unwrap();
+    let registry = registry(&state, Policy::default());
+    registry.install(folder.path()).unwrap();
+    let err = registry
+        .enable("acme", "calculator", json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, RegistryError::Load(LoadError::IncompatibleHost { required, .. }) if required == ">=99"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugin_that_keeps_trapping_is_marked_failing_and_fails_fast() {
+    let rt = runtime();
+    let options = LoadOptions {
+        failure_threshold: 3,
+        ..LoadOptions::default()
+    };
+    let hostile = rt.load_file(guests::HOSTILE, options).await.unwrap();
+    let ctx = CallContext::default();
+    let panic = json!({"text": "boom"});
+    for _ in 0..2 {
+        let err = hostile.call_tool("panic", &panic, &ctx).await.unwrap_err();
+        assert!(matches!(err, CallError::Trap { .. }), "{err:?}");
+    }
+    // A success in between resets the streak.
+    hostile
+        .call_tool("echo", &json!({"text": "ok"}), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(hostile.state(), PluginState::Ready);
+    for _ in 0..3 {
+        let err = hostile.call_tool("panic", &panic, &ctx).await.unwrap_err();
+        assert!(matches!(err, CallError::Trap { .. }), "{err:?}");
+    }
+    let PluginState::Failing { reason } = hostile.state() else {
+        panic!("expected failing, got {:?}", hostile.state());
+    };
+    assert!(
+        reason.contains("3 failures in a row") && reason.contains("boom"),
+        "{reason}"
+    );
+    let err = hostile
+        .call_tool("echo", &json!({"text": "ok"}), &ctx)
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, CallError::Failing { .. }), "{err:?}");
+    assert_eq!(err.kind(), "failing");
+
+    hostile.reset();
+    assert_eq!(
+        hostile
+            .call_tool("echo", &json!({"text": "again"}), &ctx)
+            .await
+            .unwrap(),
+        json!("again")
+    );
+    hostile.shutdown().await;
+    assert_eq!(hostile.state(), PluginState::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_is_polled_through_the_registry() {
+    let state = TempDir::new("health");
+    let registry = registry(&state, Policy::default());
+    registry.install(Path::new(guests::CALCULATOR_DIR)).unwrap();
+    assert!(matches!(
+        registry.health("acme", "calculator").await,
+        Err(RegistryError::NotEnabled { .. })
+    ));
+    registry
+        .enable("acme", "calculator", json!({}))
+        .await
+        .unwrap();
+    let health = registry.health("acme", "calculator").await.unwrap();
+    assert_eq!(health.state, PluginState::Ready);
+    assert_eq!(health.version, "0.1.0");
+    assert_eq!(health.report.unwrap().status, HealthStatus::Ready);
+
+    // Another process (say, the CLI) opening the same database starts it to poll it.
+    drop(registry);
+    let again = self::registry(&state, Policy::default());
+    let health = again.health("acme", "calculator").await.unwrap();
+    assert_eq!(health.state, PluginState::Ready);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_registry_pool_size_bounds_concurrent_calls() {
+    let state = TempDir::new("pool");
+    let hostile = plugin_folder("hostile", guests::HOSTILE, "");
+    let registry = Arc::new(registry(&state, Policy::default()).with_pool(1, 1));
+    registry.install(hostile.path()).unwrap();
+    registry.enable("acme", "hostile", json!({})).await.unwrap();
+    let started = Instant::now();
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let registry = registry.clone();
+            tokio::spawn(async move {
+                registry
+                    .call_tool(
+                        "hostile.sleep",
+                        &json!({"ms": 300}),
+                        &CallContext::for_tenant("acme"),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    // One instance: the second call waited for the first.
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_dispatch_follows_manifest_priority_and_policy_failure_modes() {
+    let state = TempDir::new("dispatch");
+    let redact = plugin_folder("redact", guests::REDACT, "[hooks]\npriority = 20\n");
+    let hooky = plugin_folder("hooky", guests::HOOKY, "[hooks]\npriority = -5\n");
+    let policy = Policy::default().fail_closed(HookKind::BeforeToolCall);
+    let registry = registry(&state, policy);
+    registry.install(redact.path()).unwrap();
+    registry.install(hooky.path()).unwrap();
+    registry
+        .enable("acme", "redact", json!({"deny_tools": ["rm"]}))
+        .await
+        .unwrap();
+    registry
+        .enable("acme", "hooky", json!({"tag": "h"}))
+        .await
+        .unwrap();
+    let ctx = CallContext::for_tenant("acme");
+    let payload = json!({"tool": "mail", "tags": [], "to": "bob@example.com"});
+    let result = registry
+        .dispatch(&HookKind::BeforeToolCall, payload.clone(), &ctx)
+        .await;
+    let order: Vec<_> = result.steps.iter().map(|s| s.plugin.as_str()).collect();
+    assert_eq!(order, ["hooky", "redact"], "lower priority first");
+    assert_eq!(result.payload["tags"], json!(["h"]));
+    assert_ne!(result.payload["to"], json!("bob@example.com"), "redacted");
+
+    // hooky now fails; before-tool-call is fail-closed in the policy, so the chain stops.
+    registry
+        .set_config("acme", "hooky", json!({"tag": "h", "behaviour": "fail"}))
+        .await
+        .unwrap();
+    let result = registry
+        .dispatch(&HookKind::BeforeToolCall, payload, &ctx)
+        .await;
+    assert_eq!(result.stopped_by.as_deref(), Some("hooky"));
+    assert_eq!(result.steps.len(), 1);
+    assert!(matches!(
+        result.steps[0].outcome,
+        StepOutcome::Failed { .. }
+    ));
+    // Another tenant has none of these plugins.
+    let other = registry
+        .dispatch(
+            &HookKind::BeforeToolCall,
+            json!({"tool": "rm"}),
+            &CallContext::for_tenant("globex"),
+        )
+        .await;
+    assert!(other.steps.is_empty() && other.allowed());
+}
