@@ -259,3 +259,115 @@ fn a_bare_component_runs_in_dev_mode_and_says_so() {
         stderr(&out)
     );
 }
+
+/// `airlock plugins …` against one registry database, one process per command, as an
+/// operator would run them.
+#[test]
+fn plugins_commands_manage_the_registry_across_processes() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-registry-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("registry.db");
+    let db = db.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["plugins", "--registry", db, "--tenant", "acme"];
+        all.extend_from_slice(args);
+        airlock(&all)
+    };
+    let json_of = |out: &Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", stderr(out));
+        serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+    };
+
+    let enabled = json_of(&run(&["enable", guests::CALCULATOR_DIR, "--json"]));
+    assert_eq!(enabled["plugin"], "calculator");
+    assert_eq!(enabled["version"], "0.1.0");
+    json_of(&run(&[
+        "enable",
+        guests::REDACT_DIR,
+        "--config",
+        r#"{"deny_tools": ["rm"]}"#,
+        "--json",
+    ]));
+
+    let listed = json_of(&run(&["list", "--json"]));
+    let registrations = listed["registrations"].as_array().unwrap();
+    assert_eq!(registrations.len(), 2);
+    assert!(registrations.iter().all(|r| r["enabled"] == true));
+    assert_eq!(listed["installed"].as_array().unwrap().len(), 2);
+
+    // Config: read, a refused change (every problem named, nothing stored), a good change.
+    assert_eq!(
+        json_of(&run(&["config", "get", "redact"])),
+        serde_json::json!({"deny_tools": ["rm"]})
+    );
+    let refused = run(&["config", "set", "redact", r#"{"deny_tools": "rm"}"#]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("deny_tools"),
+        "{}",
+        stderr(&refused)
+    );
+    json_of(&run(&[
+        "config",
+        "set",
+        "redact",
+        r#"{"deny_tools": ["curl"]}"#,
+        "--json",
+    ]));
+    assert_eq!(
+        json_of(&run(&["config", "get", "redact"])),
+        serde_json::json!({"deny_tools": ["curl"]})
+    );
+
+    let health = json_of(&run(&["health", "calculator", "--json"]));
+    assert_eq!(health["state"], "ready");
+    assert_eq!(health["report"]["status"], "ready");
+
+    let reloaded = json_of(&run(&["reload", "calculator", "--json"]));
+    assert_eq!(reloaded[0]["tenant"], "acme");
+    assert_eq!(reloaded[0]["to"], "0.1.0");
+    assert_eq!(reloaded[0]["error"], serde_json::Value::Null);
+
+    // Another tenant sees none of it.
+    let other = airlock(&[
+        "plugins",
+        "--registry",
+        db,
+        "--tenant",
+        "globex",
+        "list",
+        "--json",
+    ]);
+    assert!(
+        json_of(&other)["registrations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let not_enabled = airlock(&[
+        "plugins",
+        "--registry",
+        db,
+        "--tenant",
+        "globex",
+        "health",
+        "calculator",
+    ]);
+    assert_eq!(not_enabled.status.code(), Some(2));
+    assert!(stderr(&not_enabled).contains("not enabled for tenant `globex`"));
+
+    json_of(&run(&["disable", "calculator", "--json"]));
+    let listed = json_of(&run(&["list", "--json"]));
+    let calculator = listed["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["plugin"] == "calculator")
+        .unwrap()
+        .clone();
+    assert_eq!(calculator["enabled"], false);
+    let table = run(&["list"]);
+    assert!(stdout(&table).contains("disabled"), "{}", stdout(&table));
+    let _ = std::fs::remove_dir_all(&dir);
+}

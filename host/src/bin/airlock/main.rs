@@ -4,6 +4,7 @@
 
 mod audit;
 mod demo;
+mod plugins;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -79,6 +80,8 @@ enum Command {
         /// The plugin folder (or its airlock.toml).
         plugin: PathBuf,
     },
+    /// Manage the plugin registry: list, install, enable, disable, config, reload, health.
+    Plugins(plugins::PluginsArgs),
     /// Build the examples and show Airlock at work: tools, hooks, and runaway plugins stopped.
     Demo,
 }
@@ -189,6 +192,7 @@ async fn run(command: Command) -> Result<ExitCode> {
                 serde_json::to_value(outcome).expect("serialisable")
             })))
         }
+        Command::Plugins(args) => plugins::run(args).await,
         Command::Demo => demo::run().await.map(|()| ExitCode::SUCCESS),
     }
 }

@@ -1,0 +1,228 @@
+//! `airlock plugins …`: the registry from the command line. Each command opens the registry
+//! database, does one thing, and prints a table (or JSON with `--json`). Exit codes: 0 done,
+//! 1 refused (a failing health poll, a reload that kept the old version), 2 bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use airlock::Runtime;
+use airlock::discovery::{default_search_path, discover};
+use airlock::registry::Registry;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use serde_json::json;
+
+#[derive(Args)]
+pub struct PluginsArgs {
+    /// The registry database (default `$AIRLOCK_REGISTRY`, else
+    /// `$XDG_DATA_HOME/airlock/registry.db`).
+    #[arg(long, global = true)]
+    registry: Option<PathBuf>,
+    /// The operator policy (TOML) plugins are loaded under; without one nothing is allowed.
+    #[arg(long, global = true)]
+    policy: Option<PathBuf>,
+    /// The tenant to act for.
+    #[arg(long, global = true, default_value = "default")]
+    tenant: String,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: PluginsCommand,
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// Installed plugins and the tenant's registrations.
+    List,
+    /// Install (or update) a plugin folder.
+    Install { folder: PathBuf },
+    /// Enable a plugin for the tenant: by name (installed, or found on the plugin search
+    /// path) or by folder.
+    Enable {
+        plugin: String,
+        /// Configuration as a JSON object.
+        #[arg(long, default_value = "{}")]
+        config: String,
+    },
+    /// Disable a plugin for the tenant (refused while others depend on it).
+    Disable { plugin: String },
+    /// Read or change the tenant's configuration of a plugin.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Re-read a plugin's folder and switch every tenant to the new version.
+    Reload { plugin: String },
+    /// Start the plugin for the tenant and poll its health.
+    Health { plugin: String },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    Get { plugin: String },
+    Set { plugin: String, config: String },
+}
+
+pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
+    let path = args
+        .registry
+        .clone()
+        .or_else(|| std::env::var_os("AIRLOCK_REGISTRY").map(PathBuf::from))
+        .unwrap_or_else(Registry::default_path);
+    let policy = crate::audit::load_policy(args.policy.as_deref())?;
+    let registry = Registry::open(&path, Runtime::new()?, policy)
+        .with_context(|| format!("opening the registry at {}", path.display()))?;
+    let tenant = args.tenant.as_str();
+    let out = Printer { json: args.json };
+    match args.command {
+        PluginsCommand::List => list(&registry, tenant, out),
+        PluginsCommand::Install { folder } => {
+            let name = registry.install(&folder)?;
+            out.done(&json!({"installed": name}), &format!("installed {name}"));
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginsCommand::Enable { plugin, config } => {
+            let name = installed_name(&registry, &plugin)?;
+            let config = crate::parse_json("--config", &config)?;
+            let loaded = registry.enable(tenant, &name, config).await?;
+            let version = loaded.metadata().version.to_string();
+            out.done(
+                &json!({"tenant": tenant, "plugin": name, "version": version, "enabled": true}),
+                &format!("enabled {name} {version} for {tenant}"),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginsCommand::Disable { plugin } => {
+            registry.disable(tenant, &plugin).await?;
+            out.done(
+                &json!({"tenant": tenant, "plugin": plugin, "enabled": false}),
+                &format!("disabled {plugin} for {tenant}"),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginsCommand::Config {
+            action: ConfigAction::Get { plugin },
+        } => {
+            let config = registry.config(tenant, &plugin)?;
+            println!("{}", serde_json::to_string_pretty(&config)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginsCommand::Config {
+            action: ConfigAction::Set { plugin, config },
+        } => {
+            let config = crate::parse_json("config", &config)?;
+            registry.set_config(tenant, &plugin, config.clone()).await?;
+            out.done(
+                &json!({"tenant": tenant, "plugin": plugin, "config": config}),
+                &format!("configured {plugin} for {tenant}"),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginsCommand::Reload { plugin } => {
+            let outcomes = registry.reload(&plugin).await?;
+            let text: Vec<String> = outcomes
+                .iter()
+                .map(|o| match &o.error {
+                    None => format!("{}: {} → {}", o.tenant, show(&o.from), show(&o.to)),
+                    Some(e) => format!("{}: kept {} ({e})", o.tenant, show(&o.from)),
+                })
+                .collect();
+            let text = match text.is_empty() {
+                true => format!("{plugin}: reinstalled (no tenant has it enabled)"),
+                false => text.join("\n"),
+            };
+            out.done(&outcomes, &text);
+            Ok(match outcomes.iter().all(|o| o.succeeded()) {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::FAILURE,
+            })
+        }
+        PluginsCommand::Health { plugin } => {
+            let health = registry.health(tenant, &plugin).await?;
+            let fine = health.error.is_none()
+                && matches!(health.state, airlock::plugin::PluginState::Ready);
+            let text = match (&health.report, &health.error) {
+                (Some(r), _) => format!(
+                    "{} {} for {}: {:?} — {}",
+                    health.plugin, health.version, health.tenant, r.status, r.message
+                ),
+                (None, Some(e)) => format!("{} for {}: {e}", health.plugin, health.tenant),
+                (None, None) => format!("{}: {:?}", health.plugin, health.state),
+            };
+            out.done(&health, &text);
+            Ok(match fine {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::FAILURE,
+            })
+        }
+    }
+}
+
+fn show(version: &Option<String>) -> &str {
+    version.as_deref().unwrap_or("-")
+}
+
+/// The installed name for `target`: a folder is installed first; an unknown name is looked
+/// up on the plugin search path and installed from there.
+fn installed_name(registry: &Registry, target: &str) -> Result<String> {
+    let path = Path::new(target);
+    if path.is_dir() {
+        return Ok(registry.install(path)?);
+    }
+    if registry.installed()?.iter().any(|i| i.name == target) {
+        return Ok(target.to_string());
+    }
+    let discovery = discover(&default_search_path());
+    match discovery.found.iter().find(|f| f.name == target) {
+        Some(found) => Ok(registry.install(&found.dir)?),
+        None => bail!(
+            "plugin `{target}` is not installed and not on the plugin search path; install its folder first (`airlock plugins install DIR`)"
+        ),
+    }
+}
+
+fn list(registry: &Registry, tenant: &str, out: Printer) -> Result<ExitCode> {
+    let installed = registry.installed()?;
+    let registrations = registry.registrations(Some(tenant))?;
+    if out.json {
+        let report =
+            json!({"tenant": tenant, "installed": installed, "registrations": registrations});
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<20} {:<10} {:<9} folder", "plugin", "version", tenant);
+    for plugin in &installed {
+        let state = match registrations.iter().find(|r| r.plugin == plugin.name) {
+            Some(r) if r.enabled => "enabled",
+            Some(_) => "disabled",
+            None => "-",
+        };
+        println!(
+            "{:<20} {:<10} {:<9} {}",
+            plugin.name,
+            plugin.version,
+            state,
+            plugin.dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Clone, Copy)]
+struct Printer {
+    json: bool,
+}
+
+impl Printer {
+    fn done(&self, value: &impl Serialize, text: &str) {
+        match self.json {
+            true => println!(
+                "{}",
+                serde_json::to_string_pretty(value).expect("serialisable")
+            ),
+            false => println!("{text}"),
+        }
+    }
+}
