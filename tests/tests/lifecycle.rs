@@ -112,10 +112,11 @@ async fn dependencies_are_checked_on_enable_and_disable() {
         .enable("acme", "calculator", json!({}))
         .await
         .unwrap();
-    registry
+    let versioned_v1 = registry
         .enable("acme", "versioned", json!({}))
         .await
         .unwrap();
+    assert_eq!(versioned_v1.state(), PluginState::Ready);
     // Another tenant's calculator does not count.
     assert!(matches!(
         registry.enable("globex", "versioned", json!({})).await,
@@ -134,6 +135,12 @@ async fn dependencies_are_checked_on_enable_and_disable() {
 
     // A version outside the range names the version found.
     registry.disable("acme", "versioned").await.unwrap();
+    assert_eq!(
+        versioned_v1.state(),
+        PluginState::Stopped,
+        "disable shuts it down"
+    );
+    assert!(registry.plugin("acme", "versioned").is_none());
     registry
         .install(&wants_new.path().join("versioned"))
         .unwrap();

@@ -174,7 +174,7 @@ impl Plugin {
             inner: Arc::new(inner),
         };
         if let Some((slot, _)) = plugin.inner.pool.checkout().await {
-            plugin.inner.pool.checkin(Pool::lease(first, slot));
+            let _ = plugin.inner.pool.checkin(Pool::lease(first, slot));
         }
         tracing::info!(plugin = %plugin.name(), world = %world, version = %plugin.metadata().version, "plugin loaded");
         Ok(plugin)
@@ -334,8 +334,8 @@ impl Plugin {
         result
     }
 
-    /// Stops the plugin: no new calls; idle instances get `shutdown`. Calls already running
-    /// finish, and their instances are dropped afterwards.
+    /// Stops the plugin: no new calls; idle instances get `shutdown` now, instances of
+    /// calls still running get it when those calls finish.
     pub async fn shutdown(&self) {
         for mut instance in self.inner.pool.close() {
             if let Err(e) = instance.shutdown(&self.inner.limits).await {
@@ -422,7 +422,18 @@ impl Plugin {
             Err(e) if e.discards_instance() => {
                 tracing::info!(plugin = %self.name(), kind = e.kind(), "instance discarded: {e}");
             }
-            _ => self.inner.pool.checkin(lease),
+            _ => {
+                if let Some(mut late) = self.inner.pool.checkin(lease) {
+                    // The plugin was shut down while this call ran: this instance gets its
+                    // `shutdown` too, off the caller's path.
+                    let (limits, name) = (self.inner.limits.clone(), self.inner.name.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = late.shutdown(&limits).await {
+                            tracing::warn!(plugin = %name, "shutdown failed: {e}");
+                        }
+                    });
+                }
+            }
         }
     }
 

@@ -52,14 +52,19 @@ impl Pool {
         }
     }
 
-    /// Returns a healthy instance for reuse (or drops it when enough are idle).
-    pub(crate) fn checkin(&self, lease: Lease) {
+    /// Returns a healthy instance for reuse (or drops it when enough are idle). Once the
+    /// pool is closed the instance is handed back, to be shut down by the caller.
+    pub(crate) fn checkin(&self, lease: Lease) -> Option<LiveInstance> {
         // Checked under the lock `close` takes, so no instance slips in after it emptied the
         // idle list.
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if !self.closed.load(Ordering::Acquire) && idle.len() < self.max_idle {
+        if self.closed.load(Ordering::Acquire) {
+            return Some(lease.instance);
+        }
+        if idle.len() < self.max_idle {
             idle.push(lease.instance);
         }
+        None
     }
 
     /// Closes the pool: no further checkouts; returns the idle instances for shutdown.
