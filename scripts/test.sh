@@ -9,7 +9,18 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 # Reuse one target dir across clones: a cold build of wasmtime takes minutes.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target}"
-guests=(-p airlock-sdk -p calculator -p redact -p count-vowels -p hostile -p prober -p hooky -p cli-command)
+guests=(-p airlock-sdk -p calculator -p redact -p count-vowels -p hostile -p prober -p hooky -p cli-command -p versioned -p versioned-v2)
+
+# The real MCP clients the tests run (Inspector, conformance suite), pinned by lockfile.
+if ! command -v npm >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq nodejs npm
+  else
+    echo "error: Node.js (>= 20) and npm are needed for the MCP client tests; install them and re-run" >&2
+    exit 1
+  fi
+fi
+npm ci --prefix tests/mcp-clients --ignore-scripts --no-audit --no-fund --loglevel=error
 
 cargo fmt --all --check
 cargo clippy --all-targets -- -D warnings

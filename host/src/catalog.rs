@@ -8,14 +8,27 @@ use serde_json::Value;
 
 use crate::{CallContext, CallError, Plugin, ToolDefinition};
 
-/// One tool in the catalog.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One tool in the catalog. As JSON: `name` (`plugin.tool`), `plugin`, `tool` (the
+/// plugin's own name for it), `description`, `input_schema`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     /// `plugin.tool`
     pub name: String,
     pub plugin: String,
-    #[serde(flatten)]
     pub definition: ToolDefinition,
+}
+
+impl Serialize for Entry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut entry = s.serialize_struct("Entry", 5)?;
+        entry.serialize_field("name", &self.name)?;
+        entry.serialize_field("plugin", &self.plugin)?;
+        entry.serialize_field("tool", &self.definition.name)?;
+        entry.serialize_field("description", &self.definition.description)?;
+        entry.serialize_field("input_schema", &self.definition.input_schema)?;
+        entry.end()
+    }
 }
 
 /// The tools of a set of plugins.

@@ -1,14 +1,17 @@
 //! What a component is before it is a plugin: the binary checks made before compiling
-//! (so a wrong file gets a precise error), and the detection of which Airlock world it
-//! implements, from its exports.
+//! (so a wrong file gets a precise error), compiling it (or loading it from the
+//! [`ArtifactCache`]), and the detection of which Airlock world it implements, from its
+//! exports.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
 use crate::LoadError;
+use crate::cache::{ArtifactCache, Key};
 
 /// Export names of the Airlock interfaces.
 pub(crate) const LIFECYCLE: &str = "airlock:plugin/lifecycle@0.1.0";
@@ -73,13 +76,46 @@ fn binary_kind(bytes: &[u8], what: &str) -> Result<BinaryKind, LoadError> {
     }
 }
 
-/// Compiles `bytes` as a component, refusing anything that is not one with a precise error.
-pub(crate) fn compile(engine: &Engine, bytes: &[u8], what: &str) -> Result<Component, LoadError> {
-    if binary_kind(bytes, what)? == BinaryKind::CoreModule {
-        return Err(LoadError::CoreModule {
-            what: what.to_string(),
-        });
+/// Compiles `bytes` as a component, or loads the artifact `cache` holds for exactly these
+/// bytes and this engine (a hit compiles nothing). A fresh compilation is stored in the
+/// cache unless `abandoned` was set meanwhile: the caller gave up waiting (compile budget),
+/// and what ran over its budget is not kept. Blocking: run it off the async workers.
+pub(crate) fn compile_cached(
+    engine: &Engine,
+    cache: Option<&ArtifactCache>,
+    bytes: &[u8],
+    what: &str,
+    abandoned: &AtomicBool,
+) -> Result<Component, LoadError> {
+    // The cheap checks first: a wrong file gets its precise error, and never a cache lookup.
+    check_component(bytes, what)?;
+    let Some(cache) = cache else {
+        return compile(engine, bytes, what);
+    };
+    let key = Key::new(engine, bytes);
+    if let Some(component) = cache.load(engine, &key) {
+        return Ok(component);
     }
+    let component = compile(engine, bytes, what)?;
+    if !abandoned.load(Ordering::Relaxed) {
+        cache.store(&key, &component);
+    }
+    Ok(component)
+}
+
+/// Refuses anything that is not a component with a precise error.
+fn check_component(bytes: &[u8], what: &str) -> Result<(), LoadError> {
+    match binary_kind(bytes, what)? {
+        BinaryKind::CoreModule => Err(LoadError::CoreModule {
+            what: what.to_string(),
+        }),
+        BinaryKind::Component => Ok(()),
+    }
+}
+
+/// Compiles `bytes` as a component, refusing anything that is not one with a precise error.
+fn compile(engine: &Engine, bytes: &[u8], what: &str) -> Result<Component, LoadError> {
+    check_component(bytes, what)?;
     Component::new(engine, bytes).map_err(|e| LoadError::Invalid {
         what: what.to_string(),
         reason: format!("{e:#}"),

@@ -122,6 +122,15 @@ pub enum LoadError {
 
     #[error("the runtime could not be configured: {0}")]
     Engine(String),
+
+    /// Compiling took longer than the runtime's compile budget
+    /// ([`RuntimeBuilder::compile_timeout`](crate::RuntimeBuilder::compile_timeout)). The
+    /// compilation may go on in the background, but its result is thrown away.
+    #[error(
+        "compiling {what} took longer than the budget of {budget:?}, so it was refused (a \
+         very large component, or one crafted to compile slowly)"
+    )]
+    CompileTimeout { what: String, budget: Duration },
 }
 
 /// Why one call into a plugin failed. Limit hits and traps discard the instance that hit

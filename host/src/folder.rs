@@ -118,16 +118,9 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
         // Never compile a component whose bytes are not the ones the manifest pins.
         return review;
     }
-    let engine = runtime.engine().clone();
-    let compiled =
-        tokio::task::spawn_blocking(move || crate::component::compile(&engine, &bytes, &what))
-            .await;
-    match compiled {
-        Ok(Ok(component)) => inspect_component(&mut review, runtime, component),
-        Ok(Err(e)) => review.errors.push(e),
-        Err(e) => review
-            .errors
-            .push(LoadError::Engine(format!("compilation task failed: {e}"))),
+    match runtime.compile(bytes, &what).await {
+        Ok(component) => inspect_component(&mut review, runtime, component),
+        Err(e) => review.errors.push(e),
     }
     review
 }

@@ -23,6 +23,7 @@
 //! (`InstancePre` + instance pool) → a call under [`Limits`].
 
 mod bindings;
+pub mod cache;
 pub mod capabilities;
 pub mod catalog;
 pub mod component;
@@ -40,6 +41,8 @@ pub mod policy;
 pub mod registry;
 mod runtime;
 mod schema;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod store;
 mod types;
 pub mod units;

@@ -1,13 +1,17 @@
-//! [`Runtime`]: the shared engine, linker and defaults that every plugin of a host is loaded
-//! into. Cheap to clone; plugins keep it alive.
+//! [`Runtime`]: the shared engine, linker, artifact cache and defaults that every plugin of
+//! a host is loaded into, and the one compile path every load goes through (off the async
+//! workers, under a time budget, through the cache). Cheap to clone; plugins keep it alive.
 
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use serde_json::Value;
 use wasmtime::Engine;
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 
+use crate::cache::{ArtifactCache, CacheError};
 use crate::capabilities::Grant;
 use crate::context::{SessionLimits, Sessions};
 use crate::engine::{EpochTicker, new_engine};
@@ -29,17 +33,45 @@ pub(crate) struct RuntimeInner {
     pub(crate) linker: Linker<InstanceState>,
     pub(crate) default_limits: Limits,
     pub(crate) sessions: Sessions,
+    cache: Option<ArtifactCache>,
+    compile_timeout: Duration,
     _ticker: EpochTicker,
 }
 
 /// Builds a [`Runtime`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RuntimeBuilder {
     default_limits: Limits,
     session_limits: SessionLimits,
+    cache: CacheChoice,
+    compile_timeout: Duration,
+}
+
+/// Which artifact cache the runtime gets.
+#[derive(Debug, Clone)]
+enum CacheChoice {
+    /// [`ArtifactCache::default_dir`], when it exists or can be created and is private.
+    Default,
+    /// The embedder's choice; `None` turns the cache off.
+    Given(Option<ArtifactCache>),
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        RuntimeBuilder {
+            default_limits: Limits::default(),
+            session_limits: SessionLimits::default(),
+            cache: CacheChoice::Default,
+            compile_timeout: RuntimeBuilder::DEFAULT_COMPILE_TIMEOUT,
+        }
+    }
 }
 
 impl RuntimeBuilder {
+    /// How long compiling one component may take unless [`RuntimeBuilder::compile_timeout`]
+    /// says otherwise. Generous: a 12 MiB JavaScript component compiles in ~15 s.
+    pub const DEFAULT_COMPILE_TIMEOUT: Duration = Duration::from_secs(60);
+
     /// Limits for plugins loaded without their own.
     pub fn default_limits(mut self, limits: Limits) -> Self {
         self.default_limits = limits;
@@ -49,6 +81,27 @@ impl RuntimeBuilder {
     /// Lifetime and caps of session contexts.
     pub fn session_limits(mut self, limits: SessionLimits) -> Self {
         self.session_limits = limits;
+        self
+    }
+
+    /// The compiled-artifact cache to load from and store into; `None` compiles every
+    /// load. Default: the cache at [`ArtifactCache::default_dir`], if it is usable.
+    pub fn cache(mut self, cache: Option<ArtifactCache>) -> Self {
+        self.cache = CacheChoice::Given(cache);
+        self
+    }
+
+    /// No compiled-artifact cache: every load compiles.
+    pub fn no_cache(self) -> Self {
+        self.cache(None)
+    }
+
+    /// How long compiling one component may take (default
+    /// [`RuntimeBuilder::DEFAULT_COMPILE_TIMEOUT`]);
+    /// past it the load fails with [`LoadError::CompileTimeout`]. A cache hit compiles
+    /// nothing and takes milliseconds.
+    pub fn compile_timeout(mut self, timeout: Duration) -> Self {
+        self.compile_timeout = timeout;
         self
     }
 
@@ -73,9 +126,30 @@ impl RuntimeBuilder {
                 linker,
                 default_limits: self.default_limits,
                 sessions: Sessions::new(self.session_limits),
+                cache: resolve_cache(self.cache),
+                compile_timeout: self.compile_timeout,
                 _ticker: ticker,
             }),
         })
+    }
+}
+
+/// The default cache if it can be used; without one every load compiles, which is slower
+/// but just as correct, so this only logs.
+fn resolve_cache(choice: CacheChoice) -> Option<ArtifactCache> {
+    match choice {
+        CacheChoice::Given(cache) => cache,
+        CacheChoice::Default => match ArtifactCache::open_default() {
+            Ok(cache) => Some(cache),
+            Err(CacheError::NoDefaultDir) => {
+                tracing::debug!("no compiled-artifact cache: {}", CacheError::NoDefaultDir);
+                None
+            }
+            Err(e) => {
+                tracing::warn!("compiled-artifact cache disabled: {e}");
+                None
+            }
+        },
     }
 }
 
@@ -163,6 +237,16 @@ impl Runtime {
         &self.inner.engine
     }
 
+    /// The compiled-artifact cache loads go through, if any.
+    pub fn cache(&self) -> Option<&ArtifactCache> {
+        self.inner.cache.as_ref()
+    }
+
+    /// How long compiling one component may take.
+    pub fn compile_timeout(&self) -> Duration {
+        self.inner.compile_timeout
+    }
+
     /// Loads a plugin component from a file.
     pub async fn load_file(
         &self,
@@ -187,14 +271,36 @@ impl Runtime {
         what: &str,
         options: LoadOptions,
     ) -> Result<Plugin, LoadError> {
-        let engine = self.inner.engine.clone();
-        let label = what.to_string();
-        // Compiling is CPU-heavy: keep it off the async workers so other plugins' calls run.
-        let component =
-            tokio::task::spawn_blocking(move || crate::component::compile(&engine, &bytes, &label))
-                .await
-                .map_err(|e| LoadError::Engine(format!("compilation task failed: {e}")))??;
+        let component = self.compile(bytes, what).await?;
         Plugin::start(self.clone(), component, what, options, Grant::none(), None).await
+    }
+
+    /// Compiles `bytes` (or loads them from the artifact cache) on a blocking thread, so
+    /// calls to other plugins keep running, within the compile budget. Past the budget the
+    /// caller gets [`LoadError::CompileTimeout`] at once; wasmtime cannot stop a compilation
+    /// midway, so the thread finishes it and its result is dropped, not cached.
+    pub(crate) async fn compile(&self, bytes: Vec<u8>, what: &str) -> Result<Component, LoadError> {
+        let engine = self.inner.engine.clone();
+        let cache = self.inner.cache.clone();
+        let label = what.to_string();
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let gave_up = abandoned.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            crate::component::compile_cached(&engine, cache.as_ref(), &bytes, &label, &gave_up)
+        });
+        let budget = self.inner.compile_timeout;
+        match tokio::time::timeout(budget, task).await {
+            Ok(joined) => {
+                joined.map_err(|e| LoadError::Engine(format!("compilation task failed: {e}")))?
+            }
+            Err(_elapsed) => {
+                abandoned.store(true, Ordering::Relaxed);
+                Err(LoadError::CompileTimeout {
+                    what: what.to_string(),
+                    budget,
+                })
+            }
+        }
     }
 
     /// Loads the plugin folder at `path` (a folder or its `airlock.toml`) under `policy`:

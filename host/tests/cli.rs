@@ -371,3 +371,65 @@ fn plugins_commands_manage_the_registry_across_processes() {
     assert!(stdout(&table).contains("disabled"), "{}", stdout(&table));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A Python script using only the standard library lists and calls the example tools over
+/// `airlock serve --stdio`.
+#[test]
+fn a_stdlib_python_client_lists_and_calls_tools_over_stdio() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("py-client-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("registry.db");
+    let db = db.to_str().unwrap();
+    for folder in [guests::CALCULATOR_DIR, guests::COUNT_VOWELS_DIR] {
+        let out = airlock(&[
+            "plugins",
+            "--registry",
+            db,
+            "--tenant",
+            "py",
+            "enable",
+            folder,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/clients/airlock_client.py");
+    let run = |tool: &str, arguments: &str| {
+        let out = Command::new("python3")
+            .arg(&script)
+            .args([
+                "--airlock",
+                env!("CARGO_BIN_EXE_airlock"),
+                "--registry",
+                db,
+                "--tenant",
+                "py",
+            ])
+            .args(["--call", tool, arguments])
+            .output()
+            .expect("python3 runs (it is part of the test requirements)");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let lines: Vec<serde_json::Value> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{}", stdout(&out));
+        lines
+    };
+    let lines = run(
+        "count-vowels.count_vowels",
+        r#"{"text": "Airlock keeps plugins apart"}"#,
+    );
+    let tools = lines[0]["tools"].as_array().unwrap();
+    assert!(
+        tools.contains(&serde_json::json!("calculator.add")),
+        "{tools:?}"
+    );
+    assert!(tools.contains(&serde_json::json!("count-vowels.count_vowels")));
+    assert_eq!(lines[1]["result"]["count"], 9);
+    let lines = run("calculator.divide", r#"{"a": 1, "b": 0}"#);
+    assert_eq!(lines[1]["error"]["code"], -32005);
+    assert_eq!(lines[1]["error"]["data"]["code"], 1001);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,6 +5,8 @@ use airlock::{Limits, LoadOptions, Plugin, Runtime};
 
 pub use airlock_guests as guests;
 
+pub mod http;
+
 /// A runtime with default limits.
 pub fn runtime() -> Runtime {
     Runtime::new().expect("runtime builds")

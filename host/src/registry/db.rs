@@ -56,6 +56,13 @@ const SCHEMA: &str = "
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (tenant, plugin)
     );
+    CREATE TABLE IF NOT EXISTS tokens (
+        hash TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        role TEXT NOT NULL,
+        label TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
     CREATE TABLE IF NOT EXISTS dependencies (
         plugin TEXT NOT NULL REFERENCES installed(name),
         dependency TEXT NOT NULL,
@@ -225,6 +232,31 @@ impl Db {
                  WHERE r.tenant = ?1 AND r.plugin = ?2 AND r.enabled = 1",
                 [tenant, plugin],
                 |row| row.get(0),
+            )
+            .optional()
+    }
+
+    pub(crate) fn add_token(
+        &self,
+        hash: &str,
+        tenant: &str,
+        role: &str,
+        label: &str,
+    ) -> rusqlite::Result<()> {
+        self.connection.execute(
+            "INSERT INTO tokens (hash, tenant, role, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![hash, tenant, role, label, now()],
+        )?;
+        Ok(())
+    }
+
+    /// `(tenant, role)` of the token whose hash is `hash`.
+    pub(crate) fn token(&self, hash: &str) -> rusqlite::Result<Option<(String, String)>> {
+        self.connection
+            .query_row(
+                "SELECT tenant, role FROM tokens WHERE hash = ?1",
+                [hash],
+                |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()
     }

@@ -9,6 +9,7 @@
 
 mod db;
 mod reload;
+mod tokens;
 mod watch;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use crate::{
 
 pub use db::{Installed, Registration};
 pub use reload::ReloadOutcome;
+pub use tokens::{Role, TokenHolder};
 pub use watch::Watcher;
 
 /// Why a registry operation failed.
@@ -79,6 +81,8 @@ pub enum RegistryError {
     Call(#[from] CallError),
     #[error("cannot watch plugin folders: {0}")]
     Watch(String),
+    #[error("no randomness available: {0}")]
+    Random(String),
 }
 
 /// Something that changed in the registry, for hosts that follow along (an MCP server

@@ -5,6 +5,7 @@
 mod audit;
 mod demo;
 mod plugins;
+mod serve;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -82,6 +83,12 @@ enum Command {
     },
     /// Manage the plugin registry: list, install, enable, disable, config, reload, health.
     Plugins(plugins::PluginsArgs),
+    /// Serve the registry to other processes: JSON-RPC 2.0 on stdio.
+    Serve(serve::ServeArgs),
+    /// Serve one tenant's tools over the Model Context Protocol (stdio or streamable HTTP).
+    Mcp(serve::McpArgs),
+    /// Create API tokens for `airlock serve --http`.
+    Token(serve::TokenArgs),
     /// Build the examples and show Airlock at work: tools, hooks, and runaway plugins stopped.
     Demo,
 }
@@ -193,6 +200,9 @@ async fn run(command: Command) -> Result<ExitCode> {
             })))
         }
         Command::Plugins(args) => plugins::run(args).await,
+        Command::Serve(args) => serve::serve(args).await,
+        Command::Mcp(args) => serve::mcp(args).await,
+        Command::Token(args) => serve::token(args).await,
         Command::Demo => demo::run().await.map(|()| ExitCode::SUCCESS),
     }
 }

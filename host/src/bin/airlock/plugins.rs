@@ -66,14 +66,7 @@ enum ConfigAction {
 }
 
 pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
-    let path = args
-        .registry
-        .clone()
-        .or_else(|| std::env::var_os("AIRLOCK_REGISTRY").map(PathBuf::from))
-        .unwrap_or_else(Registry::default_path);
-    let policy = crate::audit::load_policy(args.policy.as_deref())?;
-    let registry = Registry::open(&path, Runtime::new()?, policy)
-        .with_context(|| format!("opening the registry at {}", path.display()))?;
+    let registry = open_registry(args.registry.clone(), args.policy.as_deref())?;
     let tenant = args.tenant.as_str();
     let out = Printer { json: args.json };
     match args.command {
@@ -158,6 +151,17 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
             })
         }
     }
+}
+
+/// Opens the registry at `path` (default `$AIRLOCK_REGISTRY`, else the XDG default) under
+/// the policy file.
+pub fn open_registry(path: Option<PathBuf>, policy: Option<&Path>) -> Result<Registry> {
+    let path = path
+        .or_else(|| std::env::var_os("AIRLOCK_REGISTRY").map(PathBuf::from))
+        .unwrap_or_else(Registry::default_path);
+    let policy = crate::audit::load_policy(policy)?;
+    Registry::open(&path, Runtime::new()?, policy)
+        .with_context(|| format!("opening the registry at {}", path.display()))
 }
 
 fn show(version: &Option<String>) -> &str {

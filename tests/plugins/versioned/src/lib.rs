@@ -1,6 +1,7 @@
 //! `versioned`: a stateful plugin built twice (as 1.0.0 and, from `versioned-v2`, as 2.0.0)
 //! for the hot-reload tests. Every answer names the version that gave it; the remembered
-//! note is carried across a reload through `capture-state` / `restore-state`.
+//! note is carried across a reload through `capture-state` / `restore-state`; 2.0.0 adds a
+//! tool, so a reload changes the tool list.
 
 use airlock_sdk::prelude::*;
 
@@ -18,6 +19,9 @@ struct WhoAmI {
     #[serde(default)]
     spin: u32,
 }
+
+#[derive(Deserialize, JsonSchema)]
+struct Nothing {}
 
 #[derive(Deserialize, JsonSchema)]
 struct Remember {
@@ -75,6 +79,12 @@ impl Plugin for Versioned {
                 note: me.note.clone(),
             })
         });
+        // 2.0.0 offers one tool more, so a reload changes the tool list.
+        if VERSION.starts_with("2.") {
+            tools.tool("farewell", "Say goodbye", |_, _: Nothing, _| {
+                Ok("goodbye from 2.0.0")
+            });
+        }
     }
 
     fn capture_state(&self) -> Option<Vec<u8>> {

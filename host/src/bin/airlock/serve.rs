@@ -1,0 +1,170 @@
+//! `airlock serve` and `airlock mcp`: the registry served to other processes. Protocol on
+//! stdout (stdio modes) and nothing else; logs on stderr.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use airlock::serve::{self, McpServer, Service};
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+/// Where the registry is and what it may grant.
+#[derive(Args)]
+pub struct RegistryFlags {
+    /// The registry database (default `$AIRLOCK_REGISTRY`, else
+    /// `$XDG_DATA_HOME/airlock/registry.db`).
+    #[arg(long)]
+    registry: Option<PathBuf>,
+    /// The operator policy (TOML); without one nothing is allowed.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Do not reload plugins when their folders change.
+    #[arg(long)]
+    no_watch: bool,
+    /// Largest request frame, in bytes.
+    #[arg(long, default_value_t = serve::MAX_FRAME)]
+    max_frame: usize,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Serve JSON-RPC 2.0, newline-delimited, on stdin/stdout.
+    #[arg(long, conflicts_with = "http")]
+    stdio: bool,
+    /// Serve the admin and tool HTTP API on this address, e.g. 127.0.0.1:8700.
+    #[arg(long)]
+    http: Option<String>,
+    /// The tenant for requests that name none.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    #[command(flatten)]
+    registry: RegistryFlags,
+}
+
+#[derive(Args)]
+pub struct McpArgs {
+    /// Serve streamable HTTP on this address (endpoint `/mcp`) instead of stdio.
+    #[arg(long)]
+    http: Option<String>,
+    /// Host names accepted in `Host`/`Origin` besides the loopback ones.
+    #[arg(long = "allow-host")]
+    allow_hosts: Vec<String>,
+    /// The tenant whose enabled tools are served.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+    #[command(flatten)]
+    registry: RegistryFlags,
+}
+
+/// Opens the registry, restores what was enabled and (unless told not to) watches folders.
+async fn start(
+    flags: &RegistryFlags,
+) -> Result<(
+    Arc<airlock::registry::Registry>,
+    Option<airlock::registry::Watcher>,
+)> {
+    let registry = Arc::new(crate::plugins::open_registry(
+        flags.registry.clone(),
+        flags.policy.as_deref(),
+    )?);
+    for (registration, error) in registry.restore().await? {
+        tracing::warn!(
+            tenant = registration.tenant,
+            plugin = registration.plugin,
+            "not served: {error}"
+        );
+    }
+    let watcher = match flags.no_watch {
+        true => None,
+        false => Some(registry.watch()?),
+    };
+    Ok((registry, watcher))
+}
+
+pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
+    let (registry, _watcher) = start(&args.registry).await?;
+    let service = Service::new(registry, args.tenant);
+    match (args.stdio, args.http) {
+        (true, _) => serve::jsonrpc_stdio(service, args.registry.max_frame).await?,
+        (false, Some(address)) => {
+            let app = serve::http::admin::default_router(service);
+            listen(&address, app).await?;
+        }
+        (false, None) => bail!("say how to serve: --stdio or --http ADDR"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn mcp(args: McpArgs) -> Result<ExitCode> {
+    let (registry, _watcher) = start(&args.registry).await?;
+    let server = McpServer::new(registry, args.tenant);
+    match args.http {
+        None => serve::mcp_stdio(server, args.registry.max_frame).await?,
+        Some(address) => {
+            listen(&address, serve::http::mcp::router(server, args.allow_hosts)).await?
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Serves `app` on `address` until Ctrl-C or SIGTERM; requests in flight finish first.
+async fn listen(address: &str, app: axum::Router) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address}"))?;
+    // The bound address on stderr, so a caller that asked for port 0 learns the port.
+    eprintln!("airlock: listening on http://{}", listener.local_addr()?);
+    serve::http::serve(listener, app, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    eprintln!("airlock: shutting down; finishing requests in flight");
+}
+
+#[derive(Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    command: TokenCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum TokenCommand {
+    /// Create a bearer token for the HTTP API; the secret is printed once (stored hashed).
+    Create {
+        /// The tenant the token acts for.
+        #[arg(long)]
+        tenant: String,
+        /// admin (manage plugins, call tools) or caller (call tools, dispatch hooks).
+        #[arg(long)]
+        role: airlock::registry::Role,
+        /// A note on who holds it.
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The registry database (default `$AIRLOCK_REGISTRY`, else the XDG default).
+        #[arg(long)]
+        registry: Option<PathBuf>,
+    },
+}
+
+pub async fn token(args: TokenArgs) -> Result<ExitCode> {
+    match args.command {
+        TokenCommand::Create {
+            tenant,
+            role,
+            label,
+            registry,
+        } => {
+            let registry = crate::plugins::open_registry(registry, None)?;
+            println!("{}", registry.create_token(&tenant, role, &label)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

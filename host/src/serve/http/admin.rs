@@ -1,0 +1,247 @@
+//! The admin and tool API, `/api/v1/…`. Every route but the OpenAPI document needs a
+//! bearer token (`airlock token create`); the token decides the tenant. Admin routes need
+//! the admin role; callers reach only their own tenant's tools and hooks. A request may
+//! name a tenant with `?tenant=`; naming any other than the token's is refused.
+//!
+//! | | no token | caller | admin |
+//! |---|---|---|---|
+//! | `GET /plugins`, `POST /plugins/{name}/enable|disable`, `GET|PUT /plugins/{name}/config`, `GET /plugins/{name}/health` | 401 | 403 | ✓ |
+//! | `GET /tools`, `POST /tools/{plugin.tool}/call`, `POST /hooks/{kind}` | 401 | ✓ | ✓ |
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{ApiError, MAX_BODY, read_json};
+use crate::registry::{Role, TokenHolder};
+use crate::serve::Service;
+
+#[derive(Clone)]
+struct Api {
+    service: Service,
+    max_body: usize,
+}
+
+/// The admin and tool API over `service`'s registry, bodies capped at `max_body` bytes.
+pub fn router(service: Service, max_body: usize) -> Router {
+    let api = Api { service, max_body };
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/plugins", get(list_plugins))
+        .route("/api/v1/plugins/{name}/enable", post(enable))
+        .route("/api/v1/plugins/{name}/disable", post(disable))
+        .route(
+            "/api/v1/plugins/{name}/config",
+            get(get_config).put(put_config),
+        )
+        .route("/api/v1/plugins/{name}/health", get(health))
+        .route("/api/v1/tools", get(list_tools))
+        .route("/api/v1/tools/{tool}/call", post(call_tool))
+        .route("/api/v1/hooks/{kind}", post(dispatch))
+        .fallback(not_found)
+        .with_state(api)
+}
+
+/// [`router`] with the default body cap.
+pub fn default_router(service: Service) -> Router {
+    router(service, MAX_BODY)
+}
+
+#[derive(Deserialize)]
+struct TenantQuery {
+    tenant: Option<String>,
+}
+
+/// Checks the bearer token: 401 without a valid one, 403 for the wrong role or tenant.
+fn authorize(
+    api: &Api,
+    headers: &HeaderMap,
+    query: &TenantQuery,
+    admin_only: bool,
+) -> Result<TokenHolder, ApiError> {
+    let unauthorized = |why: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why);
+    let secret = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized("a bearer token is required (Authorization: Bearer …)"))?;
+    let holder = api
+        .service
+        .registry()
+        .token_holder(secret.trim())
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "registry", e.to_string()))?
+        .ok_or_else(|| unauthorized("the token is not valid"))?;
+    if admin_only && holder.role != Role::Admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this endpoint needs an admin token",
+        ));
+    }
+    if let Some(tenant) = query.tenant.as_deref().filter(|t| *t != holder.tenant) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "the token is for tenant `{}`, not `{tenant}`",
+                holder.tenant
+            ),
+        ));
+    }
+    Ok(holder)
+}
+
+async fn run(api: &Api, method: &str, params: Value) -> Result<axum::Json<Value>, ApiError> {
+    api.service
+        .call(method, params)
+        .await
+        .map(axum::Json)
+        .map_err(ApiError::from_rpc)
+}
+
+/// A field of the request body, or its default.
+fn field(body: &Value, name: &str, default: Value) -> Value {
+    body.get(name).cloned().unwrap_or(default)
+}
+
+async fn openapi() -> axum::Json<Value> {
+    axum::Json(super::openapi::document())
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not-found", "no such endpoint")
+}
+
+async fn list_plugins(
+    State(api): State<Api>,
+    Query(query): Query<TenantQuery>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let holder = authorize(&api, &headers, &query, true)?;
+    run(&api, "plugin/list", json!({"tenant": holder.tenant})).await
+}
+
+async fn enable(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(query): Query<TenantQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<Value>, ApiError> {
+    let holder = authorize(&api, &headers, &query, true)?;
+    let body = read_json(body, api.max_body).await?;
+    let params = json!({"plugin": name, "tenant": holder.tenant, "config": field(&body, "config", json!({}))});
+    run(&api, "plugin/enable", params).await
+}
+
+async fn disable(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(query): Query<TenantQuery>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let holder = authorize(&api, &headers, &query, true)?;
+    run(
+        &api,
+        "plugin/disable",
+        json!({"plugin": name, "tenant": holder.tenant}),
+    )
+    .await
+}
+
+async fn get_config(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(query): Query<TenantQuery>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let holder = authorize(&api, &headers, &query, true)?;
+    run(
+        &api,
+        "plugin/config/get",
+        json!({"plugin": name, "tenant": holder.tenant}),
+    )
+    .await
+}
+
+async fn put_config(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(query): Query<TenantQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<Value>, ApiError> {
+    let holder = authorize(&api, &headers, &query, true)?;
+    let config = read_json(body, api.max_body).await?;
+    let params = json!({"plugin": name, "tenant": holder.tenant, "config": config});
+    run(&api, "plugin/config/set", params).await
+}
+
+async fn health(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(query): Query<TenantQuery>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let holder = authorize(&api, &headers, &query, true)?;
+    run(
+        &api,
+        "plugin/health",
+        json!({"plugin": name, "tenant": holder.tenant}),
+    )
+    .await
+}
+
+async fn list_tools(
+    State(api): State<Api>,
+    Query(query): Query<TenantQuery>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let holder = authorize(&api, &headers, &query, false)?;
+    run(&api, "tool/list", json!({"tenant": holder.tenant})).await
+}
+
+async fn call_tool(
+    State(api): State<Api>,
+    Path(tool): Path<String>,
+    Query(query): Query<TenantQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<Value>, ApiError> {
+    let holder = authorize(&api, &headers, &query, false)?;
+    let body = read_json(body, api.max_body).await?;
+    let mut params = json!({
+        "tool": tool,
+        "tenant": holder.tenant,
+        "arguments": field(&body, "arguments", json!({})),
+    });
+    if let Some(session) = body.get("session") {
+        params["session"] = session.clone();
+    }
+    let result = run(&api, "tool/call", params).await?;
+    Ok(axum::Json(json!({"result": result.0})))
+}
+
+async fn dispatch(
+    State(api): State<Api>,
+    Path(kind): Path<String>,
+    Query(query): Query<TenantQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<Value>, ApiError> {
+    let holder = authorize(&api, &headers, &query, false)?;
+    let body = read_json(body, api.max_body).await?;
+    let mut params = json!({
+        "kind": kind,
+        "tenant": holder.tenant,
+        "payload": field(&body, "payload", json!({})),
+    });
+    if let Some(session) = body.get("session") {
+        params["session"] = session.clone();
+    }
+    run(&api, "hook/dispatch", params).await
+}

@@ -1,0 +1,282 @@
+//! MCP over streamable HTTP: one endpoint, `/mcp`. Requests are answered with one JSON
+//! body. DNS-rebinding protection first: the `Host` (and any `Origin`) must be a loopback
+//! name unless the operator allowed more hosts.
+//!
+//! Handshake generations (`2025-11-25` and earlier): `initialize` mints an
+//! `Mcp-Session-Id`; every later request must carry a live one (400 without, 404 for an
+//! unknown one) and an `MCP-Protocol-Version` the server speaks (else 400); `DELETE` ends
+//! the session. The stateless `2026-07-28`: no sessions; `MCP-Protocol-Version` and
+//! `Mcp-Method` (and `Mcp-Name` for `tools/call`) must match the body (400 with -32020),
+//! an unknown method is 404. Notifications and responses get 202. `GET` is 405: tool-list
+//! changes reach HTTP clients on their next `tools/list` (stdio clients are notified).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use super::{MAX_BODY, read_body};
+use crate::serve::jsonrpc::{self, INVALID_REQUEST, METHOD_NOT_FOUND, Request, RpcError};
+use crate::serve::mcp::{
+    HEADER_MISMATCH, MODERN, McpServer, UNSUPPORTED_VERSION, supported_versions,
+};
+
+const SESSION: &str = "mcp-session-id";
+const VERSION: &str = "mcp-protocol-version";
+
+#[derive(Clone)]
+struct Endpoint {
+    server: McpServer,
+    sessions: Arc<Mutex<HashSet<String>>>,
+    allowed_hosts: Arc<Vec<String>>,
+}
+
+/// The `/mcp` endpoint for `server`. `allowed_hosts` are host names (no port) accepted
+/// besides `localhost`, `127.0.0.1` and `[::1]`.
+pub fn router(server: McpServer, allowed_hosts: Vec<String>) -> Router {
+    let endpoint = Endpoint {
+        server,
+        sessions: Arc::default(),
+        allowed_hosts: Arc::new(allowed_hosts),
+    };
+    Router::new()
+        .route(
+            "/mcp",
+            post(handle_post)
+                .get(method_not_allowed)
+                .delete(end_session),
+        )
+        .with_state(endpoint)
+}
+
+async fn method_not_allowed() -> StatusCode {
+    StatusCode::METHOD_NOT_ALLOWED
+}
+
+fn rpc_reply(status: StatusCode, id: Value, error: RpcError) -> Response {
+    (status, axum::Json(jsonrpc::response(id, Err(error)))).into_response()
+}
+
+/// The host part of `Host` or `Origin` values (`name:port`, `scheme://name:port`).
+fn host_name(value: &str) -> &str {
+    let value = value.split_once("://").map_or(value, |(_, rest)| rest);
+    let value = value.split('/').next().unwrap_or(value);
+    match value.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => value.rsplit_once(':').map_or(value, |(host, _)| host),
+    }
+}
+
+impl Endpoint {
+    fn host_allowed(&self, value: &str) -> bool {
+        let host = host_name(value);
+        ["localhost", "127.0.0.1", "::1"].contains(&host)
+            || self.allowed_hosts.iter().any(|h| h == host)
+    }
+
+    /// DNS-rebinding protection: a foreign `Host` or `Origin` is refused with 403.
+    fn check_origin(&self, headers: &HeaderMap) -> Result<(), Box<Response>> {
+        for name in [header::HOST, header::ORIGIN] {
+            if let Some(value) = headers.get(&name).and_then(|v| v.to_str().ok())
+                && !self.host_allowed(value)
+            {
+                let error =
+                    RpcError::new(INVALID_REQUEST, format!("{name} `{value}` is not allowed"));
+                return Err(Box::new(rpc_reply(
+                    StatusCode::FORBIDDEN,
+                    Value::Null,
+                    error,
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Handshake generations: the session and the version header.
+    fn check_session(&self, headers: &HeaderMap, request: &Request) -> Result<(), Box<Response>> {
+        let id = request.id.clone().unwrap_or(Value::Null);
+        if let Some(version) = header_text(headers, VERSION)
+            && !supported_versions().contains(&version)
+        {
+            let error = RpcError::new(
+                INVALID_REQUEST,
+                format!("unsupported MCP-Protocol-Version `{version}`"),
+            );
+            return Err(Box::new(rpc_reply(StatusCode::BAD_REQUEST, id, error)));
+        }
+        if request.method == "initialize" {
+            return Ok(());
+        }
+        let Some(session) = header_text(headers, SESSION) else {
+            let error = RpcError::new(
+                INVALID_REQUEST,
+                "missing Mcp-Session-Id (send initialize first)",
+            );
+            return Err(Box::new(rpc_reply(StatusCode::BAD_REQUEST, id, error)));
+        };
+        match self
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(session)
+        {
+            true => Ok(()),
+            false => {
+                let error = RpcError::new(INVALID_REQUEST, "unknown or ended session");
+                Err(Box::new(rpc_reply(StatusCode::NOT_FOUND, id, error)))
+            }
+        }
+    }
+
+    fn new_session(&self) -> Option<String> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).ok()?;
+        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        self.sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone());
+        Some(id)
+    }
+}
+
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Stateless generation: the transport headers must repeat what the body says.
+fn check_modern_headers(headers: &HeaderMap, request: &Request) -> Result<(), RpcError> {
+    let body_version = request.params["_meta"]["io.modelcontextprotocol/protocolVersion"].as_str();
+    let mismatch = |what: &str| RpcError::new(HEADER_MISMATCH, format!("header mismatch: {what}"));
+    if body_version.is_none() {
+        return Err(RpcError::invalid_params(
+            "protocol 2026-07-28 requests carry `_meta` with `io.modelcontextprotocol/protocolVersion`",
+        ));
+    }
+    if header_text(headers, VERSION) != body_version {
+        return Err(mismatch(
+            "MCP-Protocol-Version differs from _meta's protocolVersion",
+        ));
+    }
+    if header_text(headers, "mcp-method") != Some(request.method.as_str()) {
+        return Err(mismatch("Mcp-Method differs from the request's method"));
+    }
+    if request.method == "tools/call"
+        && header_text(headers, "mcp-name") != request.params["name"].as_str()
+    {
+        return Err(mismatch("Mcp-Name differs from the tool's name"));
+    }
+    Ok(())
+}
+
+fn is_modern(headers: &HeaderMap, request: &Request) -> bool {
+    header_text(headers, VERSION) == Some(MODERN)
+        || request.params["_meta"]
+            .get("io.modelcontextprotocol/protocolVersion")
+            .is_some()
+}
+
+async fn handle_post(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Body) -> Response {
+    if let Err(refused) = endpoint.check_origin(&headers) {
+        return *refused;
+    }
+    let bytes = match read_body(body, MAX_BODY).await {
+        Ok(bytes) => bytes,
+        Err(too_large) => return too_large.into_response(),
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let request = match jsonrpc::parse(&text) {
+        jsonrpc::Frame::Single(Ok(request)) => request,
+        jsonrpc::Frame::Invalid(reply) | jsonrpc::Frame::Single(Err(reply)) => {
+            return (StatusCode::BAD_REQUEST, axum::Json(reply)).into_response();
+        }
+        jsonrpc::Frame::Batch(_) => {
+            let error = RpcError::new(
+                INVALID_REQUEST,
+                "batches are not part of MCP; send one message per POST",
+            );
+            return rpc_reply(StatusCode::BAD_REQUEST, Value::Null, error);
+        }
+    };
+    if request.is_notification() {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    let modern = is_modern(&headers, &request);
+    if modern {
+        if let Err(error) = check_modern_headers(&headers, &request) {
+            return rpc_reply(
+                StatusCode::BAD_REQUEST,
+                request.id.unwrap_or_default(),
+                error,
+            );
+        }
+    } else if let Err(refused) = endpoint.check_session(&headers, &request) {
+        return *refused;
+    }
+    let id = request.id.clone().unwrap_or_default();
+    let outcome = endpoint.server.respond(&request).await;
+    let status = match &outcome {
+        Err(e) if modern && e.code == METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
+        Err(e)
+            if modern
+                && [
+                    HEADER_MISMATCH,
+                    UNSUPPORTED_VERSION,
+                    jsonrpc::INVALID_PARAMS,
+                ]
+                .contains(&e.code) =>
+        {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::OK,
+    };
+    let result = outcome.map(|r| r.unwrap_or_else(|| json!({})));
+    let mut response = (status, axum::Json(jsonrpc::response(id, result))).into_response();
+    if request.method == "initialize"
+        && !modern
+        && status == StatusCode::OK
+        && let Some(session) = endpoint.new_session()
+        && let Ok(value) = HeaderValue::from_str(&session)
+    {
+        response.headers_mut().insert(SESSION, value);
+    }
+    response
+}
+
+async fn end_session(State(endpoint): State<Endpoint>, headers: HeaderMap) -> Response {
+    if let Err(refused) = endpoint.check_origin(&headers) {
+        return *refused;
+    }
+    let Some(session) = header_text(&headers, SESSION) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    match endpoint
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(session)
+    {
+        true => StatusCode::NO_CONTENT.into_response(),
+        false => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_name;
+
+    #[test]
+    fn host_names_are_taken_from_host_and_origin_values() {
+        assert_eq!(host_name("127.0.0.1:8080"), "127.0.0.1");
+        assert_eq!(host_name("http://localhost:3000"), "localhost");
+        assert_eq!(host_name("[::1]:80"), "::1");
+        assert_eq!(host_name("http://evil.example.com"), "evil.example.com");
+        assert_eq!(host_name("example.org"), "example.org");
+    }
+}

@@ -1,0 +1,132 @@
+//! HTTP front ends on `axum`: the admin and tool API ([`admin`], bearer tokens, per-tenant)
+//! and the MCP streamable HTTP transport ([`mcp`]). Both read bodies through
+//! [`read_body`], which caps their size, and report failures in one stable JSON shape:
+//! `{"error": {"code": "<kind>", "message": "…", "details": …}}`.
+
+pub mod admin;
+pub mod mcp;
+mod openapi;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::jsonrpc::RpcError;
+
+/// The default cap on request bodies: 4 MiB.
+pub const MAX_BODY: usize = 4 << 20;
+
+/// Serves `app` on `listener` until `shutdown` resolves; requests in flight then finish
+/// before this returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// An API failure: an HTTP status and the stable error body.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// The HTTP rendering of an Airlock method failure.
+    pub fn from_rpc(error: RpcError) -> Self {
+        use super::errors::*;
+        use super::jsonrpc::*;
+        let status = match error.code {
+            PARSE_ERROR | INVALID_REQUEST | INVALID_PARAMS => StatusCode::BAD_REQUEST,
+            METHOD_NOT_FOUND | NOT_FOUND => StatusCode::NOT_FOUND,
+            DEPENDENCY => StatusCode::CONFLICT,
+            REGISTRY | INTERNAL_ERROR => StatusCode::INTERNAL_SERVER_ERROR,
+            SHUT_DOWN | FAILING => StatusCode::SERVICE_UNAVAILABLE,
+            // The plugin could not be loaded, or the call failed inside it (limits, traps,
+            // its own errors): the request was understood but could not be carried out.
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        let code = error
+            .data
+            .as_ref()
+            .and_then(|d| d["kind"].as_str())
+            .unwrap_or("invalid-request")
+            .to_string();
+        ApiError {
+            status,
+            code,
+            message: error.message,
+            details: error.data,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        if let Some(details) = self.details {
+            body["error"]["details"] = details;
+        }
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+/// The body as bytes, refusing more than `limit` with 413.
+pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!("the request body exceeds the {limit}-byte limit"),
+        )
+    })
+}
+
+/// The body as a JSON object (an empty body is `{}`).
+pub async fn read_json(body: Body, limit: usize) -> Result<Value, ApiError> {
+    let bytes = read_body(body, limit).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad-json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    match value.is_object() {
+        true => Ok(value),
+        false => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad-json",
+            "the body must be a JSON object",
+        )),
+    }
+}

@@ -1,0 +1,84 @@
+//! Serving plugins to other languages and processes: JSON-RPC 2.0 over stdio with Airlock's
+//! own methods ([`service`]), and the Model Context Protocol ([`mcp`]) over stdio and
+//! streamable HTTP. Both sit on one [`crate::registry::Registry`].
+
+pub mod errors;
+pub mod http;
+pub mod jsonrpc;
+pub mod lines;
+pub mod mcp;
+pub mod service;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use jsonrpc::Request;
+use lines::{Handler, Outbox};
+pub use mcp::McpServer;
+pub use service::Service;
+
+/// The largest frame (one line) read from stdio by default: 8 MiB.
+pub const MAX_FRAME: usize = 8 << 20;
+
+impl Handler for Service {
+    async fn handle(&self, request: Request) -> Option<Value> {
+        let result = self.call(&request.method, request.params).await;
+        // A notification runs, but is never answered, not even with an error.
+        let id = request.id?;
+        Some(jsonrpc::response(id, result))
+    }
+}
+
+/// Serves Airlock's JSON-RPC methods on stdin/stdout until stdin closes.
+pub async fn jsonrpc_stdio(service: Service, max_frame: usize) -> std::io::Result<()> {
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    lines::serve(
+        stdin,
+        tokio::io::stdout(),
+        Arc::new(service),
+        mpsc::unbounded_channel(),
+        max_frame,
+    )
+    .await
+}
+
+/// Serves MCP on stdin/stdout until stdin closes, announcing tool-list changes.
+pub async fn mcp_stdio(server: McpServer, max_frame: usize) -> std::io::Result<()> {
+    let (outbox, inbox) = mpsc::unbounded_channel();
+    let follower = tokio::spawn(announce_tool_changes(server.clone(), outbox.clone()));
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    let served = lines::serve(
+        stdin,
+        tokio::io::stdout(),
+        Arc::new(server),
+        (outbox, inbox),
+        max_frame,
+    )
+    .await;
+    follower.abort();
+    served
+}
+
+/// Sends `notifications/tools/list_changed` whenever a registry change (an enable, a
+/// disable, a reload) changes the tenant's tool list.
+pub async fn announce_tool_changes(server: McpServer, outbox: Outbox) {
+    let mut events = server.registry().events();
+    let mut last = server.tools();
+    loop {
+        match events.recv().await {
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+        let now = server.tools();
+        if now != last {
+            last = now;
+            let notification =
+                json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"});
+            if outbox.send(notification).is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! MCP on real plugins, through the same code paths as `airlock mcp`: the handshake
+//! generation over a newline-delimited stream, the stateless 2026-07-28 generation, tool
+//! failures as `isError` results, `list_changed` after a reload, and the streamable HTTP
+//! endpoint's sessions, headers and DNS-rebinding protection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use airlock::policy::Policy;
+use airlock::registry::Registry;
+use airlock::serve::{McpServer, announce_tool_changes, http, lines};
+use airlock_tests::http::request;
+use airlock_tests::{TempDir, guests, plugin_folder, runtime, write_plugin_folder};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+struct Fixture {
+    registry: Arc<Registry>,
+    state: TempDir,
+    _hostile: TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let state = TempDir::new("mcp");
+    let registry = Arc::new(
+        Registry::open(
+            &state.path().join("registry.db"),
+            runtime(),
+            Policy::default(),
+        )
+        .unwrap(),
+    );
+    let hostile = plugin_folder("hostile", guests::HOSTILE, "[limits]\nfuel = 50000000\n");
+    registry
+        .install(std::path::Path::new(guests::CALCULATOR_DIR))
+        .unwrap();
+    registry.install(hostile.path()).unwrap();
+    registry
+        .enable("acme", "calculator", json!({}))
+        .await
+        .unwrap();
+    registry.enable("acme", "hostile", json!({})).await.unwrap();
+    Fixture {
+        registry,
+        state,
+        _hostile: hostile,
+    }
+}
+
+/// A client on an in-memory newline-delimited stream to an MCP server.
+struct Stream {
+    writer: tokio::io::WriteHalf<tokio::io::DuplexStream>,
+    reader: tokio::io::Lines<BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>>,
+}
+
+impl Stream {
+    fn start(server: McpServer) -> Stream {
+        let (client, end) = tokio::io::duplex(1 << 16);
+        let (read, write) = tokio::io::split(end);
+        let (outbox, inbox) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(announce_tool_changes(server.clone(), outbox.clone()));
+        tokio::spawn(lines::serve(
+            BufReader::new(read),
+            write,
+            Arc::new(server),
+            (outbox, inbox),
+            1 << 20,
+        ));
+        let (read, write) = tokio::io::split(client);
+        Stream {
+            writer: write,
+            reader: BufReader::new(read).lines(),
+        }
+    }
+
+    async fn send(&mut self, message: Value) {
+        let mut line = message.to_string();
+        line.push('\n');
+        self.writer.write_all(line.as_bytes()).await.unwrap();
+    }
+
+    async fn recv(&mut self) -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(30), self.reader.next_line())
+            .await
+            .expect("a message within 30 s")
+            .unwrap()
+            .unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+
+    async fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await;
+        let reply = self.recv().await;
+        assert_eq!(reply["id"], id, "{reply}");
+        reply
+    }
+}
+
+fn modern_meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_handshake_generation_lists_and_calls_tools() {
+    let f = fixture().await;
+    let mut s = Stream::start(McpServer::new(f.registry.clone(), "acme"));
+    let init = s
+        .call(1, "initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))
+        .await;
+    assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
+    assert_eq!(init["result"]["capabilities"]["tools"]["listChanged"], true);
+    assert_eq!(init["result"]["serverInfo"]["name"], "airlock");
+    let older = s
+        .call(2, "initialize", json!({"protocolVersion": "2025-03-26"}))
+        .await;
+    assert_eq!(
+        older["result"]["protocolVersion"], "2025-03-26",
+        "a supported version is echoed"
+    );
+    let unknown = s
+        .call(3, "initialize", json!({"protocolVersion": "1999-01-01"}))
+        .await;
+    assert_eq!(
+        unknown["result"]["protocolVersion"], "2025-11-25",
+        "else the newest"
+    );
+    s.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+    assert_eq!(s.call(4, "ping", json!({})).await["result"], json!({}));
+
+    let list = s.call(5, "tools/list", json!({})).await;
+    let tools = list["result"]["tools"].as_array().unwrap();
+    let add = tools
+        .iter()
+        .find(|t| t["name"] == "calculator.add")
+        .expect("calculator.add listed");
+    assert_eq!(add["inputSchema"]["type"], "object");
+    assert!(add["description"].as_str().is_some_and(|d| !d.is_empty()));
+    assert!(
+        list["result"].get("ttlMs").is_none(),
+        "no stateless fields in this generation"
+    );
+
+    let sum = s
+        .call(
+            6,
+            "tools/call",
+            json!({"name": "calculator.add", "arguments": {"a": 2, "b": 3}}),
+        )
+        .await;
+    assert_eq!(sum["result"]["isError"], false);
+    let text: Value =
+        serde_json::from_str(sum["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(text, json!({"result": 5.0}));
+    assert_eq!(sum["result"]["structuredContent"], json!({"result": 5.0}));
+
+    // Failures of the tool are results with isError, each with a readable message.
+    for (id, name, arguments, kind) in [
+        (
+            7,
+            "calculator.divide",
+            json!({"a": 1, "b": 0}),
+            "[plugin-error]",
+        ),
+        (8, "hostile.panic", json!({"text": "boom"}), "[trap]"),
+        (9, "hostile.spin", json!({}), "[fuel-exhausted]"),
+        (10, "calculator.add", json!({"a": "two"}), "[bad-arguments]"),
+    ] {
+        let failed = s
+            .call(
+                id,
+                "tools/call",
+                json!({"name": name, "arguments": arguments}),
+            )
+            .await;
+        assert_eq!(failed["result"]["isError"], true, "{failed}");
+        let message = failed["result"]["content"][0]["text"].as_str().unwrap();
+        assert!(message.starts_with(kind), "{message}");
+    }
+    let unknown_tool = s
+        .call(
+            11,
+            "tools/call",
+            json!({"name": "calculator.pow", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(unknown_tool["error"]["code"], -32602);
+    assert_eq!(
+        s.call(12, "resources/list", json!({})).await["error"]["code"],
+        -32601
+    );
+    // The server is fine after all that.
+    assert_eq!(s.call(13, "ping", json!({})).await["result"], json!({}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stateless_generation_needs_no_handshake() {
+    let f = fixture().await;
+    let mut s = Stream::start(McpServer::new(f.registry.clone(), "acme"));
+    let discover = s
+        .call(1, "server/discover", json!({"_meta": modern_meta()}))
+        .await;
+    let result = &discover["result"];
+    assert_eq!(result["resultType"], "complete");
+    assert!(
+        result["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2026-07-28"))
+    );
+    assert!(
+        result["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("2025-11-25"))
+    );
+    assert_eq!(
+        result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "airlock"
+    );
+    assert!(result["ttlMs"].is_u64() && result["cacheScope"].is_string());
+
+    let list = s
+        .call(2, "tools/list", json!({"_meta": modern_meta()}))
+        .await;
+    assert_eq!(list["result"]["resultType"], "complete");
+    assert!(list["result"]["ttlMs"].is_u64());
+    let call = s
+        .call(3, "tools/call", json!({"_meta": modern_meta(), "name": "calculator.add", "arguments": {"a": 1, "b": 1}}))
+        .await;
+    assert_eq!(call["result"]["resultType"], "complete");
+    assert_eq!(call["result"]["structuredContent"], json!({"result": 2.0}));
+
+    let mut old = modern_meta();
+    old["io.modelcontextprotocol/protocolVersion"] = json!("1900-01-01");
+    let unsupported = s.call(4, "tools/list", json!({"_meta": old})).await;
+    assert_eq!(unsupported["error"]["code"], -32022);
+    assert_eq!(unsupported["error"]["data"]["requested"], "1900-01-01");
+    let no_caps = s
+        .call(
+            5,
+            "tools/list",
+            json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}),
+        )
+        .await;
+    assert_eq!(no_caps["error"]["code"], -32602);
+    for (id, removed) in [(6, "initialize"), (7, "ping")] {
+        let reply = s.call(id, removed, json!({"_meta": modern_meta()})).await;
+        assert_eq!(
+            reply["error"]["code"], -32601,
+            "{removed} is gone in 2026-07-28"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_that_changes_the_tools_is_announced() {
+    let f = fixture().await;
+    let folder = f.state.path().join("versioned");
+    write_plugin_folder(&folder, "versioned", "1.0.0", guests::VERSIONED, "");
+    f.registry.install(&folder).unwrap();
+    f.registry
+        .enable("acme", "versioned", json!({}))
+        .await
+        .unwrap();
+    let mut s = Stream::start(McpServer::new(f.registry.clone(), "acme"));
+    let before = s.call(1, "tools/list", json!({})).await;
+    assert!(!before.to_string().contains("versioned.farewell"));
+
+    // Same tools after a reload to the same version: nothing announced (checked below by
+    // the next message being the reply to request 2).
+    f.registry.reload("versioned").await.unwrap();
+    assert_eq!(s.call(2, "ping", json!({})).await["result"], json!({}));
+
+    write_plugin_folder(&folder, "versioned", "2.0.0", guests::VERSIONED_V2, "");
+    f.registry.reload("versioned").await.unwrap();
+    let note = s.recv().await;
+    assert_eq!(
+        note,
+        json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+    );
+    let after = s.call(3, "tools/list", json!({})).await;
+    assert!(after.to_string().contains("versioned.farewell"));
+}
+
+async fn serve_http(f: &Fixture) -> std::net::SocketAddr {
+    let app = http::mcp::router(McpServer::new(f.registry.clone(), "acme"), vec![]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(http::serve(listener, app, std::future::pending()));
+    address
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streamable_http_sessions_headers_and_origins() {
+    let f = fixture().await;
+    let address = serve_http(&f).await;
+    let json_headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+    ];
+    let post = |headers: Vec<(&'static str, String)>, body: Value| async move {
+        let mut all: Vec<(&str, &str)> = json_headers.to_vec();
+        all.extend(headers.iter().map(|(n, v)| (*n, v.as_str())));
+        request(address, "POST", "/mcp", &all, body.to_string().as_bytes()).await
+    };
+    let init = post(vec![], json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}}})).await;
+    assert_eq!(init.status, 200);
+    assert_eq!(init.json()["result"]["protocolVersion"], "2025-11-25");
+    let session = init
+        .header("mcp-session-id")
+        .expect("a session id")
+        .to_string();
+    let with_session = |extra: Vec<(&'static str, String)>| {
+        let mut headers = vec![
+            ("Mcp-Session-Id", session.clone()),
+            ("MCP-Protocol-Version", "2025-11-25".to_string()),
+        ];
+        headers.extend(extra);
+        headers
+    };
+    let initialized = post(
+        with_session(vec![]),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    )
+    .await;
+    assert_eq!(initialized.status, 202);
+    assert!(initialized.body.is_empty());
+    let list = post(
+        with_session(vec![]),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+    )
+    .await;
+    assert_eq!(list.status, 200);
+    assert!(list.json()["result"]["tools"].as_array().unwrap().len() >= 4);
+    let call = post(with_session(vec![]), json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "calculator.add", "arguments": {"a": 20, "b": 22}}})).await;
+    assert_eq!(
+        call.json()["result"]["structuredContent"],
+        json!({"result": 42.0})
+    );
+
+    let no_session = post(
+        vec![],
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list"}),
+    )
+    .await;
+    assert_eq!(no_session.status, 400);
+    let bad_session = post(
+        vec![("Mcp-Session-Id", "nope".into())],
+        json!({"jsonrpc": "2.0", "id": 5, "method": "tools/list"}),
+    )
+    .await;
+    assert_eq!(bad_session.status, 404);
+    let bad_version = post(
+        vec![
+            ("Mcp-Session-Id", session.clone()),
+            ("MCP-Protocol-Version", "2099-01-01".into()),
+        ],
+        json!({"jsonrpc": "2.0", "id": 6, "method": "ping"}),
+    )
+    .await;
+    assert_eq!(bad_version.status, 400);
+    let evil_host = post(
+        vec![("Host", "evil.example.com".into())],
+        json!({"jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {}}),
+    )
+    .await;
+    assert_eq!(evil_host.status, 403);
+    let evil_origin = post(
+        vec![("Origin", "http://evil.example.com".into())],
+        json!({"jsonrpc": "2.0", "id": 8, "method": "initialize", "params": {}}),
+    )
+    .await;
+    assert_eq!(evil_origin.status, 403);
+    let local_origin = post(
+        vec![("Origin", format!("http://127.0.0.1:{}", address.port()))],
+        json!({"jsonrpc": "2.0", "id": 9, "method": "initialize", "params": {}}),
+    )
+    .await;
+    assert_eq!(local_origin.status, 200);
+    let garbage = request(address, "POST", "/mcp", &json_headers, b"{oops").await;
+    assert_eq!(
+        (garbage.status, garbage.json()["error"]["code"].as_i64()),
+        (400, Some(-32700))
+    );
+    assert_eq!(request(address, "GET", "/mcp", &[], b"").await.status, 405);
+
+    let session_header = [("Mcp-Session-Id", session.as_str())];
+    assert_eq!(
+        request(address, "DELETE", "/mcp", &session_header, b"")
+            .await
+            .status,
+        204
+    );
+    let ended = post(
+        with_session(vec![]),
+        json!({"jsonrpc": "2.0", "id": 10, "method": "ping"}),
+    )
+    .await;
+    assert_eq!(ended.status, 404, "the session is over");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streamable_http_in_the_stateless_generation() {
+    let f = fixture().await;
+    let address = serve_http(&f).await;
+    let post = |headers: Vec<(&'static str, &'static str)>, body: Value| async move {
+        let mut all = vec![
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+        ];
+        all.extend(headers);
+        request(address, "POST", "/mcp", &all, body.to_string().as_bytes()).await
+    };
+    let modern = |method: &'static str| {
+        vec![
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", method),
+        ]
+    };
+    let discover = post(modern("server/discover"), json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": modern_meta()}})).await;
+    assert_eq!(discover.status, 200);
+    assert!(discover.header("mcp-session-id").is_none(), "no sessions");
+    let mut call_headers = modern("tools/call");
+    call_headers.push(("Mcp-Name", "calculator.add"));
+    let call = post(call_headers, json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"_meta": modern_meta(), "name": "calculator.add", "arguments": {"a": 1, "b": 2}}})).await;
+    assert_eq!(call.status, 200);
+    assert_eq!(
+        call.json()["result"]["structuredContent"],
+        json!({"result": 3.0})
+    );
+
+    let mismatch = post(modern("tools/list"), json!({"jsonrpc": "2.0", "id": 3, "method": "server/discover", "params": {"_meta": modern_meta()}})).await;
+    assert_eq!(
+        (mismatch.status, mismatch.json()["error"]["code"].as_i64()),
+        (400, Some(-32020))
+    );
+    let no_meta = post(
+        modern("tools/list"),
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/list"}),
+    )
+    .await;
+    assert_eq!(
+        (no_meta.status, no_meta.json()["error"]["code"].as_i64()),
+        (400, Some(-32602))
+    );
+    let removed = post(
+        modern("ping"),
+        json!({"jsonrpc": "2.0", "id": 5, "method": "ping", "params": {"_meta": modern_meta()}}),
+    )
+    .await;
+    assert_eq!(
+        (removed.status, removed.json()["error"]["code"].as_i64()),
+        (404, Some(-32601))
+    );
+}
