@@ -97,9 +97,8 @@ impl RuntimeBuilder {
     }
 
     /// How long compiling one component may take (default
-    /// [`RuntimeBuilder::DEFAULT_COMPILE_TIMEOUT`]);
-    /// past it the load fails with [`LoadError::CompileTimeout`]. A cache hit compiles
-    /// nothing and takes milliseconds.
+    /// [`RuntimeBuilder::DEFAULT_COMPILE_TIMEOUT`]); past it the load fails with
+    /// [`LoadError::CompileTimeout`]. A cache hit compiles nothing and takes milliseconds.
     pub fn compile_timeout(mut self, timeout: Duration) -> Self {
         self.compile_timeout = timeout;
         self

@@ -458,3 +458,57 @@ async fn streamable_http_in_the_stateless_generation() {
         (404, Some(-32601))
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_session_stream_hears_of_tool_list_changes() {
+    use tokio::io::AsyncReadExt;
+    let f = fixture().await;
+    let folder = f.state.path().join("versioned");
+    write_plugin_folder(&folder, "versioned", "1.0.0", guests::VERSIONED, "");
+    f.registry.install(&folder).unwrap();
+    f.registry
+        .enable("acme", "versioned", json!({}))
+        .await
+        .unwrap();
+    let address = serve_http(&f).await;
+    let init = request(
+        address,
+        "POST",
+        "/mcp",
+        &[("Content-Type", "application/json")],
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25"}}).to_string().as_bytes(),
+    )
+    .await;
+    let session = init.header("mcp-session-id").unwrap().to_string();
+    assert_eq!(
+        request(address, "GET", "/mcp", &[], b"").await.status,
+        405,
+        "no session, no stream"
+    );
+
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let get = format!(
+        "GET /mcp HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\nMcp-Session-Id: {session}\r\n\r\n"
+    );
+    stream.write_all(get.as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    // The stream is open (headers arrive) before the reload happens.
+    while !seen.contains("text/event-stream") {
+        let n = stream.read(&mut buffer).await.unwrap();
+        assert!(n > 0, "stream closed: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+    write_plugin_folder(&folder, "versioned", "2.0.0", guests::VERSIONED_V2, "");
+    f.registry.reload("versioned").await.unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(30), async {
+        while !seen.contains("notifications/tools/list_changed") {
+            let n = stream.read(&mut buffer).await.unwrap();
+            assert!(n > 0, "stream closed: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    })
+    .await;
+    assert!(heard.is_ok(), "no list_changed event: {seen}");
+    assert!(seen.contains("event: message"), "{seen}");
+}

@@ -67,9 +67,13 @@ pub async fn announce_tool_changes(server: McpServer, outbox: Outbox) {
     let mut events = server.registry().events();
     let mut last = server.tools();
     loop {
-        match events.recv().await {
-            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        // Stop as soon as nobody listens (a client went away), not at the next change.
+        let event = tokio::select! {
+            _ = outbox.closed() => return,
+            event = events.recv() => event,
+        };
+        if let Err(tokio::sync::broadcast::error::RecvError::Closed) = event {
+            return;
         }
         let now = server.tools();
         if now != last {

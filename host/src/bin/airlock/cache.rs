@@ -55,7 +55,7 @@ pub async fn run(args: CacheArgs) -> Result<ExitCode> {
                     }))?
                 ),
                 false => println!(
-                    "removed {} compiled component{} ({}) from {}",
+                    "removed {} compiled component{}, {}, from {}",
                     removed.entries,
                     plural(removed.entries),
                     human_bytes(removed.bytes),

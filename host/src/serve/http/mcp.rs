@@ -7,8 +7,9 @@
 //! unknown one) and an `MCP-Protocol-Version` the server speaks (else 400); `DELETE` ends
 //! the session. The stateless `2026-07-28`: no sessions; `MCP-Protocol-Version` and
 //! `Mcp-Method` (and `Mcp-Name` for `tools/call`) must match the body (400 with -32020),
-//! an unknown method is 404. Notifications and responses get 202. `GET` is 405: tool-list
-//! changes reach HTTP clients on their next `tools/list` (stdio clients are notified).
+//! an unknown method is 404. Notifications and responses get 202. `GET` with a live session
+//! opens the server's SSE stream, on which `notifications/tools/list_changed` arrives when a
+//! reload or an enable changes the tool list (without a session, as in 2026-07-28, 405).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
@@ -48,15 +50,40 @@ pub fn router(server: McpServer, allowed_hosts: Vec<String>) -> Router {
     Router::new()
         .route(
             "/mcp",
-            post(handle_post)
-                .get(method_not_allowed)
-                .delete(end_session),
+            post(handle_post).get(open_stream).delete(end_session),
         )
         .with_state(endpoint)
 }
 
-async fn method_not_allowed() -> StatusCode {
-    StatusCode::METHOD_NOT_ALLOWED
+/// The server-to-client stream of a session: tool-list changes, as SSE `message` events.
+async fn open_stream(State(endpoint): State<Endpoint>, headers: HeaderMap) -> Response {
+    if let Err(refused) = endpoint.check_origin(&headers) {
+        return *refused;
+    }
+    let live = header_text(&headers, SESSION).is_some_and(|id| {
+        endpoint
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(id)
+    });
+    if !live {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    let (outbox, inbox) = tokio::sync::mpsc::unbounded_channel();
+    // The follower stops when the client goes away and the stream (the receiver) drops.
+    tokio::spawn(crate::serve::announce_tool_changes(
+        endpoint.server.clone(),
+        outbox,
+    ));
+    let events = futures_util::stream::unfold(inbox, |mut inbox| async move {
+        let message = inbox.recv().await?;
+        let event = Event::default().event("message").data(message.to_string());
+        Some((Ok::<_, std::convert::Infallible>(event), inbox))
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 fn rpc_reply(status: StatusCode, id: Value, error: RpcError) -> Response {
