@@ -7,6 +7,16 @@ pub use airlock_guests as guests;
 
 pub mod http;
 
+/// A registry in `dir` (its own database) under the default policy.
+pub fn registry(dir: &TempDir) -> airlock::registry::Registry {
+    airlock::registry::Registry::open(
+        &dir.path().join("registry.db"),
+        runtime(),
+        airlock::policy::Policy::default(),
+    )
+    .expect("registry opens")
+}
+
 /// A runtime with default limits.
 pub fn runtime() -> Runtime {
     Runtime::new().expect("runtime builds")

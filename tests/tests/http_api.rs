@@ -6,11 +6,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airlock::policy::Policy;
 use airlock::registry::{Registry, Role};
 use airlock::serve::{Service, http};
 use airlock_tests::http::request;
-use airlock_tests::{TempDir, guests, plugin_folder, runtime};
+use airlock_tests::{TempDir, guests, plugin_folder};
 use serde_json::json;
 
 struct Server {
@@ -24,14 +23,7 @@ struct Server {
 
 async fn start(max_body: usize) -> Server {
     let state = TempDir::new("http-api");
-    let registry = Arc::new(
-        Registry::open(
-            &state.path().join("registry.db"),
-            runtime(),
-            Policy::default(),
-        )
-        .unwrap(),
-    );
+    let registry = Arc::new(airlock_tests::registry(&state));
     let hostile = plugin_folder("hostile", guests::HOSTILE, "");
     for dir in [
         std::path::Path::new(guests::CALCULATOR_DIR),

@@ -5,10 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use airlock::policy::Policy;
 use airlock::registry::Registry;
 use airlock::serve::{Service, lines};
-use airlock_tests::{TempDir, guests, plugin_folder, runtime};
+use airlock_tests::{TempDir, guests, plugin_folder};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines, WriteHalf};
 
@@ -60,14 +59,7 @@ impl Client {
 
 async fn start(max_frame: usize) -> Client {
     let state = TempDir::new("jsonrpc");
-    let registry = Arc::new(
-        Registry::open(
-            &state.path().join("registry.db"),
-            runtime(),
-            Policy::default(),
-        )
-        .unwrap(),
-    );
+    let registry = Arc::new(airlock_tests::registry(&state));
     let (client, server) = tokio::io::duplex(1 << 16);
     let (server_read, server_write) = tokio::io::split(server);
     let service = Service::new(registry.clone(), "acme");
@@ -285,12 +277,18 @@ async fn each_failure_has_its_code() {
         .await;
     assert_eq!(missing["code"], -32012);
 
-    // The same plugin folder, now with a short deadline and fuel to spare.
+    // The same plugin, now with a short deadline.
     c.ok(30, "plugin/load", json!({"path": slow.path()})).await;
     c.ok(31, "plugin/enable", json!({"plugin": "hostile"}))
         .await;
+    // A sleep in a host call: the deadline, not fuel, must end it, however loaded the
+    // machine is.
     let deadline = c
-        .error(32, "tool/call", json!({"tool": "hostile.spin"}))
+        .error(
+            32,
+            "tool/call",
+            json!({"tool": "hostile.sleep", "arguments": {"ms": 5000}}),
+        )
         .await;
     assert_eq!(deadline["code"], -32002);
     // After all that, everything still answers.

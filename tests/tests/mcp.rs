@@ -6,11 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use airlock::policy::Policy;
 use airlock::registry::Registry;
 use airlock::serve::{McpServer, announce_tool_changes, http, lines};
 use airlock_tests::http::request;
-use airlock_tests::{TempDir, guests, plugin_folder, runtime, write_plugin_folder};
+use airlock_tests::{TempDir, guests, plugin_folder, write_plugin_folder};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -22,14 +21,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let state = TempDir::new("mcp");
-    let registry = Arc::new(
-        Registry::open(
-            &state.path().join("registry.db"),
-            runtime(),
-            Policy::default(),
-        )
-        .unwrap(),
-    );
+    let registry = Arc::new(airlock_tests::registry(&state));
     let hostile = plugin_folder("hostile", guests::HOSTILE, "[limits]\nfuel = 50000000\n");
     registry
         .install(std::path::Path::new(guests::CALCULATOR_DIR))

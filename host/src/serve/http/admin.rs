@@ -103,6 +103,23 @@ async fn run(api: &Api, method: &str, params: Value) -> Result<axum::Json<Value>
         .map_err(ApiError::from_rpc)
 }
 
+/// An admin method about one plugin of the token's tenant.
+async fn on_plugin(
+    api: &Api,
+    headers: &HeaderMap,
+    query: &TenantQuery,
+    method: &str,
+    plugin: String,
+) -> Result<axum::Json<Value>, ApiError> {
+    let holder = authorize(api, headers, query, true)?;
+    run(
+        api,
+        method,
+        json!({"plugin": plugin, "tenant": holder.tenant}),
+    )
+    .await
+}
+
 /// A field of the request body, or its default.
 fn field(body: &Value, name: &str, default: Value) -> Value {
     body.get(name).cloned().unwrap_or(default)
@@ -144,13 +161,7 @@ async fn disable(
     Query(query): Query<TenantQuery>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let holder = authorize(&api, &headers, &query, true)?;
-    run(
-        &api,
-        "plugin/disable",
-        json!({"plugin": name, "tenant": holder.tenant}),
-    )
-    .await
+    on_plugin(&api, &headers, &query, "plugin/disable", name).await
 }
 
 async fn get_config(
@@ -159,13 +170,7 @@ async fn get_config(
     Query(query): Query<TenantQuery>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let holder = authorize(&api, &headers, &query, true)?;
-    run(
-        &api,
-        "plugin/config/get",
-        json!({"plugin": name, "tenant": holder.tenant}),
-    )
-    .await
+    on_plugin(&api, &headers, &query, "plugin/config/get", name).await
 }
 
 async fn put_config(
@@ -187,13 +192,7 @@ async fn health(
     Query(query): Query<TenantQuery>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let holder = authorize(&api, &headers, &query, true)?;
-    run(
-        &api,
-        "plugin/health",
-        json!({"plugin": name, "tenant": holder.tenant}),
-    )
-    .await
+    on_plugin(&api, &headers, &query, "plugin/health", name).await
 }
 
 async fn list_tools(
