@@ -433,3 +433,38 @@ fn a_stdlib_python_client_lists_and_calls_tools_over_stdio() {
     assert_eq!(lines[1]["error"]["data"]["code"], 1001);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `airlock cache stats|clear` over the cache a load fills.
+#[test]
+fn cache_commands_show_and_clear_the_compiled_artifacts() {
+    let home = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .args(args)
+            .env("XDG_CACHE_HOME", &home)
+            .output()
+            .unwrap()
+    };
+    let stats = |out: Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    assert!(
+        run(&["call", guests::CALCULATOR, "add", r#"{"a": 1, "b": 1}"#])
+            .status
+            .success()
+    );
+    let filled = stats(run(&["cache", "stats", "--json"]));
+    assert_eq!(filled["entries"], 1, "{filled}");
+    assert!(
+        filled["dir"]
+            .as_str()
+            .unwrap()
+            .starts_with(home.to_str().unwrap())
+    );
+    assert!(run(&["cache", "clear"]).status.success());
+    assert_eq!(stats(run(&["cache", "stats", "--json"]))["entries"], 0);
+    let _ = std::fs::remove_dir_all(&home);
+}

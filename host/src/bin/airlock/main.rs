@@ -3,6 +3,7 @@
 //! 2 the plugin could not be loaded or the input was bad.
 
 mod audit;
+mod cache;
 mod demo;
 mod plugins;
 mod serve;
@@ -87,6 +88,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Serve one tenant's tools over the Model Context Protocol (stdio or streamable HTTP).
     Mcp(serve::McpArgs),
+    /// Show or clear the compiled-artifact cache.
+    Cache(cache::CacheArgs),
     /// Create API tokens for `airlock serve --http`.
     Token(serve::TokenArgs),
     /// Build the examples and show Airlock at work: tools, hooks, and runaway plugins stopped.
@@ -203,6 +206,7 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Serve(args) => serve::serve(args).await,
         Command::Mcp(args) => serve::mcp(args).await,
         Command::Token(args) => serve::token(args).await,
+        Command::Cache(args) => cache::run(args).await,
         Command::Demo => demo::run().await.map(|()| ExitCode::SUCCESS),
     }
 }
