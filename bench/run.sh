@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Side-by-side benchmarks (issue #6): builds the Airlock example components, the Extism and
+# subprocess peers and the runner, measures everything in one run and writes the results into
+# BENCHMARKS.md (between its results markers).
+#
+#   bash bench/run.sh                      # full run, rewrites the results in BENCHMARKS.md
+#   bash bench/run.sh --only extism        # any runner options: prints only, writes nothing
+#
+# Build directories (kept between runs; a cold build compiles two wasmtimes, ~20+ min on 2 cores):
+#   AIRLOCK_TARGET       main workspace, guests land in $AIRLOCK_TARGET/guests (default ~/.cache/airlock-target)
+#   AIRLOCK_BENCH_TARGET this workspace (default ~/.cache/airlock-bench-target)
+# Before measuring, the full run waits up to BENCH_WAIT_IDLE_MIN minutes (default 20, 0 = not at
+# all) for other processes to leave the CPUs idle, and measures again (up to BENCH_ATTEMPTS times,
+# default 3) when they took more than 15 % of the CPUs meanwhile, keeping the quietest attempt;
+# the report states how busy they were.
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH/.." && pwd)"
+MAIN_TARGET="${AIRLOCK_TARGET:-$HOME/.cache/airlock-target}"
+BENCH_TARGET="${AIRLOCK_BENCH_TARGET:-$HOME/.cache/airlock-bench-target}"
+
+if command -v rustup >/dev/null; then
+    rustup target add wasm32-wasip2 wasm32-unknown-unknown
+fi
+
+echo "== building the Airlock example components (main workspace, guest profile)" >&2
+# airlock-guests' build script builds every guest component with `--profile guest`.
+(cd "$ROOT" && CARGO_TARGET_DIR="$MAIN_TARGET" cargo build -p airlock-guests)
+GUESTS="$MAIN_TARGET/guests/wasm32-wasip2/guest"
+
+echo "== building the peers and the runner (bench workspace)" >&2
+cd "$BENCH"
+export CARGO_TARGET_DIR="$BENCH_TARGET"
+cargo build -p vowels-extism --profile guest --target wasm32-unknown-unknown
+cargo build --release -p vowels-stdio -p airlock-bench
+
+export AIRLOCK_BENCH_COUNT_VOWELS="$GUESTS/count_vowels.wasm"
+export AIRLOCK_BENCH_CALCULATOR="$GUESTS/calculator.wasm"
+export AIRLOCK_BENCH_EXTISM_WASM="$BENCH_TARGET/wasm32-unknown-unknown/guest/vowels_extism.wasm"
+export AIRLOCK_BENCH_STDIO="$BENCH_TARGET/release/vowels-stdio"
+export AIRLOCK_BENCH_RUSTC="$(rustc --version)"
+export AIRLOCK_BENCH_CARGO="$(cargo --version)"
+export AIRLOCK_BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
+commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]; then
+    commit="$commit + uncommitted changes"
+fi
+export AIRLOCK_BENCH_COMMIT="$commit"
+
+echo "== measuring" >&2
+RUNNER="$BENCH_TARGET/release/airlock-bench"
+if [ "$#" -gt 0 ]; then
+    exec "$RUNNER" --reproduce "bash bench/run.sh $*" "$@"
+fi
+"$RUNNER" --reproduce "bash bench/run.sh" --wait-idle-min "${BENCH_WAIT_IDLE_MIN:-20}" --attempts "${BENCH_ATTEMPTS:-3}" \
+    --markdown "$ROOT/BENCHMARKS.md" --json "$BENCH_TARGET/bench-results.json"
