@@ -6,7 +6,7 @@
 #   bash bench/run.sh                      # full run, rewrites the results in BENCHMARKS.md
 #   bash bench/run.sh --only extism        # any runner options: prints only, writes nothing
 #
-# Build directories (kept between runs; a cold build compiles two wasmtimes, ~20+ min on 2 cores):
+# Build directories (kept between runs; a cold build compiles two wasmtimes, 30-50 min on 2 busy cores):
 #   AIRLOCK_TARGET       main workspace, guests land in $AIRLOCK_TARGET/guests (default ~/.cache/airlock-target)
 #   AIRLOCK_BENCH_TARGET this workspace (default ~/.cache/airlock-bench-target)
 # Before measuring, the full run waits up to BENCH_WAIT_IDLE_MIN minutes (default 20, 0 = not at
@@ -47,6 +47,11 @@ if [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]; then
     commit="$commit + uncommitted changes"
 fi
 export AIRLOCK_BENCH_COMMIT="$commit"
+
+# Measure as a production host runs: without RUST_BACKTRACE. With it set, error values capture
+# a backtrace, and Extism 1.30 without fuel makes one per call (its `Store::get_fuel()` check
+# fails when fuel is off): that alone doubled its per-call time here.
+unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 
 echo "== measuring" >&2
 RUNNER="$BENCH_TARGET/release/airlock-bench"

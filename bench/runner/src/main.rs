@@ -9,8 +9,9 @@
 //! plugin binary). Options: `--rounds N` (default 60), `--sample-ms N` (20), `--warmup-ms N`
 //! (400), `--wait-idle-min N` (first wait up to N minutes for other processes to leave the
 //! CPUs idle), `--attempts N` (measure again, up to N times, while other processes took
-//! more than 15 % of the CPUs; the quietest attempt is reported), `--only SUBSTRING` (benchmark ids), `--markdown FILE` (splice the results between
-//! the markers in FILE), `--json FILE`, `--reproduce "COMMAND"` (shown in the report).
+//! more than 15 % of the CPUs; the quietest attempt is reported), `--only SUBSTRING`
+//! (benchmark ids), `--markdown FILE` (splice the results between the markers in FILE),
+//! `--json FILE`, `--reproduce "COMMAND"` (shown in the report).
 
 mod harness;
 mod peers;
@@ -72,7 +73,8 @@ fn options() -> Result<Options> {
 }
 
 fn env_path(name: &str) -> Result<String> {
-    let path = std::env::var(name).with_context(|| format!("{name} is not set (run bench/run.sh)"))?;
+    let path =
+        std::env::var(name).with_context(|| format!("{name} is not set (run bench/run.sh)"))?;
     if !std::path::Path::new(&path).exists() {
         bail!("{name}={path} does not exist");
     }
@@ -120,7 +122,10 @@ fn main() -> Result<()> {
     );
 
     if !opts.wait_idle.is_zero() {
-        eprintln!("waiting for the machine to be quiet (at most {} min)…", opts.wait_idle.as_secs() / 60);
+        eprintln!(
+            "waiting for the machine to be quiet (at most {} min)…",
+            opts.wait_idle.as_secs() / 60
+        );
         report::wait_for_quiet(0.15, opts.wait_idle);
     }
 
@@ -161,15 +166,29 @@ fn main() -> Result<()> {
     let mut raw_threads1 = vec![raw_cv.instance()?];
     let mut raw_threads2 = vec![raw_cv.instance()?, raw_cv.instance()?];
 
-    let mut raw_async_bare = rt.block_on(raw_async::RawAsync::new(
-        &count_vowels,
-        raw_async::Armed { limits: false },
-    ))?;
-    let mut raw_async_limits = rt.block_on(raw_async::RawAsync::new(
-        &count_vowels,
-        raw_async::Armed { limits: true },
-    ))?;
-    for r in [&mut raw_async_bare, &mut raw_async_limits] {
+    let raw_async = |armed| rt.block_on(raw_async::RawAsync::new(&count_vowels, armed));
+    let mut raw_async_bare = raw_async(raw_async::Armed::NONE)?;
+    let mut raw_async_fuel = raw_async(raw_async::Armed {
+        fuel: true,
+        ..raw_async::Armed::NONE
+    })?;
+    let mut raw_async_deadline = raw_async(raw_async::Armed {
+        deadline: true,
+        ..raw_async::Armed::NONE
+    })?;
+    let mut raw_async_limits = raw_async(raw_async::Armed::ALL)?;
+    let mut raw_async_limits10k = raw_async(raw_async::Armed::ALL)?;
+    check_text(
+        "raw async",
+        &rt.block_on(raw_async_limits10k.call("count_vowels", &args10k))?,
+        count10k,
+    )?;
+    for r in [
+        &mut raw_async_bare,
+        &mut raw_async_fuel,
+        &mut raw_async_deadline,
+        &mut raw_async_limits,
+    ] {
         check_text(
             "raw async",
             &rt.block_on(r.call("count_vowels", &args96))?,
@@ -192,9 +211,15 @@ fn main() -> Result<()> {
         },
     )?;
     let air_tp = load(&count_vowels, airlock::LoadOptions::default())?;
+    // The same with as many idle instances kept as there are callers (8), to tell the pool's
+    // idle cap apart from everything else.
+    let air_tp8 = load(&count_vowels, airlock::LoadOptions::default().pool(16, 8))?;
     let air_limits = air_cv.limits().clone();
     let ctx = airlock::CallContext::default();
-    for (p, v, c) in [(&air_cv, &*value96, count96), (&air_cv, &value10k, count10k)] {
+    for (p, v, c) in [
+        (&air_cv, &*value96, count96),
+        (&air_cv, &value10k, count10k),
+    ] {
         let out = rt.block_on(p.call_tool("count_vowels", v, &ctx))?;
         check_count("airlock", &out, c)?;
     }
@@ -249,21 +274,23 @@ fn main() -> Result<()> {
     let validator = jsonschema::validator_for(&cv_schema)
         .map_err(|e| anyhow::anyhow!("compiling the schema: {e}"))?;
     let result96 = raw_cv96.call("count_vowels", &args96)?;
-    let json_work = |n: u64| {
+    let result10k = raw_cv10k.call("count_vowels", &args10k)?;
+    let json_work = |arguments: &Value, result: &str, n: u64| {
         let start = Instant::now();
         for _ in 0..n {
             let problems: Vec<String> = validator
-                .iter_errors(std::hint::black_box(&*value96))
+                .iter_errors(std::hint::black_box(arguments))
                 .map(|e| e.to_string())
                 .collect();
             assert!(problems.is_empty());
-            let text = serde_json::to_string(&*value96).expect("serialises");
+            let text = serde_json::to_string(arguments).expect("serialises");
             std::hint::black_box(text);
-            let out: Value = serde_json::from_str(std::hint::black_box(&result96)).expect("parses");
+            let out: Value = serde_json::from_str(std::hint::black_box(result)).expect("parses");
             std::hint::black_box(out);
         }
         start.elapsed()
     };
+    let json_work = &json_work;
 
     // ---- the benchmarks ----
     let (a96, a10k, add_s) = (&args96, &args10k, &add);
@@ -284,8 +311,8 @@ fn main() -> Result<()> {
     };
     // Callers as OS threads, each driving its calls with `block_on` on the shared runtime:
     // truly parallel callers, like the raw reference rows.
-    let callers_threads = |callers: u64| -> Run<'_> {
-        let (p, v) = (air_tp.clone(), value96.clone());
+    let callers_threads = |plugin: &airlock::Plugin, callers: u64| -> Run<'_> {
+        let (p, v) = (plugin.clone(), value96.clone());
         Box::new(move |n| {
             let start = Instant::now();
             std::thread::scope(|s| {
@@ -363,18 +390,46 @@ fn main() -> Result<()> {
             Box::new(|n| raw_async::warm(rt, &mut raw_async_bare, "count_vowels", a96, n)),
         ),
         Bench::new(
+            "raw_async_fuel_96",
+            1,
+            Box::new(|n| raw_async::warm(rt, &mut raw_async_fuel, "count_vowels", a96, n)),
+        ),
+        Bench::new(
+            "raw_async_deadline_96",
+            1,
+            Box::new(|n| raw_async::warm(rt, &mut raw_async_deadline, "count_vowels", a96, n)),
+        ),
+        Bench::new(
             "raw_async_limits_96",
             1,
             Box::new(|n| raw_async::warm(rt, &mut raw_async_limits, "count_vowels", a96, n)),
         ),
-        Bench::new("host_json_96", 1, Box::new(json_work)),
+        Bench::new(
+            "host_json_96",
+            1,
+            Box::new(|n| json_work(v96, &result96, n)),
+        ),
+        Bench::new(
+            "host_json_10k",
+            1,
+            Box::new(|n| json_work(v10k, &result10k, n)),
+        ),
+        Bench::new(
+            "raw_async_limits_10k",
+            1,
+            Box::new(|n| raw_async::warm(rt, &mut raw_async_limits10k, "count_vowels", a10k, n)),
+        ),
         Bench::new(
             "raw_fresh_pool_96",
             1,
             Box::new(|n| raw::fresh(&raw_pool, "count_vowels", a96, n)),
         ),
         Bench::new("airlock_96", 1, airlock_warm("count_vowels", &air_cv, v96)),
-        Bench::new("airlock_10k", 1, airlock_warm("count_vowels", &air_cv, v10k)),
+        Bench::new(
+            "airlock_10k",
+            1,
+            airlock_warm("count_vowels", &air_cv, v10k),
+        ),
         Bench::new("airlock_add", 1, airlock_warm("add", &air_calc, vadd)),
         Bench::new(
             "airlock_fresh_96",
@@ -431,9 +486,10 @@ fn main() -> Result<()> {
             1,
             Box::new(|n| peers::spawn_per_call(&stdio_bin, a10k, n)),
         ),
-        Bench::new("tp_airlock_1", 1, callers_threads(1)),
-        Bench::new("tp_airlock_2", 2, callers_threads(2)),
-        Bench::new("tp_airlock_8", 8, callers_threads(8)),
+        Bench::new("tp_airlock_1", 1, callers_threads(&air_tp, 1)),
+        Bench::new("tp_airlock_2", 2, callers_threads(&air_tp, 2)),
+        Bench::new("tp_airlock_8", 8, callers_threads(&air_tp, 8)),
+        Bench::new("tp_idle8_8", 8, callers_threads(&air_tp8, 8)),
         Bench::new("tp_tasks_1", 1, callers_tasks(1)),
         Bench::new("tp_tasks_2", 2, callers_tasks(2)),
         Bench::new("tp_tasks_8", 8, callers_tasks(8)),
@@ -484,7 +540,10 @@ fn main() -> Result<()> {
     for attempt in 1..=opts.attempts {
         attempts = attempt;
         if attempt > 1 {
-            eprintln!("attempt {attempt}/{}: waiting for a quiet machine first…", opts.attempts);
+            eprintln!(
+                "attempt {attempt}/{}: waiting for a quiet machine first…",
+                opts.attempts
+            );
             report::wait_for_quiet(QUIET, opts.wait_idle.max(Duration::from_secs(60)));
         }
         for b in benches.iter_mut() {

@@ -18,8 +18,8 @@ mod wit {
     });
 }
 
-use wit::{ToolPlugin, ToolPluginPre};
 use wit::airlock::plugin::{context, exec, host, types};
+use wit::{ToolPlugin, ToolPluginPre};
 
 use types::CallContext;
 
@@ -53,11 +53,7 @@ impl host::Host for State {
 }
 
 impl exec::Host for State {
-    fn run(
-        &mut self,
-        _command: String,
-        _args: Vec<String>,
-    ) -> Result<exec::ExecOutput, String> {
+    fn run(&mut self, _command: String, _args: Vec<String>) -> Result<exec::ExecOutput, String> {
         Err("denied: not granted".into())
     }
 }

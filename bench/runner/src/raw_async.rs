@@ -25,8 +25,8 @@ mod wit {
     });
 }
 
-use wit::{ToolPlugin, ToolPluginPre};
 use wit::airlock::plugin::{context, exec, host, types};
+use wit::{ToolPlugin, ToolPluginPre};
 
 use types::CallContext;
 
@@ -36,9 +36,29 @@ const DEADLINE: Duration = Duration::from_secs(5);
 const MEMORY: usize = 64 << 20;
 const TICK: Duration = Duration::from_millis(5);
 
+/// Which of Airlock's per-call limits are armed.
 #[derive(Clone, Copy, Debug)]
 pub struct Armed {
-    pub limits: bool,
+    /// Fuel metering, refilled before every call.
+    pub fuel: bool,
+    /// Epoch deadline (5 ms ticker thread, yield-or-interrupt callback) and the outer
+    /// `tokio::time::timeout`.
+    pub deadline: bool,
+    /// The store's memory limiter.
+    pub limiter: bool,
+}
+
+impl Armed {
+    pub const NONE: Armed = Armed {
+        fuel: false,
+        deadline: false,
+        limiter: false,
+    };
+    pub const ALL: Armed = Armed {
+        fuel: true,
+        deadline: true,
+        limiter: true,
+    };
 }
 
 pub struct State {
@@ -107,13 +127,13 @@ impl RawAsync {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
-            .consume_fuel(armed.limits)
-            .epoch_interruption(armed.limits)
+            .consume_fuel(armed.fuel)
+            .epoch_interruption(armed.deadline)
             .max_wasm_stack(512 << 10)
             .async_stack_zeroing(true);
         let engine = Engine::new(&config)?;
         let stop = Arc::new(AtomicBool::new(false));
-        if armed.limits {
+        if armed.deadline {
             let (weak, stop) = (engine.weak(), stop.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
@@ -141,8 +161,10 @@ impl RawAsync {
             deadline: Instant::now(),
         };
         let mut store = Store::new(&engine, state);
-        if armed.limits {
+        if armed.limiter {
             store.limiter(|s| &mut s.limits);
+        }
+        if armed.deadline {
             store.epoch_deadline_callback(|ctx| {
                 Ok(match Instant::now() >= ctx.data().deadline {
                     true => UpdateDeadline::Interrupt,
@@ -176,7 +198,7 @@ impl RawAsync {
         arm(&mut self.store, self.armed);
         let tools = self.bindings.airlock_plugin_tools();
         let call = tools.call_call_tool(&mut self.store, tool, arguments, &self.ctx);
-        let result = match self.armed.limits {
+        let result = match self.armed.deadline {
             true => tokio::time::timeout(DEADLINE + Duration::from_millis(50), call)
                 .await
                 .map_err(|_| anyhow::anyhow!("deadline"))??,
@@ -187,8 +209,10 @@ impl RawAsync {
 }
 
 fn arm(store: &mut Store<State>, armed: Armed) {
-    if armed.limits {
+    if armed.fuel {
         store.set_fuel(FUEL).expect("fuel enabled");
+    }
+    if armed.deadline {
         store.set_epoch_deadline(1);
         store.data_mut().deadline = Instant::now() + DEADLINE;
     }

@@ -10,7 +10,8 @@ use serde_json::json;
 use crate::Options;
 use crate::harness::{Bench, Stats, paired};
 
-pub const BEGIN: &str = "<!-- bench:results:begin (written by bench/run.sh; edits inside are overwritten) -->";
+pub const BEGIN: &str =
+    "<!-- bench:results:begin (written by bench/run.sh; edits inside are overwritten) -->";
 pub const END: &str = "<!-- bench:results:end -->";
 
 /// CPU time in clock ticks: (busy, total) of the whole machine and this process's own
@@ -116,7 +117,10 @@ impl Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let cpu = cpuinfo
             .lines()
-            .find_map(|l| l.strip_prefix("model name").map(|r| r.trim_start_matches([' ', '\t', ':'])))
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|r| r.trim_start_matches([' ', '\t', ':']))
+            })
             .unwrap_or("unknown")
             .trim()
             .to_string();
@@ -126,7 +130,9 @@ impl Machine {
             .lines()
             .find_map(|l| l.strip_prefix("MemTotal:"))
             .and_then(|kb| kb.trim().trim_end_matches(" kB").parse::<u64>().ok())
-            .map_or("unknown".into(), |kb| format!("{:.1} GiB", kb as f64 / 1048576.0));
+            .map_or("unknown".into(), |kb| {
+                format!("{:.1} GiB", kb as f64 / 1048576.0)
+            });
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .unwrap_or_default()
             .trim()
@@ -174,45 +180,250 @@ const fn row(
 }
 
 const LATENCY: &[Row] = &[
-    row("native_96", "native Rust call (parse + count + serialise; no boundary) — absolute floor", "96 B", Some("raw_96"), Some("airlock_96")),
-    row("native_10k", "native Rust call", "10 KiB", Some("raw_10k"), Some("airlock_10k")),
-    row("raw_96", "**raw floor**: wasmtime 48 `bindgen!`, pre-instantiated instance, sync `call-tool`, no limits", "96 B", Some("raw_96"), None),
+    row(
+        "native_96",
+        "native Rust call (parse + count + serialise; no boundary) — absolute floor",
+        "96 B",
+        Some("raw_96"),
+        Some("airlock_96"),
+    ),
+    row(
+        "native_10k",
+        "native Rust call",
+        "10 KiB",
+        Some("raw_10k"),
+        Some("airlock_10k"),
+    ),
+    row(
+        "raw_96",
+        "**raw floor**: wasmtime 48 `bindgen!`, pre-instantiated instance, sync `call-tool`, no limits",
+        "96 B",
+        Some("raw_96"),
+        None,
+    ),
     row("raw_10k", "raw floor", "10 KiB", Some("raw_10k"), None),
-    row("raw_add", "raw floor, calculator `add`", "`{\"a\":1,\"b\":2}`", Some("raw_add"), None),
-    row("raw_async_96", "raw, but async call (fiber), no limits", "96 B", Some("raw_96"), None),
-    row("raw_async_limits_96", "raw, async + Airlock's limits armed per call (fuel, epoch deadline, outer timer, memory limiter)", "96 B", Some("raw_96"), None),
-    row("host_json_96", "Airlock's host-side JSON work alone, no wasm: schema-validate the arguments, serialise them, parse the result", "96 B", Some("raw_96"), None),
-    row("airlock_96", "**Airlock warm call** (`Plugin::call_tool`, default limits)", "96 B", Some("raw_96"), None),
-    row("airlock_10k", "**Airlock warm call**", "10 KiB", Some("raw_10k"), None),
-    row("airlock_add", "**Airlock warm call**, calculator `add`", "`{\"a\":1,\"b\":2}`", Some("raw_add"), None),
-    row("extism_96", "Extism 1.30, reused `Plugin`, no fuel / timeout / memory cap", "96 B", Some("raw_96"), Some("airlock_96")),
-    row("extism_10k", "Extism 1.30, reused `Plugin`, no limits", "10 KiB", Some("raw_10k"), Some("airlock_10k")),
-    row("extism_fuel_96", "Extism 1.30, reused `Plugin`, fuel 2·10⁹ only", "96 B", Some("raw_96"), Some("airlock_96")),
-    row("extism_fuel_10k", "Extism 1.30, reused `Plugin`, fuel only", "10 KiB", Some("raw_10k"), Some("airlock_10k")),
-    row("extism_limits_96", "Extism 1.30, reused `Plugin`, fuel 2·10⁹ + timeout 5 s + memory max 64 MiB", "96 B", Some("raw_96"), Some("airlock_96")),
-    row("stdio_96", "persistent subprocess, newline-delimited JSON-RPC 2.0 over stdio, one round trip", "96 B", Some("raw_96"), Some("airlock_96")),
-    row("stdio_10k", "persistent subprocess, JSON-RPC over stdio", "10 KiB", Some("raw_10k"), Some("airlock_10k")),
-    row("spawn_96", "process per call (spawn, arguments on stdin, JSON on stdout, exit)", "96 B", Some("raw_96"), Some("airlock_96")),
-    row("spawn_10k", "process per call", "10 KiB", Some("raw_10k"), Some("airlock_10k")),
+    row(
+        "raw_add",
+        "raw floor, calculator `add`",
+        "`{\"a\":1,\"b\":2}`",
+        Some("raw_add"),
+        None,
+    ),
+    row(
+        "raw_async_96",
+        "raw, but async call (fiber), no limits",
+        "96 B",
+        Some("raw_96"),
+        None,
+    ),
+    row(
+        "raw_async_fuel_96",
+        "raw, async + fuel metering only (refilled per call)",
+        "96 B",
+        Some("raw_96"),
+        None,
+    ),
+    row(
+        "raw_async_deadline_96",
+        "raw, async + deadline only (epoch deadline with 5 ms ticker + outer `tokio::time::timeout`)",
+        "96 B",
+        Some("raw_96"),
+        None,
+    ),
+    row(
+        "raw_async_limits_96",
+        "raw, async + Airlock's limits armed per call (fuel, epoch deadline, outer timer, memory limiter)",
+        "96 B",
+        Some("raw_96"),
+        None,
+    ),
+    row(
+        "raw_async_limits_10k",
+        "raw, async + Airlock's limits armed",
+        "10 KiB",
+        Some("raw_10k"),
+        None,
+    ),
+    row(
+        "host_json_96",
+        "Airlock's host-side JSON work alone, no wasm: schema-validate the arguments, serialise them, parse the result",
+        "96 B",
+        Some("raw_96"),
+        None,
+    ),
+    row(
+        "host_json_10k",
+        "Airlock's host-side JSON work alone",
+        "10 KiB",
+        Some("raw_10k"),
+        None,
+    ),
+    row(
+        "airlock_96",
+        "**Airlock warm call** (`Plugin::call_tool`, default limits)",
+        "96 B",
+        Some("raw_96"),
+        None,
+    ),
+    row(
+        "airlock_10k",
+        "**Airlock warm call**",
+        "10 KiB",
+        Some("raw_10k"),
+        None,
+    ),
+    row(
+        "airlock_add",
+        "**Airlock warm call**, calculator `add`",
+        "`{\"a\":1,\"b\":2}`",
+        Some("raw_add"),
+        None,
+    ),
+    row(
+        "extism_96",
+        "Extism 1.30, reused `Plugin`, no fuel / timeout / memory cap",
+        "96 B",
+        Some("raw_96"),
+        Some("airlock_96"),
+    ),
+    row(
+        "extism_10k",
+        "Extism 1.30, reused `Plugin`, no limits",
+        "10 KiB",
+        Some("raw_10k"),
+        Some("airlock_10k"),
+    ),
+    row(
+        "extism_fuel_96",
+        "Extism 1.30, reused `Plugin`, fuel 2·10⁹ only",
+        "96 B",
+        Some("raw_96"),
+        Some("airlock_96"),
+    ),
+    row(
+        "extism_fuel_10k",
+        "Extism 1.30, reused `Plugin`, fuel only",
+        "10 KiB",
+        Some("raw_10k"),
+        Some("airlock_10k"),
+    ),
+    row(
+        "extism_limits_96",
+        "Extism 1.30, reused `Plugin`, fuel 2·10⁹ + timeout 5 s + memory max 64 MiB",
+        "96 B",
+        Some("raw_96"),
+        Some("airlock_96"),
+    ),
+    row(
+        "stdio_96",
+        "persistent subprocess, newline-delimited JSON-RPC 2.0 over stdio, one round trip",
+        "96 B",
+        Some("raw_96"),
+        Some("airlock_96"),
+    ),
+    row(
+        "stdio_10k",
+        "persistent subprocess, JSON-RPC over stdio",
+        "10 KiB",
+        Some("raw_10k"),
+        Some("airlock_10k"),
+    ),
+    row(
+        "spawn_96",
+        "process per call (spawn, arguments on stdin, JSON on stdout, exit)",
+        "96 B",
+        Some("raw_96"),
+        Some("airlock_96"),
+    ),
+    row(
+        "spawn_10k",
+        "process per call",
+        "10 KiB",
+        Some("raw_10k"),
+        Some("airlock_10k"),
+    ),
 ];
 
 const FRESH: &[Row] = &[
-    row("raw_fresh_pool_96", "**raw fresh floor**: `InstancePre` + pooling allocator, new store + instantiate + `init` + call", "96 B", Some("raw_fresh_pool_96"), None),
-    row("airlock_fresh_96", "Airlock, no idle instance kept (`max_idle: 0`): instantiate + `init` + call", "96 B", Some("raw_fresh_pool_96"), None),
-    row("extism_fresh_96", "Extism 1.30, new `Plugin` from a `CompiledPlugin` + call", "96 B", Some("raw_fresh_pool_96"), Some("airlock_fresh_96")),
+    row(
+        "raw_fresh_pool_96",
+        "**raw fresh floor**: `InstancePre` + pooling allocator, new store + instantiate + `init` + call",
+        "96 B",
+        Some("raw_fresh_pool_96"),
+        None,
+    ),
+    row(
+        "airlock_fresh_96",
+        "Airlock, no idle instance kept (`max_idle: 0`): instantiate + `init` + call",
+        "96 B",
+        Some("raw_fresh_pool_96"),
+        None,
+    ),
+    row(
+        "extism_fresh_96",
+        "Extism 1.30, new `Plugin` from a `CompiledPlugin` + call",
+        "96 B",
+        Some("raw_fresh_pool_96"),
+        Some("airlock_fresh_96"),
+    ),
 ];
 
 const THROUGHPUT: &[(&str, &str, &str)] = &[
-    ("tp_airlock_1", "1", "**Airlock**, one `Plugin` (default pool), callers on OS threads (`block_on` each)"),
-    ("tp_airlock_2", "2", "**Airlock**, one `Plugin`, callers on OS threads"),
-    ("tp_airlock_8", "8", "**Airlock**, one `Plugin`, callers on OS threads"),
-    ("tp_tasks_1", "1", "Airlock, one `Plugin`, callers as tokio tasks on the 2 workers"),
-    ("tp_tasks_2", "2", "Airlock, one `Plugin`, callers as tokio tasks"),
-    ("tp_tasks_8", "8", "Airlock, one `Plugin`, callers as tokio tasks"),
-    ("tp_raw_1", "1", "raw floor, one OS thread with its own instance"),
-    ("tp_raw_2", "2", "raw floor, two OS threads, an instance each"),
-    ("tp_native_1", "1", "native call, one OS thread (machine reference)"),
-    ("tp_native_2", "2", "native call, two OS threads (machine reference)"),
+    (
+        "tp_airlock_1",
+        "1",
+        "**Airlock**, one `Plugin` (default pool), callers on OS threads (`block_on` each)",
+    ),
+    (
+        "tp_airlock_2",
+        "2",
+        "**Airlock**, one `Plugin`, callers on OS threads",
+    ),
+    (
+        "tp_airlock_8",
+        "8",
+        "**Airlock**, one `Plugin`, callers on OS threads",
+    ),
+    (
+        "tp_idle8_8",
+        "8",
+        "Airlock, one `Plugin` keeping 8 instances idle (`pool(16, 8)`), callers on OS threads",
+    ),
+    (
+        "tp_tasks_1",
+        "1",
+        "Airlock, one `Plugin`, callers as tokio tasks on the 2 workers",
+    ),
+    (
+        "tp_tasks_2",
+        "2",
+        "Airlock, one `Plugin`, callers as tokio tasks",
+    ),
+    (
+        "tp_tasks_8",
+        "8",
+        "Airlock, one `Plugin`, callers as tokio tasks",
+    ),
+    (
+        "tp_raw_1",
+        "1",
+        "raw floor, one OS thread with its own instance",
+    ),
+    (
+        "tp_raw_2",
+        "2",
+        "raw floor, two OS threads, an instance each",
+    ),
+    (
+        "tp_native_1",
+        "1",
+        "native call, one OS thread (machine reference)",
+    ),
+    (
+        "tp_native_2",
+        "2",
+        "native call, two OS threads (machine reference)",
+    ),
 ];
 
 pub struct Results {
@@ -325,7 +536,9 @@ impl Results {
                 continue;
             };
             let floor = r.floor.map_or("".into(), |f| ratio(self.ratio(r.id, f).0));
-            let vs = r.airlock.map_or("".into(), |a| ratio(self.ratio(r.id, a).0));
+            let vs = r
+                .airlock
+                .map_or("".into(), |a| ratio(self.ratio(r.id, a).0));
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} – {} | {} | {} |",
@@ -415,7 +628,10 @@ impl Results {
             let Some(s) = self.stats.get(id) else {
                 continue;
             };
-            let base = format!("{}1", id.trim_end_matches(|c: char| c.is_ascii_digit()));
+            let base = match *id {
+                "tp_idle8_8" => "tp_airlock_1".to_string(),
+                _ => format!("{}1", id.trim_end_matches(|c: char| c.is_ascii_digit())),
+            };
             let scale = self.ratio(&base, id).0;
             let _ = writeln!(
                 out,
@@ -427,8 +643,10 @@ impl Results {
             );
         }
 
-        out.push_str("\n**Targets** (issue #6). Measured = ratio of the medians; in brackets \
-                      the p25 – p75 of the same ratio taken round by round.\n\n");
+        out.push_str(
+            "\n**Targets** (issue #6). Measured = ratio of the medians; in brackets \
+                      the p25 – p75 of the same ratio taken round by round.\n\n",
+        );
         out.push_str(
             "| target | measured | result | ceiling: the raw floor in Airlock's place (throughput: the machine's own 1 → 2 scaling, native) |\n\
              |---|---:|---|---:|\n",
@@ -439,17 +657,51 @@ impl Results {
             .filter(|id| self.stats.contains_key(id))
             .min_by(|a, b| self.median(a).total_cmp(&self.median(b)))
             .unwrap_or("extism_96");
-        let extism_target = format!(
-            "≥ 5× faster than Extism (its fastest configuration here: `{extism}`)"
-        );
+        let extism_target =
+            format!("≥ 5× faster than Extism (its fastest configuration here: `{extism}`)");
         // (target, numerator, denominator, goal, at least?, the same ratio with the raw floor
         // in Airlock's place: what zero Airlock overhead would give on this machine)
         let targets: [(&str, &str, &str, f64, bool, Option<(&str, &str)>); 5] = [
-            ("warm count-vowels 96 B ≤ 1.5× raw floor", "airlock_96", "raw_96", 1.5, false, None),
-            (&extism_target, extism, "airlock_96", 5.0, true, Some((extism, "raw_96"))),
-            ("≥ 15× faster than persistent stdio JSON-RPC", "stdio_96", "airlock_96", 15.0, true, Some(("stdio_96", "raw_96"))),
-            ("≥ 300× faster than spawn-per-call", "spawn_96", "airlock_96", 300.0, true, Some(("spawn_96", "raw_96"))),
-            ("throughput 1 → 2 callers ≥ 1.8×", "tp_airlock_1", "tp_airlock_2", 1.8, true, Some(("tp_native_1", "tp_native_2"))),
+            (
+                "warm count-vowels 96 B ≤ 1.5× raw floor",
+                "airlock_96",
+                "raw_96",
+                1.5,
+                false,
+                None,
+            ),
+            (
+                &extism_target,
+                extism,
+                "airlock_96",
+                5.0,
+                true,
+                Some((extism, "raw_96")),
+            ),
+            (
+                "≥ 15× faster than persistent stdio JSON-RPC",
+                "stdio_96",
+                "airlock_96",
+                15.0,
+                true,
+                Some(("stdio_96", "raw_96")),
+            ),
+            (
+                "≥ 300× faster than spawn-per-call",
+                "spawn_96",
+                "airlock_96",
+                300.0,
+                true,
+                Some(("spawn_96", "raw_96")),
+            ),
+            (
+                "throughput 1 → 2 callers ≥ 1.8×",
+                "tp_airlock_1",
+                "tp_airlock_2",
+                1.8,
+                true,
+                Some(("tp_native_1", "tp_native_2")),
+            ),
         ];
         for (what, a, b, goal, at_least, ceiling) in targets {
             if !self.stats.contains_key(a) || !self.stats.contains_key(b) {
@@ -463,19 +715,36 @@ impl Results {
             let straddles = p.is_some_and(|p| p.p25 < goal && p.p75 > goal);
             let verdict = match (pass, straddles) {
                 (true, false) => "**pass**",
-                (true, true) => "**pass** (borderline: the round-by-round band straddles the target)",
+                (true, true) => {
+                    "**pass** (borderline: the round-by-round band straddles the target)"
+                }
                 (false, false) => "**miss**",
-                (false, true) => "**miss** (borderline: the round-by-round band straddles the target)",
+                (false, true) => {
+                    "**miss** (borderline: the round-by-round band straddles the target)"
+                }
             };
             let ceiling = match ceiling {
                 Some((x, y)) if self.stats.contains_key(x) && self.stats.contains_key(y) => {
                     let c = self.ratio(x, y).0;
                     let reachable = if at_least { c >= goal } else { c <= goal };
-                    format!("{}{}", ratio(c), if reachable { "" } else { " (target out of reach)" })
+                    format!(
+                        "{}{}",
+                        ratio(c),
+                        if reachable {
+                            ""
+                        } else {
+                            " (target out of reach)"
+                        }
+                    )
                 }
                 _ => "—".into(),
             };
-            let _ = writeln!(out, "| {what} | {}{band} | {verdict} | {ceiling} |", ratio(r));
+            // Three decimals where two would round across the target.
+            let shown = match format!("{r:.2}").parse::<f64>() {
+                Ok(rounded) if (rounded >= goal) != (r >= goal) => format!("{r:.3}×"),
+                _ => ratio(r),
+            };
+            let _ = writeln!(out, "| {what} | {shown}{band} | {verdict} | {ceiling} |");
         }
         let _ = write!(out, "\n{END}");
         out
