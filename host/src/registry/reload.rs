@@ -51,11 +51,11 @@ impl Registry {
             let from = self
                 .plugin(tenant, name)
                 .map(|p| p.metadata().version.to_string());
-            let swapped = self.swap(tenant, name, &dir, registration.config).await;
+            let config = registration.config;
+            let swapped = self.swap(tenant, name, &dir, config.clone()).await;
             let outcome = match swapped {
                 Ok(plugin) => {
                     let to = plugin.metadata().version.to_string();
-                    let config = self.config(tenant, name)?;
                     self.db().set_config(tenant, name, &to, &config)?;
                     self.emit(RegistryEvent::Reloaded {
                         tenant: tenant.into(),

@@ -151,12 +151,12 @@ impl McpServer {
             Value::Object(_) => params["arguments"].clone(),
             _ => return Err(RpcError::invalid_params("`arguments` must be an object")),
         };
-        let known = self
-            .registry
-            .catalog(&self.tenant)
-            .entries()
-            .iter()
-            .any(|e| e.name == name);
+        // Look the tool up on its plugin: building the whole catalog per call is hot-path waste.
+        let known = name.split_once('.').is_some_and(|(plugin, tool)| {
+            self.registry
+                .plugin(&self.tenant, plugin)
+                .is_some_and(|p| p.tools().iter().any(|t| t.name == tool))
+        });
         if !known {
             return Err(RpcError::invalid_params(format!("Unknown tool: {name}")));
         }
