@@ -1,11 +1,11 @@
-//! The one shared `Engine` (component model, async, fuel, epochs) and the epoch ticker
-//! thread that drives wall-clock deadlines.
+//! The one shared `Engine` (component model, async, fuel, epochs, the pooling instance
+//! allocator) and the epoch ticker thread that drives wall-clock deadlines.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::LoadError;
 
@@ -16,7 +16,60 @@ pub(crate) const TICK: Duration = Duration::from_millis(5);
 /// Guest stack budget; deep recursion traps with a stack overflow at this depth.
 const MAX_WASM_STACK: usize = 512 << 10;
 
-pub(crate) fn new_engine() -> Result<Engine, LoadError> {
+/// The pooling instance allocator's size: instances are carved out of memory reserved once,
+/// so instantiating is a few page-table updates instead of fresh mappings.
+///
+/// Every slot reserves address space for the largest linear memory a plugin may have, plus
+/// guard regions. Wasmtime's default reserves 4 GiB a slot (which spares bounds checks on
+/// 32-bit memories); sized to the real cap instead, a thousand slots of a 64 MiB cap take
+/// about 130 GiB of address space rather than 6 TiB, so many runtimes fit in one process.
+/// The price is an explicit bounds check on memory accesses, which the benchmarks measure
+/// with the other limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstancePool {
+    /// Most plugin instances alive at once in the runtime, all plugins together: each
+    /// warm instance and each instance running a call takes one.
+    pub instances: u32,
+    /// The largest memory cap any plugin of the runtime may have (bytes). A plugin whose
+    /// limits allow more is refused at load.
+    pub memory_bytes: usize,
+}
+
+impl InstancePool {
+    /// The default number of instance slots.
+    pub const DEFAULT_INSTANCES: u32 = 1000;
+
+    /// A pool of [`InstancePool::DEFAULT_INSTANCES`] slots for memories up to `memory_bytes`.
+    pub fn for_memory(memory_bytes: usize) -> Self {
+        InstancePool {
+            instances: InstancePool::DEFAULT_INSTANCES,
+            memory_bytes,
+        }
+    }
+
+    /// The address space one memory slot takes.
+    fn reservation(&self) -> u64 {
+        const PAGE: u64 = 64 << 10;
+        (self.memory_bytes as u64).div_ceil(PAGE).max(1) * PAGE
+    }
+
+    fn allocation(&self) -> PoolingAllocationConfig {
+        let n = self.instances.max(1);
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(n)
+            // A component holds several core instances (its module, shims, adapters) and
+            // may hold a few memories and tables; the store limiter caps each instance's
+            // counts, these only size the shared pool.
+            .total_core_instances(n.saturating_mul(8))
+            .total_memories(n.saturating_mul(2))
+            .total_tables(n.saturating_mul(4))
+            .total_stacks(n)
+            .max_memory_size(self.memory_bytes);
+        pool
+    }
+}
+
+pub(crate) fn new_engine(pool: Option<&InstancePool>) -> Result<Engine, LoadError> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)
@@ -26,6 +79,13 @@ pub(crate) fn new_engine() -> Result<Engine, LoadError> {
         // Host stacks of fibers are reused across instances: never leak one plugin's data
         // into the next.
         .async_stack_zeroing(true);
+    if let Some(pool) = pool {
+        config
+            .memory_reservation(pool.reservation())
+            // Never move a memory to grow it: the slot already holds the whole cap.
+            .memory_reservation_for_growth(0)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool.allocation()));
+    }
     Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))
 }
 

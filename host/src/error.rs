@@ -123,6 +123,18 @@ pub enum LoadError {
     #[error("the runtime could not be configured: {0}")]
     Engine(String),
 
+    #[error(
+        "plugin `{plugin}` may use up to {cap} bytes of memory, more than the runtime's \
+         instance pool holds per instance ({slot} bytes); lower the plugin's memory limit or \
+         build the runtime with a larger pool (`RuntimeBuilder::instance_pool`, \
+         `RuntimeBuilder::fit_policy`)"
+    )]
+    PoolTooSmall {
+        plugin: String,
+        cap: usize,
+        slot: usize,
+    },
+
     /// Compiling took longer than the runtime's compile budget
     /// ([`RuntimeBuilder::compile_timeout`](crate::RuntimeBuilder::compile_timeout)). The
     /// compilation may go on in the background, but its result is thrown away.
@@ -202,6 +214,11 @@ pub enum CallError {
     /// until it is reloaded or enabled again.
     #[error("plugin `{plugin}` is marked failing: {reason}")]
     Failing { plugin: String, reason: String },
+
+    /// The runtime's instance pool had no free slot for a new instance (too many instances
+    /// alive across all plugins). Nothing ran; the call may be retried.
+    #[error("no instance of plugin `{plugin}` could be started: {reason}")]
+    Busy { plugin: String, reason: String },
 }
 
 impl CallError {
@@ -220,7 +237,8 @@ impl CallError {
             | CallError::UnknownTool { plugin, .. }
             | CallError::Protocol { plugin, .. }
             | CallError::ShutDown { plugin }
-            | CallError::Failing { plugin, .. } => plugin,
+            | CallError::Failing { plugin, .. }
+            | CallError::Busy { plugin, .. } => plugin,
         }
     }
 
@@ -241,6 +259,7 @@ impl CallError {
             CallError::Protocol { .. } => "protocol",
             CallError::ShutDown { .. } => "shut-down",
             CallError::Failing { .. } => "failing",
+            CallError::Busy { .. } => "busy",
         }
     }
 

@@ -65,6 +65,10 @@ pub struct PluginSection {
     /// Compatible Airlock host versions.
     #[serde(default)]
     pub host_versions: Option<semver::VersionReq>,
+    /// `reuse` (default: instances live across calls) or `fresh` (a new instance for
+    /// every call).
+    #[serde(default)]
+    pub isolation: crate::Isolation,
 }
 
 /// `[config]`: the JSON Schema of the plugin's configuration, inline or in a file.

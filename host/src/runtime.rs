@@ -14,12 +14,12 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use crate::cache::{ArtifactCache, CacheError};
 use crate::capabilities::Grant;
 use crate::context::{SessionLimits, Sessions};
-use crate::engine::{EpochTicker, new_engine};
+use crate::engine::{EpochTicker, InstancePool, new_engine};
 use crate::manifest::Manifest;
 use crate::plugin::Plugin;
 use crate::policy::Policy;
 use crate::store::InstanceState;
-use crate::{Limits, LoadError};
+use crate::{Isolation, Limits, LoadError};
 
 /// The runtime plugins are loaded into: one compilation engine, one linker with the host's
 /// imports, the epoch ticker, and the default limits.
@@ -33,6 +33,7 @@ pub(crate) struct RuntimeInner {
     pub(crate) linker: Linker<InstanceState>,
     pub(crate) default_limits: Limits,
     pub(crate) sessions: Sessions,
+    pub(crate) pool: Option<InstancePool>,
     cache: Option<ArtifactCache>,
     compile_timeout: Duration,
     _ticker: EpochTicker,
@@ -45,6 +46,8 @@ pub struct RuntimeBuilder {
     session_limits: SessionLimits,
     cache: CacheChoice,
     compile_timeout: Duration,
+    /// `None`: sized from the default limits at build.
+    pool: Option<Option<InstancePool>>,
 }
 
 /// Which artifact cache the runtime gets.
@@ -63,6 +66,7 @@ impl Default for RuntimeBuilder {
             session_limits: SessionLimits::default(),
             cache: CacheChoice::Default,
             compile_timeout: RuntimeBuilder::DEFAULT_COMPILE_TIMEOUT,
+            pool: None,
         }
     }
 }
@@ -104,8 +108,35 @@ impl RuntimeBuilder {
         self
     }
 
+    /// How instances are allocated: `Some` pool (the default, sized by
+    /// [`InstancePool::for_memory`] from the default limits' memory cap) or `None` for
+    /// wasmtime's on-demand allocator (each instance maps its own memory).
+    pub fn instance_pool(mut self, pool: Option<InstancePool>) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+
+    /// Sizes the instance pool's memory slots for the largest memory cap `policy` allows
+    /// (or the default limits', when higher), keeping the pool's slot count.
+    pub fn fit_policy(mut self, policy: &Policy) -> Self {
+        let ceiling = policy.caps.over(&self.default_limits).memory_bytes;
+        let memory = ceiling.max(self.default_limits.memory_bytes);
+        self.pool = Some(match self.pool {
+            Some(None) => None,
+            Some(Some(pool)) => Some(InstancePool {
+                memory_bytes: memory.max(pool.memory_bytes),
+                ..pool
+            }),
+            None => Some(InstancePool::for_memory(memory)),
+        });
+        self
+    }
+
     pub fn build(self) -> Result<Runtime, LoadError> {
-        let engine = new_engine()?;
+        let pool = self
+            .pool
+            .unwrap_or_else(|| Some(InstancePool::for_memory(self.default_limits.memory_bytes)));
+        let engine = new_engine(pool.as_ref())?;
         let mut linker = Linker::new(&engine);
         let link_error = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link_error)?;
@@ -125,6 +156,7 @@ impl RuntimeBuilder {
                 linker,
                 default_limits: self.default_limits,
                 sessions: Sessions::new(self.session_limits),
+                pool,
                 cache: resolve_cache(self.cache),
                 compile_timeout: self.compile_timeout,
                 _ticker: ticker,
@@ -169,6 +201,9 @@ pub struct LoadOptions {
     /// After this many failures in a row (traps, limit hits, instances that cannot start)
     /// the plugin is marked failing and calls fail fast.
     pub failure_threshold: u32,
+    /// Whether instances live across calls. A plugin folder's manifest may ask for
+    /// `fresh`; the stricter of the two applies.
+    pub isolation: Isolation,
 }
 
 impl Default for LoadOptions {
@@ -180,6 +215,7 @@ impl Default for LoadOptions {
             max_idle: 4,
             state: None,
             failure_threshold: 5,
+            isolation: Isolation::Reuse,
         }
     }
 }
@@ -201,6 +237,12 @@ impl LoadOptions {
     pub fn pool(mut self, max_instances: usize, max_idle: usize) -> Self {
         self.max_instances = max_instances.max(1);
         self.max_idle = max_idle;
+        self
+    }
+
+    /// These options with another isolation mode.
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
         self
     }
 
@@ -234,6 +276,11 @@ impl Runtime {
     /// The compilation engine (for embedders that precompile or inspect components).
     pub fn engine(&self) -> &Engine {
         &self.inner.engine
+    }
+
+    /// The instance pool, when instances come from one.
+    pub fn instance_pool(&self) -> Option<&InstancePool> {
+        self.inner.pool.as_ref()
     }
 
     /// The compiled-artifact cache loads go through, if any.
@@ -335,6 +382,7 @@ impl Runtime {
         let options = LoadOptions {
             limits: Some(parts.limits),
             config,
+            isolation: options.isolation.stricter(manifest.plugin.isolation),
             ..options
         };
         let expected = Some(manifest.plugin.name.as_str());

@@ -25,7 +25,9 @@ const GUESTS: &[(&str, &str, &str)] = &[
 
 fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // Read at run time: a build script binary may be reused from another checkout of the
+    // same sources (a shared target dir), where a compile-time path would be stale.
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap()).join("../..");
     for dir in ["wit", "sdk", "examples", "tests/plugins"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }

@@ -22,6 +22,16 @@ pub fn runtime() -> Runtime {
     Runtime::new().expect("runtime builds")
 }
 
+/// A runtime whose instance pool holds memories of up to `memory_bytes` (at least the
+/// default cap).
+pub fn runtime_for_memory(memory_bytes: usize) -> Runtime {
+    let memory = memory_bytes.max(Limits::default().memory_bytes);
+    Runtime::builder()
+        .instance_pool(Some(airlock::InstancePool::for_memory(memory)))
+        .build()
+        .expect("runtime builds")
+}
+
 /// Loads `path` with `limits`.
 pub async fn load_with(runtime: &Runtime, path: &str, limits: Limits) -> Plugin {
     runtime

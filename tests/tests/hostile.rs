@@ -4,13 +4,13 @@
 use std::time::{Duration, Instant};
 
 use airlock::{CallContext, CallError, Limits, Plugin, Runtime};
-use airlock_tests::{guests, load, load_with, runtime};
+use airlock_tests::{guests, load, load_with, runtime, runtime_for_memory};
 use serde_json::{Value, json};
 
 /// Runs `tool` on the hostile plugin while the calculator keeps answering, then checks the
 /// aftermath. Returns the attack's error.
 async fn attack(limits: Limits, tool: &str, arguments: Value) -> CallError {
-    let runtime = runtime();
+    let runtime = runtime_for_memory(limits.memory_bytes);
     let hostile = load_with(&runtime, guests::HOSTILE, limits).await;
     let bystander = load(&runtime, guests::CALCULATOR).await;
     let ctx = CallContext::default();

@@ -2,8 +2,12 @@
 //! (traps, limit hits, instances that cannot start) are counted; after enough in a row the
 //! plugin is marked failing and calls fail fast with the last reason, rather than burning
 //! a fresh instance per call on a plugin that cannot work. A success resets the count.
+//!
+//! Every call reads and records here, from many threads at once: the healthy path is two
+//! atomic loads and writes nothing, so concurrent callers do not fight over a cache line.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use serde::Serialize;
 
@@ -23,56 +27,68 @@ pub enum PluginState {
 
 pub(crate) struct Condition {
     threshold: u32,
-    inner: Mutex<Streak>,
-}
-
-#[derive(Default)]
-struct Streak {
-    failures: u32,
-    failing: Option<String>,
+    /// Discarding failures since the last success.
+    failures: AtomicU32,
+    /// Set once `reason` holds why the plugin is failing.
+    failing: AtomicBool,
+    reason: Mutex<Option<String>>,
 }
 
 impl Condition {
     pub(crate) fn new(threshold: u32) -> Self {
         Condition {
             threshold: threshold.max(1),
-            inner: Mutex::default(),
+            failures: AtomicU32::new(0),
+            failing: AtomicBool::new(false),
+            reason: Mutex::new(None),
         }
     }
 
-    fn streak(&self) -> std::sync::MutexGuard<'_, Streak> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    fn reason(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.reason.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The reason calls fail fast, when the plugin is marked failing.
     pub(crate) fn failing(&self) -> Option<String> {
-        self.streak().failing.clone()
+        match self.failing.load(Ordering::Acquire) {
+            true => self.reason().clone(),
+            false => None,
+        }
     }
 
     /// Counts one call's outcome.
     pub(crate) fn record<T>(&self, result: &Result<T, CallError>) {
-        let mut streak = self.streak();
         match result {
-            Err(e) if e.discards_instance() => {
-                streak.failures += 1;
-                if streak.failures >= self.threshold && streak.failing.is_none() {
-                    tracing::warn!(
-                        plugin = e.plugin(),
-                        failures = streak.failures,
-                        "plugin marked failing: {e}"
-                    );
-                    streak.failing = Some(format!(
-                        "{} failures in a row, the last: {e}",
-                        streak.failures
-                    ));
-                }
+            Err(e) if e.discards_instance() => self.failed(e),
+            // Only write when there is a streak to end: the common case stays read-only.
+            _ if self.failures.load(Ordering::Relaxed) != 0 => {
+                self.failures.store(0, Ordering::Relaxed)
             }
-            _ => streak.failures = 0,
+            _ => {}
+        }
+    }
+
+    fn failed(&self, e: &CallError) {
+        let failures = self
+            .failures
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        if failures < self.threshold {
+            return;
+        }
+        let mut reason = self.reason();
+        if reason.is_none() {
+            tracing::warn!(plugin = e.plugin(), failures, "plugin marked failing: {e}");
+            *reason = Some(format!("{failures} failures in a row, the last: {e}"));
+            self.failing.store(true, Ordering::Release);
         }
     }
 
     /// Clears the failing mark (an operator decided to try again).
     pub(crate) fn reset(&self) {
-        *self.streak() = Streak::default();
+        let mut reason = self.reason();
+        *reason = None;
+        self.failing.store(false, Ordering::Release);
+        self.failures.store(0, Ordering::Relaxed);
     }
 }

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::time::error::Elapsed;
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{Store, Trap, UpdateDeadline};
 
@@ -14,6 +13,8 @@ use crate::context::Scope;
 use crate::limits::{CapHit, Limits};
 use crate::store::{InstanceState, Reach};
 use crate::{CallError, World};
+
+use super::timer::{TimedOut, within};
 
 /// Extra time the outer timer allows beyond the deadline. The epoch check normally fires
 /// first; the timer catches a guest blocked inside a host call, where epochs cannot reach.
@@ -53,8 +54,8 @@ pub(crate) struct LiveInstance {
 macro_rules! guarded {
     ($self:ident, $limits:expr, $call:expr) => {{
         let limits: &Limits = $limits;
-        $self.arm(limits);
-        let outcome = tokio::time::timeout(limits.deadline + TIMER_GRACE, $call).await;
+        let stop = $self.arm(limits);
+        let outcome = within(stop, $call).await;
         settle(&$self.store, limits, outcome)
     }};
 }
@@ -85,12 +86,8 @@ impl LiveInstance {
                 false => UpdateDeadline::Yield(1),
             })
         });
-        arm(&mut store, limits);
-        let outcome = tokio::time::timeout(
-            limits.deadline + TIMER_GRACE,
-            pre.instantiate_async(&mut store),
-        )
-        .await;
+        let stop = arm(&mut store, limits);
+        let outcome = within(stop, pre.instantiate_async(&mut store)).await;
         let instance: Instance = settle(&store, limits, outcome)?;
         let protocol = |e: wasmtime::Error| CallError::Protocol {
             plugin: plugin.to_string(),
@@ -122,14 +119,21 @@ impl LiveInstance {
 
     /// Scopes the session context to the call's tenant and session until the next call.
     fn enter(&mut self, context: &wit::CallContext) {
-        self.store.data_mut().scope = Some(Scope {
-            tenant: context.tenant.clone(),
-            session: context.session_id.clone(),
-        });
+        let scope = &mut self.store.data_mut().scope;
+        // Consecutive calls usually come from the same session: keep its scope as it is.
+        let same = scope
+            .as_ref()
+            .is_some_and(|s| s.tenant == context.tenant && s.session == context.session_id);
+        if !same {
+            *scope = Some(Scope {
+                tenant: context.tenant.clone(),
+                session: context.session_id.clone(),
+            });
+        }
     }
 
-    fn arm(&mut self, limits: &Limits) {
-        arm(&mut self.store, limits);
+    fn arm(&mut self, limits: &Limits) -> Instant {
+        arm(&mut self.store, limits)
     }
 
     pub(crate) async fn metadata(
@@ -251,7 +255,8 @@ impl LiveInstance {
 }
 
 /// Resets the per-call budgets: fuel, deadline, the limiter's record, the stderr tail.
-fn arm(store: &mut Store<InstanceState>, limits: &Limits) {
+/// Returns when the outer timer stops the call.
+fn arm(store: &mut Store<InstanceState>, limits: &Limits) -> Instant {
     // A store without fuel traps at once, so "unmetered" is the largest budget there is.
     store
         .set_fuel(limits.fuel.unwrap_or(u64::MAX))
@@ -264,18 +269,19 @@ fn arm(store: &mut Store<InstanceState>, limits: &Limits) {
         .unwrap_or(now + Duration::from_secs(86_400));
     state.limiter.hit = None;
     state.stderr.clear_tail();
+    state.deadline + TIMER_GRACE
 }
 
 /// Turns the outcome of a guarded call into the value or the typed error.
 fn settle<R>(
     store: &Store<InstanceState>,
     limits: &Limits,
-    outcome: Result<wasmtime::Result<R>, Elapsed>,
+    outcome: Result<wasmtime::Result<R>, TimedOut>,
 ) -> Result<R, CallError> {
     match outcome {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(classify(store.data(), limits, Some(error))),
-        Err(_elapsed) => Err(classify(store.data(), limits, None)),
+        Err(TimedOut) => Err(classify(store.data(), limits, None)),
     }
 }
 
@@ -303,6 +309,12 @@ fn classify(state: &InstanceState, limits: &Limits, error: Option<wasmtime::Erro
             };
         }
         None => {}
+    }
+    if error.is::<wasmtime::PoolConcurrencyLimitError>() {
+        return CallError::Busy {
+            plugin,
+            reason: format!("{error:#}"),
+        };
     }
     match error.downcast_ref::<Trap>() {
         Some(Trap::OutOfFuel) => CallError::FuelExhausted {

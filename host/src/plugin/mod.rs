@@ -5,6 +5,7 @@
 mod condition;
 mod instance;
 mod pool;
+mod timer;
 
 pub use condition::PluginState;
 
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use wasmtime::component::{Component, InstancePre};
 
 use crate::bindings::hooks;
@@ -20,10 +22,11 @@ use crate::capabilities::Grant;
 use crate::capabilities::audit::{audit, refuse_unknown};
 use crate::component::{detect_world, export_names, import_names};
 use crate::context::Sessions;
+use crate::engine::InstancePool;
 use crate::schema::ArgumentSchema;
 use crate::store::{InstanceState, Reach};
 use crate::types::{CallContext, Health, HookKind, HookOutcome, Metadata, ToolDefinition};
-use crate::{CallError, HOST_VERSION, Limits, LoadError, LoadOptions, Runtime, World};
+use crate::{CallError, HOST_VERSION, Isolation, Limits, LoadError, LoadOptions, Runtime, World};
 
 use condition::Condition;
 use instance::{ExportIndices, LiveInstance};
@@ -56,6 +59,7 @@ struct Inner {
     exports: Vec<String>,
     imports: Vec<String>,
     limits: Limits,
+    isolation: Isolation,
     config: String,
     reach: Reach,
     pre: InstancePre<InstanceState>,
@@ -105,6 +109,7 @@ impl Plugin {
             .limits
             .clone()
             .unwrap_or_else(|| rt.default_limits.clone());
+        check_pool(rt.pool.as_ref(), what, &limits)?;
         let config = serde_json::to_string(&options.config).expect("a JSON value serialises");
         let start_error = |source| LoadError::Start {
             plugin: what.to_string(),
@@ -149,7 +154,12 @@ impl Plugin {
                 .map_err(start_error)?;
         }
 
-        let pool = Pool::new(options.max_instances, options.max_idle);
+        let isolation = options.isolation;
+        let max_idle = match isolation {
+            Isolation::Reuse => options.max_idle,
+            Isolation::Fresh => 0,
+        };
+        let pool = Pool::new(options.max_instances, max_idle);
         let inner = Inner {
             name: Arc::from(name.as_str()),
             world,
@@ -160,6 +170,7 @@ impl Plugin {
             schemas,
             subscriptions: declared.subscriptions,
             limits,
+            isolation,
             config,
             reach,
             pre,
@@ -173,10 +184,14 @@ impl Plugin {
         let plugin = Plugin {
             inner: Arc::new(inner),
         };
-        if let Some((slot, _)) = plugin.inner.pool.checkout().await {
+        // The first instance proved that `init` accepts the configuration; under `reuse` it
+        // also serves the first call.
+        if isolation == Isolation::Reuse
+            && let Some((slot, _)) = plugin.inner.pool.checkout().await
+        {
             let _ = plugin.inner.pool.checkin(Pool::lease(first, slot));
         }
-        tracing::info!(plugin = %plugin.name(), world = %world, version = %plugin.metadata().version, "plugin loaded");
+        tracing::info!(plugin = %plugin.name(), world = %world, version = %plugin.metadata().version, %isolation, "plugin loaded");
         Ok(plugin)
     }
 
@@ -214,6 +229,11 @@ impl Plugin {
         &self.inner.limits
     }
 
+    /// Whether instances live across calls or each call gets a new one.
+    pub fn isolation(&self) -> Isolation {
+        self.inner.isolation
+    }
+
     /// The component's export names.
     pub fn exports(&self) -> &[String] {
         &self.inner.exports
@@ -236,6 +256,36 @@ impl Plugin {
         arguments: &Value,
         context: &CallContext,
     ) -> Result<Value, CallError> {
+        self.check_arguments(tool, arguments)?;
+        let arguments = self.encode_input("arguments", arguments)?;
+        let text = self.run_tool(tool, &arguments, context).await?;
+        serde_json::from_str(&text).map_err(|e| self.bad_result(tool, e))
+    }
+
+    /// [`Plugin::call_tool`] for callers that hold JSON text and want JSON text back (a
+    /// JSON-RPC server, a proxy): the arguments are parsed once, to check them against the
+    /// schema, and handed to the plugin as given; the result is checked to be JSON but not
+    /// parsed into a tree, so it can be embedded in a reply as it is.
+    pub async fn call_tool_json(
+        &self,
+        tool: &str,
+        arguments: &str,
+        context: &CallContext,
+    ) -> Result<Box<RawValue>, CallError> {
+        self.check_size("arguments", arguments.len())?;
+        let parsed: Value =
+            serde_json::from_str(arguments).map_err(|e| CallError::BadArguments {
+                plugin: self.name().to_string(),
+                tool: tool.to_string(),
+                problems: vec![format!("the arguments are not JSON: {e}")],
+            })?;
+        self.check_arguments(tool, &parsed)?;
+        let text = self.run_tool(tool, arguments, context).await?;
+        RawValue::from_string(text).map_err(|e| self.bad_result(tool, e))
+    }
+
+    /// Refuses an unknown tool, or arguments its schema does not accept.
+    fn check_arguments(&self, tool: &str, arguments: &Value) -> Result<(), CallError> {
         let schema = self
             .inner
             .schemas
@@ -246,27 +296,39 @@ impl Plugin {
                 available: self.inner.tools.iter().map(|t| t.name.clone()).collect(),
             })?;
         let problems = schema.problems(arguments);
-        if !problems.is_empty() {
-            return Err(CallError::BadArguments {
+        match problems.is_empty() {
+            true => Ok(()),
+            false => Err(CallError::BadArguments {
                 plugin: self.name().to_string(),
                 tool: tool.to_string(),
                 problems,
-            });
+            }),
         }
-        let arguments = self.encode_input("arguments", arguments)?;
+    }
+
+    /// Runs checked, encoded arguments through the tool; the plugin's answer as text.
+    async fn run_tool(
+        &self,
+        tool: &str,
+        arguments: &str,
+        context: &CallContext,
+    ) -> Result<String, CallError> {
         let context = context.to_wit(self.call_id(context));
         let limits = &self.inner.limits;
         let mut lease = self.checkout().await?;
         let result = lease
             .instance
-            .call_tool(limits, tool, &arguments, &context)
+            .call_tool(limits, tool, arguments, &context)
             .await;
         self.checkin(lease, &result);
-        let text = result?;
-        serde_json::from_str(&text).map_err(|e| CallError::Protocol {
+        result
+    }
+
+    fn bad_result(&self, tool: &str, e: serde_json::Error) -> CallError {
+        CallError::Protocol {
             plugin: self.name().to_string(),
             reason: format!("tool `{tool}` returned invalid JSON: {e}"),
-        })
+        }
     }
 
     /// Runs the plugin's handler for `kind` on `payload`. A plugin not subscribed to `kind`
@@ -418,6 +480,10 @@ impl Plugin {
     /// poisoned or half-way through something).
     fn checkin<T>(&self, lease: Lease, result: &Result<T, CallError>) {
         self.inner.condition.record(result);
+        if self.inner.isolation == Isolation::Fresh {
+            // The call's instance ends with the call; dropping the lease frees its slot.
+            return;
+        }
         match result {
             Err(e) if e.discards_instance() => {
                 tracing::info!(plugin = %self.name(), kind = e.kind(), "instance discarded: {e}");
@@ -439,15 +505,20 @@ impl Plugin {
 
     fn encode_input(&self, what: &'static str, value: &Value) -> Result<String, CallError> {
         let text = serde_json::to_string(value).expect("a JSON value serialises");
+        self.check_size(what, text.len())?;
+        Ok(text)
+    }
+
+    fn check_size(&self, what: &'static str, size: usize) -> Result<(), CallError> {
         let limit = self.inner.limits.input_bytes;
-        match text.len() > limit {
+        match size > limit {
             true => Err(CallError::InputTooLarge {
                 plugin: self.name().to_string(),
                 what,
-                size: text.len(),
+                size,
                 limit,
             }),
-            false => Ok(text),
+            false => Ok(()),
         }
     }
 
@@ -506,6 +577,19 @@ async fn declare(instance: &mut LiveInstance, limits: &Limits) -> Result<Declare
         tools,
         subscriptions,
     })
+}
+
+/// Refuses limits whose memory cap the runtime's instance pool cannot hold: better a clear
+/// error at load than every instantiation failing later.
+fn check_pool(pool: Option<&InstancePool>, what: &str, limits: &Limits) -> Result<(), LoadError> {
+    match pool {
+        Some(pool) if limits.memory_bytes > pool.memory_bytes => Err(LoadError::PoolTooSmall {
+            plugin: what.to_string(),
+            cap: limits.memory_bytes,
+            slot: pool.memory_bytes,
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn check_host_version(metadata: &Metadata) -> Result<(), LoadError> {

@@ -19,6 +19,7 @@
 //! | -32012 | not-found (plugin not installed or not enabled) |
 //! | -32013 | dependency |
 //! | -32014 | registry (storage) |
+//! | -32015 | busy (the instance pool is full; retry later) |
 
 use serde_json::json;
 
@@ -40,6 +41,7 @@ pub const LOAD_REFUSED: i64 = -32011;
 pub const NOT_FOUND: i64 = -32012;
 pub const DEPENDENCY: i64 = -32013;
 pub const REGISTRY: i64 = -32014;
+pub const BUSY: i64 = -32015;
 
 /// The JSON-RPC error for a failed call.
 pub fn call_error(error: &CallError) -> RpcError {
@@ -51,6 +53,7 @@ pub fn call_error(error: &CallError) -> RpcError {
         CallError::Plugin { .. } => PLUGIN_ERROR,
         CallError::OutputTooLarge { .. } | CallError::InputTooLarge { .. } => TOO_LARGE,
         CallError::Failing { .. } => FAILING,
+        CallError::Busy { .. } => BUSY,
         CallError::ShutDown { .. } => SHUT_DOWN,
         CallError::Protocol { .. } => PROTOCOL,
         CallError::BadArguments { .. } | CallError::UnknownTool { .. } => INVALID_PARAMS,

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use airlock::units;
-use airlock::{CallContext, HookKind, Limits, LoadOptions, Plugin, Runtime};
+use airlock::{CallContext, HookKind, InstancePool, Limits, LoadOptions, Plugin, Runtime};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
@@ -213,7 +213,6 @@ async fn run(command: Command) -> Result<ExitCode> {
 
 /// Loads a plugin folder (manifest + policy) or, for a bare `.wasm`, in dev mode.
 async fn load(target: &Path, run: &RunFlags) -> Result<Plugin> {
-    let runtime = Runtime::new()?;
     if target.is_dir()
         || target
             .file_name()
@@ -226,13 +225,19 @@ async fn load(target: &Path, run: &RunFlags) -> Result<Plugin> {
         }
         let policy = audit::load_policy(run.policy.as_deref())?;
         let options = LoadOptions::default().config(parse_json("--config", &run.config)?);
+        let runtime = Runtime::builder().fit_policy(&policy).build()?;
         return Ok(runtime.load_dir(target, &policy, options).await?);
     }
     eprintln!(
         "airlock: dev mode: {} is a bare component: no manifest, no integrity pin, no capabilities at all (files, env, network, exec denied), limits from the flags or defaults",
         target.display()
     );
-    Ok(runtime.load_file(target, run.load_options()?).await?)
+    let options = run.load_options()?;
+    // The instance pool's slots hold the memory cap the flags asked for.
+    let memory = options.limits.as_ref().map_or(0, |l| l.memory_bytes);
+    let pool = InstancePool::for_memory(memory.max(Limits::default().memory_bytes));
+    let runtime = Runtime::builder().instance_pool(Some(pool)).build()?;
+    Ok(runtime.load_file(target, options).await?)
 }
 
 fn parse_json(what: &str, text: &str) -> Result<Value> {

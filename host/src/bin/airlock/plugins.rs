@@ -160,7 +160,8 @@ pub fn open_registry(path: Option<PathBuf>, policy: Option<&Path>) -> Result<Reg
         .or_else(|| std::env::var_os("AIRLOCK_REGISTRY").map(PathBuf::from))
         .unwrap_or_else(Registry::default_path);
     let policy = crate::audit::load_policy(policy)?;
-    Registry::open(&path, Runtime::new()?, policy)
+    let runtime = Runtime::builder().fit_policy(&policy).build()?;
+    Registry::open(&path, runtime, policy)
         .with_context(|| format!("opening the registry at {}", path.display()))
 }
 

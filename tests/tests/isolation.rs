@@ -1,0 +1,317 @@
+//! Isolation modes (`reuse`, `fresh`), the pooling instance allocator sized from the caps,
+//! and the JSON-text call path.
+
+use std::time::Duration;
+
+use airlock::policy::Policy;
+use airlock::{
+    CallContext, CallError, InstancePool, Isolation, Limits, LoadError, LoadOptions, Runtime,
+};
+use airlock_tests::{guests, plugin_folder, runtime};
+use serde_json::{Value, json};
+
+async fn counter(plugin: &airlock::Plugin) -> Value {
+    plugin
+        .call_tool("counter", &json!({}), &CallContext::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reuse_keeps_memory_between_calls_and_fresh_does_not() {
+    let runtime = runtime();
+    let reuse = runtime
+        .load_file(guests::HOSTILE, LoadOptions::default())
+        .await
+        .unwrap();
+    let fresh = runtime
+        .load_file(
+            guests::HOSTILE,
+            LoadOptions::default().isolation(Isolation::Fresh),
+        )
+        .await
+        .unwrap();
+    assert_eq!(reuse.isolation(), Isolation::Reuse);
+    assert_eq!(fresh.isolation(), Isolation::Fresh);
+    let reused: Vec<Value> = [
+        counter(&reuse).await,
+        counter(&reuse).await,
+        counter(&reuse).await,
+    ]
+    .into();
+    assert_eq!(reused, [json!(1), json!(2), json!(3)]);
+    for _ in 0..3 {
+        assert_eq!(counter(&fresh).await, 1, "every call on a new instance");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_instance_per_call_keeps_no_running_total() {
+    // count-vowels keeps a running total in memory: under `fresh` it never grows.
+    let runtime = runtime();
+    let fresh = runtime
+        .load_file(
+            guests::COUNT_VOWELS,
+            LoadOptions::default().isolation(Isolation::Fresh),
+        )
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let out = fresh
+            .call_tool(
+                "count_vowels",
+                &json!({"text": "aaa"}),
+                &CallContext::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (out["count"].clone(), out["total"].clone()),
+            (json!(3), json!(3))
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_fresh_calls_each_get_their_own_instance() {
+    let runtime = runtime();
+    let fresh = runtime
+        .load_file(
+            guests::HOSTILE,
+            LoadOptions::default()
+                .isolation(Isolation::Fresh)
+                .pool(4, 4),
+        )
+        .await
+        .unwrap();
+    let calls: Vec<_> = (0..16)
+        .map(|_| {
+            let fresh = fresh.clone();
+            tokio::spawn(async move { counter(&fresh).await })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_plugin_recovers_from_a_trap_like_any_other() {
+    let fresh = runtime()
+        .load_file(
+            guests::HOSTILE,
+            LoadOptions::default().isolation(Isolation::Fresh),
+        )
+        .await
+        .unwrap();
+    let error = fresh
+        .call_tool("panic", &json!({"text": "boom"}), &CallContext::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CallError::Trap { .. }), "{error:?}");
+    assert_eq!(counter(&fresh).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_manifest_can_ask_for_fresh_and_the_stricter_choice_wins() {
+    let folder = plugin_folder("hostile", guests::HOSTILE, "");
+    std::fs::write(
+        folder.path().join("airlock.toml"),
+        std::fs::read_to_string(folder.path().join("airlock.toml"))
+            .unwrap()
+            .replace("[plugin]\n", "[plugin]\nisolation = \"fresh\"\n"),
+    )
+    .unwrap();
+    let runtime = runtime();
+    let plugin = runtime
+        .load_dir(folder.path(), &Policy::default(), LoadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(plugin.isolation(), Isolation::Fresh);
+    assert_eq!(counter(&plugin).await, 1);
+    assert_eq!(counter(&plugin).await, 1);
+
+    // The host may ask for `fresh` when the manifest does not.
+    let plain = plugin_folder("hostile", guests::HOSTILE, "");
+    let forced = runtime
+        .load_dir(
+            plain.path(),
+            &Policy::default(),
+            LoadOptions::default().isolation(Isolation::Fresh),
+        )
+        .await
+        .unwrap();
+    assert_eq!(forced.isolation(), Isolation::Fresh);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_isolation_value_names_the_key() {
+    let folder = plugin_folder("hostile", guests::HOSTILE, "");
+    let manifest = folder.path().join("airlock.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("[plugin]\n", "[plugin]\nisolation = \"sometimes\"\n"),
+    )
+    .unwrap();
+    let error = runtime()
+        .load_dir(folder.path(), &Policy::default(), LoadOptions::default())
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("isolation") && message.contains("sometimes"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pool_is_sized_from_the_caps_and_refuses_a_cap_it_cannot_hold() {
+    let runtime = runtime();
+    let pool = runtime.instance_pool().expect("pooling is the default");
+    assert_eq!(pool.memory_bytes, Limits::default().memory_bytes);
+
+    let too_big = Limits::default().with_memory_bytes(256 << 20);
+    let error = runtime
+        .load_file(guests::CALCULATOR, LoadOptions::default().limits(too_big))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, LoadError::PoolTooSmall { cap, slot, .. } if cap == 256 << 20 && slot == 64 << 20),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("instance pool"), "{error}");
+
+    // A policy that allows more memory sizes the pool to match.
+    let policy = Policy::parse(
+        "[limits]\nmemory = \"256MiB\"\n",
+        std::path::Path::new("policy.toml"),
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    let fitted = Runtime::builder().fit_policy(&policy).build().unwrap();
+    assert_eq!(fitted.instance_pool().unwrap().memory_bytes, 256 << 20);
+    let limits = Limits::default().with_memory_bytes(256 << 20);
+    fitted
+        .load_file(guests::CALCULATOR, LoadOptions::default().limits(limits))
+        .await
+        .expect("the fitted pool holds the cap");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_pool_is_a_busy_error_and_the_plugins_already_running_go_on() {
+    // Two slots: each loaded plugin keeps one warm instance.
+    let runtime = Runtime::builder()
+        .instance_pool(Some(InstancePool {
+            instances: 2,
+            memory_bytes: 64 << 20,
+        }))
+        .build()
+        .unwrap();
+    let options = || LoadOptions::default().pool(1, 1);
+    let first = runtime.load_file(guests::HOSTILE, options()).await.unwrap();
+    let second = runtime
+        .load_file(guests::CALCULATOR, options())
+        .await
+        .unwrap();
+    let error = runtime
+        .load_file(guests::COUNT_VOWELS, options())
+        .await
+        .unwrap_err();
+    let LoadError::Start { source, .. } = &error else {
+        panic!("expected a start failure, got {error:?}")
+    };
+    assert!(matches!(**source, CallError::Busy { .. }), "{source:?}");
+    assert_eq!(source.kind(), "busy");
+    assert!(!source.discards_instance());
+
+    assert_eq!(counter(&first).await, 1);
+    let sum = second
+        .call_tool("add", &json!({"a": 2, "b": 3}), &CallContext::default())
+        .await
+        .unwrap();
+    assert_eq!(sum["result"], 5.0);
+
+    // A slot frees when a plugin shuts down; then the third loads.
+    first.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    runtime
+        .load_file(guests::COUNT_VOWELS, options())
+        .await
+        .expect("a freed slot is reused");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_on_demand_allocator_still_works_and_enforces_the_memory_cap() {
+    let runtime = Runtime::builder().instance_pool(None).build().unwrap();
+    assert!(runtime.instance_pool().is_none());
+    let limits = Limits::default().with_memory_bytes(32 << 20);
+    let hostile = runtime
+        .load_file(guests::HOSTILE, LoadOptions::default().limits(limits))
+        .await
+        .unwrap();
+    let error = hostile
+        .call_tool("grow", &json!({}), &CallContext::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(error, CallError::MemoryLimit { .. }), "{error:?}");
+    assert_eq!(counter(&hostile).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_text_passes_through_and_is_checked_like_values() {
+    let runtime = runtime();
+    let vowels = runtime
+        .load_file(guests::COUNT_VOWELS, LoadOptions::default().pool(1, 1))
+        .await
+        .unwrap();
+    let ctx = CallContext::default();
+    let raw = vowels
+        .call_tool_json("count_vowels", r#"{ "text" : "banana" }"#, &ctx)
+        .await
+        .unwrap();
+    let out: Value = serde_json::from_str(raw.get()).unwrap();
+    assert_eq!(out["count"], 3);
+    // Same instance, so the running total shows both paths reach the same plugin state.
+    let again = vowels
+        .call_tool("count_vowels", &json!({"text": "banana"}), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(again["total"], 6);
+
+    let not_json = vowels
+        .call_tool_json("count_vowels", "{text: banana}", &ctx)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&not_json, CallError::BadArguments { problems, .. } if problems[0].contains("not JSON")),
+        "{not_json:?}"
+    );
+    let wrong = vowels
+        .call_tool_json("count_vowels", r#"{"text": 5}"#, &ctx)
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, CallError::BadArguments { .. }), "{wrong:?}");
+    let unknown = vowels.call_tool_json("nope", "{}", &ctx).await.unwrap_err();
+    assert!(
+        matches!(unknown, CallError::UnknownTool { .. }),
+        "{unknown:?}"
+    );
+
+    let small = runtime
+        .load_file(
+            guests::COUNT_VOWELS,
+            LoadOptions::default().limits(Limits::default().with_input_bytes(64)),
+        )
+        .await
+        .unwrap();
+    let big = format!(r#"{{"text": "{}"}}"#, "a".repeat(100));
+    let error = small
+        .call_tool_json("count_vowels", &big, &ctx)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, CallError::InputTooLarge { size, limit: 64, .. } if size == big.len()),
+        "{error:?}"
+    );
+}
