@@ -152,6 +152,13 @@ impl Limiter {
     }
 }
 
+impl Limiter {
+    /// Bytes of linear memory the store's instance holds, all memories together.
+    pub(crate) fn memory_used(&self) -> usize {
+        self.memory_used
+    }
+}
+
 impl wasmtime::ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,

@@ -21,6 +21,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("cli-command", "cli-command.wasm", "CLI_COMMAND"),
     ("versioned", "versioned.wasm", "VERSIONED"),
     ("versioned-v2", "versioned_v2.wasm", "VERSIONED_V2"),
+    ("compute", "compute.wasm", "COMPUTE"),
+    ("large", "large.wasm", "LARGE"),
 ];
 
 fn main() {

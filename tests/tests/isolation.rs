@@ -315,3 +315,46 @@ async fn json_text_passes_through_and_is_checked_like_values() {
         "{error:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn prewarm_fills_the_idle_pool_and_stats_report_it() {
+    let runtime = runtime();
+    let hostile = runtime
+        .load_file(guests::HOSTILE, LoadOptions::default().pool(8, 6))
+        .await
+        .unwrap();
+    assert_eq!(
+        hostile.stats().idle_instances,
+        1,
+        "the first instance stays warm"
+    );
+    assert_eq!(
+        hostile.prewarm(10).await.unwrap(),
+        6,
+        "capped at the idle cap"
+    );
+    let stats = hostile.stats();
+    assert_eq!(stats.idle_instances, 6);
+    assert!(stats.idle_memory_bytes >= 6 * (64 << 10), "{stats:?}");
+    // Six calls at once leave the six instances idle again.
+    let calls: Vec<_> = (0..6)
+        .map(|_| {
+            let hostile = hostile.clone();
+            tokio::spawn(async move { counter(&hostile).await })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap();
+    }
+    assert_eq!(hostile.stats().idle_instances, 6);
+
+    let fresh = runtime
+        .load_file(
+            guests::HOSTILE,
+            LoadOptions::default().isolation(Isolation::Fresh),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fresh.prewarm(4).await.unwrap(), 0);
+    assert_eq!(fresh.stats().idle_instances, 0);
+}

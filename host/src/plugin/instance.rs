@@ -132,6 +132,11 @@ impl LiveInstance {
         }
     }
 
+    /// Bytes of linear memory the instance holds now, all its memories together.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.store.data().limiter.memory_used()
+    }
+
     fn arm(&mut self, limits: &Limits) -> Instant {
         arm(&mut self.store, limits)
     }

@@ -72,6 +72,15 @@ struct Inner {
     _runtime: Runtime,
 }
 
+/// A snapshot of a plugin's idle instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PluginStats {
+    /// Instances kept warm between calls.
+    pub idle_instances: usize,
+    /// Linear memory those instances hold, in bytes.
+    pub idle_memory_bytes: usize,
+}
+
 /// What the first instance told us at load.
 struct Declared {
     metadata: Metadata,
@@ -425,6 +434,34 @@ impl Plugin {
     /// Clears a failing mark so calls are tried again.
     pub fn reset(&self) {
         self.inner.condition.reset();
+    }
+
+    /// What the plugin holds right now while idle: for capacity planning and metrics.
+    pub fn stats(&self) -> PluginStats {
+        let (idle_instances, idle_memory_bytes) = self.inner.pool.idle(LiveInstance::memory_bytes);
+        PluginStats {
+            idle_instances,
+            idle_memory_bytes,
+        }
+    }
+
+    /// Starts instances until `count` are idle (at most the pool's idle cap), so the next
+    /// calls — a burst of `count` at once included — skip instantiation and `init`.
+    /// Returns how many are idle. Does nothing under [`Isolation::Fresh`].
+    pub async fn prewarm(&self, count: usize) -> Result<usize, CallError> {
+        let wanted = count.min(self.inner.pool.max_idle());
+        // Hold every lease until all exist, so each checkout starts a new instance instead
+        // of taking back the one just returned.
+        let mut leases = Vec::with_capacity(wanted);
+        for _ in 0..wanted {
+            leases.push(self.checkout().await?);
+        }
+        for lease in leases {
+            // After a concurrent shutdown the pool hands the instance back: it never ran a
+            // call, so it is simply dropped.
+            let _ = self.inner.pool.checkin(lease);
+        }
+        Ok(self.stats().idle_instances)
     }
 
     /// The configuration `init` received (defaults filled in), as JSON text.

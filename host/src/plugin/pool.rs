@@ -75,6 +75,16 @@ impl Pool {
         std::mem::take(&mut *idle)
     }
 
+    /// How many instances are idle, and `measure` summed over them.
+    pub(crate) fn idle(&self, measure: impl Fn(&LiveInstance) -> usize) -> (usize, usize) {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        (idle.len(), idle.iter().map(measure).sum())
+    }
+
+    pub(crate) fn max_idle(&self) -> usize {
+        self.max_idle
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
