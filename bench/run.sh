@@ -37,6 +37,8 @@ cargo build --release -p vowels-stdio -p airlock-bench
 
 export AIRLOCK_BENCH_COUNT_VOWELS="$GUESTS/count_vowels.wasm"
 export AIRLOCK_BENCH_CALCULATOR="$GUESTS/calculator.wasm"
+export AIRLOCK_BENCH_COMPUTE="$GUESTS/compute.wasm"
+export AIRLOCK_BENCH_GUESTS="$GUESTS"
 export AIRLOCK_BENCH_EXTISM_WASM="$BENCH_TARGET/wasm32-unknown-unknown/guest/vowels_extism.wasm"
 export AIRLOCK_BENCH_STDIO="$BENCH_TARGET/release/vowels-stdio"
 export AIRLOCK_BENCH_RUSTC="$(rustc --version)"

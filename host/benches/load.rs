@@ -51,6 +51,8 @@ fn load(c: &mut Criterion) {
     for (name, path) in [
         ("calculator", guests::CALCULATOR),
         ("prober", guests::PROBER),
+        // A 2 MB component: compiling it takes over a second.
+        ("large", guests::LARGE),
     ] {
         group.bench_function(format!("cold compile: {name}"), |b| {
             b.to_async(&rt)

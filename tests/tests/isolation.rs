@@ -204,7 +204,7 @@ async fn a_full_pool_is_a_busy_error_and_the_plugins_already_running_go_on() {
     let runtime = Runtime::builder()
         .instance_pool(Some(InstancePool {
             instances: 2,
-            memory_bytes: 64 << 20,
+            ..InstancePool::for_memory(64 << 20)
         }))
         .build()
         .unwrap();
@@ -255,6 +255,29 @@ async fn the_on_demand_allocator_still_works_and_enforces_the_memory_cap() {
         .await
         .unwrap_err();
     assert!(matches!(error, CallError::MemoryLimit { .. }), "{error:?}");
+    assert_eq!(counter(&hostile).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pool_with_elided_bounds_checks_still_caps_memory() {
+    let pool = InstancePool::for_memory(32 << 20).with_elided_bounds_checks();
+    let runtime = Runtime::builder()
+        .default_limits(Limits::default().with_memory_bytes(32 << 20))
+        .instance_pool(Some(pool))
+        .build()
+        .unwrap();
+    let hostile = runtime
+        .load_file(guests::HOSTILE, LoadOptions::default())
+        .await
+        .unwrap();
+    let error = hostile
+        .call_tool("grow", &json!({}), &CallContext::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, CallError::MemoryLimit { limit, .. } if limit == 32 << 20),
+        "{error:?}"
+    );
     assert_eq!(counter(&hostile).await, 1);
 }
 
@@ -357,4 +380,34 @@ async fn prewarm_fills_the_idle_pool_and_stats_report_it() {
         .unwrap();
     assert_eq!(fresh.prewarm(4).await.unwrap(), 0);
     assert_eq!(fresh.stats().idle_instances, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_get_unique_ids_unless_the_caller_gives_one() {
+    let hostile = runtime()
+        .load_file(guests::HOSTILE, LoadOptions::default())
+        .await
+        .unwrap();
+    let ctx = CallContext::for_tenant("acme").with_session("s-1");
+    let mut ids = std::collections::HashSet::new();
+    for _ in 0..12 {
+        let who = hostile.call_tool("whoami", &json!({}), &ctx).await.unwrap();
+        assert_eq!(
+            (who[0].as_str(), who[1].as_str()),
+            (Some("acme"), Some("s-1"))
+        );
+        let id = who[2].as_str().unwrap().to_string();
+        let n = id.strip_prefix("hostile-").expect("named after the plugin");
+        assert!(n.parse::<u64>().is_ok(), "{id}");
+        assert!(ids.insert(id), "ids are unique");
+    }
+    let given = CallContext {
+        call_id: "trace-42".into(),
+        ..CallContext::default()
+    };
+    let who = hostile
+        .call_tool("whoami", &json!({}), &given)
+        .await
+        .unwrap();
+    assert_eq!(who[2], "trace-42");
 }

@@ -14,10 +14,12 @@
 //! `--json FILE`, `--reproduce "COMMAND"` (shown in the report).
 
 mod harness;
+mod load;
 mod peers;
 mod raw;
 mod raw_async;
 mod report;
+mod rss;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -102,9 +104,16 @@ fn check_text(what: &str, out: &str, expected: u64) -> Result<()> {
 }
 
 fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--rss-child") {
+        return rss::child(args.get(2).context("--rss-child COMPONENT")?);
+    }
     let opts = options()?;
     let count_vowels = env_path("AIRLOCK_BENCH_COUNT_VOWELS")?;
     let calculator = env_path("AIRLOCK_BENCH_CALCULATOR")?;
+    let compute = env_path("AIRLOCK_BENCH_COMPUTE")?;
+    let guests_dir = env_path("AIRLOCK_BENCH_GUESTS")?;
+    let guest = |file: &str| format!("{guests_dir}/{file}");
     let extism_wasm = std::fs::read(env_path("AIRLOCK_BENCH_EXTISM_WASM")?)?;
     let stdio_bin = env_path("AIRLOCK_BENCH_STDIO")?;
     let wanted = |id: &str| opts.only.as_deref().is_none_or(|o| id.contains(o));
@@ -151,6 +160,9 @@ fn main() -> Result<()> {
     let mut raw_cv96 = raw_cv.instance()?;
     let mut raw_cv10k = raw_cv.instance()?;
     let mut raw_add = raw_calc.instance()?;
+    let raw_cv_sized = raw::Raw::sized(&count_vowels)?;
+    let mut raw_sized96 = raw_cv_sized.instance()?;
+    check_text("raw sized", &raw_sized96.call("count_vowels", &args96)?, count96)?;
     check_text("raw", &raw_cv96.call("count_vowels", &args96)?, count96)?;
     check_text("raw", &raw_cv10k.call("count_vowels", &args10k)?, count10k)?;
     let sum: Value = serde_json::from_str(&raw_add.call("add", &add)?)?;
@@ -196,20 +208,61 @@ fn main() -> Result<()> {
         )?;
     }
 
+    // The compute-bound workload: SHA-256 of 1 MiB, generated inside the guest.
+    let sha_args = r#"{"kib":1024}"#.to_string();
+    let raw_sha_engine = raw::Raw::new(&compute)?;
+    let mut raw_sha = raw_sha_engine.instance()?;
+    let expected_sha = raw_sha.call("sha256", &sha_args)?;
+    let raw_sized_engine = raw::Raw::sized(&compute)?;
+    let mut raw_sha_sized = raw_sized_engine.instance()?;
+    let raw_sha_async = |armed| rt.block_on(raw_async::RawAsync::new(&compute, armed));
+    let mut raw_async_sha = raw_sha_async(raw_async::Armed::NONE)?;
+    let mut raw_async_sha_fuel = raw_sha_async(raw_async::Armed {
+        fuel: true,
+        ..raw_async::Armed::NONE
+    })?;
+    let mut raw_async_sha_deadline = raw_sha_async(raw_async::Armed {
+        deadline: true,
+        ..raw_async::Armed::NONE
+    })?;
+    let mut raw_async_sha_limits = raw_sha_async(raw_async::Armed::ALL)?;
+    if raw_sha_sized.call("sha256", &sha_args)? != expected_sha {
+        bail!("raw sized-memory sha256 disagrees");
+    }
+    for r in [
+        &mut raw_async_sha,
+        &mut raw_async_sha_fuel,
+        &mut raw_async_sha_deadline,
+        &mut raw_async_sha_limits,
+    ] {
+        if rt.block_on(r.call("sha256", &sha_args))? != expected_sha {
+            bail!("raw async sha256 disagrees");
+        }
+    }
+
     let runtime = airlock::Runtime::new()?;
+    let ondemand = airlock::Runtime::builder().instance_pool(None).build()?;
+    let elided = airlock::Runtime::builder()
+        .instance_pool(Some(
+            airlock::InstancePool::for_memory(64 << 20).with_elided_bounds_checks(),
+        ))
+        .build()?;
     let load = |path: &str, options: airlock::LoadOptions| {
         rt.block_on(runtime.load_file(path, options))
             .with_context(|| format!("airlock loading {path}"))
     };
     let air_cv = load(&count_vowels, airlock::LoadOptions::default())?;
     let air_calc = load(&calculator, airlock::LoadOptions::default())?;
-    let air_fresh = load(
-        &count_vowels,
-        airlock::LoadOptions {
-            max_idle: 0,
-            ..airlock::LoadOptions::default()
-        },
-    )?;
+    let air_elided = rt.block_on(elided.load_file(&count_vowels, airlock::LoadOptions::default()))?;
+    let fresh = || airlock::LoadOptions::default().isolation(airlock::Isolation::Fresh);
+    let air_fresh = load(&count_vowels, fresh())?;
+    let air_fresh_ondemand = rt.block_on(ondemand.load_file(&count_vowels, fresh()))?;
+    let air_sha = load(&compute, airlock::LoadOptions::default())?;
+    let sha_value: Value = serde_json::from_str(&sha_args)?;
+    let out = rt.block_on(air_sha.call_tool("sha256", &sha_value, &airlock::CallContext::default()))?;
+    if out.as_str() != serde_json::from_str::<Value>(&expected_sha)?.as_str() {
+        bail!("airlock sha256 answered {out}, raw {expected_sha}");
+    }
     let air_tp = load(&count_vowels, airlock::LoadOptions::default())?;
     // The same with as many idle instances kept as there are callers (8), to tell the pool's
     // idle cap apart from everything else.
@@ -223,6 +276,8 @@ fn main() -> Result<()> {
         let out = rt.block_on(p.call_tool("count_vowels", v, &ctx))?;
         check_count("airlock", &out, c)?;
     }
+    let raw_json = rt.block_on(air_cv.call_tool_json("count_vowels", &args96, &ctx))?;
+    check_text("airlock json", raw_json.get(), count96)?;
     let out = rt.block_on(air_calc.call_tool("add", &value_add, &ctx))?;
     if out["result"] != 3.0 {
         bail!("airlock calculator add answered {out}");
@@ -309,6 +364,21 @@ fn main() -> Result<()> {
             })
         })
     };
+    let airlock_json = |p: &airlock::Plugin, text: &str| -> Run<'_> {
+        let (p, text) = (p.clone(), text.to_string());
+        Box::new(move |n| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..n {
+                    let out = p
+                        .call_tool_json("count_vowels", std::hint::black_box(&text), ctx)
+                        .await;
+                    std::hint::black_box(out.expect("airlock call"));
+                }
+                start.elapsed()
+            })
+        })
+    };
     // Callers as OS threads, each driving its calls with `block_on` on the shared runtime:
     // truly parallel callers, like the raw reference rows.
     let callers_threads = |plugin: &airlock::Plugin, callers: u64| -> Run<'_> {
@@ -380,6 +450,11 @@ fn main() -> Result<()> {
             Box::new(|n| raw::warm(&mut raw_cv10k, "count_vowels", a10k, n)),
         ),
         Bench::new(
+            "raw_sized_96",
+            1,
+            Box::new(|n| raw::warm(&mut raw_sized96, "count_vowels", a96, n)),
+        ),
+        Bench::new(
             "raw_add",
             1,
             Box::new(|n| raw::warm(&mut raw_add, "add", add_s, n)),
@@ -431,11 +506,55 @@ fn main() -> Result<()> {
             airlock_warm("count_vowels", &air_cv, v10k),
         ),
         Bench::new("airlock_add", 1, airlock_warm("add", &air_calc, vadd)),
+        Bench::new("airlock_json_96", 1, airlock_json(&air_cv, a96)),
+        Bench::new(
+            "airlock_elided_96",
+            1,
+            airlock_warm("count_vowels", &air_elided, v96),
+        ),
         Bench::new(
             "airlock_fresh_96",
             1,
             airlock_warm("count_vowels", &air_fresh, v96),
         ),
+        Bench::new(
+            "airlock_fresh_ondemand_96",
+            1,
+            airlock_warm("count_vowels", &air_fresh_ondemand, v96),
+        ),
+        Bench::new(
+            "raw_sha",
+            1,
+            Box::new(|n| raw::warm(&mut raw_sha, "sha256", &sha_args, n)),
+        ),
+        Bench::new(
+            "raw_sha_sized",
+            1,
+            Box::new(|n| raw::warm(&mut raw_sha_sized, "sha256", &sha_args, n)),
+        ),
+        Bench::new(
+            "raw_async_sha",
+            1,
+            Box::new(|n| raw_async::warm(rt, &mut raw_async_sha, "sha256", &sha_args, n)),
+        ),
+        Bench::new(
+            "raw_async_sha_fuel",
+            1,
+            Box::new(|n| raw_async::warm(rt, &mut raw_async_sha_fuel, "sha256", &sha_args, n)),
+        ),
+        Bench::new(
+            "raw_async_sha_deadline",
+            1,
+            Box::new(|n| {
+                raw_async::warm(rt, &mut raw_async_sha_deadline, "sha256", &sha_args, n)
+            }),
+        ),
+        Bench::new(
+            "raw_async_sha_limits",
+            1,
+            Box::new(|n| raw_async::warm(rt, &mut raw_async_sha_limits, "sha256", &sha_args, n)),
+        ),
+        Bench::new("airlock_sha", 1, airlock_warm("sha256", &air_sha, &sha_value)),
         Bench::new(
             "extism_96",
             1,
@@ -571,10 +690,31 @@ fn main() -> Result<()> {
     for (b, s) in benches.iter_mut().zip(samples) {
         b.samples = s;
     }
+    let loads = match wanted("load") {
+        true => {
+            eprintln!("cold vs cached loads…");
+            let components = [
+                ("calculator", calculator.clone()),
+                ("count-vowels", count_vowels.clone()),
+                ("redact", guest("redact.wasm")),
+                ("compute", compute.clone()),
+                ("large", guest("large.wasm")),
+            ];
+            load::measure(rt, &components, 5, 20)?
+        }
+        false => Vec::new(),
+    };
+    let rss = match wanted("rss") {
+        true => {
+            eprintln!("resident memory per plugin (child process)…");
+            Some(rss::measure(&count_vowels)?)
+        }
+        false => None,
+    };
     let elapsed = started.elapsed();
     let machine_after = report::Machine::probe();
 
-    let results = report::Results::new(
+    let mut results = report::Results::new(
         &benches,
         &opts,
         machine_before,
@@ -586,6 +726,8 @@ fn main() -> Result<()> {
         busy,
         attempts,
     );
+    results.loads = loads;
+    results.rss = rss;
     println!("{}", results.markdown());
     if let Some(path) = &opts.json {
         std::fs::write(path, serde_json::to_string_pretty(&results.json())?)?;

@@ -1,8 +1,8 @@
 //! Decomposition rows: the same raw bindings, but called the way Airlock calls them — async
 //! (on a fiber), optionally with Airlock's per-call limits armed exactly as
 //! `host/src/plugin/instance.rs` arms them (fuel refilled per call, epoch deadline with the
-//! 5 ms ticker and a yield-or-interrupt callback, the outer `tokio::time::timeout`, and a
-//! store memory limiter). No Airlock layer above that: no schema validation, no
+//! 5 ms ticker and a yield-or-interrupt callback, the outer timer (started only when the
+//! call waits), and a store memory limiter with memories reserved at the cap). No Airlock layer above that: no schema validation, no
 //! `serde_json::Value` round trips, no pool, no call ids. So
 //! `Airlock − raw async + limits` is what Airlock's own layers cost, and
 //! `raw async + limits − raw sync` what async execution and the limits cost.
@@ -44,7 +44,8 @@ pub struct Armed {
     /// Epoch deadline (5 ms ticker thread, yield-or-interrupt callback) and the outer
     /// `tokio::time::timeout`.
     pub deadline: bool,
-    /// The store's memory limiter.
+    /// The store's memory limiter, and linear memories reserved at the cap (64 MiB, as
+    /// Airlock's instance pool sizes them) rather than 4 GiB, which costs bounds checks.
     pub limiter: bool,
 }
 
@@ -131,6 +132,11 @@ impl RawAsync {
             .epoch_interruption(armed.deadline)
             .max_wasm_stack(512 << 10)
             .async_stack_zeroing(true);
+        if armed.limiter {
+            config
+                .memory_reservation(MEMORY as u64)
+                .memory_reservation_for_growth(0);
+        }
         let engine = Engine::new(&config)?;
         let stop = Arc::new(AtomicBool::new(false));
         if armed.deadline {
@@ -196,16 +202,35 @@ impl RawAsync {
 
     pub async fn call(&mut self, tool: &str, arguments: &str) -> Result<String> {
         arm(&mut self.store, self.armed);
+        let stop = self.store.data().deadline + Duration::from_millis(50);
         let tools = self.bindings.airlock_plugin_tools();
         let call = tools.call_call_tool(&mut self.store, tool, arguments, &self.ctx);
         let result = match self.armed.deadline {
-            true => tokio::time::timeout(DEADLINE + Duration::from_millis(50), call)
+            true => within(stop, call)
                 .await
                 .map_err(|_| anyhow::anyhow!("deadline"))??,
             false => call.await?,
         };
         result.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))
     }
+}
+
+/// The outer timer as Airlock runs it (`host/src/plugin/timer.rs`): only set up once the
+/// call has to wait.
+async fn within<F: std::future::Future>(at: Instant, call: F) -> Result<F::Output, ()> {
+    let mut call = std::pin::pin!(call);
+    let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
+    std::future::poll_fn(move |cx| {
+        if let std::task::Poll::Ready(output) = call.as_mut().poll(cx) {
+            return std::task::Poll::Ready(Ok(output));
+        }
+        if timer.is_none() {
+            timer.set(Some(tokio::time::sleep_until(at.into())));
+        }
+        let sleep = timer.as_mut().as_pin_mut().expect("set above");
+        sleep.poll(cx).map(|()| Err(()))
+    })
+    .await
 }
 
 fn arm(store: &mut Store<State>, armed: Armed) {

@@ -210,6 +210,13 @@ const LATENCY: &[Row] = &[
         None,
     ),
     row(
+        "raw_sized_96",
+        "raw floor, but memories reserved at the 64 MiB cap as Airlock's pool does (explicit bounds checks instead of 4 GiB guard regions)",
+        "96 B",
+        Some("raw_96"),
+        None,
+    ),
+    row(
         "raw_async_96",
         "raw, but async call (fiber), no limits",
         "96 B",
@@ -225,14 +232,14 @@ const LATENCY: &[Row] = &[
     ),
     row(
         "raw_async_deadline_96",
-        "raw, async + deadline only (epoch deadline with 5 ms ticker + outer `tokio::time::timeout`)",
+        "raw, async + deadline only (epoch deadline with 5 ms ticker + outer timer, started only if the call waits)",
         "96 B",
         Some("raw_96"),
         None,
     ),
     row(
         "raw_async_limits_96",
-        "raw, async + Airlock's limits armed per call (fuel, epoch deadline, outer timer, memory limiter)",
+        "raw, async + Airlock's limits armed per call (fuel, epoch deadline, outer timer, memory limiter, memory reserved at the 64 MiB cap)",
         "96 B",
         Some("raw_96"),
         None,
@@ -277,6 +284,20 @@ const LATENCY: &[Row] = &[
         "**Airlock warm call**, calculator `add`",
         "`{\"a\":1,\"b\":2}`",
         Some("raw_add"),
+        None,
+    ),
+    row(
+        "airlock_json_96",
+        "Airlock warm call, JSON text in and out (`Plugin::call_tool_json`: arguments parsed once for the schema and passed as given, result checked, not parsed into a tree)",
+        "96 B",
+        Some("raw_96"),
+        None,
+    ),
+    row(
+        "airlock_elided_96",
+        "Airlock warm call, pool of 4 GiB slots (`InstancePool::with_elided_bounds_checks`: no bounds checks, ~4 TiB of address space per 1000 slots)",
+        "96 B",
+        Some("raw_96"),
         None,
     ),
     row(
@@ -354,7 +375,14 @@ const FRESH: &[Row] = &[
     ),
     row(
         "airlock_fresh_96",
-        "Airlock, no idle instance kept (`max_idle: 0`): instantiate + `init` + call",
+        "**Airlock, isolation `fresh`** (pooling allocator sized at the 64 MiB cap): instantiate + `init` + call, all limits",
+        "96 B",
+        Some("raw_fresh_pool_96"),
+        None,
+    ),
+    row(
+        "airlock_fresh_ondemand_96",
+        "Airlock, isolation `fresh`, on-demand allocator (`instance_pool(None)`)",
         "96 B",
         Some("raw_fresh_pool_96"),
         None,
@@ -365,6 +393,58 @@ const FRESH: &[Row] = &[
         "96 B",
         Some("raw_fresh_pool_96"),
         Some("airlock_fresh_96"),
+    ),
+];
+
+const COMPUTE: &[Row] = &[
+    row(
+        "raw_sha",
+        "**raw floor**: sync call, default engine (4 GiB reservations, no bounds checks), no limits",
+        "1 MiB",
+        Some("raw_sha"),
+        None,
+    ),
+    row(
+        "raw_sha_sized",
+        "raw sync, memories reserved at the 64 MiB cap (explicit bounds checks), no limits",
+        "1 MiB",
+        Some("raw_sha"),
+        None,
+    ),
+    row(
+        "raw_async_sha",
+        "raw async (fiber), no limits",
+        "1 MiB",
+        Some("raw_sha"),
+        None,
+    ),
+    row(
+        "raw_async_sha_fuel",
+        "raw async + fuel metering only",
+        "1 MiB",
+        Some("raw_sha"),
+        None,
+    ),
+    row(
+        "raw_async_sha_deadline",
+        "raw async + epoch deadline only",
+        "1 MiB",
+        Some("raw_sha"),
+        None,
+    ),
+    row(
+        "raw_async_sha_limits",
+        "raw async + all of Airlock's limits (fuel, epoch deadline, timer, limiter, sized memory)",
+        "1 MiB",
+        Some("raw_sha"),
+        None,
+    ),
+    row(
+        "airlock_sha",
+        "**Airlock warm call**, default limits",
+        "1 MiB",
+        Some("raw_sha"),
+        None,
     ),
 ];
 
@@ -442,6 +522,10 @@ pub struct Results {
     /// Share of all CPUs busy while measuring: everything, and processes other than ours.
     busy: (f64, f64),
     attempts: usize,
+    /// Cold vs cached loads (measured outside the interleaved harness).
+    pub loads: Vec<crate::load::LoadRow>,
+    /// Resident memory per plugin and per pooled instance (a child process).
+    pub rss: Option<crate::rss::RssReport>,
 }
 
 fn time(ns: f64) -> String {
@@ -511,6 +595,8 @@ impl Results {
             args10k,
             busy,
             attempts,
+            loads: Vec::new(),
+            rss: None,
         }
     }
 
@@ -621,6 +707,15 @@ impl Results {
         out.push_str("\n**A fresh instance per call**\n\n");
         self.latency_table(&mut out, FRESH);
 
+        out.push_str(
+            "\n**Limits overhead on a compute-bound call**: the `compute` test plugin hashes 1 MiB \
+             it generates itself (SHA-256), so nearly all the time is the guest's own \
+             instructions\n\n",
+        );
+        self.latency_table(&mut out, COMPUTE);
+        self.loads_table(&mut out);
+        self.rss_table(&mut out);
+
         out.push_str("\n**Throughput**, count-vowels 96 B, callers in parallel for one batch\n\n");
         out.push_str("| callers | what | calls/s (median) | p25 – p75 | vs 1 caller |\n");
         out.push_str("|---:|---|---:|---:|---:|\n");
@@ -661,7 +756,7 @@ impl Results {
             format!("≥ 5× faster than Extism (its fastest configuration here: `{extism}`)");
         // (target, numerator, denominator, goal, at least?, the same ratio with the raw floor
         // in Airlock's place: what zero Airlock overhead would give on this machine)
-        let targets: [(&str, &str, &str, f64, bool, Option<(&str, &str)>); 5] = [
+        let targets: [(&str, &str, &str, f64, bool, Option<(&str, &str)>); 7] = [
             (
                 "warm count-vowels 96 B ≤ 1.5× raw floor",
                 "airlock_96",
@@ -693,6 +788,22 @@ impl Results {
                 300.0,
                 true,
                 Some(("spawn_96", "raw_96")),
+            ),
+            (
+                "fresh-instance call ≤ 1.5× raw `InstancePre` + pooling instantiate-and-call",
+                "airlock_fresh_96",
+                "raw_fresh_pool_96",
+                1.5,
+                false,
+                None,
+            ),
+            (
+                "limits overhead ≤ 25 % on the compute-bound plugin (Airlock ÷ raw, ≤ 1.25×)",
+                "airlock_sha",
+                "raw_sha",
+                1.25,
+                false,
+                Some(("raw_async_sha_limits", "raw_sha")),
             ),
             (
                 "throughput 1 → 2 callers ≥ 1.8×",
@@ -746,8 +857,88 @@ impl Results {
             };
             let _ = writeln!(out, "| {what} | {shown}{band} | {verdict} | {ceiling} |");
         }
+        self.load_and_rss_targets(&mut out);
         let _ = write!(out, "\n{END}");
         out
+    }
+
+    fn loads_table(&self, out: &mut String) {
+        if self.loads.is_empty() {
+            return;
+        }
+        out.push_str(
+            "\n**Cold vs cached load** (`Runtime::load_file`, which also starts the plugin: a \
+             probe instance and the first instance's `init`; median of the runs shown)\n\n\
+             | component | size | cold (compile) | cached (mmap'd artifact) | cold ÷ cached |\n\
+             |---|---:|---:|---:|---:|\n",
+        );
+        for r in &self.loads {
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} MB | {} ({} runs) | {} ({} runs) | {} |",
+                r.name,
+                r.bytes as f64 / 1e6,
+                time(r.cold.as_nanos() as f64),
+                r.cold_runs,
+                time(r.cached.as_nanos() as f64),
+                r.cached_runs,
+                ratio(r.cold.as_secs_f64() / r.cached.as_secs_f64()),
+            );
+        }
+    }
+
+    fn rss_table(&self, out: &mut String) {
+        let Some(r) = &self.rss else {
+            return;
+        };
+        let mib = |b: f64| format!("{:.2} MiB", b / 1048576.0);
+        let _ = writeln!(
+            out,
+            "\n**Memory** (VmRSS growth in a separate process, count-vowels, {} copies; process \
+             baseline {})\n\n\
+             | what | RSS growth each | linear memory each | RSS beyond linear memory |\n\
+             |---|---:|---:|---:|\n\
+             | a loaded, idle plugin (one warm instance, after one call) | {} | {} | {} |\n\
+             | one more pooled idle instance of a plugin (`prewarm`) | {} | {} | {} |",
+            crate::rss::COPIES,
+            mib(r.baseline),
+            mib(r.per_plugin),
+            mib(r.plugin_linear),
+            mib(r.per_plugin - r.plugin_linear),
+            mib(r.per_instance),
+            mib(r.instance_linear),
+            mib(r.per_instance - r.instance_linear),
+        );
+    }
+
+    /// Target rows for the measurements outside the harness.
+    fn load_and_rss_targets(&self, out: &mut String) {
+        if let Some(worst) = self
+            .loads
+            .iter()
+            .min_by(|a, b| {
+                let ra = a.cold.as_secs_f64() / a.cached.as_secs_f64();
+                let rb = b.cold.as_secs_f64() / b.cached.as_secs_f64();
+                ra.total_cmp(&rb)
+            })
+        {
+            let r = worst.cold.as_secs_f64() / worst.cached.as_secs_f64();
+            let verdict = if r >= 50.0 { "**pass**" } else { "**miss**" };
+            let _ = writeln!(
+                out,
+                "| cached load ≥ 50× faster than cold compile, every component (lowest: {}) | {} | {verdict} | — |",
+                worst.name,
+                ratio(r)
+            );
+        }
+        if let Some(r) = &self.rss {
+            let beyond = (r.per_plugin - r.plugin_linear) / 1048576.0;
+            let verdict = if beyond <= 2.0 { "**pass**" } else { "**miss**" };
+            let _ = writeln!(
+                out,
+                "| idle loaded plugin ≤ 2 MiB RSS beyond its linear memory | {beyond:.2} MiB | {verdict} | — |"
+            );
+        }
     }
 
     pub fn json(&self) -> serde_json::Value {

@@ -62,6 +62,17 @@ impl Plugin for Hostile {
         tools
             .tool("echo", "Return the text", |_, x: Text, _| Ok(x.text))
             .tool(
+                "whoami",
+                "Return the call's context: [tenant, session id, call id]",
+                |_, _: Nothing, ctx| {
+                    Ok([
+                        ctx.tenant.clone(),
+                        ctx.session_id.clone(),
+                        ctx.call_id.clone(),
+                    ])
+                },
+            )
+            .tool(
                 "counter",
                 "Count calls on this instance",
                 |me, _: Nothing, _| {
