@@ -40,10 +40,8 @@ pub fn measure(
     cold_runs: usize,
     cached_runs: usize,
 ) -> Result<Vec<LoadRow>> {
-    let dir = TempCache(std::env::temp_dir().join(format!(
-        "airlock-bench-cache-{}",
-        std::process::id()
-    )));
+    let dir =
+        TempCache(std::env::temp_dir().join(format!("airlock-bench-cache-{}", std::process::id())));
     let cache = ArtifactCache::open(dir.0.join("compiled")).context("opening the bench cache")?;
     let cold = Runtime::builder().no_cache().build()?;
     let cached = Runtime::builder().cache(Some(cache.clone())).build()?;

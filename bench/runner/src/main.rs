@@ -162,7 +162,11 @@ fn main() -> Result<()> {
     let mut raw_add = raw_calc.instance()?;
     let raw_cv_sized = raw::Raw::sized(&count_vowels)?;
     let mut raw_sized96 = raw_cv_sized.instance()?;
-    check_text("raw sized", &raw_sized96.call("count_vowels", &args96)?, count96)?;
+    check_text(
+        "raw sized",
+        &raw_sized96.call("count_vowels", &args96)?,
+        count96,
+    )?;
     check_text("raw", &raw_cv96.call("count_vowels", &args96)?, count96)?;
     check_text("raw", &raw_cv10k.call("count_vowels", &args10k)?, count10k)?;
     let sum: Value = serde_json::from_str(&raw_add.call("add", &add)?)?;
@@ -253,13 +257,15 @@ fn main() -> Result<()> {
     };
     let air_cv = load(&count_vowels, airlock::LoadOptions::default())?;
     let air_calc = load(&calculator, airlock::LoadOptions::default())?;
-    let air_elided = rt.block_on(elided.load_file(&count_vowels, airlock::LoadOptions::default()))?;
+    let air_elided =
+        rt.block_on(elided.load_file(&count_vowels, airlock::LoadOptions::default()))?;
     let fresh = || airlock::LoadOptions::default().isolation(airlock::Isolation::Fresh);
     let air_fresh = load(&count_vowels, fresh())?;
     let air_fresh_ondemand = rt.block_on(ondemand.load_file(&count_vowels, fresh()))?;
     let air_sha = load(&compute, airlock::LoadOptions::default())?;
     let sha_value: Value = serde_json::from_str(&sha_args)?;
-    let out = rt.block_on(air_sha.call_tool("sha256", &sha_value, &airlock::CallContext::default()))?;
+    let out =
+        rt.block_on(air_sha.call_tool("sha256", &sha_value, &airlock::CallContext::default()))?;
     if out.as_str() != serde_json::from_str::<Value>(&expected_sha)?.as_str() {
         bail!("airlock sha256 answered {out}, raw {expected_sha}");
     }
@@ -545,16 +551,18 @@ fn main() -> Result<()> {
         Bench::new(
             "raw_async_sha_deadline",
             1,
-            Box::new(|n| {
-                raw_async::warm(rt, &mut raw_async_sha_deadline, "sha256", &sha_args, n)
-            }),
+            Box::new(|n| raw_async::warm(rt, &mut raw_async_sha_deadline, "sha256", &sha_args, n)),
         ),
         Bench::new(
             "raw_async_sha_limits",
             1,
             Box::new(|n| raw_async::warm(rt, &mut raw_async_sha_limits, "sha256", &sha_args, n)),
         ),
-        Bench::new("airlock_sha", 1, airlock_warm("sha256", &air_sha, &sha_value)),
+        Bench::new(
+            "airlock_sha",
+            1,
+            airlock_warm("sha256", &air_sha, &sha_value),
+        ),
         Bench::new(
             "extism_96",
             1,

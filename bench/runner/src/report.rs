@@ -913,15 +913,11 @@ impl Results {
 
     /// Target rows for the measurements outside the harness.
     fn load_and_rss_targets(&self, out: &mut String) {
-        if let Some(worst) = self
-            .loads
-            .iter()
-            .min_by(|a, b| {
-                let ra = a.cold.as_secs_f64() / a.cached.as_secs_f64();
-                let rb = b.cold.as_secs_f64() / b.cached.as_secs_f64();
-                ra.total_cmp(&rb)
-            })
-        {
+        if let Some(worst) = self.loads.iter().min_by(|a, b| {
+            let ra = a.cold.as_secs_f64() / a.cached.as_secs_f64();
+            let rb = b.cold.as_secs_f64() / b.cached.as_secs_f64();
+            ra.total_cmp(&rb)
+        }) {
             let r = worst.cold.as_secs_f64() / worst.cached.as_secs_f64();
             let verdict = if r >= 50.0 { "**pass**" } else { "**miss**" };
             let _ = writeln!(
@@ -933,7 +929,11 @@ impl Results {
         }
         if let Some(r) = &self.rss {
             let beyond = (r.per_plugin - r.plugin_linear) / 1048576.0;
-            let verdict = if beyond <= 2.0 { "**pass**" } else { "**miss**" };
+            let verdict = if beyond <= 2.0 {
+                "**pass**"
+            } else {
+                "**miss**"
+            };
             let _ = writeln!(
                 out,
                 "| idle loaded plugin ≤ 2 MiB RSS beyond its linear memory | {beyond:.2} MiB | {verdict} | — |"
