@@ -273,6 +273,10 @@ fn main() -> Result<()> {
     // The same with as many idle instances kept as there are callers (8), to tell the pool's
     // idle cap apart from everything else.
     let air_tp8 = load(&count_vowels, airlock::LoadOptions::default().pool(16, 8))?;
+    // Eight separate plugins (same component), for callers that each use their own.
+    let air_eight = (0..8)
+        .map(|_| load(&count_vowels, airlock::LoadOptions::default()))
+        .collect::<Result<Vec<_>>>()?;
     let air_limits = air_cv.limits().clone();
     let ctx = airlock::CallContext::default();
     for (p, v, c) in [
@@ -394,6 +398,28 @@ fn main() -> Result<()> {
             std::thread::scope(|s| {
                 for _ in 0..callers {
                     let (p, v) = (&p, &v);
+                    s.spawn(move || {
+                        rt.block_on(async {
+                            let ctx = airlock::CallContext::default();
+                            for _ in 0..n {
+                                let out = p.call_tool("count_vowels", v, &ctx).await;
+                                std::hint::black_box(out.expect("airlock call"));
+                            }
+                        })
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    };
+    // Eight OS-thread callers, each on a plugin of its own: nothing shared but the runtime.
+    let callers_plugins = |plugins: &[airlock::Plugin]| -> Run<'_> {
+        let (plugins, v) = (plugins.to_vec(), value96.clone());
+        Box::new(move |n| {
+            let start = Instant::now();
+            std::thread::scope(|s| {
+                for p in &plugins {
+                    let v = &v;
                     s.spawn(move || {
                         rt.block_on(async {
                             let ctx = airlock::CallContext::default();
@@ -617,6 +643,7 @@ fn main() -> Result<()> {
         Bench::new("tp_airlock_2", 2, callers_threads(&air_tp, 2)),
         Bench::new("tp_airlock_8", 8, callers_threads(&air_tp, 8)),
         Bench::new("tp_idle8_8", 8, callers_threads(&air_tp8, 8)),
+        Bench::new("tp_plugins_8", 8, callers_plugins(&air_eight)),
         Bench::new("tp_tasks_1", 1, callers_tasks(1)),
         Bench::new("tp_tasks_2", 2, callers_tasks(2)),
         Bench::new("tp_tasks_8", 8, callers_tasks(8)),
