@@ -380,7 +380,7 @@ impl From<&Review> for AuditReport {
             plugin: m.map(|m| json!({
                 "name": m.plugin.name, "version": m.plugin.version.to_string(), "author": m.plugin.author,
                 "description": m.plugin.description, "license": m.plugin.license,
-                "component": m.plugin.component,
+                "component": m.plugin.component, "isolation": m.plugin.isolation,
             })),
             sha256: json!({"expected": m.and_then(|m| m.plugin.sha256.clone()), "actual": r.digest, "verified": r.digest_verified}),
             world: r.world,

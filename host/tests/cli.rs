@@ -111,6 +111,7 @@ fn inspect_shows_world_exports_imports_and_tools() {
     let out = airlock(&["inspect", guests::REDACT, "--json"]);
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(report["world"], "hook-plugin");
+    assert_eq!(report["plugin"]["isolation"], "reuse");
     assert_eq!(report["hooks"], serde_json::json!(["before-tool-call"]));
     assert_eq!(report["metadata"]["name"], "redact");
     assert!(
@@ -173,6 +174,7 @@ fn audit_prints_a_report_and_exits_by_verdict() {
         "verified",
         "wasi:cli/environment@0.2.6",
         "env",
+        "Isolation reuse",
         "Verdict  LOADS",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");

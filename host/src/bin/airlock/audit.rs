@@ -46,6 +46,13 @@ fn print_report(review: &Review, report: &AuditReport) {
     if let Some(world) = review.world {
         println!("World    {world}");
     }
+    if let Some(m) = &review.manifest {
+        let meaning = match m.plugin.isolation {
+            airlock::Isolation::Reuse => "instances live across calls",
+            airlock::Isolation::Fresh => "a new instance for every call",
+        };
+        println!("Isolation {} ({meaning})", m.plugin.isolation);
+    }
     if !review.imports.is_empty() {
         println!("\nImports (each mapped to the capability that covers it)");
         for import in &review.imports {
