@@ -20,12 +20,12 @@ const MAX_WASM_STACK: usize = 512 << 10;
 /// so instantiating is a few page-table updates instead of fresh mappings.
 ///
 /// By default every slot reserves address space for the largest linear memory a plugin may
-/// have, plus guard regions: a thousand slots of a 64 MiB cap take about 130 GiB of address
-/// space rather than the 4+ TiB of wasmtime's 4 GiB slots, so many runtimes fit in one
-/// process. The price is an explicit bounds check on each memory access, which the
-/// benchmarks measure (about a quarter more time in call-heavy guest code such as JSON
-/// parsing, nothing measurable in tight compute loops). [`InstancePool::elide_bounds_checks`]
-/// trades the address space back for that speed.
+/// have, plus a guard region: the default thousand instances (two thousand memory slots) of
+/// a 64 MiB cap take about 200 GiB of address space rather than the 8 TiB of wasmtime's
+/// 4 GiB slots, so many runtimes fit in one process. The price is an explicit bounds check
+/// on each memory access, which the benchmarks measure (about a quarter more time in
+/// call-heavy guest code such as JSON parsing, nothing measurable in tight compute loops).
+/// [`InstancePool::elide_bounds_checks`] trades the address space back for that speed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstancePool {
     /// Most plugin instances alive at once in the runtime, all plugins together: each

@@ -295,7 +295,7 @@ const LATENCY: &[Row] = &[
     ),
     row(
         "airlock_elided_96",
-        "Airlock warm call, pool of 4 GiB slots (`InstancePool::with_elided_bounds_checks`: no bounds checks, ~4 TiB of address space per 1000 slots)",
+        "Airlock warm call, pool of 4 GiB slots (`InstancePool::with_elided_bounds_checks`: no bounds checks, ~8 TiB of address space for the default 1000 instances)",
         "96 B",
         Some("raw_96"),
         None,
