@@ -7,11 +7,15 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::LoadError;
+use crate::{Limits, LoadError};
 
 /// How often the epoch advances: the granularity of deadlines, and how often a running
 /// guest yields to the async executor.
 pub(crate) const TICK: Duration = Duration::from_millis(5);
+
+/// Memories and tables one core module may define under the pool: as many as the store
+/// limiter lets an instance create by default.
+const PER_MODULE: u32 = 32;
 
 /// Guest stack budget; deep recursion traps with a stack overflow at this depth.
 const MAX_WASM_STACK: usize = 512 << 10;
@@ -34,6 +38,8 @@ pub struct InstancePool {
     /// The largest memory cap any plugin of the runtime may have (bytes). A plugin whose
     /// limits allow more is refused at load.
     pub memory_bytes: usize,
+    /// The largest table cap (elements) any plugin of the runtime may have; likewise.
+    pub table_elements: usize,
     /// Reserve 4 GiB of address space per memory slot (wasmtime's default) instead of
     /// `memory_bytes`, so compiled code needs no bounds checks: faster guest code for about
     /// 4 GiB of address space (not memory) per slot. Memory growth is still capped at
@@ -50,6 +56,7 @@ impl InstancePool {
         InstancePool {
             instances: InstancePool::DEFAULT_INSTANCES,
             memory_bytes,
+            table_elements: Limits::default().table_elements,
             elide_bounds_checks: false,
         }
     }
@@ -61,10 +68,15 @@ impl InstancePool {
         self
     }
 
-    /// The address space one memory slot takes.
+    /// The address space one memory slot reserves: the cap, or with elided bounds checks
+    /// at least the 4 GiB a 32-bit memory can address.
     fn reservation(&self) -> u64 {
         const PAGE: u64 = 64 << 10;
-        (self.memory_bytes as u64).div_ceil(PAGE).max(1) * PAGE
+        let cap = (self.memory_bytes as u64).div_ceil(PAGE).max(1) * PAGE;
+        match self.elide_bounds_checks {
+            true => cap.max(4 << 30),
+            false => cap,
+        }
     }
 
     fn allocation(&self) -> PoolingAllocationConfig {
@@ -78,7 +90,12 @@ impl InstancePool {
             .total_memories(n.saturating_mul(2))
             .total_tables(n.saturating_mul(4))
             .total_stacks(n)
-            .max_memory_size(self.memory_bytes);
+            .max_memory_size(self.memory_bytes)
+            .table_elements(self.table_elements)
+            // Wasmtime's pool allows one memory and one table per core module unless told
+            // otherwise; the store limiter already caps how many an instance may create.
+            .max_memories_per_module(PER_MODULE)
+            .max_tables_per_module(PER_MODULE);
         pool
     }
 }
@@ -94,13 +111,11 @@ pub(crate) fn new_engine(pool: Option<&InstancePool>) -> Result<Engine, LoadErro
         // into the next.
         .async_stack_zeroing(true);
     if let Some(pool) = pool {
-        if !pool.elide_bounds_checks {
-            config
-                .memory_reservation(pool.reservation())
-                // Never move a memory to grow it: the slot already holds the whole cap.
-                .memory_reservation_for_growth(0);
-        }
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool.allocation()));
+        config
+            .memory_reservation(pool.reservation())
+            // Never move a memory to grow it: the slot already holds the whole cap.
+            .memory_reservation_for_growth(0)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool.allocation()));
     }
     Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))
 }

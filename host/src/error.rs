@@ -124,13 +124,14 @@ pub enum LoadError {
     Engine(String),
 
     #[error(
-        "plugin `{plugin}` may use up to {cap} bytes of memory, more than the runtime's \
-         instance pool holds per instance ({slot} bytes); lower the plugin's memory limit or \
-         build the runtime with a larger pool (`RuntimeBuilder::instance_pool`, \
-         `RuntimeBuilder::fit_policy`)"
+        "plugin `{plugin}` may use up to {cap} {what}, more than the runtime's instance pool \
+         holds per instance ({slot}); lower the plugin's limit or build the runtime with a \
+         larger pool (`RuntimeBuilder::instance_pool`, `RuntimeBuilder::fit_policy`)"
     )]
     PoolTooSmall {
         plugin: String,
+        /// Which cap: `bytes of memory` or `table elements`.
+        what: &'static str,
         cap: usize,
         slot: usize,
     },

@@ -19,7 +19,7 @@ use crate::manifest::Manifest;
 use crate::plugin::Plugin;
 use crate::policy::Policy;
 use crate::store::InstanceState;
-use crate::{Isolation, Limits, LoadError};
+use crate::{Isolation, LimitTable, Limits, LoadError};
 
 /// The runtime plugins are loaded into: one compilation engine, one linker with the host's
 /// imports, the epoch ticker, and the default limits.
@@ -48,6 +48,8 @@ pub struct RuntimeBuilder {
     compile_timeout: Duration,
     /// `None`: sized from the default limits at build.
     pool: Option<Option<InstancePool>>,
+    /// A policy's caps the pool must hold (see [`RuntimeBuilder::fit_policy`]).
+    fit: Option<LimitTable>,
 }
 
 /// Which artifact cache the runtime gets.
@@ -67,6 +69,7 @@ impl Default for RuntimeBuilder {
             cache: CacheChoice::Default,
             compile_timeout: RuntimeBuilder::DEFAULT_COMPILE_TIMEOUT,
             pool: None,
+            fit: None,
         }
     }
 }
@@ -116,26 +119,43 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Sizes the instance pool's memory slots for the largest memory cap `policy` allows
-    /// (or the default limits', when higher), keeping the pool's slot count.
+    /// Makes the instance pool's slots hold the largest memory cap `policy` allows (its
+    /// `[limits] memory`, or the default limits' where it sets none), whatever the order of
+    /// the builder calls.
     pub fn fit_policy(mut self, policy: &Policy) -> Self {
-        let ceiling = policy.caps.over(&self.default_limits).memory_bytes;
-        let memory = ceiling.max(self.default_limits.memory_bytes);
-        self.pool = Some(match self.pool {
-            Some(None) => None,
-            Some(Some(pool)) => Some(InstancePool {
-                memory_bytes: memory.max(pool.memory_bytes),
-                ..pool
-            }),
-            None => Some(InstancePool::for_memory(memory)),
-        });
+        self.fit = Some(policy.caps.clone());
         self
     }
 
+    /// The pool the runtime gets: given or sized from the default limits, raised to fit the
+    /// policy; refused when it cannot hold the default limits themselves.
+    fn resolve_pool(&self) -> Result<Option<InstancePool>, LoadError> {
+        let defaults = &self.default_limits;
+        let mut pool = match &self.pool {
+            Some(given) => given.clone(),
+            None => Some(InstancePool::for_memory(defaults.memory_bytes)),
+        };
+        if let (Some(pool), Some(caps)) = (pool.as_mut(), &self.fit) {
+            pool.memory_bytes = pool.memory_bytes.max(caps.over(defaults).memory_bytes);
+        }
+        if let Some(pool) = &pool
+            && (defaults.memory_bytes > pool.memory_bytes
+                || defaults.table_elements > pool.table_elements)
+        {
+            return Err(LoadError::Engine(format!(
+                "the default limits ({} bytes of memory, {} table elements) do not fit the \
+                 instance pool's slots ({} bytes, {} elements)",
+                defaults.memory_bytes,
+                defaults.table_elements,
+                pool.memory_bytes,
+                pool.table_elements
+            )));
+        }
+        Ok(pool)
+    }
+
     pub fn build(self) -> Result<Runtime, LoadError> {
-        let pool = self
-            .pool
-            .unwrap_or_else(|| Some(InstancePool::for_memory(self.default_limits.memory_bytes)));
+        let pool = self.resolve_pool()?;
         let engine = new_engine(pool.as_ref())?;
         let mut linker = Linker::new(&engine);
         let link_error = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));

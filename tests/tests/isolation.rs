@@ -380,6 +380,75 @@ async fn prewarm_fills_the_idle_pool_and_stats_report_it() {
         .unwrap();
     assert_eq!(fresh.prewarm(4).await.unwrap(), 0);
     assert_eq!(fresh.stats().idle_instances, 0);
+
+    // More idle than running instances allowed: prewarm stops at the slots there are.
+    let narrow = runtime
+        .load_file(guests::HOSTILE, LoadOptions::default().pool(2, 6))
+        .await
+        .unwrap();
+    let warmed = tokio::time::timeout(Duration::from_secs(10), narrow.prewarm(6))
+        .await
+        .expect("prewarm never waits for a slot it holds itself");
+    assert_eq!(warmed.unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn under_fresh_restored_state_seeds_every_later_call() {
+    let fresh = runtime()
+        .load_file(
+            guests::COUNT_VOWELS,
+            LoadOptions::default().isolation(Isolation::Fresh),
+        )
+        .await
+        .unwrap();
+    fresh.restore_state(&5u64.to_le_bytes()).await.unwrap();
+    for _ in 0..2 {
+        let out = fresh
+            .call_tool(
+                "count_vowels",
+                &json!({"text": "aaa"}),
+                &CallContext::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(out["total"], 8, "5 restored + 3 counted, every time: {out}");
+    }
+    // State the plugin refuses is not kept.
+    let error = fresh.restore_state(b"short").await.unwrap_err();
+    assert!(matches!(error, CallError::Plugin { .. }), "{error:?}");
+    let out = fresh
+        .call_tool(
+            "count_vowels",
+            &json!({"text": "a"}),
+            &CallContext::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["total"], 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pool_fits_the_policy_whatever_the_builder_order_and_refuses_defaults_it_cannot_hold() {
+    let policy = Policy::parse(
+        "[limits]\nmemory = \"128MiB\"\n",
+        std::path::Path::new("policy.toml"),
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    let runtime = Runtime::builder()
+        .fit_policy(&policy)
+        .default_limits(Limits::default().with_memory_bytes(16 << 20))
+        .build()
+        .unwrap();
+    assert_eq!(runtime.instance_pool().unwrap().memory_bytes, 128 << 20);
+
+    let error = Runtime::builder()
+        .instance_pool(Some(InstancePool::for_memory(16 << 20)))
+        .default_limits(Limits::default().with_memory_bytes(32 << 20))
+        .build()
+        .err()
+        .expect("defaults over the pool are refused");
+    assert!(error.to_string().contains("instance pool"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

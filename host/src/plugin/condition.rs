@@ -56,12 +56,15 @@ impl Condition {
         }
     }
 
-    /// Counts one call's outcome.
+    /// Counts one call's outcome. Only a call the plugin answered (a result, or an error
+    /// of its own) ends a streak; errors that say nothing about the plugin (the instance
+    /// pool was full, the plugin was shut down) leave it as it is.
     pub(crate) fn record<T>(&self, result: &Result<T, CallError>) {
+        let answered = matches!(result, Ok(_) | Err(CallError::Plugin { .. }));
         match result {
             Err(e) if e.discards_instance() => self.failed(e),
             // Only write when there is a streak to end: the common case stays read-only.
-            _ if self.failures.load(Ordering::Relaxed) != 0 => {
+            _ if answered && self.failures.load(Ordering::Relaxed) != 0 => {
                 self.failures.store(0, Ordering::Relaxed)
             }
             _ => {}
@@ -77,7 +80,9 @@ impl Condition {
             return;
         }
         let mut reason = self.reason();
-        if reason.is_none() {
+        // Read again under the lock: a `reset` may have run since the increment.
+        let failures = self.failures.load(Ordering::Relaxed);
+        if reason.is_none() && failures >= self.threshold {
             tracing::warn!(plugin = e.plugin(), failures, "plugin marked failing: {e}");
             *reason = Some(format!("{failures} failures in a row, the last: {e}"));
             self.failing.store(true, Ordering::Release);
@@ -90,5 +95,54 @@ impl Condition {
         *reason = None;
         self.failing.store(false, Ordering::Release);
         self.failures.store(0, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trap() -> Result<(), CallError> {
+        Err(CallError::Trap {
+            plugin: "p".into(),
+            message: "boom".into(),
+            panic: None,
+        })
+    }
+
+    #[test]
+    fn a_streak_marks_failing_and_only_an_answer_ends_it() {
+        let condition = Condition::new(3);
+        condition.record(&trap());
+        condition.record(&trap());
+        // A full instance pool says nothing about the plugin: the streak goes on.
+        condition.record::<()>(&Err(CallError::Busy {
+            plugin: "p".into(),
+            reason: "full".into(),
+        }));
+        assert!(condition.failing().is_none());
+        condition.record(&trap());
+        let reason = condition.failing().expect("three traps in a row");
+        assert!(reason.starts_with("3 failures in a row"), "{reason}");
+
+        condition.reset();
+        assert!(condition.failing().is_none());
+        condition.record(&trap());
+        condition.record(&trap());
+        condition.record::<()>(&Err(CallError::Plugin {
+            plugin: "p".into(),
+            code: 1,
+            message: "no".into(),
+            details: None,
+        }));
+        condition.record(&trap());
+        assert!(
+            condition.failing().is_none(),
+            "the plugin's own answer ended the streak"
+        );
+        condition.record(&Ok(()));
+        condition.record(&trap());
+        condition.record(&trap());
+        assert!(condition.failing().is_none());
     }
 }

@@ -274,7 +274,10 @@ fn arm(store: &mut Store<InstanceState>, limits: &Limits) -> Instant {
         .unwrap_or(now + Duration::from_secs(86_400));
     state.limiter.hit = None;
     state.stderr.clear_tail();
-    state.deadline + TIMER_GRACE
+    state
+        .deadline
+        .checked_add(TIMER_GRACE)
+        .unwrap_or(state.deadline)
 }
 
 /// Turns the outcome of a guarded call into the value or the typed error.

@@ -10,8 +10,8 @@ mod timer;
 pub use condition::PluginState;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -65,8 +65,9 @@ struct Inner {
     pre: InstancePre<InstanceState>,
     indices: ExportIndices,
     pool: Pool,
-    /// State from a previous version, restored into every instance after `init`.
-    seed: Option<Vec<u8>>,
+    /// State from a previous version (or, under `fresh`, the last `restore_state`),
+    /// restored into every new instance after `init`.
+    seed: RwLock<Option<Arc<[u8]>>>,
     condition: Condition,
     next_call: AtomicU64,
     _runtime: Runtime,
@@ -185,7 +186,7 @@ impl Plugin {
             pre,
             indices,
             pool,
-            seed: options.state,
+            seed: RwLock::new(options.state.map(Arc::from)),
             condition: Condition::new(options.failure_threshold),
             next_call: AtomicU64::new(1),
             _runtime: runtime,
@@ -274,7 +275,10 @@ impl Plugin {
     /// [`Plugin::call_tool`] for callers that hold JSON text and want JSON text back (a
     /// JSON-RPC server, a proxy): the arguments are parsed once, to check them against the
     /// schema, and handed to the plugin as given; the result is checked to be JSON but not
-    /// parsed into a tree, so it can be embedded in a reply as it is.
+    /// parsed into a tree, so it can be embedded in a reply as it is. The plugin receives
+    /// the text exactly as given: where JSON is ambiguous (a repeated key, a number beyond
+    /// `f64` precision) the schema check and the plugin's parser may read it differently,
+    /// so send plain JSON, or use `call_tool`, which re-serialises what it checked.
     pub async fn call_tool_json(
         &self,
         tool: &str,
@@ -394,7 +398,9 @@ impl Plugin {
 
     /// Hands captured state to one instance of this plugin (the next call's, when the
     /// pool holds one idle). For a whole new version, load it with
-    /// [`LoadOptions::state`] instead: every instance then starts from that state.
+    /// [`LoadOptions::state`] instead: every instance then starts from that state. Under
+    /// [`Isolation::Fresh`] there is no instance to keep it, so once an instance accepts
+    /// the state it becomes the seed every later call's instance starts from.
     pub async fn restore_state(&self, state: &[u8]) -> Result<(), CallError> {
         let mut lease = self.checkout().await?;
         let result = lease
@@ -402,6 +408,9 @@ impl Plugin {
             .restore_state(&self.inner.limits, state)
             .await;
         self.checkin(lease, &result);
+        if result.is_ok() && self.inner.isolation == Isolation::Fresh {
+            *self.inner.seed.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::from(state));
+        }
         result
     }
 
@@ -449,19 +458,31 @@ impl Plugin {
     /// calls — a burst of `count` at once included — skip instantiation and `init`.
     /// Returns how many are idle. Does nothing under [`Isolation::Fresh`].
     pub async fn prewarm(&self, count: usize) -> Result<usize, CallError> {
-        let wanted = count.min(self.inner.pool.max_idle());
+        let pool = &self.inner.pool;
+        // Every lease holds a slot, so never ask for more than there are.
+        let wanted = count.min(pool.max_idle()).min(pool.max_instances());
         // Hold every lease until all exist, so each checkout starts a new instance instead
         // of taking back the one just returned.
         let mut leases = Vec::with_capacity(wanted);
+        let mut failed = None;
         for _ in 0..wanted {
-            leases.push(self.checkout().await?);
+            match self.checkout().await {
+                Ok(lease) => leases.push(lease),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
         }
         for lease in leases {
             // After a concurrent shutdown the pool hands the instance back: it never ran a
             // call, so it is simply dropped.
-            let _ = self.inner.pool.checkin(lease);
+            let _ = pool.checkin(lease);
         }
-        Ok(self.stats().idle_instances)
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(self.stats().idle_instances),
+        }
     }
 
     /// The configuration `init` received (defaults filled in), as JSON text.
@@ -507,8 +528,9 @@ impl Plugin {
         )
         .await?;
         instance.init(&inner.limits, &inner.config).await?;
-        if let Some(seed) = &inner.seed {
-            instance.restore_state(&inner.limits, seed).await?;
+        let seed = inner.seed.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(seed) = seed {
+            instance.restore_state(&inner.limits, &seed).await?;
         }
         Ok(instance)
     }
@@ -630,17 +652,33 @@ async fn declare(instance: &mut LiveInstance, limits: &Limits) -> Result<Declare
     })
 }
 
-/// Refuses limits whose memory cap the runtime's instance pool cannot hold: better a clear
-/// error at load than every instantiation failing later.
+/// Refuses limits whose memory or table cap the runtime's instance pool cannot hold: better
+/// a clear error at load than every instantiation failing later.
 fn check_pool(pool: Option<&InstancePool>, what: &str, limits: &Limits) -> Result<(), LoadError> {
-    match pool {
-        Some(pool) if limits.memory_bytes > pool.memory_bytes => Err(LoadError::PoolTooSmall {
-            plugin: what.to_string(),
-            cap: limits.memory_bytes,
-            slot: pool.memory_bytes,
-        }),
-        _ => Ok(()),
+    let Some(pool) = pool else {
+        return Ok(());
+    };
+    let too_small = |what_cap: &'static str, cap: usize, slot: usize| LoadError::PoolTooSmall {
+        plugin: what.to_string(),
+        what: what_cap,
+        cap,
+        slot,
+    };
+    if limits.memory_bytes > pool.memory_bytes {
+        return Err(too_small(
+            "bytes of memory",
+            limits.memory_bytes,
+            pool.memory_bytes,
+        ));
     }
+    if limits.table_elements > pool.table_elements {
+        return Err(too_small(
+            "table elements",
+            limits.table_elements,
+            pool.table_elements,
+        ));
+    }
+    Ok(())
 }
 
 fn check_host_version(metadata: &Metadata) -> Result<(), LoadError> {

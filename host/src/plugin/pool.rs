@@ -13,6 +13,7 @@ use super::instance::LiveInstance;
 pub(crate) struct Pool {
     idle: Mutex<Vec<LiveInstance>>,
     slots: Arc<Semaphore>,
+    max_instances: usize,
     max_idle: usize,
     closed: AtomicBool,
 }
@@ -28,6 +29,7 @@ impl Pool {
         Pool {
             idle: Mutex::new(Vec::new()),
             slots: Arc::new(Semaphore::new(max_instances.max(1))),
+            max_instances: max_instances.max(1),
             max_idle,
             closed: AtomicBool::new(false),
         }
@@ -83,6 +85,10 @@ impl Pool {
 
     pub(crate) fn max_idle(&self) -> usize {
         self.max_idle
+    }
+
+    pub(crate) fn max_instances(&self) -> usize {
+        self.max_instances
     }
 
     pub(crate) fn is_closed(&self) -> bool {

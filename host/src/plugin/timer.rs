@@ -9,6 +9,9 @@ use std::pin::pin;
 use std::task::Poll;
 use std::time::Instant;
 
+use tokio::task::{Unconstrained, unconstrained};
+use tokio::time::Sleep;
+
 /// The call was still waiting when its timer fired.
 #[derive(Debug)]
 pub(crate) struct TimedOut;
@@ -16,13 +19,15 @@ pub(crate) struct TimedOut;
 /// Runs `call` to its end or until `at`, whichever comes first.
 pub(crate) async fn within<F: Future>(at: Instant, call: F) -> Result<F::Output, TimedOut> {
     let mut call = pin!(call);
-    let mut timer = pin!(None::<tokio::time::Sleep>);
+    // Unconstrained: tokio's cooperative budget must never keep the timer from firing, even
+    // when the call spent the task's budget (as `tokio::time::timeout` also ensures).
+    let mut timer = pin!(None::<Unconstrained<Sleep>>);
     poll_fn(move |cx| {
         if let Poll::Ready(output) = call.as_mut().poll(cx) {
             return Poll::Ready(Ok(output));
         }
         if timer.is_none() {
-            timer.set(Some(tokio::time::sleep_until(at.into())));
+            timer.set(Some(unconstrained(tokio::time::sleep_until(at.into()))));
         }
         let sleep = timer.as_mut().as_pin_mut().expect("the timer was just set");
         sleep.poll(cx).map(|()| Err(TimedOut))
