@@ -101,6 +101,20 @@ impl Pipeline {
         payload: Value,
         context: &CallContext,
     ) -> Dispatch {
+        self.dispatch_rerouted(kind, payload, context, &|_| None)
+            .await
+    }
+
+    /// [`Pipeline::dispatch`], where a plugin that was shut down before its step started
+    /// (a hot reload swapped it out) is replaced by what `successor` names, and the step
+    /// runs there: nothing ran on the old one, so nothing runs twice.
+    pub(crate) async fn dispatch_rerouted(
+        &self,
+        kind: &HookKind,
+        payload: Value,
+        context: &CallContext,
+        successor: &(dyn Fn(&Plugin) -> Option<Plugin> + Sync),
+    ) -> Dispatch {
         let mut result = Dispatch {
             payload,
             vetoed: None,
@@ -113,7 +127,18 @@ impl Pipeline {
             .filter(|(_, p)| p.subscriptions().contains(kind))
         {
             let started = Instant::now();
-            let outcome = plugin.handle_hook(kind, &result.payload, context).await;
+            let mut plugin = plugin.clone();
+            let outcome = loop {
+                let outcome = plugin.handle_hook(kind, &result.payload, context).await;
+                if matches!(outcome, Err(CallError::ShutDown { .. }))
+                    && let Some(next) = successor(&plugin)
+                {
+                    plugin = next;
+                    continue;
+                }
+                break outcome;
+            };
+            let plugin = &plugin;
             let step = |outcome| Step {
                 plugin: plugin.name().to_string(),
                 outcome,

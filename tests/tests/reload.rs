@@ -2,7 +2,8 @@
 //! load of concurrent calls no call fails, every answer comes from exactly one version, and
 //! the state captured from the old version is what the new one answers with. A new version
 //! that fails to verify or to start leaves the old one serving. The folder watcher does
-//! the same on its own.
+//! the same on its own. Hook chains dispatched across reloads never see the swapped plugin
+//! fail.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -229,4 +230,73 @@ async fn the_watcher_reloads_a_changed_folder() {
     assert_eq!(reloaded.len(), 2);
     assert_eq!(version(&whoami(&registry, "acme").await.unwrap()), V2);
     assert!(Path::new(&setup.folder()).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hook_chains_running_across_reloads_never_see_the_swapped_plugin_fail() {
+    let state = TempDir::new("reload-hooks-state");
+    let plugins = TempDir::new("reload-hooks-plugins");
+    let folder = plugins.path().join("hooky");
+    write_plugin_folder(&folder, "hooky", "0.1.0", guests::HOOKY, "");
+    let registry = Arc::new(
+        Registry::open(
+            &state.path().join("registry.db"),
+            runtime(),
+            Policy::default(),
+        )
+        .unwrap()
+        .with_pool(2, 2),
+    );
+    registry.install(&folder).unwrap();
+    registry
+        .enable("acme", "hooky", json!({"tag": "h"}))
+        .await
+        .unwrap();
+
+    const WORKERS: usize = 16;
+    let done = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|_| {
+            let (registry, done, stop) = (registry.clone(), done.clone(), stop.clone());
+            tokio::spawn(async move {
+                let ctx = CallContext::for_tenant("acme");
+                let mut dispatches = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let payload = json!({"tool": "mail", "tags": []});
+                    let hook = airlock::HookKind::BeforeToolCall;
+                    dispatches.push(registry.dispatch(&hook, payload, &ctx).await);
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                dispatches
+            })
+        })
+        .collect();
+    for round in 1..=5 {
+        while done.load(Ordering::Relaxed) < round * 200 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let outcomes = registry.reload("hooky").await.unwrap();
+        assert!(outcomes.iter().all(|o| o.succeeded()), "{outcomes:?}");
+    }
+    let after = done.load(Ordering::Relaxed);
+    while done.load(Ordering::Relaxed) < after + 200 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut dispatches = Vec::new();
+    for worker in workers {
+        dispatches.extend(worker.await.unwrap());
+    }
+    assert!(dispatches.len() >= 1200, "{}", dispatches.len());
+    let broken: Vec<_> = dispatches
+        .iter()
+        .filter(|d| !d.allowed() || d.payload["tags"] != json!(["h"]) || d.steps.len() != 1)
+        .collect();
+    assert!(
+        broken.is_empty(),
+        "{} dispatches went wrong, e.g. {:?}",
+        broken.len(),
+        broken.first()
+    );
 }

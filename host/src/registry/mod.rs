@@ -415,7 +415,14 @@ impl Registry {
         for closed in &self.policy.fail_closed {
             pipeline.fail_closed(closed.clone());
         }
-        pipeline.dispatch(kind, payload, context).await
+        let tenant = &context.tenant;
+        let successor = |old: &Plugin| {
+            self.plugin(tenant, old.name())
+                .filter(|current| !current.same_as(old))
+        };
+        pipeline
+            .dispatch_rerouted(kind, payload, context, &successor)
+            .await
     }
 
     /// Polls `name`'s health for `tenant`, starting it from its registration when this
