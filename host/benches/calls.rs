@@ -1,10 +1,12 @@
-//! First call benchmarks on the real example components: a warm call of a trivial tool,
-//! count-vowels on 96 bytes, and a fresh instantiate + init + call (no idle instances kept).
-//! All limits are on (fuel, deadline, memory cap, output cap) as in production.
+//! Call benchmarks on the real example components: a warm call of a trivial tool,
+//! count-vowels on 96 bytes (as a `Value` and as JSON text), and isolation `fresh`
+//! (instantiate from the pool + init + call). All limits are on (fuel, deadline, memory
+//! cap, output cap) as in production. The side-by-side comparison with raw wasmtime and
+//! the peers is `bash bench/run.sh` (BENCHMARKS.md).
 //!
 //! Run: `cargo bench -p airlock --bench calls`
 
-use airlock::{CallContext, LoadOptions, Plugin, Runtime};
+use airlock::{CallContext, Isolation, LoadOptions, Plugin, Runtime};
 use airlock_guests as guests;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
@@ -41,12 +43,15 @@ fn calls(c: &mut Criterion) {
             .iter(|| vowels.call_tool("count_vowels", &text, &ctx))
     });
 
-    let fresh_options = LoadOptions {
-        max_idle: 0,
-        ..LoadOptions::default()
-    };
+    let text_json = text.to_string();
+    c.bench_function("warm call, JSON text: count-vowels 96 B", |b| {
+        b.to_async(&rt)
+            .iter(|| vowels.call_tool_json("count_vowels", &text_json, &ctx))
+    });
+
+    let fresh_options = LoadOptions::default().isolation(Isolation::Fresh);
     let fresh = load(&rt, &runtime, guests::CALCULATOR, fresh_options);
-    c.bench_function("fresh instance: instantiate + init + calculator add", |b| {
+    c.bench_function("isolation fresh: instantiate + init + calculator add", |b| {
         b.to_async(&rt).iter(|| fresh.call_tool("add", &args, &ctx))
     });
 }
