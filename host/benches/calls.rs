@@ -51,9 +51,10 @@ fn calls(c: &mut Criterion) {
 
     let fresh_options = LoadOptions::default().isolation(Isolation::Fresh);
     let fresh = load(&rt, &runtime, guests::CALCULATOR, fresh_options);
-    c.bench_function("isolation fresh: instantiate + init + calculator add", |b| {
-        b.to_async(&rt).iter(|| fresh.call_tool("add", &args, &ctx))
-    });
+    c.bench_function(
+        "isolation fresh: instantiate + init + calculator add",
+        |b| b.to_async(&rt).iter(|| fresh.call_tool("add", &args, &ctx)),
+    );
 }
 
 criterion_group!(benches, calls);

@@ -211,6 +211,10 @@ async fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
+/// Instance slots for `airlock call` / `airlock hook`: the probe, the first instance and a
+/// few spares.
+const ONE_SHOT_INSTANCES: u32 = 16;
+
 /// Loads a plugin folder (manifest + policy) or, for a bare `.wasm`, in dev mode.
 async fn load(target: &Path, run: &RunFlags) -> Result<Plugin> {
     if target.is_dir()
@@ -225,7 +229,14 @@ async fn load(target: &Path, run: &RunFlags) -> Result<Plugin> {
         }
         let policy = audit::load_policy(run.policy.as_deref())?;
         let options = LoadOptions::default().config(parse_json("--config", &run.config)?);
-        let runtime = Runtime::builder().fit_policy(&policy).build()?;
+        let pool = InstancePool::for_memory(Limits::default().memory_bytes);
+        let runtime = Runtime::builder()
+            .instance_pool(Some(InstancePool {
+                instances: ONE_SHOT_INSTANCES,
+                ..pool
+            }))
+            .fit_policy(&policy)
+            .build()?;
         return Ok(runtime.load_dir(target, &policy, options).await?);
     }
     eprintln!(
@@ -235,7 +246,11 @@ async fn load(target: &Path, run: &RunFlags) -> Result<Plugin> {
     let options = run.load_options()?;
     // The instance pool's slots hold the memory cap the flags asked for.
     let memory = options.limits.as_ref().map_or(0, |l| l.memory_bytes);
-    let pool = InstancePool::for_memory(memory.max(Limits::default().memory_bytes));
+    // A one-shot run needs a handful of instances, not a server's thousand slots.
+    let pool = InstancePool {
+        instances: ONE_SHOT_INSTANCES,
+        ..InstancePool::for_memory(memory.max(Limits::default().memory_bytes))
+    };
     let runtime = Runtime::builder().instance_pool(Some(pool)).build()?;
     Ok(runtime.load_file(target, options).await?)
 }
