@@ -470,3 +470,64 @@ fn cache_commands_show_and_clear_the_compiled_artifacts() {
     assert_eq!(stats(run(&["cache", "stats", "--json"]))["entries"], 0);
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// `airlock token create|list|revoke` across processes, on one registry database.
+#[test]
+fn tokens_are_created_listed_without_secrets_and_revoked() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-tokens-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("registry.db");
+    let db = db.to_str().unwrap();
+    let create = |label: &str| {
+        let out = airlock(&[
+            "token",
+            "create",
+            "--tenant",
+            "acme",
+            "--role",
+            "caller",
+            "--label",
+            label,
+            "--registry",
+            db,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().to_string()
+    };
+    let ci = create("ci");
+    let laptop = create("laptop");
+    assert!(ci.starts_with("alk_") && laptop.starts_with("alk_"));
+
+    let list = || {
+        let out = airlock(&["token", "list", "--json", "--registry", db]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str::<Vec<serde_json::Value>>(&stdout(&out)).unwrap()
+    };
+    let tokens = list();
+    assert_eq!(tokens.len(), 2);
+    let text = serde_json::to_string(&tokens).unwrap();
+    assert!(
+        !text.contains(&ci[4..]) && !text.contains(&laptop[4..]),
+        "{text}"
+    );
+    let laptop_id = tokens.iter().find(|t| t["label"] == "laptop").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = airlock(&["token", "revoke", &laptop_id[..10], "--registry", db]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("laptop"), "{}", stdout(&out));
+    let left = list();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["label"], "ci");
+
+    let again = airlock(&["token", "revoke", &laptop_id, "--registry", db]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("no token matches"),
+        "{}",
+        stderr(&again)
+    );
+}

@@ -333,3 +333,55 @@ async fn shutdown_lets_the_call_in_flight_finish() {
         "no longer listening"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_token_is_refused_on_its_next_request() {
+    let server = start(1 << 20).await;
+    let registry = &server.registry;
+    let kept = registry.create_token("acme", Role::Caller, "kept").unwrap();
+    let leaked = registry
+        .create_token("acme", Role::Caller, "leaked")
+        .unwrap();
+    let listed = registry.tokens(Some("acme")).unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .all(|t| t.id.len() == 16 && !kept.contains(&t.id) && !leaked.contains(&t.id)),
+        "ids are not parts of the secrets: {listed:?}"
+    );
+    let tools = |token: &str| {
+        let header = format!("Bearer {token}");
+        async move {
+            request(
+                server.address,
+                "GET",
+                "/api/v1/tools",
+                &[("Authorization", &header)],
+                b"",
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(tools(&leaked).await, 200);
+
+    let id = &listed.iter().find(|t| t.label == "leaked").unwrap().id;
+    assert!(matches!(
+        registry.revoke_token(&id[..4]),
+        Err(airlock::registry::RegistryError::NoSuchToken(_))
+    ));
+    let revoked = registry.revoke_token(&id[..8]).unwrap();
+    assert_eq!(revoked.label, "leaked");
+    assert_eq!(
+        tools(&leaked).await,
+        401,
+        "refused on the very next request"
+    );
+    assert_eq!(tools(&kept).await, 200, "other tokens keep working");
+    assert!(matches!(
+        registry.revoke_token(id),
+        Err(airlock::registry::RegistryError::NoSuchToken(_))
+    ));
+    assert_eq!(registry.tokens(None).unwrap().len(), 1);
+}

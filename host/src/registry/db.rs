@@ -250,6 +250,34 @@ impl Db {
         Ok(())
     }
 
+    /// Every token (of `tenant`, when given): `(hash, tenant, role, label, created_at)`.
+    pub(crate) fn tokens(
+        &self,
+        tenant: Option<&str>,
+    ) -> rusqlite::Result<Vec<(String, String, String, String, i64)>> {
+        let mut statement = self.connection.prepare(
+            "SELECT hash, tenant, role, label, created_at FROM tokens \
+             WHERE ?1 IS NULL OR tenant = ?1 ORDER BY created_at, hash",
+        )?;
+        statement
+            .query_map([tenant], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ))
+            })?
+            .collect()
+    }
+
+    /// Deletes the token whose hash is `hash`.
+    pub(crate) fn remove_token(&self, hash: &str) -> rusqlite::Result<usize> {
+        self.connection
+            .execute("DELETE FROM tokens WHERE hash = ?1", [hash])
+    }
+
     /// `(tenant, role)` of the token whose hash is `hash`.
     pub(crate) fn token(&self, hash: &str) -> rusqlite::Result<Option<(String, String)>> {
         self.connection

@@ -31,7 +31,7 @@ use crate::{
 
 pub use db::{Installed, Registration};
 pub use reload::ReloadOutcome;
-pub use tokens::{Role, TokenHolder};
+pub use tokens::{Role, TokenHolder, TokenInfo};
 pub use watch::Watcher;
 
 /// Why a registry operation failed.
@@ -83,6 +83,10 @@ pub enum RegistryError {
     Watch(String),
     #[error("no randomness available: {0}")]
     Random(String),
+    #[error("no token matches `{0}` (give at least 8 characters of a token id from `token list`)")]
+    NoSuchToken(String),
+    #[error("`{prefix}` matches {count} tokens; give more of the id")]
+    AmbiguousToken { prefix: String, count: usize },
 }
 
 /// Something that changed in the registry, for hosts that follow along (an MCP server

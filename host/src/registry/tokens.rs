@@ -43,6 +43,23 @@ pub struct TokenHolder {
     pub role: Role,
 }
 
+/// A token as `token list` shows it: never the secret, only an id derived from its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    /// The first 16 hex digits of the secret's SHA-256: enough to name it for revocation,
+    /// useless for authenticating.
+    pub id: String,
+    pub tenant: String,
+    pub role: String,
+    pub label: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// Hex digits of the hash shown as a token's id, and the fewest accepted to revoke one.
+const ID_LEN: usize = 16;
+const MIN_ID_LEN: usize = 8;
+
 /// The prefix every secret starts with, so a leaked one is recognisable.
 const PREFIX: &str = "alk_";
 
@@ -67,6 +84,53 @@ impl Registry {
             label,
         )?;
         Ok(secret)
+    }
+
+    /// The tokens of `tenant` (all tenants when `None`), oldest first.
+    pub fn tokens(&self, tenant: Option<&str>) -> Result<Vec<TokenInfo>, RegistryError> {
+        let rows = self.db().tokens(tenant)?;
+        Ok(rows
+            .into_iter()
+            .map(|(hash, tenant, role, label, created_at)| TokenInfo {
+                id: hash[..ID_LEN.min(hash.len())].to_string(),
+                tenant,
+                role,
+                label,
+                created_at,
+            })
+            .collect())
+    }
+
+    /// Revokes the one token whose id starts with `id` (at least 8 hex digits, as `tokens`
+    /// shows them). Takes effect on the next request: every request looks its token up.
+    pub fn revoke_token(&self, id: &str) -> Result<TokenInfo, RegistryError> {
+        let id = id.trim().to_ascii_lowercase();
+        if id.len() < MIN_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(RegistryError::NoSuchToken(id));
+        }
+        let db = self.db();
+        let matching: Vec<_> = db
+            .tokens(None)?
+            .into_iter()
+            .filter(|(hash, ..)| hash.starts_with(&id))
+            .collect();
+        match matching.as_slice() {
+            [] => Err(RegistryError::NoSuchToken(id)),
+            [(hash, tenant, role, label, created_at)] => {
+                db.remove_token(hash)?;
+                Ok(TokenInfo {
+                    id: hash[..ID_LEN].to_string(),
+                    tenant: tenant.clone(),
+                    role: role.clone(),
+                    label: label.clone(),
+                    created_at: *created_at,
+                })
+            }
+            many => Err(RegistryError::AmbiguousToken {
+                prefix: id,
+                count: many.len(),
+            }),
+        }
     }
 
     /// Who `secret` speaks for, if it is a token of this registry.

@@ -93,9 +93,10 @@ pub fn registry_error(error: &RegistryError) -> RpcError {
     let (code, kind) = match error {
         RegistryError::Load(e) => return load_error(e),
         RegistryError::Call(e) => return call_error(e),
-        RegistryError::NotInstalled(_) | RegistryError::NotEnabled { .. } => {
-            (NOT_FOUND, "not-found")
-        }
+        RegistryError::NotInstalled(_)
+        | RegistryError::NotEnabled { .. }
+        | RegistryError::NoSuchToken(_)
+        | RegistryError::AmbiguousToken { .. } => (NOT_FOUND, "not-found"),
         RegistryError::MissingDependency { .. }
         | RegistryError::DependedOn { .. }
         | RegistryError::BreaksDependent { .. } => (DEPENDENCY, "dependency"),

@@ -152,6 +152,23 @@ enum TokenCommand {
         #[arg(long)]
         registry: Option<PathBuf>,
     },
+    /// List tokens (ids, tenants, roles, labels; never the secrets).
+    List {
+        /// Only this tenant's tokens.
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        registry: Option<PathBuf>,
+    },
+    /// Revoke a token by its id (at least 8 characters of it, from `token list`). The next
+    /// request with it is refused.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        registry: Option<PathBuf>,
+    },
 }
 
 pub async fn token(args: TokenArgs) -> Result<ExitCode> {
@@ -164,6 +181,38 @@ pub async fn token(args: TokenArgs) -> Result<ExitCode> {
         } => {
             let registry = crate::plugins::open_registry(registry, None)?;
             println!("{}", registry.create_token(&tenant, role, &label)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::List {
+            tenant,
+            json,
+            registry,
+        } => {
+            let registry = crate::plugins::open_registry(registry, None)?;
+            let tokens = registry.tokens(tenant.as_deref())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&tokens)?);
+            } else {
+                println!("{:<18} {:<16} {:<8} label", "id", "tenant", "role");
+                for t in &tokens {
+                    println!("{:<18} {:<16} {:<8} {}", t.id, t.tenant, t.role, t.label);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TokenCommand::Revoke { id, registry } => {
+            let registry = crate::plugins::open_registry(registry, None)?;
+            let revoked = registry.revoke_token(&id)?;
+            println!(
+                "revoked {} ({} for tenant `{}`{})",
+                revoked.id,
+                revoked.role,
+                revoked.tenant,
+                match revoked.label.is_empty() {
+                    true => String::new(),
+                    false => format!(", \"{}\"", revoked.label),
+                }
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
