@@ -250,24 +250,21 @@ impl Db {
         Ok(())
     }
 
-    /// Every token (of `tenant`, when given): `(hash, tenant, role, label, created_at)`.
-    pub(crate) fn tokens(
-        &self,
-        tenant: Option<&str>,
-    ) -> rusqlite::Result<Vec<(String, String, String, String, i64)>> {
+    /// Every token (of `tenant`, when given), oldest first.
+    pub(crate) fn tokens(&self, tenant: Option<&str>) -> rusqlite::Result<Vec<TokenRow>> {
         let mut statement = self.connection.prepare(
             "SELECT hash, tenant, role, label, created_at FROM tokens \
              WHERE ?1 IS NULL OR tenant = ?1 ORDER BY created_at, hash",
         )?;
         statement
             .query_map([tenant], |row| {
-                Ok((
-                    row.get(0)?,
-                    row.get(1)?,
-                    row.get(2)?,
-                    row.get(3)?,
-                    row.get(4)?,
-                ))
+                Ok(TokenRow {
+                    hash: row.get(0)?,
+                    tenant: row.get(1)?,
+                    role: row.get(2)?,
+                    label: row.get(3)?,
+                    created_at: row.get(4)?,
+                })
             })?
             .collect()
     }
@@ -288,4 +285,13 @@ impl Db {
             )
             .optional()
     }
+}
+
+/// A row of the tokens table.
+pub(crate) struct TokenRow {
+    pub(crate) hash: String,
+    pub(crate) tenant: String,
+    pub(crate) role: String,
+    pub(crate) label: String,
+    pub(crate) created_at: i64,
 }

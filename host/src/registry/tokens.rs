@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::db::TokenRow;
 use super::{Registry, RegistryError};
 
 /// What a token may do.
@@ -56,6 +57,18 @@ pub struct TokenInfo {
     pub created_at: i64,
 }
 
+impl From<TokenRow> for TokenInfo {
+    fn from(row: TokenRow) -> Self {
+        TokenInfo {
+            id: row.hash[..ID_LEN.min(row.hash.len())].to_string(),
+            tenant: row.tenant,
+            role: row.role,
+            label: row.label,
+            created_at: row.created_at,
+        }
+    }
+}
+
 /// Hex digits of the hash shown as a token's id, and the fewest accepted to revoke one.
 const ID_LEN: usize = 16;
 const MIN_ID_LEN: usize = 8;
@@ -89,16 +102,7 @@ impl Registry {
     /// The tokens of `tenant` (all tenants when `None`), oldest first.
     pub fn tokens(&self, tenant: Option<&str>) -> Result<Vec<TokenInfo>, RegistryError> {
         let rows = self.db().tokens(tenant)?;
-        Ok(rows
-            .into_iter()
-            .map(|(hash, tenant, role, label, created_at)| TokenInfo {
-                id: hash[..ID_LEN.min(hash.len())].to_string(),
-                tenant,
-                role,
-                label,
-                created_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(TokenInfo::from).collect())
     }
 
     /// Revokes the one token whose id starts with `id` (at least 8 hex digits, as `tokens`
@@ -109,27 +113,19 @@ impl Registry {
             return Err(RegistryError::NoSuchToken(id));
         }
         let db = self.db();
-        let matching: Vec<_> = db
+        let mut matching: Vec<TokenRow> = db
             .tokens(None)?
             .into_iter()
-            .filter(|(hash, ..)| hash.starts_with(&id))
+            .filter(|row| row.hash.starts_with(&id))
             .collect();
-        match matching.as_slice() {
-            [] => Err(RegistryError::NoSuchToken(id)),
-            [(hash, tenant, role, label, created_at)] => {
-                db.remove_token(hash)?;
-                Ok(TokenInfo {
-                    id: hash[..ID_LEN].to_string(),
-                    tenant: tenant.clone(),
-                    role: role.clone(),
-                    label: label.clone(),
-                    created_at: *created_at,
-                })
+        match matching.len() {
+            0 => Err(RegistryError::NoSuchToken(id)),
+            1 => {
+                let row = matching.remove(0);
+                db.remove_token(&row.hash)?;
+                Ok(TokenInfo::from(row))
             }
-            many => Err(RegistryError::AmbiguousToken {
-                prefix: id,
-                count: many.len(),
-            }),
+            count => Err(RegistryError::AmbiguousToken { prefix: id, count }),
         }
     }
 
