@@ -300,3 +300,42 @@ async fn hook_chains_running_across_reloads_never_see_the_swapped_plugin_fail() 
         broken.first()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watcher_follows_plugins_installed_after_it_started() {
+    let state = TempDir::new("watch-later-state");
+    let plugins = TempDir::new("watch-later-plugins");
+    let registry = Arc::new(
+        Registry::open(
+            &state.path().join("registry.db"),
+            runtime(),
+            Policy::default(),
+        )
+        .unwrap(),
+    );
+    let _watcher = registry.watch().unwrap();
+    let mut events = registry.events();
+
+    let folder = plugins.path().join("versioned");
+    write_plugin_folder(&folder, "versioned", V1, guests::VERSIONED, "");
+    registry.install(&folder).unwrap();
+    registry
+        .enable("acme", "versioned", json!({}))
+        .await
+        .unwrap();
+    // Let the watcher take the install in before the folder changes.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    write_plugin_folder(&folder, "versioned", V2, guests::VERSIONED_V2, "");
+    let to = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let RegistryEvent::Reloaded { tenant, to, .. } = events.recv().await.unwrap() {
+                break (tenant, to);
+            }
+        }
+    })
+    .await
+    .expect("the watcher reloads a plugin installed after it started");
+    assert_eq!(to, ("acme".to_string(), V2.to_string()));
+    assert_eq!(version(&whoami(&registry, "acme").await.unwrap()), V2);
+}

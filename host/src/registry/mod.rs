@@ -94,6 +94,12 @@ pub enum RegistryError {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum RegistryEvent {
+    /// A plugin folder was installed (or installed again, e.g. at a new place).
+    Installed {
+        plugin: String,
+        version: String,
+        dir: PathBuf,
+    },
     Enabled {
         tenant: String,
         plugin: String,
@@ -209,6 +215,11 @@ impl Registry {
         let manifest = crate::manifest::Manifest::from_dir(dir)?;
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         self.db().install(&manifest, &dir)?;
+        self.emit(RegistryEvent::Installed {
+            plugin: manifest.plugin.name.clone(),
+            version: manifest.plugin.version.to_string(),
+            dir,
+        });
         Ok(manifest.plugin.name)
     }
 

@@ -1,23 +1,23 @@
 //! Watching installed plugin folders: a change to a component or manifest reloads that
 //! plugin (see [`super::reload`]). Events are gathered for a short quiet period first, so a
-//! component and its manifest written one after the other reload once.
+//! component and its manifest written one after the other reload once. Folders installed
+//! while the watcher runs are watched from their install on.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use notify::{EventKind, RecursiveMode, Watcher as _};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
-use super::{Registry, RegistryError};
+use super::{Registry, RegistryError, RegistryEvent};
 
 /// How long the folder must be quiet before a reload starts.
 const QUIET: Duration = Duration::from_millis(250);
 
 /// Reloads plugins whose folders change, until dropped.
 pub struct Watcher {
-    _watcher: notify::RecommendedWatcher,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -28,9 +28,11 @@ impl Drop for Watcher {
 }
 
 impl Registry {
-    /// Watches the folders of the plugins installed now. Reload outcomes are reported
-    /// through [`Registry::events`] and the log.
+    /// Watches the folders of the installed plugins, now and as more are installed.
+    /// Reload outcomes are reported through [`Registry::events`] and the log.
     pub fn watch(self: &Arc<Self>) -> Result<Watcher, RegistryError> {
+        // Subscribed before listing, so an install in between is not missed.
+        let installs = self.events();
         let watch_error = |e: notify::Error| RegistryError::Watch(e.to_string());
         let (sender, receiver) = mpsc::unbounded_channel();
         let mut watcher =
@@ -49,25 +51,74 @@ impl Registry {
                 .map_err(watch_error)?;
             folders.insert(installed.dir, installed.name);
         }
-        let task = tokio::spawn(follow(Arc::downgrade(self), folders, receiver));
-        Ok(Watcher {
-            _watcher: watcher,
-            task,
-        })
+        let watched = Watched {
+            watcher: Mutex::new(watcher),
+            folders: Mutex::new(folders),
+        };
+        let task = tokio::spawn(follow(Arc::downgrade(self), watched, receiver, installs));
+        Ok(Watcher { task })
+    }
+}
+
+/// The notify watcher and the folders it covers, by plugin.
+struct Watched {
+    watcher: Mutex<notify::RecommendedWatcher>,
+    folders: Mutex<HashMap<PathBuf, String>>,
+}
+
+impl Watched {
+    /// Starts watching a folder installed after the watcher started.
+    fn add(&self, dir: PathBuf, plugin: String) {
+        let mut folders = self.folders.lock().unwrap_or_else(|e| e.into_inner());
+        if folders.get(&dir) == Some(&plugin) {
+            return;
+        }
+        let mut watcher = self.watcher.lock().unwrap_or_else(|e| e.into_inner());
+        match watcher.watch(&dir, RecursiveMode::NonRecursive) {
+            Ok(()) => _ = folders.insert(dir, plugin),
+            Err(e) => tracing::warn!(plugin, dir = %dir.display(), "cannot watch: {e}"),
+        }
+    }
+
+    fn collect(&self, paths: Vec<PathBuf>, into: &mut BTreeSet<String>) {
+        let folders = self.folders.lock().unwrap_or_else(|e| e.into_inner());
+        collect(&folders, paths, into);
     }
 }
 
 async fn follow(
     registry: Weak<Registry>,
-    folders: HashMap<PathBuf, String>,
+    watched: Watched,
     mut changes: mpsc::UnboundedReceiver<Vec<PathBuf>>,
+    mut installs: broadcast::Receiver<RegistryEvent>,
 ) {
-    while let Some(paths) = changes.recv().await {
+    loop {
+        let paths = tokio::select! {
+            paths = changes.recv() => match paths {
+                Some(paths) => paths,
+                None => return,
+            },
+            event = installs.recv() => {
+                match event {
+                    Ok(RegistryEvent::Installed { plugin, dir, .. }) => watched.add(dir, plugin),
+                    Ok(_) => {}
+                    // Events were dropped: an install may be among them, so look again.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let Some(registry) = registry.upgrade() else { return };
+                        for installed in registry.installed().unwrap_or_default() {
+                            watched.add(installed.dir, installed.name);
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+                continue;
+            }
+        };
         let mut changed = BTreeSet::new();
-        collect(&folders, paths, &mut changed);
+        watched.collect(paths, &mut changed);
         // Wait for a quiet period, gathering whatever else changes meanwhile.
         while let Ok(Some(paths)) = tokio::time::timeout(QUIET, changes.recv()).await {
-            collect(&folders, paths, &mut changed);
+            watched.collect(paths, &mut changed);
         }
         let Some(registry) = registry.upgrade() else {
             return;
