@@ -16,6 +16,10 @@
 //!
 //! A broken cache never fails a load: a missing, corrupted, truncated or foreign entry is
 //! logged, discarded and compiled again.
+//!
+//! The cache keeps to a size budget ([`ArtifactCache::with_max_bytes`], default
+//! [`ArtifactCache::DEFAULT_MAX_BYTES`]): after each write, the least recently used entries
+//! (by modification time, which a hit refreshes) are removed until the files fit again.
 
 use std::fs::{self, File};
 use std::hash::{Hash, Hasher};
@@ -37,6 +41,8 @@ const SEAL_EXT: &str = "seal";
 const TEMP_PREFIX: &str = ".tmp-";
 /// First word of a seal; bump it when the layout changes so old entries are rebuilt.
 const SEAL_MAGIC: &str = "airlock-artifact-v1";
+/// The environment variable that sets the default cache's size budget.
+pub const MAX_ENV: &str = "AIRLOCK_CACHE_MAX";
 /// A seal is one short line; anything longer is not ours.
 const MAX_SEAL_LEN: u64 = 512;
 
@@ -82,6 +88,8 @@ pub struct CacheStats {
     pub entries: usize,
     /// Bytes of every cache file: artifacts, seals, unfinished writes.
     pub bytes: u64,
+    /// The size budget the cache keeps to.
+    pub max_bytes: u64,
     pub dir: PathBuf,
 }
 
@@ -96,6 +104,8 @@ pub struct CacheCounters {
     pub rejected: u64,
     /// Entries written.
     pub writes: u64,
+    /// Entries removed to keep the cache within its size budget.
+    pub evictions: u64,
 }
 
 /// The compiled-artifact cache at one directory. Cheap to clone; clones share counters.
@@ -119,10 +129,12 @@ pub struct ArtifactCache {
 #[derive(Debug)]
 struct Inner {
     dir: PathBuf,
+    max_bytes: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
     rejected: AtomicU64,
     writes: AtomicU64,
+    evictions: AtomicU64,
 }
 
 /// Names one entry: the component's SHA-256 and the engine's compatibility hash.
@@ -254,9 +266,21 @@ impl ArtifactCache {
         xdg.or_else(home).map(|base| base.join("airlock/compiled"))
     }
 
-    /// Opens the cache at [`ArtifactCache::default_dir`].
+    /// Opens the cache at [`ArtifactCache::default_dir`], with the size budget from
+    /// `$AIRLOCK_CACHE_MAX` (e.g. `512MiB`) when set, else the default.
     pub fn open_default() -> Result<ArtifactCache, CacheError> {
-        ArtifactCache::open(ArtifactCache::default_dir().ok_or(CacheError::NoDefaultDir)?)
+        let cache =
+            ArtifactCache::open(ArtifactCache::default_dir().ok_or(CacheError::NoDefaultDir)?)?;
+        Ok(match std::env::var(MAX_ENV) {
+            Ok(text) => match crate::units::parse_bytes(&text) {
+                Ok(bytes) => cache.with_max_bytes(bytes as u64),
+                Err(e) => {
+                    tracing::warn!("{MAX_ENV}={text:?} is not a size ({e}); using the default");
+                    cache
+                }
+            },
+            Err(_) => cache,
+        })
     }
 
     /// Opens the cache at `dir`, creating it (mode `0700`) when missing. Refuses a directory
@@ -272,12 +296,29 @@ impl ArtifactCache {
         Ok(ArtifactCache {
             inner: Arc::new(Inner {
                 dir,
+                max_bytes: AtomicU64::new(ArtifactCache::DEFAULT_MAX_BYTES),
                 hits: AtomicU64::new(0),
                 misses: AtomicU64::new(0),
                 rejected: AtomicU64::new(0),
                 writes: AtomicU64::new(0),
+                evictions: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// How many bytes of files the cache keeps unless told otherwise.
+    pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
+
+    /// This cache with a size budget of `bytes` (all its files together), shared by its
+    /// clones. A budget smaller than one entry keeps just the newest entry.
+    pub fn with_max_bytes(self, bytes: u64) -> ArtifactCache {
+        self.inner.max_bytes.store(bytes, Ordering::Relaxed);
+        self
+    }
+
+    /// The size budget in bytes.
+    pub fn max_bytes(&self) -> u64 {
+        self.inner.max_bytes.load(Ordering::Relaxed)
     }
 
     /// The cache directory.
@@ -293,6 +334,7 @@ impl ArtifactCache {
             misses: read(&self.inner.misses),
             rejected: read(&self.inner.rejected),
             writes: read(&self.inner.writes),
+            evictions: read(&self.inner.evictions),
         }
     }
 
@@ -364,6 +406,7 @@ impl ArtifactCache {
         match self.try_store(key, component) {
             Ok(()) => {
                 self.inner.writes.fetch_add(1, Ordering::Relaxed);
+                self.evict(key);
             }
             Err(e) => tracing::warn!(
                 "cannot write compiled-artifact cache entry {}: {e}",
@@ -405,6 +448,9 @@ impl ArtifactCache {
             // mapped is unchecked. Not an error of the entry; just compile.
             return Ok(None);
         }
+        // A hit makes the entry the most recently used one (eviction goes by this time).
+        // Only the time changes, never the bytes.
+        let _ = file.set_modified(std::time::SystemTime::now());
         drop(file);
         Ok(Some(component))
     }
@@ -445,6 +491,42 @@ impl ArtifactCache {
         written
     }
 
+    /// Removes the least recently used entries, never `keep` (just written), until the
+    /// cache's files fit its budget. Unlinking is safe for entries still mapped by a
+    /// plugin: the mapping keeps the file's bytes alive.
+    fn evict(&self, keep: &Key) {
+        let Ok(files) = self.files() else { return };
+        let mut total: u64 = files.iter().map(|f| f.len).sum();
+        let budget = self.max_bytes();
+        if total <= budget {
+            return;
+        }
+        // Entries by their artifact's modification time, oldest first; a seal goes with
+        // its artifact.
+        let mut entries: Vec<(std::time::SystemTime, Key, u64)> = files
+            .iter()
+            .filter(|f| f.kind == FileKind::Artifact)
+            .filter_map(|f| {
+                let stem = f.path.file_stem()?.to_str()?.to_string();
+                let modified = fs::symlink_metadata(&f.path).ok()?.modified().ok()?;
+                let seal_len =
+                    fs::symlink_metadata(self.seal_path(&Key(stem.clone()))).map_or(0, |m| m.len());
+                Some((modified, Key(stem), f.len + seal_len))
+            })
+            .filter(|(_, key, _)| key != keep)
+            .collect();
+        entries.sort_by_key(|(modified, ..)| *modified);
+        for (_, key, bytes) in entries {
+            if total <= budget {
+                break;
+            }
+            self.discard(&key);
+            total = total.saturating_sub(bytes);
+            self.inner.evictions.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("evicted compiled-artifact cache entry {}", key.0);
+        }
+    }
+
     /// Unlinks both files of an entry (never truncates: a plugin may still map it).
     fn discard(&self, key: &Key) {
         for path in [self.artifact_path(key), self.seal_path(key)] {
@@ -479,6 +561,7 @@ impl ArtifactCache {
         CacheStats {
             entries: 0,
             bytes: 0,
+            max_bytes: self.max_bytes(),
             dir: self.dir().to_path_buf(),
         }
     }
@@ -775,7 +858,8 @@ mod tests {
                 hits: 1,
                 misses: 1,
                 rejected: 1,
-                writes: 1
+                writes: 1,
+                evictions: 0
             }
         );
         assert_eq!(cache.stats().expect("stats").entries, 0);

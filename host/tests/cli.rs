@@ -466,6 +466,14 @@ fn cache_commands_show_and_clear_the_compiled_artifacts() {
             .unwrap()
             .starts_with(home.to_str().unwrap())
     );
+    assert_eq!(filled["max_bytes"], 2u64 << 30, "the default budget");
+    let budget = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["cache", "stats", "--json"])
+        .env("XDG_CACHE_HOME", &home)
+        .env("AIRLOCK_CACHE_MAX", "1MiB")
+        .output()
+        .unwrap();
+    assert_eq!(stats(budget)["max_bytes"], 1 << 20);
     assert!(run(&["cache", "clear"]).status.success());
     assert_eq!(stats(run(&["cache", "stats", "--json"]))["entries"], 0);
     let _ = std::fs::remove_dir_all(&home);

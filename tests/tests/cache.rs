@@ -75,6 +75,7 @@ fn counters(hits: u64, misses: u64, rejected: u64, writes: u64) -> CacheCounters
         misses,
         rejected,
         writes,
+        evictions: 0,
     }
 }
 
@@ -426,4 +427,58 @@ async fn compiling_does_not_block_calls_to_other_plugins() {
         "20 calls finished while the other plugin was still compiling"
     );
     compiling.await.expect("task").expect("prober loads");
+}
+
+/// Bytes of the entry `component` leaves in an unbounded cache of its own.
+async fn entry_bytes(component: &str) -> u64 {
+    let dir = TempDir::new("cache-size");
+    let cache = ArtifactCache::open(dir.path().join("compiled")).unwrap();
+    let runtime = runtime_with(&cache);
+    load(&runtime, component).await;
+    cache.stats().unwrap().bytes
+}
+
+#[tokio::test]
+async fn the_cache_keeps_to_its_budget_evicting_the_least_recently_used() {
+    let (a, b, c) = (guests::CALCULATOR, guests::COUNT_VOWELS, guests::HOSTILE);
+    let (size_a, size_b, size_c) = (
+        entry_bytes(a).await,
+        entry_bytes(b).await,
+        entry_bytes(c).await,
+    );
+    // Room for A with B or A with C, never all three.
+    let budget = (size_a + size_b).max(size_a + size_c) + 1024;
+    assert!(budget < size_a + size_b + size_c);
+    let dir = TempDir::new("cache-budget");
+    let cache = ArtifactCache::open(dir.path().join("compiled"))
+        .unwrap()
+        .with_max_bytes(budget);
+    assert_eq!(cache.max_bytes(), budget);
+    let runtime = runtime_with(&cache);
+    load(&runtime, a).await;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    load(&runtime, b).await;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // A hit on A makes it the most recently used entry...
+    load(&runtime, a).await;
+    assert_eq!(cache.counters().hits, 1);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // ...so storing C evicts B, not A.
+    load(&runtime, c).await;
+    let stats = cache.stats().unwrap();
+    assert!(stats.bytes <= budget, "{stats:?}");
+    assert_eq!(stats.entries, 2);
+    assert_eq!(stats.max_bytes, budget);
+    assert_eq!(cache.counters().evictions, 1);
+
+    let before = cache.counters();
+    load(&runtime, a).await;
+    load(&runtime, c).await;
+    assert_eq!(
+        cache.counters().hits,
+        before.hits + 2,
+        "A and C are still cached"
+    );
+    load(&runtime, b).await;
+    assert_eq!(cache.counters().misses, before.misses + 1, "B was evicted");
 }

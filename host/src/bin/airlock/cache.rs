@@ -73,7 +73,16 @@ fn open(dir: Option<PathBuf>) -> Result<ArtifactCache> {
         None => ArtifactCache::default_dir()
             .context("no cache directory: set XDG_CACHE_HOME or HOME, or pass --dir")?,
     };
-    ArtifactCache::open(&dir).with_context(|| format!("opening the cache at {}", dir.display()))
+    let cache = ArtifactCache::open(&dir)
+        .with_context(|| format!("opening the cache at {}", dir.display()))?;
+    Ok(match std::env::var(airlock::cache::MAX_ENV) {
+        Ok(text) => {
+            let bytes = airlock::units::parse_bytes(&text)
+                .map_err(|e| anyhow::anyhow!("{}={text:?}: {e}", airlock::cache::MAX_ENV))?;
+            cache.with_max_bytes(bytes as u64)
+        }
+        Err(_) => cache,
+    })
 }
 
 fn print_stats(stats: &CacheStats) {
@@ -84,6 +93,11 @@ fn print_stats(stats: &CacheStats) {
         plural(stats.entries)
     );
     println!("size       {}", human_bytes(stats.bytes));
+    println!(
+        "budget     {} (least recently used entries go first; ${} sets it)",
+        human_bytes(stats.max_bytes),
+        airlock::cache::MAX_ENV
+    );
 }
 
 fn plural(n: usize) -> &'static str {
