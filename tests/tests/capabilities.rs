@@ -368,6 +368,8 @@ async fn exec_runs_only_granted_patterns_and_never_a_shell() {
     for (command, args) in [
         ("echo", json!(["a", "b"])),
         ("echo", json!([])),
+        // `*` is one operand, never an option: options must be granted literally.
+        ("echo", json!(["-e"])),
         ("sh", json!(["-c", "echo hi"])),
     ] {
         let (ok, detail) = probe(&plugin, "exec", json!({"command": command, "args": args})).await;

@@ -5,7 +5,10 @@
 //! output cap.
 //!
 //! Patterns (as in Zed's `process:exec`): the command is exact; in `args`, `*` matches exactly
-//! one argument, `**` (last only) any number of remaining ones, anything else itself.
+//! one operand — an argument that does not start with `-` — `**` (last only) any number of
+//! remaining arguments, options included, anything else itself. `*` stays away from options
+//! because an option can change what a granted command does (`git log *` must not accept
+//! `--output=/etc/passwd`): an option is allowed only when written out, or by `**`.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -65,7 +68,8 @@ impl ExecPattern {
             match pattern.as_str() {
                 "**" => return true,
                 "*" => {
-                    if given.next().is_none() {
+                    // Missing, or an option: not an operand.
+                    if given.next().is_none_or(|arg| arg.starts_with('-')) {
                         return false;
                     }
                 }
@@ -200,11 +204,22 @@ mod tests {
     }
 
     #[test]
-    fn star_is_one_argument_and_double_star_the_rest() {
+    fn star_is_one_operand_and_double_star_the_rest() {
         let p = pattern("git", &["log", "*", "**"]);
-        assert!(p.matches("git", &args(&["log", "-n"])));
-        assert!(p.matches("git", &args(&["log", "-n", "5", "--oneline"])));
+        assert!(p.matches("git", &args(&["log", "HEAD~3"])));
+        assert!(p.matches("git", &args(&["log", "main", "-n", "5", "--oneline"])));
+        assert!(
+            !p.matches("git", &args(&["log", "-n"])),
+            "`*` is not an option"
+        );
         assert!(!p.matches("git", &args(&["log"])));
+        let one = pattern("git", &["log", "*"]);
+        assert!(!one.matches("git", &args(&["log", "--output=/etc/passwd"])));
+        assert!(!one.matches("git", &args(&["log", "-"])));
+        assert!(
+            pattern("git", &["log", "--oneline", "*"])
+                .matches("git", &args(&["log", "--oneline", "main"]))
+        );
         assert!(!p.matches("git", &args(&["push", "x"])));
         assert!(!p.matches("sh", &args(&["log", "x"])));
         let exact = pattern("echo", &["*"]);
