@@ -686,3 +686,42 @@ async fn a_policy_built_in_code_grants_like_a_policy_file() {
         .unwrap_err();
     assert!(matches!(err, LoadError::Denied { .. }), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_the_deadline_a_program_is_killed_with_everything_it_started() {
+    let grant = "exec = [{ command = \"sh\", args = [\"-c\", \"*\"] }]\n";
+    let manifest = format!("[limits]\ndeadline = \"1s\"\n[capabilities]\n{grant}");
+    let (plugin, dir) = prober(&manifest, &format!("[plugins.prober]\n{grant}")).await;
+    let pid_file = dir.path().join("background.pid");
+    // The shell starts a background sleeper, notes its id, and waits for it.
+    let script = format!("sleep 60 & echo $! > {}; wait", pid_file.display());
+    let outcome = plugin
+        .call_tool(
+            "exec",
+            &json!({"command": "sh", "args": ["-c", script]}),
+            &CallContext::default(),
+        )
+        .await;
+    match &outcome {
+        Ok(out) => assert!(
+            out["detail"].as_str().unwrap().contains("deadline"),
+            "{out}"
+        ),
+        Err(e) => assert_eq!(e.kind(), "deadline-exceeded", "{e}"),
+    }
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .expect("the shell wrote the sleeper's id")
+        .trim()
+        .parse()
+        .unwrap();
+    // Killed processes are reaped by whoever adopted them: give that a moment.
+    let gone = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |stat| stat.contains(") Z "))
+    };
+    let started = std::time::Instant::now();
+    while !gone(pid) && started.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(gone(pid), "the background sleeper {pid} outlived the call");
+}

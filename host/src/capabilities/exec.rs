@@ -137,8 +137,11 @@ pub async fn run(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
+        // Its own process group, so whatever it starts can be stopped with it.
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot start `{command}`: {e}"))?;
+    let mut group = ProcessGroup(child.id());
     let (mut out, mut err) = (
         child.stdout.take().expect("piped"),
         child.stderr.take().expect("piped"),
@@ -148,7 +151,10 @@ pub async fn run(
             read_capped(&mut out, output_cap),
             read_capped(&mut err, output_cap)
         );
-        let status = child.wait().await.map_err(|e| e.to_string())?;
+        let status = child.wait().await.map_err(|e| e.to_string());
+        // Reaped: its id may be reused from now on, so the group is no longer ours to kill.
+        group.0 = None;
+        let status = status?;
         Ok(ExecOutput {
             status: status.code().unwrap_or(-1),
             stdout,
@@ -159,6 +165,25 @@ pub async fn run(
     tokio::time::timeout(time_left, work).await.map_err(|_| {
         format!("`{command}` did not finish before the call's deadline and was killed")
     })?
+}
+
+/// The process group of a started program, killed (the program and everything it started)
+/// when the call ends before the program was reaped: at the deadline, or when the call is
+/// dropped. Safe from id reuse: until it is reaped, the program's id, which is the group's,
+/// cannot be given to another process.
+struct ProcessGroup(Option<u32>);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let Some(id) = self.0.and_then(|id| libc::pid_t::try_from(id).ok()) else {
+            return;
+        };
+        // SAFETY: killpg has no memory-safety preconditions; a group that is gone already
+        // yields ESRCH, which is fine.
+        unsafe {
+            libc::killpg(id, libc::SIGKILL);
+        }
+    }
 }
 
 /// Serde helper: a list of entries, each validated.
