@@ -480,3 +480,35 @@ async fn calls_get_unique_ids_unless_the_caller_gives_one() {
         .unwrap();
     assert_eq!(who[2], "trace-42");
 }
+
+/// A component whose one core module defines `tables` tables and `memories` memories, and
+/// exports nothing an Airlock world needs.
+fn component_with(tables: usize, memories: usize) -> Vec<u8> {
+    let tables = "(table 1 funcref)".repeat(tables);
+    let memories = "(memory 1)".repeat(memories);
+    wat::parse_str(format!(
+        "(component (core module $m {tables} {memories}) (core instance (instantiate $m)))"
+    ))
+    .expect("valid component text")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_pool_accepts_modules_with_several_tables_and_memories() {
+    // Wasmtime's pool allows one of each per module unless configured: such a component
+    // would fail to compile. Here it compiles and is refused for the right reason.
+    let runtime = runtime();
+    for (tables, memories) in [(4, 1), (1, 3)] {
+        let error = runtime
+            .load_bytes(
+                component_with(tables, memories),
+                "several.wasm",
+                LoadOptions::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, LoadError::WrongWorld { .. }),
+            "{tables} tables, {memories} memories: {error}"
+        );
+    }
+}
