@@ -408,10 +408,16 @@ impl ArtifactCache {
                 self.inner.writes.fetch_add(1, Ordering::Relaxed);
                 self.evict(key);
             }
-            Err(e) => tracing::warn!(
-                "cannot write compiled-artifact cache entry {}: {e}",
-                self.artifact_path(key).display()
-            ),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot write compiled-artifact cache entry {}: {e}",
+                    self.artifact_path(key).display()
+                );
+                // A full disk is when room matters most: drop the half-written entry and
+                // make room for the next one.
+                self.discard(key);
+                self.evict(key);
+            }
         }
     }
 
@@ -496,7 +502,15 @@ impl ArtifactCache {
     /// plugin: the mapping keeps the file's bytes alive.
     fn evict(&self, keep: &Key) {
         let Ok(files) = self.files() else { return };
-        let mut total: u64 = files.iter().map(|f| f.len).sum();
+        self.remove_leftovers(&files);
+        let Ok(files) = self.files() else { return };
+        // Unfinished writes (another process's, under way) are not ours to remove and do
+        // not count against the budget.
+        let mut total: u64 = files
+            .iter()
+            .filter(|f| f.kind != FileKind::Temp)
+            .map(|f| f.len)
+            .sum();
         let budget = self.max_bytes();
         if total <= budget {
             return;
@@ -524,6 +538,25 @@ impl ArtifactCache {
             total = total.saturating_sub(bytes);
             self.inner.evictions.fetch_add(1, Ordering::Relaxed);
             tracing::debug!("evicted compiled-artifact cache entry {}", key.0);
+        }
+    }
+
+    /// Removes what no entry uses: seals whose artifact is gone (a write that failed
+    /// midway, an eviction by another process) and unfinished writes old enough that their
+    /// writer must have died.
+    fn remove_leftovers(&self, files: &[CacheFile]) {
+        const ABANDONED: std::time::Duration = std::time::Duration::from_secs(3600);
+        for file in files {
+            let leftover = match file.kind {
+                FileKind::Seal => !file.path.with_extension(ARTIFACT_EXT).exists(),
+                FileKind::Temp => fs::symlink_metadata(&file.path)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ABANDONED)),
+                FileKind::Artifact => false,
+            };
+            if leftover {
+                let _ = fs::remove_file(&file.path);
+            }
         }
     }
 

@@ -482,3 +482,33 @@ async fn the_cache_keeps_to_its_budget_evicting_the_least_recently_used() {
     load(&runtime, b).await;
     assert_eq!(cache.counters().misses, before.misses + 1, "B was evicted");
 }
+
+#[tokio::test]
+async fn unfinished_writes_do_not_count_and_orphaned_seals_are_swept() {
+    let (size_a, size_b) = (
+        entry_bytes(guests::CALCULATOR).await,
+        entry_bytes(guests::COUNT_VOWELS).await,
+    );
+    let dir = TempDir::new("cache-leftovers");
+    let cache = ArtifactCache::open(dir.path().join("compiled"))
+        .unwrap()
+        .with_max_bytes(size_a + size_b + 1024);
+    // Another process's write under way, far bigger than the budget, and a seal whose
+    // artifact is gone.
+    let temp = cache.dir().join(".tmp-4242-0-0");
+    fs::write(&temp, vec![0u8; 8 << 20]).unwrap();
+    let orphan = cache.dir().join(format!("{}.seal", "0".repeat(64)));
+    fs::write(&orphan, "airlock-artifact-v1 x y 1\n").unwrap();
+
+    let runtime = runtime_with(&cache);
+    load(&runtime, guests::CALCULATOR).await;
+    load(&runtime, guests::COUNT_VOWELS).await;
+    assert_eq!(
+        cache.stats().unwrap().entries,
+        2,
+        "nothing evicted for the temp file"
+    );
+    assert_eq!(cache.counters().evictions, 0);
+    assert!(temp.exists(), "a fresh unfinished write is left alone");
+    assert!(!orphan.exists(), "the orphaned seal is swept");
+}

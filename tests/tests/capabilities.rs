@@ -725,3 +725,46 @@ async fn at_the_deadline_a_program_is_killed_with_everything_it_started() {
     }
     assert!(gone(pid), "the background sleeper {pid} outlived the call");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_program_that_finishes_leaves_nothing_running() {
+    let grant = "exec = [{ command = \"sh\", args = [\"-c\", \"*\"] }]\n";
+    let manifest = format!("[limits]\ndeadline = \"10s\"\n[capabilities]\n{grant}");
+    let (plugin, dir) = prober(&manifest, &format!("[plugins.prober]\n{grant}")).await;
+    let pid_file = dir.path().join("detached.pid");
+    // A background sleeper with its output elsewhere: the shell exits at once.
+    let script = format!(
+        "sleep 60 >/dev/null 2>&1 & echo $! > {}; echo done",
+        pid_file.display()
+    );
+    let started = std::time::Instant::now();
+    let (ok, detail) = probe(
+        &plugin,
+        "exec",
+        json!({"command": "sh", "args": ["-c", script]}),
+    )
+    .await;
+    assert!(ok, "{detail}");
+    assert!(
+        detail.contains("status=0") && detail.contains("stdout=done"),
+        "{detail}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "the call ended with the shell, not at the deadline"
+    );
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let gone = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |stat| stat.contains(") Z "))
+    };
+    let waited = std::time::Instant::now();
+    while !gone(pid) && waited.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(gone(pid), "the background sleeper {pid} outlived the call");
+}

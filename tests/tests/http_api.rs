@@ -384,4 +384,10 @@ async fn a_revoked_token_is_refused_on_its_next_request() {
         Err(airlock::registry::RegistryError::NoSuchToken(_))
     ));
     assert_eq!(registry.tokens(None).unwrap().len(), 1);
+
+    // The secret itself names its token too, and an error never repeats a secret.
+    assert_eq!(registry.revoke_token(&kept).unwrap().label, "kept");
+    assert_eq!(tools(&kept).await, 401);
+    let error = registry.revoke_token(&kept).unwrap_err().to_string();
+    assert!(!error.contains(&kept[4..]), "{error}");
 }

@@ -128,7 +128,8 @@ pub async fn run(
             "denied: `{command}` with arguments {args:?} matches no granted exec pattern"
         ));
     }
-    let mut child = tokio::process::Command::new(command)
+    let mut command_line = tokio::process::Command::new(command);
+    command_line
         .args(args)
         .env_clear()
         // A fixed search path: the host's PATH is not the plugin's to see or rely on.
@@ -136,9 +137,11 @@ pub async fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        // Its own process group, so whatever it starts can be stopped with it.
-        .process_group(0)
+        .kill_on_drop(true);
+    // Its own process group, so whatever it starts can be stopped with it.
+    #[cfg(unix)]
+    command_line.process_group(0);
+    let mut child = command_line
         .spawn()
         .map_err(|e| format!("cannot start `{command}`: {e}"))?;
     let mut group = ProcessGroup(child.id());
@@ -147,10 +150,23 @@ pub async fn run(
         child.stderr.take().expect("piped"),
     );
     let work = async {
-        let ((stdout, cut_out), (stderr, cut_err)) = tokio::join!(
-            read_capped(&mut out, output_cap),
-            read_capped(&mut err, output_cap)
-        );
+        let reading = async {
+            tokio::join!(
+                read_capped(&mut out, output_cap),
+                read_capped(&mut err, output_cap)
+            )
+        };
+        // Once the program has exited (not yet reaped, so its group id is still ours),
+        // stop whatever it left running: nothing it started outlives the call, and its
+        // output pipes close.
+        let leader = group.0;
+        let exited = async {
+            if let Some(pid) = leader {
+                let _ = tokio::task::spawn_blocking(move || sys::wait_exited(pid)).await;
+                sys::kill_group(pid);
+            }
+        };
+        let (((stdout, cut_out), (stderr, cut_err)), ()) = tokio::join!(reading, exited);
         let status = child.wait().await.map_err(|e| e.to_string());
         // Reaped: its id may be reused from now on, so the group is no longer ours to kill.
         group.0 = None;
@@ -175,15 +191,51 @@ struct ProcessGroup(Option<u32>);
 
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
-        let Some(id) = self.0.and_then(|id| libc::pid_t::try_from(id).ok()) else {
-            return;
-        };
-        // SAFETY: killpg has no memory-safety preconditions; a group that is gone already
-        // yields ESRCH, which is fine.
-        unsafe {
-            libc::killpg(id, libc::SIGKILL);
+        if let Some(pid) = self.0 {
+            sys::kill_group(pid);
         }
     }
+}
+
+#[cfg(unix)]
+mod sys {
+    /// Blocks until process `pid` (a child of ours) has exited, without reaping it.
+    pub(super) fn wait_exited(pid: u32) {
+        loop {
+            // SAFETY: a zeroed siginfo_t is a valid out-parameter for waitid.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            // SAFETY: waitid writes only into `info`; WNOWAIT leaves the child reapable.
+            let done = unsafe {
+                libc::waitid(
+                    libc::P_PID,
+                    pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOWAIT,
+                )
+            };
+            if done == 0
+                || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+            {
+                return;
+            }
+        }
+    }
+
+    /// Kills process group `pid` with SIGKILL; a group that is gone already is fine.
+    pub(super) fn kill_group(pid: u32) {
+        if let Ok(pid) = libc::pid_t::try_from(pid) {
+            // SAFETY: killpg has no memory-safety preconditions.
+            unsafe {
+                libc::killpg(pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+mod sys {
+    pub(super) fn wait_exited(_pid: u32) {}
+    pub(super) fn kill_group(_pid: u32) {}
 }
 
 /// Serde helper: a list of entries, each validated.

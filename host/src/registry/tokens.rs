@@ -57,6 +57,11 @@ pub struct TokenInfo {
     pub created_at: i64,
 }
 
+/// An id as errors show it: at most an id's length, so a hash never appears whole.
+fn shown(id: &str) -> String {
+    id.chars().take(ID_LEN).collect()
+}
+
 impl From<TokenRow> for TokenInfo {
     fn from(row: TokenRow) -> Self {
         TokenInfo {
@@ -107,10 +112,15 @@ impl Registry {
 
     /// Revokes the one token whose id starts with `id` (at least 8 hex digits, as `tokens`
     /// shows them). Takes effect on the next request: every request looks its token up.
+    /// The secret itself is accepted too (and never echoed back).
     pub fn revoke_token(&self, id: &str) -> Result<TokenInfo, RegistryError> {
-        let id = id.trim().to_ascii_lowercase();
+        let id = id.trim();
+        let id = match id.starts_with(PREFIX) {
+            true => crate::folder::sha256_hex(id.as_bytes()),
+            false => id.to_ascii_lowercase(),
+        };
         if id.len() < MIN_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(RegistryError::NoSuchToken(id));
+            return Err(RegistryError::NoSuchToken(shown(&id)));
         }
         let db = self.db();
         let mut matching: Vec<TokenRow> = db
@@ -119,13 +129,16 @@ impl Registry {
             .filter(|row| row.hash.starts_with(&id))
             .collect();
         match matching.len() {
-            0 => Err(RegistryError::NoSuchToken(id)),
+            0 => Err(RegistryError::NoSuchToken(shown(&id))),
             1 => {
                 let row = matching.remove(0);
                 db.remove_token(&row.hash)?;
                 Ok(TokenInfo::from(row))
             }
-            count => Err(RegistryError::AmbiguousToken { prefix: id, count }),
+            count => Err(RegistryError::AmbiguousToken {
+                prefix: shown(&id),
+                count,
+            }),
         }
     }
 

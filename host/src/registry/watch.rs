@@ -74,6 +74,16 @@ impl Watched {
             return;
         }
         let mut watcher = self.watcher.lock().unwrap_or_else(|e| e.into_inner());
+        // Installed again from elsewhere: its old folder is no longer its source.
+        let moved: Vec<PathBuf> = folders
+            .iter()
+            .filter(|(old, name)| **name == plugin && **old != dir)
+            .map(|(old, _)| old.clone())
+            .collect();
+        for old in moved {
+            let _ = watcher.unwatch(&old);
+            folders.remove(&old);
+        }
         match watcher.watch(&dir, RecursiveMode::NonRecursive) {
             Ok(()) => _ = folders.insert(dir, plugin),
             Err(e) => tracing::warn!(plugin, dir = %dir.display(), "cannot watch: {e}"),
