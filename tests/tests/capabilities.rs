@@ -687,6 +687,29 @@ async fn a_policy_built_in_code_grants_like_a_policy_file() {
     assert!(matches!(err, LoadError::Denied { .. }), "{err:?}");
 }
 
+/// Asserts that process `pid` is gone (or a zombie) within a few seconds: killed processes
+/// are reaped by whoever adopted them, which takes a moment.
+fn assert_gone(pid: u32) {
+    let gone = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_or(true, |stat| stat.contains(") Z "))
+    };
+    let started = std::time::Instant::now();
+    while !gone() && started.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(gone(), "the background sleeper {pid} outlived the call");
+}
+
+/// The id a script wrote into `file`.
+fn read_pid(file: &Path) -> u32 {
+    std::fs::read_to_string(file)
+        .expect("the shell wrote the sleeper's id")
+        .trim()
+        .parse()
+        .expect("a process id")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn at_the_deadline_a_program_is_killed_with_everything_it_started() {
     let grant = "exec = [{ command = \"sh\", args = [\"-c\", \"*\"] }]\n";
@@ -709,21 +732,7 @@ async fn at_the_deadline_a_program_is_killed_with_everything_it_started() {
         ),
         Err(e) => assert_eq!(e.kind(), "deadline-exceeded", "{e}"),
     }
-    let pid: u32 = std::fs::read_to_string(&pid_file)
-        .expect("the shell wrote the sleeper's id")
-        .trim()
-        .parse()
-        .unwrap();
-    // Killed processes are reaped by whoever adopted them: give that a moment.
-    let gone = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map_or(true, |stat| stat.contains(") Z "))
-    };
-    let started = std::time::Instant::now();
-    while !gone(pid) && started.elapsed() < std::time::Duration::from_secs(5) {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(gone(pid), "the background sleeper {pid} outlived the call");
+    assert_gone(read_pid(&pid_file));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -753,18 +762,5 @@ async fn a_program_that_finishes_leaves_nothing_running() {
         started.elapsed() < std::time::Duration::from_secs(5),
         "the call ended with the shell, not at the deadline"
     );
-    let pid: u32 = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    let gone = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map_or(true, |stat| stat.contains(") Z "))
-    };
-    let waited = std::time::Instant::now();
-    while !gone(pid) && waited.elapsed() < std::time::Duration::from_secs(5) {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(gone(pid), "the background sleeper {pid} outlived the call");
+    assert_gone(read_pid(&pid_file));
 }

@@ -17,6 +17,26 @@ async fn counter(plugin: &airlock::Plugin) -> Value {
         .unwrap()
 }
 
+/// `path` loaded on its own runtime with isolation `fresh`.
+async fn load_fresh(path: &str) -> airlock::Plugin {
+    runtime()
+        .load_file(path, LoadOptions::default().isolation(Isolation::Fresh))
+        .await
+        .unwrap()
+}
+
+/// count-vowels' answer for `text`.
+async fn count_vowels(plugin: &airlock::Plugin, text: &str) -> Value {
+    plugin
+        .call_tool(
+            "count_vowels",
+            &json!({ "text": text }),
+            &CallContext::default(),
+        )
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn reuse_keeps_memory_between_calls_and_fresh_does_not() {
     let runtime = runtime();
@@ -48,23 +68,9 @@ async fn reuse_keeps_memory_between_calls_and_fresh_does_not() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fresh_instance_per_call_keeps_no_running_total() {
     // count-vowels keeps a running total in memory: under `fresh` it never grows.
-    let runtime = runtime();
-    let fresh = runtime
-        .load_file(
-            guests::COUNT_VOWELS,
-            LoadOptions::default().isolation(Isolation::Fresh),
-        )
-        .await
-        .unwrap();
+    let fresh = load_fresh(guests::COUNT_VOWELS).await;
     for _ in 0..3 {
-        let out = fresh
-            .call_tool(
-                "count_vowels",
-                &json!({"text": "aaa"}),
-                &CallContext::default(),
-            )
-            .await
-            .unwrap();
+        let out = count_vowels(&fresh, "aaa").await;
         assert_eq!(
             (out["count"].clone(), out["total"].clone()),
             (json!(3), json!(3))
@@ -97,13 +103,7 @@ async fn concurrent_fresh_calls_each_get_their_own_instance() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fresh_plugin_recovers_from_a_trap_like_any_other() {
-    let fresh = runtime()
-        .load_file(
-            guests::HOSTILE,
-            LoadOptions::default().isolation(Isolation::Fresh),
-        )
-        .await
-        .unwrap();
+    let fresh = load_fresh(guests::HOSTILE).await;
     let error = fresh
         .call_tool("panic", &json!({"text": "boom"}), &CallContext::default())
         .await
@@ -394,36 +394,16 @@ async fn prewarm_fills_the_idle_pool_and_stats_report_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn under_fresh_restored_state_seeds_every_later_call() {
-    let fresh = runtime()
-        .load_file(
-            guests::COUNT_VOWELS,
-            LoadOptions::default().isolation(Isolation::Fresh),
-        )
-        .await
-        .unwrap();
+    let fresh = load_fresh(guests::COUNT_VOWELS).await;
     fresh.restore_state(&5u64.to_le_bytes()).await.unwrap();
     for _ in 0..2 {
-        let out = fresh
-            .call_tool(
-                "count_vowels",
-                &json!({"text": "aaa"}),
-                &CallContext::default(),
-            )
-            .await
-            .unwrap();
+        let out = count_vowels(&fresh, "aaa").await;
         assert_eq!(out["total"], 8, "5 restored + 3 counted, every time: {out}");
     }
     // State the plugin refuses is not kept.
     let error = fresh.restore_state(b"short").await.unwrap_err();
     assert!(matches!(error, CallError::Plugin { .. }), "{error:?}");
-    let out = fresh
-        .call_tool(
-            "count_vowels",
-            &json!({"text": "a"}),
-            &CallContext::default(),
-        )
-        .await
-        .unwrap();
+    let out = count_vowels(&fresh, "a").await;
     assert_eq!(out["total"], 6);
 }
 
