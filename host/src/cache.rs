@@ -502,8 +502,7 @@ impl ArtifactCache {
     /// plugin: the mapping keeps the file's bytes alive.
     fn evict(&self, keep: &Key) {
         let Ok(files) = self.files() else { return };
-        self.remove_leftovers(&files);
-        let Ok(files) = self.files() else { return };
+        let files = self.remove_leftovers(files);
         // Unfinished writes (another process's, under way) are not ours to remove and do
         // not count against the budget.
         let mut total: u64 = files
@@ -543,21 +542,20 @@ impl ArtifactCache {
 
     /// Removes what no entry uses: seals whose artifact is gone (a write that failed
     /// midway, an eviction by another process) and unfinished writes old enough that their
-    /// writer must have died.
-    fn remove_leftovers(&self, files: &[CacheFile]) {
+    /// writer must have died. Returns the files that remain.
+    fn remove_leftovers(&self, files: Vec<CacheFile>) -> Vec<CacheFile> {
         const ABANDONED: std::time::Duration = std::time::Duration::from_secs(3600);
-        for file in files {
-            let leftover = match file.kind {
-                FileKind::Seal => !file.path.with_extension(ARTIFACT_EXT).exists(),
-                FileKind::Temp => fs::symlink_metadata(&file.path)
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ABANDONED)),
-                FileKind::Artifact => false,
-            };
-            if leftover {
-                let _ = fs::remove_file(&file.path);
-            }
-        }
+        let leftover = |file: &CacheFile| match file.kind {
+            FileKind::Seal => !file.path.with_extension(ARTIFACT_EXT).exists(),
+            FileKind::Temp => fs::symlink_metadata(&file.path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ABANDONED)),
+            FileKind::Artifact => false,
+        };
+        files
+            .into_iter()
+            .filter(|file| !(leftover(file) && fs::remove_file(&file.path).is_ok()))
+            .collect()
     }
 
     /// Unlinks both files of an entry (never truncates: a plugin may still map it).

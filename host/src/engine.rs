@@ -68,6 +68,18 @@ impl InstancePool {
         self
     }
 
+    /// The first cap in `limits` a slot cannot hold, as (which cap, the limit, the slot's
+    /// size); `None` when the limits fit.
+    pub(crate) fn shortfall(&self, limits: &Limits) -> Option<(&'static str, usize, usize)> {
+        if limits.memory_bytes > self.memory_bytes {
+            return Some(("bytes of memory", limits.memory_bytes, self.memory_bytes));
+        }
+        if limits.table_elements > self.table_elements {
+            return Some(("table elements", limits.table_elements, self.table_elements));
+        }
+        None
+    }
+
     /// The address space one memory slot reserves: the cap, or with elided bounds checks
     /// at least the 4 GiB a 32-bit memory can address.
     fn reservation(&self) -> u64 {

@@ -138,17 +138,10 @@ impl RuntimeBuilder {
         if let (Some(pool), Some(caps)) = (pool.as_mut(), &self.fit) {
             pool.memory_bytes = pool.memory_bytes.max(caps.over(defaults).memory_bytes);
         }
-        if let Some(pool) = &pool
-            && (defaults.memory_bytes > pool.memory_bytes
-                || defaults.table_elements > pool.table_elements)
-        {
+        if let Some((cap_kind, cap, slot)) = pool.as_ref().and_then(|p| p.shortfall(defaults)) {
             return Err(LoadError::Engine(format!(
-                "the default limits ({} bytes of memory, {} table elements) do not fit the \
-                 instance pool's slots ({} bytes, {} elements)",
-                defaults.memory_bytes,
-                defaults.table_elements,
-                pool.memory_bytes,
-                pool.table_elements
+                "the default limits allow {cap} {cap_kind}, more than the instance pool's \
+                 slots hold ({slot})"
             )));
         }
         Ok(pool)

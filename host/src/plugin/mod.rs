@@ -655,30 +655,15 @@ async fn declare(instance: &mut LiveInstance, limits: &Limits) -> Result<Declare
 /// Refuses limits whose memory or table cap the runtime's instance pool cannot hold: better
 /// a clear error at load than every instantiation failing later.
 fn check_pool(pool: Option<&InstancePool>, what: &str, limits: &Limits) -> Result<(), LoadError> {
-    let Some(pool) = pool else {
-        return Ok(());
-    };
-    let too_small = |what_cap: &'static str, cap: usize, slot: usize| LoadError::PoolTooSmall {
-        plugin: what.to_string(),
-        what: what_cap,
-        cap,
-        slot,
-    };
-    if limits.memory_bytes > pool.memory_bytes {
-        return Err(too_small(
-            "bytes of memory",
-            limits.memory_bytes,
-            pool.memory_bytes,
-        ));
+    match pool.and_then(|pool| pool.shortfall(limits)) {
+        Some((cap_kind, cap, slot)) => Err(LoadError::PoolTooSmall {
+            plugin: what.to_string(),
+            what: cap_kind,
+            cap,
+            slot,
+        }),
+        None => Ok(()),
     }
-    if limits.table_elements > pool.table_elements {
-        return Err(too_small(
-            "table elements",
-            limits.table_elements,
-            pool.table_elements,
-        ));
-    }
-    Ok(())
 }
 
 fn check_host_version(metadata: &Metadata) -> Result<(), LoadError> {

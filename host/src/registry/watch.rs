@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use notify::{EventKind, RecursiveMode, Watcher as _};
@@ -51,29 +51,25 @@ impl Registry {
                 .map_err(watch_error)?;
             folders.insert(installed.dir, installed.name);
         }
-        let watched = Watched {
-            watcher: Mutex::new(watcher),
-            folders: Mutex::new(folders),
-        };
+        let watched = Watched { watcher, folders };
         let task = tokio::spawn(follow(Arc::downgrade(self), watched, receiver, installs));
         Ok(Watcher { task })
     }
 }
 
-/// The notify watcher and the folders it covers, by plugin.
+/// The notify watcher and the folders it covers, by plugin; owned by the watching task.
 struct Watched {
-    watcher: Mutex<notify::RecommendedWatcher>,
-    folders: Mutex<HashMap<PathBuf, String>>,
+    watcher: notify::RecommendedWatcher,
+    folders: HashMap<PathBuf, String>,
 }
 
 impl Watched {
     /// Starts watching a folder installed after the watcher started.
-    fn add(&self, dir: PathBuf, plugin: String) {
-        let mut folders = self.folders.lock().unwrap_or_else(|e| e.into_inner());
+    fn add(&mut self, dir: PathBuf, plugin: String) {
+        let Watched { watcher, folders } = self;
         if folders.get(&dir) == Some(&plugin) {
             return;
         }
-        let mut watcher = self.watcher.lock().unwrap_or_else(|e| e.into_inner());
         // Installed again from elsewhere: its old folder is no longer its source.
         let moved: Vec<PathBuf> = folders
             .iter()
@@ -91,14 +87,13 @@ impl Watched {
     }
 
     fn collect(&self, paths: Vec<PathBuf>, into: &mut BTreeSet<String>) {
-        let folders = self.folders.lock().unwrap_or_else(|e| e.into_inner());
-        collect(&folders, paths, into);
+        collect(&self.folders, paths, into);
     }
 }
 
 async fn follow(
     registry: Weak<Registry>,
-    watched: Watched,
+    mut watched: Watched,
     mut changes: mpsc::UnboundedReceiver<Vec<PathBuf>>,
     mut installs: broadcast::Receiver<RegistryEvent>,
 ) {

@@ -211,9 +211,14 @@ async fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-/// Instance slots for `airlock call` / `airlock hook`: the probe, the first instance and a
-/// few spares.
-const ONE_SHOT_INSTANCES: u32 = 16;
+/// The instance pool of `airlock call` / `airlock hook`: a one-shot run needs the probe,
+/// the first instance and a few spares, not a server's thousand slots.
+fn one_shot_pool(memory_bytes: usize) -> InstancePool {
+    InstancePool {
+        instances: 16,
+        ..InstancePool::for_memory(memory_bytes.max(Limits::default().memory_bytes))
+    }
+}
 
 /// Loads a plugin folder (manifest + policy) or, for a bare `.wasm`, in dev mode.
 async fn load(target: &Path, run: &RunFlags) -> Result<Plugin> {
@@ -229,12 +234,8 @@ async fn load(target: &Path, run: &RunFlags) -> Result<Plugin> {
         }
         let policy = audit::load_policy(run.policy.as_deref())?;
         let options = LoadOptions::default().config(parse_json("--config", &run.config)?);
-        let pool = InstancePool::for_memory(Limits::default().memory_bytes);
         let runtime = Runtime::builder()
-            .instance_pool(Some(InstancePool {
-                instances: ONE_SHOT_INSTANCES,
-                ..pool
-            }))
+            .instance_pool(Some(one_shot_pool(0)))
             .fit_policy(&policy)
             .build()?;
         return Ok(runtime.load_dir(target, &policy, options).await?);
@@ -244,14 +245,11 @@ async fn load(target: &Path, run: &RunFlags) -> Result<Plugin> {
         target.display()
     );
     let options = run.load_options()?;
-    // The instance pool's slots hold the memory cap the flags asked for.
+    // The pool's slots hold the memory cap the flags asked for.
     let memory = options.limits.as_ref().map_or(0, |l| l.memory_bytes);
-    // A one-shot run needs a handful of instances, not a server's thousand slots.
-    let pool = InstancePool {
-        instances: ONE_SHOT_INSTANCES,
-        ..InstancePool::for_memory(memory.max(Limits::default().memory_bytes))
-    };
-    let runtime = Runtime::builder().instance_pool(Some(pool)).build()?;
+    let runtime = Runtime::builder()
+        .instance_pool(Some(one_shot_pool(memory)))
+        .build()?;
     Ok(runtime.load_file(target, options).await?)
 }
 
