@@ -1,0 +1,20 @@
+//! Every integration test in one binary (wasmtime's `tests/all` layout): wasmtime is linked
+//! once, and the guest components are built once for all of them.
+
+mod bad_inputs;
+mod cache;
+mod capabilities;
+mod catalog;
+mod discovery;
+mod examples;
+mod hostile;
+mod http_api;
+mod isolation;
+mod jsonrpc;
+mod lifecycle;
+mod mcp;
+mod pipeline;
+mod registry;
+mod reload;
+mod sessions;
+mod workloads;
