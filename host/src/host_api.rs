@@ -63,16 +63,20 @@ impl InstanceState {
         args: &[String],
         result: &Result<crate::capabilities::exec::ExecOutput, String>,
     ) {
-        let line = crate::capabilities::exec::shown(command, args);
         let plugin = &*self.plugin;
         match result {
-            Ok(out) if self.log.admit(line.len()) => {
-                tracing::info!(plugin, status = out.status, "exec {line}")
+            Ok(out) => {
+                let line = crate::capabilities::exec::shown(command, args);
+                if self.log.admit(line.len()) {
+                    tracing::info!(plugin, status = out.status, "exec {line}");
+                }
             }
-            Err(why) if self.log.admit(line.len() + why.len()) => {
-                tracing::warn!(plugin, "exec refused: {why}")
+            // The denial already shows the command line, cut short.
+            Err(why) => {
+                if self.log.admit(why.len()) {
+                    tracing::warn!(plugin, "exec refused: {why}");
+                }
             }
-            _ => {}
         }
     }
 }

@@ -339,3 +339,64 @@ impl CallContext {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata() -> wit::PluginMetadata {
+        wit::PluginMetadata {
+            name: "p".into(),
+            version: "1.0.0".into(),
+            author: "a".into(),
+            description: "d".into(),
+            license: "MIT".into(),
+            permissions: vec!["env:X".into()],
+            host_versions: "*".into(),
+        }
+    }
+
+    #[test]
+    fn metadata_texts_over_their_cap_are_refused_naming_it() {
+        assert!(Metadata::from_wit(metadata()).is_ok());
+        let long_author = wit::PluginMetadata {
+            author: "a".repeat(SHORT_TEXT_BYTES + 1),
+            ..metadata()
+        };
+        let why = Metadata::from_wit(long_author).unwrap_err();
+        assert!(why.contains("author is 257 bytes, over the cap of 256"), "{why}");
+        let long_description = wit::PluginMetadata {
+            description: "d".repeat(TEXT_BYTES + 1),
+            ..metadata()
+        };
+        let why = Metadata::from_wit(long_description).unwrap_err();
+        assert!(why.contains("over the cap of 4096"), "{why}");
+        let many_permissions = wit::PluginMetadata {
+            permissions: vec!["env:X".into(); MAX_PERMISSIONS + 1],
+            ..metadata()
+        };
+        let why = Metadata::from_wit(many_permissions).unwrap_err();
+        assert!(why.contains("over the cap of 64"), "{why}");
+    }
+
+    #[test]
+    fn a_long_tool_description_is_refused() {
+        let tool = |description: String| tools::ToolDefinition {
+            name: "t".into(),
+            description,
+            input_schema: "{}".into(),
+        };
+        assert!(ToolDefinition::from_wit(tool("ok".into())).is_ok());
+        let why = ToolDefinition::from_wit(tool("d".repeat(TEXT_BYTES + 1))).unwrap_err();
+        assert!(why.contains("tool description is 4097 bytes"), "{why}");
+    }
+
+    #[test]
+    fn details_over_the_cap_become_a_note() {
+        assert_eq!(details(r#"{"a":1}"#.into()), serde_json::json!({"a": 1}));
+        assert_eq!(details("not json".into()), serde_json::json!("not json"));
+        let note = details("x".repeat(DETAILS_BYTES + 1));
+        assert!(note.as_str().unwrap().contains("over the cap of 16384"));
+        assert_eq!(cut_text(&"é".repeat(TEXT_BYTES)).len(), TEXT_BYTES);
+    }
+}

@@ -277,7 +277,9 @@ impl Plugin {
         self.check_arguments(tool, &text, Some(arguments)).await?;
         let arguments = text;
         let text = self.run_tool(tool, &arguments, context).await?;
-        serde_json::from_str(&text).map_err(|e| self.bad_result(tool, e))
+        validate::parse_off_worker(text, |text| serde_json::from_str(&text))
+            .await
+            .map_err(|e| self.bad_result(tool, e))
     }
 
     /// [`Plugin::call_tool`] for callers that hold JSON text and want JSON text back (a
@@ -296,7 +298,9 @@ impl Plugin {
         self.check_size("arguments", arguments.len())?;
         self.check_arguments(tool, arguments, None).await?;
         let text = self.run_tool(tool, arguments, context).await?;
-        RawValue::from_string(text).map_err(|e| self.bad_result(tool, e))
+        validate::parse_off_worker(text, RawValue::from_string)
+            .await
+            .map_err(|e| self.bad_result(tool, e))
     }
 
     /// Refuses an unknown tool, or arguments (`text`, and the same as a value when the
@@ -380,16 +384,16 @@ impl Plugin {
         Ok(match result? {
             hooks::HookOutcome::Pass => HookOutcome::Pass,
             hooks::HookOutcome::Veto(reason) => HookOutcome::Veto(reason),
-            hooks::HookOutcome::Replace(text) => {
-                HookOutcome::Replace(serde_json::from_str(&text).map_err(|e| {
-                    CallError::Protocol {
+            hooks::HookOutcome::Replace(text) => HookOutcome::Replace(
+                validate::parse_off_worker(text, |text| serde_json::from_str(&text))
+                    .await
+                    .map_err(|e| CallError::Protocol {
                         plugin: self.name().to_string(),
                         reason: format!(
                             "hook `{kind}` replaced the payload with invalid JSON: {e}"
                         ),
-                    }
-                })?)
-            }
+                    })?,
+            ),
         })
     }
 

@@ -1,4 +1,5 @@
-//! Argument validation on the call path, bounded in time and kept off the async workers.
+//! Argument validation on the call path, bounded in time and kept off the async workers;
+//! and the parsing of large results, kept off them too.
 //!
 //! The plugin decides its schemas, so it decides how much host work a call's validation
 //! is. Load-time caps ([`crate::schema::bounds`]) keep that finite; here, validation that
@@ -70,6 +71,29 @@ impl Validation {
             )]),
             Err(_) => Verdict::TimedOut,
         }
+    }
+}
+
+/// Results up to this size are parsed inline: well under a millisecond.
+const INLINE_PARSE_BYTES: usize = 64 << 10;
+
+/// Runs `parse` on the plugin's `text` (at most `output_bytes`, at most 128 levels deep:
+/// linear work), on a blocking thread when the text is large enough to hold up an async
+/// worker for milliseconds.
+pub(crate) async fn parse_off_worker<T, E>(
+    text: String,
+    parse: impl FnOnce(String) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    if text.len() <= INLINE_PARSE_BYTES {
+        return parse(text);
+    }
+    match tokio::task::spawn_blocking(move || parse(text)).await {
+        Ok(result) => result,
+        Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
     }
 }
 

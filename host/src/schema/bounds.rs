@@ -63,14 +63,19 @@ fn depth(value: &Value) -> usize {
 /// cycle is caught instead of followed).
 struct Expansion<'a> {
     root: &'a Value,
+    /// Every `$anchor` of the schema, found in one walk.
+    anchors: HashMap<&'a str, &'a Value>,
     sizes: HashMap<&'a str, usize>,
     open: Vec<&'a str>,
 }
 
 impl<'a> Expansion<'a> {
     fn new(root: &'a Value) -> Self {
+        let mut anchors = HashMap::new();
+        collect_anchors(root, &mut anchors);
         Expansion {
             root,
+            anchors,
             sizes: HashMap::new(),
             open: Vec::new(),
         }
@@ -168,7 +173,7 @@ impl<'a> Expansion<'a> {
         };
         let found = match fragment.starts_with('/') || fragment.is_empty() {
             true => self.root.pointer(&percent_decode(fragment)),
-            false => find_anchor(self.root, fragment),
+            false => self.anchors.get(fragment).copied(),
         };
         found.ok_or_else(|| format!("its `$ref` `{shown}` points to nothing in the schema"))
     }
@@ -195,17 +200,17 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The subschema declaring `"$anchor": name`, if any.
-fn find_anchor<'a>(value: &'a Value, name: &str) -> Option<&'a Value> {
+/// Every subschema declaring `"$anchor": name`, by name (the first one wins).
+fn collect_anchors<'a>(value: &'a Value, anchors: &mut HashMap<&'a str, &'a Value>) {
     match value {
         Value::Object(map) => {
-            if map.get("$anchor").and_then(Value::as_str) == Some(name) {
-                return Some(value);
+            if let Some(name) = map.get("$anchor").and_then(Value::as_str) {
+                anchors.entry(name).or_insert(value);
             }
-            map.values().find_map(|v| find_anchor(v, name))
+            map.values().for_each(|v| collect_anchors(v, anchors));
         }
-        Value::Array(items) => items.iter().find_map(|v| find_anchor(v, name)),
-        _ => None,
+        Value::Array(items) => items.iter().for_each(|v| collect_anchors(v, anchors)),
+        _ => {}
     }
 }
 
