@@ -198,6 +198,20 @@ pub enum CallError {
         problems: Vec<String>,
     },
 
+    /// Checking the arguments against the tool's schema took longer than the plugin's
+    /// deadline. The plugin never ran; its instance is kept. (The schema passed the
+    /// load-time caps, but its cost times the arguments' size was still too much.)
+    #[error(
+        "checking the arguments of `{plugin}.{tool}` against its input schema took longer \
+         than the deadline of {deadline:?}, so the call was refused before the plugin ran \
+         (send smaller arguments, or ask the plugin's author for a simpler schema)"
+    )]
+    ValidationTimeout {
+        plugin: String,
+        tool: String,
+        deadline: Duration,
+    },
+
     #[error("plugin `{plugin}` has no tool `{tool}` (it has: {})", available.join(", "))]
     UnknownTool {
         plugin: String,
@@ -235,6 +249,7 @@ impl CallError {
             | CallError::Trap { plugin, .. }
             | CallError::Plugin { plugin, .. }
             | CallError::BadArguments { plugin, .. }
+            | CallError::ValidationTimeout { plugin, .. }
             | CallError::UnknownTool { plugin, .. }
             | CallError::Protocol { plugin, .. }
             | CallError::ShutDown { plugin }
@@ -256,6 +271,7 @@ impl CallError {
             CallError::Trap { .. } => "trap",
             CallError::Plugin { .. } => "plugin-error",
             CallError::BadArguments { .. } => "bad-arguments",
+            CallError::ValidationTimeout { .. } => "validation-timeout",
             CallError::UnknownTool { .. } => "unknown-tool",
             CallError::Protocol { .. } => "protocol",
             CallError::ShutDown { .. } => "shut-down",

@@ -138,7 +138,7 @@ fn config_schema(
     let schema = match (&manifest.config.schema, &manifest.config.schema_file) {
         (Some(inline), _) => inline.clone(),
         (None, Some(file)) => {
-            let text = std::fs::read_to_string(dir.join(file))
+            let text = read_schema_file(&dir.join(file))
                 .map_err(|e| error(format!("[config] schema-file `{}`: {e}", file.display())))?;
             serde_json::from_str(&text).map_err(|e| {
                 error(format!(
@@ -152,6 +152,20 @@ fn config_schema(
     ArgumentSchema::compile(&schema)
         .map_err(|e| error(format!("[config] schema is not a usable JSON Schema: {e}")))?;
     Ok(Some(schema))
+}
+
+/// The text of a schema file, refused unread when it is over the schema size cap.
+fn read_schema_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let cap = crate::schema::bounds::SCHEMA_BYTES;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(cap as u64 + 1).read_to_string(&mut text))
+        .map_err(|e| e.to_string())?;
+    match text.len() > cap {
+        true => Err(format!("it is over the cap of {cap} bytes per schema")),
+        false => Ok(text),
+    }
 }
 
 /// The configuration of the plugin folder `dir` checked against its `[config]` schema,

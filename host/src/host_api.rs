@@ -13,16 +13,15 @@ use crate::store::InstanceState;
 
 /// Longest message forwarded; the rest is cut.
 const MESSAGE_CAP: usize = 16 << 10;
-/// Bytes of log messages one instance may write; later records are dropped.
-const LOG_BUDGET: usize = 1 << 20;
 
 impl Host for InstanceState {
+    /// Logs under the call's [`LogBudget`](crate::log_budget::LogBudget): records past it
+    /// are dropped and counted.
     async fn log(&mut self, level: LogLevel, message: String) {
-        if self.logged >= LOG_BUDGET {
+        let text = sanitize(&message.as_bytes()[..message.len().min(MESSAGE_CAP)]);
+        if !self.log.admit(text.len()) {
             return;
         }
-        self.logged += message.len().min(MESSAGE_CAP);
-        let text = sanitize(&message.as_bytes()[..message.len().min(MESSAGE_CAP)]);
         let plugin = &*self.plugin;
         match level {
             LogLevel::Trace => tracing::trace!(plugin, "{text}"),
@@ -45,17 +44,40 @@ impl exec::Host for InstanceState {
             self.output_cap,
         )
         .await;
-        let plugin = &*self.plugin;
-        match &result {
-            Ok(out) => tracing::info!(plugin, command, ?args, status = out.status, "exec"),
-            Err(why) => tracing::warn!(plugin, command, ?args, "exec refused: {why}"),
-        }
+        self.log_exec(&command, &args, &result);
         result.map(|out| ExecOutput {
             status: out.status,
             stdout: out.stdout,
             stderr: out.stderr,
             truncated: out.truncated,
         })
+    }
+}
+
+impl InstanceState {
+    /// One log record per exec, under the call's log budget, with the command line cut
+    /// short (a plugin chooses it, and may make it megabytes long).
+    fn log_exec(
+        &self,
+        command: &str,
+        args: &[String],
+        result: &Result<crate::capabilities::exec::ExecOutput, String>,
+    ) {
+        let plugin = &*self.plugin;
+        match result {
+            Ok(out) => {
+                let line = crate::capabilities::exec::shown(command, args);
+                if self.log.admit(line.len()) {
+                    tracing::info!(plugin, status = out.status, "exec {line}");
+                }
+            }
+            // The denial already shows the command line, cut short.
+            Err(why) => {
+                if self.log.admit(why.len()) {
+                    tracing::warn!(plugin, "exec refused: {why}");
+                }
+            }
+        }
     }
 }
 

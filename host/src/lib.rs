@@ -35,6 +35,7 @@ pub mod folder;
 mod host_api;
 mod isolation;
 pub mod limits;
+pub mod log_budget;
 pub mod manifest;
 pub mod pipeline;
 pub mod plugin;

@@ -11,6 +11,7 @@ use crate::capabilities::Grant;
 use crate::capabilities::stdio::{OutputCapture, Stream};
 use crate::context::{Scope, Sessions};
 use crate::limits::{Limiter, Limits};
+use crate::log_budget::LogBudget;
 
 /// What every instance of one plugin reaches beyond its memory: its grant and the runtime's
 /// session contexts.
@@ -31,8 +32,8 @@ pub(crate) struct InstanceState {
     /// What this instance may reach; its WASI context was built from this alone.
     pub(crate) grant: Arc<Grant>,
     pub(crate) output_cap: usize,
-    /// Bytes logged through `airlock:plugin/host`, against its budget.
-    pub(crate) logged: usize,
+    /// What the running call may still log, shared with the stdio captures.
+    pub(crate) log: LogBudget,
     /// The runtime's session contexts, and the session of the running call (if any).
     pub(crate) sessions: Sessions,
     pub(crate) scope: Option<Scope>,
@@ -41,8 +42,9 @@ pub(crate) struct InstanceState {
 impl InstanceState {
     pub(crate) fn new(plugin: Arc<str>, limits: &Limits, reach: &Reach) -> wasmtime::Result<Self> {
         let (grant, sessions) = (reach.grant.clone(), reach.sessions.clone());
-        let stdout = OutputCapture::new(plugin.clone(), Stream::Stdout);
-        let stderr = OutputCapture::new(plugin.clone(), Stream::Stderr);
+        let log = LogBudget::new(plugin.clone());
+        let stdout = OutputCapture::new(plugin.clone(), Stream::Stdout, log.clone());
+        let stderr = OutputCapture::new(plugin.clone(), Stream::Stderr, log.clone());
         let wasi = grant.wasi_context(stdout, stderr.clone())?;
         let mut table = ResourceTable::new();
         // A guest cannot make the host hold an unbounded number of handles.
@@ -56,7 +58,7 @@ impl InstanceState {
             deadline: Instant::now(),
             grant,
             output_cap: limits.output_bytes,
-            logged: 0,
+            log,
             sessions,
             scope: None,
         })

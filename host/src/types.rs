@@ -8,6 +8,50 @@ use serde::{Deserialize, Serialize};
 
 use crate::bindings::{hooks, tools, wit};
 
+/// Longest short text a plugin declares: its version, author, license, host-version range,
+/// each permission, each custom hook kind.
+pub const SHORT_TEXT_BYTES: usize = 256;
+/// Longest description (the plugin's or a tool's); also where a health message or a
+/// plugin error message is cut.
+pub const TEXT_BYTES: usize = 4 << 10;
+/// Most permissions a plugin's metadata may list.
+pub const MAX_PERMISSIONS: usize = 64;
+/// Most tools one plugin may offer.
+pub const MAX_TOOLS: usize = 256;
+/// Most hook kinds one plugin may subscribe to.
+pub const MAX_SUBSCRIPTIONS: usize = 64;
+/// Most bytes of JSON `details` kept from a health report or a plugin error; larger
+/// details are replaced by a note saying so.
+pub const DETAILS_BYTES: usize = 16 << 10;
+
+/// Refuses `text` (the plugin's `what`) when it is longer than `cap` bytes.
+pub(crate) fn within(what: &str, text: &str, cap: usize) -> Result<(), String> {
+    match text.len() > cap {
+        true => Err(format!(
+            "its {what} is {} bytes, over the cap of {cap} bytes",
+            text.len()
+        )),
+        false => Ok(()),
+    }
+}
+
+/// `text` cut to at most [`TEXT_BYTES`] bytes, on a character boundary.
+pub(crate) fn cut_text(text: &str) -> &str {
+    &text[..text.floor_char_boundary(TEXT_BYTES)]
+}
+
+/// A plugin's JSON `details`, parsed; kept as a string when not JSON (details are
+/// informational), and replaced by a note when over [`DETAILS_BYTES`].
+pub(crate) fn details(raw: String) -> serde_json::Value {
+    if raw.len() > DETAILS_BYTES {
+        return serde_json::Value::String(format!(
+            "({} bytes of details dropped: over the cap of {DETAILS_BYTES} bytes)",
+            raw.len()
+        ));
+    }
+    serde_json::from_str(&raw).unwrap_or(serde_json::Value::String(raw))
+}
+
 /// Who a plugin is and what it says it needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metadata {
@@ -23,8 +67,24 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    /// Validates the guest's raw metadata: a usable name, semver version and range.
+    /// Validates the guest's raw metadata: a usable name, semver version and range, and
+    /// every text within its cap ([`SHORT_TEXT_BYTES`], [`TEXT_BYTES`],
+    /// [`MAX_PERMISSIONS`]).
     pub(crate) fn from_wit(raw: wit::PluginMetadata) -> Result<Self, String> {
+        within("version", &raw.version, SHORT_TEXT_BYTES)?;
+        within("author", &raw.author, SHORT_TEXT_BYTES)?;
+        within("license", &raw.license, SHORT_TEXT_BYTES)?;
+        within("host-versions", &raw.host_versions, SHORT_TEXT_BYTES)?;
+        within("description", &raw.description, TEXT_BYTES)?;
+        if raw.permissions.len() > MAX_PERMISSIONS {
+            return Err(format!(
+                "it lists {} permissions, over the cap of {MAX_PERMISSIONS}",
+                raw.permissions.len()
+            ));
+        }
+        for permission in &raw.permissions {
+            within("permission", permission, SHORT_TEXT_BYTES)?;
+        }
         let name_ok = !raw.name.is_empty()
             && raw.name.len() <= 64
             && raw
@@ -67,7 +127,10 @@ pub struct ToolDefinition {
 }
 
 impl ToolDefinition {
+    /// Parses the guest's tool definition; its description must be within [`TEXT_BYTES`]
+    /// (the name and schema are checked by the caller).
     pub(crate) fn from_wit(raw: tools::ToolDefinition) -> Result<Self, String> {
+        within("tool description", &raw.description, TEXT_BYTES)?;
         let input_schema = serde_json::from_str(&raw.input_schema)
             .map_err(|e| format!("tool `{}` input schema is not JSON: {e}", raw.name))?;
         Ok(ToolDefinition {
@@ -100,6 +163,8 @@ pub struct Health {
 }
 
 impl Health {
+    /// The guest's report, its message cut to [`TEXT_BYTES`] and its details capped at
+    /// [`DETAILS_BYTES`].
     pub(crate) fn from_wit(raw: wit::HealthReport) -> Self {
         let status = match raw.status {
             wit::HealthStatus::Unloaded => HealthStatus::Unloaded,
@@ -110,13 +175,10 @@ impl Health {
             wit::HealthStatus::ShuttingDown => HealthStatus::ShuttingDown,
             wit::HealthStatus::Stopped => HealthStatus::Stopped,
         };
-        // Details are informational: keep what is not JSON as a string rather than failing.
-        let details =
-            serde_json::from_str(&raw.details).unwrap_or(serde_json::Value::String(raw.details));
         Health {
             status,
-            message: raw.message,
-            details,
+            message: cut_text(&raw.message).to_string(),
+            details: details(raw.details),
         }
     }
 }
@@ -275,5 +337,66 @@ impl CallContext {
             session_id: self.session_id.clone(),
             call_id,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metadata() -> wit::PluginMetadata {
+        wit::PluginMetadata {
+            name: "p".into(),
+            version: "1.0.0".into(),
+            author: "a".into(),
+            description: "d".into(),
+            license: "MIT".into(),
+            permissions: vec!["env:X".into()],
+            host_versions: "*".into(),
+        }
+    }
+
+    #[test]
+    fn metadata_texts_over_their_cap_are_refused_naming_it() {
+        assert!(Metadata::from_wit(metadata()).is_ok());
+        let long_author = wit::PluginMetadata {
+            author: "a".repeat(SHORT_TEXT_BYTES + 1),
+            ..metadata()
+        };
+        let why = Metadata::from_wit(long_author).unwrap_err();
+        assert!(why.contains("author is 257 bytes, over the cap of 256"), "{why}");
+        let long_description = wit::PluginMetadata {
+            description: "d".repeat(TEXT_BYTES + 1),
+            ..metadata()
+        };
+        let why = Metadata::from_wit(long_description).unwrap_err();
+        assert!(why.contains("over the cap of 4096"), "{why}");
+        let many_permissions = wit::PluginMetadata {
+            permissions: vec!["env:X".into(); MAX_PERMISSIONS + 1],
+            ..metadata()
+        };
+        let why = Metadata::from_wit(many_permissions).unwrap_err();
+        assert!(why.contains("over the cap of 64"), "{why}");
+    }
+
+    #[test]
+    fn a_long_tool_description_is_refused() {
+        let tool = |description: String| tools::ToolDefinition {
+            name: "t".into(),
+            description,
+            input_schema: "{}".into(),
+        };
+        assert!(ToolDefinition::from_wit(tool("ok".into())).is_ok());
+        let why = ToolDefinition::from_wit(tool("d".repeat(TEXT_BYTES + 1))).unwrap_err();
+        assert!(why.contains("tool description is 4097 bytes"), "{why}");
+    }
+
+    #[test]
+    fn details_over_the_cap_become_a_note() {
+        assert_eq!(details(r#"{"a":1}"#.into()), serde_json::json!({"a": 1}));
+        assert_eq!(details("not json".into()), serde_json::json!("not json"));
+        let note = details("x".repeat(DETAILS_BYTES + 1));
+        assert!(note.as_str().unwrap().contains("over the cap of 16384"));
+        assert_eq!(cut_text(&"é".repeat(TEXT_BYTES)).len(), TEXT_BYTES);
     }
 }

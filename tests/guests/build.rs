@@ -23,6 +23,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("versioned-v2", "versioned_v2.wasm", "VERSIONED_V2"),
     ("compute", "compute.wasm", "COMPUTE"),
     ("large", "large.wasm", "LARGE"),
+    ("sprawl", "sprawl.wasm", "SPRAWL"),
+    ("sprawl-deep", "sprawl_deep.wasm", "SPRAWL_DEEP"),
 ];
 
 fn main() {

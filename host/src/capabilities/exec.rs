@@ -106,6 +106,31 @@ pub fn grant(
     })
 }
 
+/// Longest command line shown in a denial or a log record: the plugin chooses it, and may
+/// make it megabytes long.
+pub const SHOWN_BYTES: usize = 1 << 10;
+
+/// `command` and its `args`, each debug-quoted, at most about [`SHOWN_BYTES`] of them,
+/// then how many arguments were left out.
+pub(crate) fn shown(command: &str, args: &[String]) -> String {
+    let quoted = |text: &str| format!("{:?}", &text[..text.floor_char_boundary(SHOWN_BYTES)]);
+    let mut line = quoted(command);
+    for (i, arg) in args.iter().enumerate() {
+        if line.len() >= SHOWN_BYTES {
+            line.truncate(line.floor_char_boundary(SHOWN_BYTES));
+            line.push_str(&format!("… (+{} more arguments)", args.len() - i));
+            return line;
+        }
+        line.push(' ');
+        line.push_str(&quoted(arg));
+    }
+    if line.len() > SHOWN_BYTES {
+        line.truncate(line.floor_char_boundary(SHOWN_BYTES));
+        line.push('…');
+    }
+    line
+}
+
 /// What a finished program produced.
 pub struct ExecOutput {
     pub status: i32,
@@ -125,7 +150,8 @@ pub async fn run(
 ) -> Result<ExecOutput, String> {
     if !granted.iter().any(|p| p.matches(command, args)) {
         return Err(format!(
-            "denied: `{command}` with arguments {args:?} matches no granted exec pattern"
+            "denied: {} matches no granted exec pattern",
+            shown(command, args)
         ));
     }
     let mut command_line = tokio::process::Command::new(command);
@@ -143,7 +169,7 @@ pub async fn run(
     command_line.process_group(0);
     let mut child = command_line
         .spawn()
-        .map_err(|e| format!("cannot start `{command}`: {e}"))?;
+        .map_err(|e| format!("cannot start {}: {e}", shown(command, &[])))?;
     let mut group = ProcessGroup(child.id());
     let (mut out, mut err) = (
         child.stdout.take().expect("piped"),
@@ -179,7 +205,10 @@ pub async fn run(
         })
     };
     tokio::time::timeout(time_left, work).await.map_err(|_| {
-        format!("`{command}` did not finish before the call's deadline and was killed")
+        format!(
+            "{} did not finish before the call's deadline and was killed",
+            shown(command, &[])
+        )
     })?
 }
 
@@ -278,6 +307,17 @@ mod tests {
 
     fn args(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn shows_a_long_command_line_cut_short() {
+        let many = vec!["x".repeat(300); 10_000];
+        let line = shown("git", &many);
+        assert!(line.len() < SHOWN_BYTES + 64, "{}", line.len());
+        assert!(line.ends_with("more arguments)"), "{line}");
+        let huge = shown(&"c".repeat(1 << 20), &[]);
+        assert!(huge.len() <= SHOWN_BYTES + 3, "{}", huge.len());
+        assert_eq!(shown("git", &args(&["log", "a b"])), r#""git" "log" "a b""#);
     }
 
     #[test]

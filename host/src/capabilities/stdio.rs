@@ -1,8 +1,8 @@
 //! Stdio: always granted, never inherited. Stdout/stderr of a plugin instance are captured: every complete line goes to the host's
-//! `tracing` log tagged with the plugin's name, total volume is capped, and the recent
-//! stderr tail is kept so a trap can report the guest's panic message.
+//! `tracing` log tagged with the plugin's name, under the call's [`LogBudget`] (records and
+//! bytes), and the recent stderr tail is kept so a trap can report the guest's panic message.
 //!
-//! Writes never fail or block: past the cap, output is dropped and counted, never trapped
+//! Writes never fail or block: past the budget, output is dropped and counted, never trapped
 //! on (a guest that prints too much is not an error worth killing it for).
 
 use std::io;
@@ -13,6 +13,8 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
+
+use crate::log_budget::LogBudget;
 
 pub const NAME: &str = "stdio";
 /// Streams and the CLI plumbing every Rust wasip2 binary imports; stdin is closed.
@@ -25,11 +27,10 @@ pub const IMPORTS: &[&str] = &[
     "wasi:cli/exit",
 ];
 
-/// Bytes of output a single instance may log before the rest is dropped.
-const LOG_CAP: usize = 1 << 20;
 /// Bytes of recent stderr kept for panic reports.
 const TAIL_CAP: usize = 8 << 10;
-/// Longest line forwarded to the log; longer lines are cut.
+/// Longest line forwarded to the log; longer lines are cut (and only this much of a line
+/// is buffered while waiting for its end).
 const LINE_CAP: usize = 4 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,9 +41,8 @@ pub(crate) enum Stream {
 
 #[derive(Default)]
 struct Capture {
+    /// The start of the current line, at most [`LINE_CAP`] bytes.
     pending: Vec<u8>,
-    logged: usize,
-    dropped: usize,
     tail: Vec<u8>,
 }
 
@@ -51,14 +51,17 @@ struct Capture {
 pub(crate) struct OutputCapture {
     plugin: Arc<str>,
     stream: Stream,
+    budget: LogBudget,
     state: Arc<Mutex<Capture>>,
 }
 
 impl OutputCapture {
-    pub(crate) fn new(plugin: Arc<str>, stream: Stream) -> Self {
+    /// A capture of `stream` whose lines draw on `budget`.
+    pub(crate) fn new(plugin: Arc<str>, stream: Stream, budget: LogBudget) -> Self {
         OutputCapture {
             plugin,
             stream,
+            budget,
             state: Arc::default(),
         }
     }
@@ -70,19 +73,22 @@ impl OutputCapture {
             let cut = state.tail.len() - TAIL_CAP;
             state.tail.drain(..cut);
         }
-        let room = LOG_CAP.saturating_sub(state.logged + state.pending.len());
-        let kept = bytes.len().min(room);
-        state.pending.extend_from_slice(&bytes[..kept]);
-        state.dropped += bytes.len() - kept;
-        while let Some(end) = state.pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = state.pending.drain(..=end).collect();
-            state.logged += line.len();
-            self.emit(&line[..line.len() - 1]);
+        let mut rest = bytes;
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            buffer(&mut state.pending, &rest[..end]);
+            self.emit(&state.pending);
+            state.pending.clear();
+            rest = &rest[end + 1..];
         }
+        buffer(&mut state.pending, rest);
     }
 
+    /// Logs one line, if the call's budget has room for it.
     fn emit(&self, line: &[u8]) {
-        let text = sanitize(&line[..line.len().min(LINE_CAP)]);
+        let text = sanitize(line);
+        if !self.budget.admit(text.len()) {
+            return;
+        }
         match self.stream {
             Stream::Stdout => tracing::info!(plugin = %self.plugin, stream = "stdout", "{text}"),
             Stream::Stderr => tracing::warn!(plugin = %self.plugin, stream = "stderr", "{text}"),
@@ -103,6 +109,12 @@ impl OutputCapture {
         String::from_utf8_lossy(&self.state.lock().unwrap_or_else(|e| e.into_inner()).tail)
             .into_owned()
     }
+}
+
+/// Adds `bytes` to the line being collected, keeping at most [`LINE_CAP`] bytes of it.
+fn buffer(pending: &mut Vec<u8>, bytes: &[u8]) {
+    let room = LINE_CAP.saturating_sub(pending.len());
+    pending.extend_from_slice(&bytes[..bytes.len().min(room)]);
 }
 
 /// Makes guest text safe to print: control characters (terminal escapes included) are
@@ -206,15 +218,14 @@ mod tests {
     }
 
     #[test]
-    fn caps_what_it_logs_but_keeps_the_tail() {
-        let capture = OutputCapture::new("p".into(), Stream::Stderr);
+    fn buffers_at_most_a_line_but_keeps_the_tail() {
+        let capture = OutputCapture::new("p".into(), Stream::Stderr, LogBudget::new("p".into()));
         let chunk = vec![b'a'; 64 << 10];
         for _ in 0..32 {
             capture.accept(&chunk);
         }
         let state = capture.state.lock().unwrap();
-        assert!(state.logged + state.pending.len() <= LOG_CAP);
-        assert_eq!(state.dropped, 32 * chunk.len() - LOG_CAP);
+        assert_eq!(state.pending.len(), LINE_CAP);
         assert_eq!(state.tail.len(), TAIL_CAP);
     }
 }

@@ -251,15 +251,16 @@ impl LiveInstance {
         CallError::Plugin {
             plugin: self.store.data().plugin.to_string(),
             code: e.code,
-            message: sanitize(e.message.as_bytes()),
-            details: e
-                .details
-                .map(|d| serde_json::from_str(&d).unwrap_or(serde_json::Value::String(d))),
+            // Cut, like the details: the plugin chooses them, and they travel into replies
+            // and logs.
+            message: sanitize(crate::types::cut_text(&e.message).as_bytes()),
+            details: e.details.map(crate::types::details),
         }
     }
 }
 
-/// Resets the per-call budgets: fuel, deadline, the limiter's record, the stderr tail.
+/// Resets the per-call budgets: fuel, deadline, the limiter's record, the stderr tail, the
+/// log budget.
 /// Returns when the outer timer stops the call.
 fn arm(store: &mut Store<InstanceState>, limits: &Limits) -> Instant {
     // A store without fuel traps at once, so "unmetered" is the largest budget there is.
@@ -274,18 +275,22 @@ fn arm(store: &mut Store<InstanceState>, limits: &Limits) -> Instant {
         .unwrap_or(now + Duration::from_secs(86_400));
     state.limiter.hit = None;
     state.stderr.clear_tail();
+    // Normally settled when the last call ended; not if that call was dropped mid-way.
+    state.log.settle();
     state
         .deadline
         .checked_add(TIMER_GRACE)
         .unwrap_or(state.deadline)
 }
 
-/// Turns the outcome of a guarded call into the value or the typed error.
+/// Turns the outcome of a guarded call into the value or the typed error, and closes the
+/// call's log budget (one line if records were dropped).
 fn settle<R>(
     store: &Store<InstanceState>,
     limits: &Limits,
     outcome: Result<wasmtime::Result<R>, TimedOut>,
 ) -> Result<R, CallError> {
+    store.data().log.settle();
     match outcome {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(classify(store.data(), limits, Some(error))),

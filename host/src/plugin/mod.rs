@@ -6,6 +6,7 @@ mod condition;
 mod instance;
 mod pool;
 mod timer;
+mod validate;
 
 pub use condition::PluginState;
 
@@ -25,12 +26,16 @@ use crate::context::Sessions;
 use crate::engine::InstancePool;
 use crate::schema::ArgumentSchema;
 use crate::store::{InstanceState, Reach};
-use crate::types::{CallContext, Health, HookKind, HookOutcome, Metadata, ToolDefinition};
+use crate::types::{
+    CallContext, Health, HookKind, HookOutcome, MAX_SUBSCRIPTIONS, MAX_TOOLS, Metadata,
+    SHORT_TEXT_BYTES, ToolDefinition,
+};
 use crate::{CallError, HOST_VERSION, Isolation, Limits, LoadError, LoadOptions, Runtime, World};
 
 use condition::Condition;
 use instance::{ExportIndices, LiveInstance};
 use pool::{Lease, Pool};
+use validate::{Validation, Verdict};
 
 /// A loaded plugin. Cheap to clone (a handle); `Send + Sync`; calls may run concurrently,
 /// each on its own instance.
@@ -54,7 +59,8 @@ struct Inner {
     world: World,
     metadata: Metadata,
     tools: Vec<ToolDefinition>,
-    schemas: HashMap<String, ArgumentSchema>,
+    schemas: HashMap<String, Arc<ArgumentSchema>>,
+    validation: Validation,
     subscriptions: Vec<HookKind>,
     exports: Vec<String>,
     imports: Vec<String>,
@@ -178,6 +184,7 @@ impl Plugin {
             metadata: declared.metadata,
             tools: declared.tools,
             schemas,
+            validation: Validation::new(),
             subscriptions: declared.subscriptions,
             limits,
             isolation,
@@ -266,10 +273,13 @@ impl Plugin {
         arguments: &Value,
         context: &CallContext,
     ) -> Result<Value, CallError> {
-        self.check_arguments(tool, arguments)?;
-        let arguments = self.encode_input("arguments", arguments)?;
+        let text = self.encode_input("arguments", arguments)?;
+        self.check_arguments(tool, &text, Some(arguments)).await?;
+        let arguments = text;
         let text = self.run_tool(tool, &arguments, context).await?;
-        serde_json::from_str(&text).map_err(|e| self.bad_result(tool, e))
+        validate::parse_off_worker(text, |text| serde_json::from_str(&text))
+            .await
+            .map_err(|e| self.bad_result(tool, e))
     }
 
     /// [`Plugin::call_tool`] for callers that hold JSON text and want JSON text back (a
@@ -286,19 +296,21 @@ impl Plugin {
         context: &CallContext,
     ) -> Result<Box<RawValue>, CallError> {
         self.check_size("arguments", arguments.len())?;
-        let parsed: Value =
-            serde_json::from_str(arguments).map_err(|e| CallError::BadArguments {
-                plugin: self.name().to_string(),
-                tool: tool.to_string(),
-                problems: vec![format!("the arguments are not JSON: {e}")],
-            })?;
-        self.check_arguments(tool, &parsed)?;
+        self.check_arguments(tool, arguments, None).await?;
         let text = self.run_tool(tool, arguments, context).await?;
-        RawValue::from_string(text).map_err(|e| self.bad_result(tool, e))
+        validate::parse_off_worker(text, RawValue::from_string)
+            .await
+            .map_err(|e| self.bad_result(tool, e))
     }
 
-    /// Refuses an unknown tool, or arguments its schema does not accept.
-    fn check_arguments(&self, tool: &str, arguments: &Value) -> Result<(), CallError> {
+    /// Refuses an unknown tool, or arguments (`text`, and the same as a value when the
+    /// caller has it) its schema does not accept, or whose check outlasts the deadline.
+    async fn check_arguments(
+        &self,
+        tool: &str,
+        text: &str,
+        parsed: Option<&Value>,
+    ) -> Result<(), CallError> {
         let schema = self
             .inner
             .schemas
@@ -308,13 +320,18 @@ impl Plugin {
                 tool: tool.to_string(),
                 available: self.inner.tools.iter().map(|t| t.name.clone()).collect(),
             })?;
-        let problems = schema.problems(arguments);
-        match problems.is_empty() {
-            true => Ok(()),
-            false => Err(CallError::BadArguments {
+        let deadline = self.inner.limits.deadline;
+        match self.inner.validation.check(schema, text, parsed, deadline).await {
+            Verdict::Valid => Ok(()),
+            Verdict::Problems(problems) => Err(CallError::BadArguments {
                 plugin: self.name().to_string(),
                 tool: tool.to_string(),
                 problems,
+            }),
+            Verdict::TimedOut => Err(CallError::ValidationTimeout {
+                plugin: self.name().to_string(),
+                tool: tool.to_string(),
+                deadline,
             }),
         }
     }
@@ -367,16 +384,16 @@ impl Plugin {
         Ok(match result? {
             hooks::HookOutcome::Pass => HookOutcome::Pass,
             hooks::HookOutcome::Veto(reason) => HookOutcome::Veto(reason),
-            hooks::HookOutcome::Replace(text) => {
-                HookOutcome::Replace(serde_json::from_str(&text).map_err(|e| {
-                    CallError::Protocol {
+            hooks::HookOutcome::Replace(text) => HookOutcome::Replace(
+                validate::parse_off_worker(text, |text| serde_json::from_str(&text))
+                    .await
+                    .map_err(|e| CallError::Protocol {
                         plugin: self.name().to_string(),
                         reason: format!(
                             "hook `{kind}` replaced the payload with invalid JSON: {e}"
                         ),
-                    }
-                })?)
-            }
+                    })?,
+            ),
         })
     }
 
@@ -617,9 +634,14 @@ async fn declare(instance: &mut LiveInstance, limits: &Limits) -> Result<Declare
     };
     let metadata =
         Metadata::from_wit(raw).map_err(|r| protocol(format!("invalid metadata: {r}")))?;
-    let tools = instance
-        .list_tools(limits)
-        .await?
+    let tools = instance.list_tools(limits).await?;
+    if tools.len() > MAX_TOOLS {
+        return Err(protocol(format!(
+            "it offers {} tools, over the cap of {MAX_TOOLS}",
+            tools.len()
+        )));
+    }
+    let tools = tools
         .into_iter()
         .map(ToolDefinition::from_wit)
         .collect::<Result<Vec<_>, _>>()
@@ -639,17 +661,31 @@ async fn declare(instance: &mut LiveInstance, limits: &Limits) -> Result<Declare
             )));
         }
     }
-    let subscriptions = instance
-        .subscriptions(limits)
-        .await?
-        .into_iter()
-        .map(HookKind::from_wit)
-        .collect();
+    let subscriptions = instance.subscriptions(limits).await?;
+    check_subscriptions(&subscriptions).map_err(protocol)?;
+    let subscriptions = subscriptions.into_iter().map(HookKind::from_wit).collect();
     Ok(Declared {
         metadata,
         tools,
         subscriptions,
     })
+}
+
+/// Refuses more subscriptions than [`MAX_SUBSCRIPTIONS`], or a custom kind's name longer
+/// than [`SHORT_TEXT_BYTES`].
+fn check_subscriptions(kinds: &[hooks::HookKind]) -> Result<(), String> {
+    if kinds.len() > MAX_SUBSCRIPTIONS {
+        return Err(format!(
+            "it subscribes to {} hook kinds, over the cap of {MAX_SUBSCRIPTIONS}",
+            kinds.len()
+        ));
+    }
+    for kind in kinds {
+        if let hooks::HookKind::Custom(name) = kind {
+            crate::types::within("custom hook kind", name, SHORT_TEXT_BYTES)?;
+        }
+    }
+    Ok(())
 }
 
 /// Refuses limits whose memory or table cap the runtime's instance pool cannot hold: better
@@ -678,10 +714,11 @@ fn check_host_version(metadata: &Metadata) -> Result<(), LoadError> {
     }
 }
 
+/// Checks every tool's schema against the caps of [`crate::schema::bounds`] and compiles it.
 fn compile_schemas(
     plugin: &str,
     tools: &[ToolDefinition],
-) -> Result<HashMap<String, ArgumentSchema>, LoadError> {
+) -> Result<HashMap<String, Arc<ArgumentSchema>>, LoadError> {
     tools
         .iter()
         .map(|tool| {
@@ -692,7 +729,7 @@ fn compile_schemas(
                     reason,
                 }
             })?;
-            Ok((tool.name.clone(), schema))
+            Ok((tool.name.clone(), Arc::new(schema)))
         })
         .collect()
 }

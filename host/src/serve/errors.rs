@@ -6,7 +6,7 @@
 //! | code | kind |
 //! |---|---|
 //! | -32001 | fuel-exhausted |
-//! | -32002 | deadline-exceeded |
+//! | -32002 | deadline-exceeded, validation-timeout |
 //! | -32003 | memory-limit, table-limit |
 //! | -32004 | trap (a panic included) |
 //! | -32005 | plugin-error (the plugin's own code in `data.code`) |
@@ -47,7 +47,9 @@ pub const BUSY: i64 = -32015;
 pub fn call_error(error: &CallError) -> RpcError {
     let code = match error {
         CallError::FuelExhausted { .. } => FUEL_EXHAUSTED,
-        CallError::DeadlineExceeded { .. } => DEADLINE_EXCEEDED,
+        CallError::DeadlineExceeded { .. } | CallError::ValidationTimeout { .. } => {
+            DEADLINE_EXCEEDED
+        }
         CallError::MemoryLimit { .. } | CallError::TableLimit { .. } => MEMORY_LIMIT,
         CallError::Trap { .. } => TRAP,
         CallError::Plugin { .. } => PLUGIN_ERROR,

@@ -2,6 +2,7 @@
 //! once, and the guest components are built once for all of them.
 
 mod bad_inputs;
+mod bounds;
 mod cache;
 mod capabilities;
 mod catalog;
