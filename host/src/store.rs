@@ -10,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::capabilities::Grant;
 use crate::capabilities::stdio::{OutputCapture, Stream};
 use crate::context::{Scope, Sessions};
+use crate::handles::{Budget, Reservation};
 use crate::limits::{Limiter, Limits};
 
 /// What every instance of one plugin reaches beyond its memory: its grant and the runtime's
@@ -18,6 +19,20 @@ use crate::limits::{Limiter, Limits};
 pub(crate) struct Reach {
     pub(crate) grant: Arc<Grant>,
     pub(crate) sessions: Sessions,
+    /// The plugin's descriptor budget, shared by its instances.
+    pub(crate) handles: Arc<Budget>,
+}
+
+impl Reach {
+    /// Reach for instances of one plugin: `grant`, the runtime's `sessions`, and a fresh
+    /// descriptor budget for the plugin.
+    pub(crate) fn new(grant: Grant, sessions: Sessions) -> Self {
+        Reach {
+            grant: Arc::new(grant),
+            sessions,
+            handles: crate::handles::plugin_budget(),
+        }
+    }
 }
 
 pub(crate) struct InstanceState {
@@ -36,6 +51,8 @@ pub(crate) struct InstanceState {
     /// The runtime's session contexts, and the session of the running call (if any).
     pub(crate) sessions: Sessions,
     pub(crate) scope: Option<Scope>,
+    /// The handle slots this instance reserved; its table's capacity is `handles.cap`.
+    pub(crate) handles: Reservation,
 }
 
 impl InstanceState {
@@ -44,9 +61,10 @@ impl InstanceState {
         let stdout = OutputCapture::new(plugin.clone(), Stream::Stdout);
         let stderr = OutputCapture::new(plugin.clone(), Stream::Stderr);
         let wasi = grant.wasi_context(stdout, stderr.clone())?;
+        let handles = reserve_handles(&grant, limits, &reach.handles);
         let mut table = ResourceTable::new();
         // A guest cannot make the host hold an unbounded number of handles.
-        table.set_max_capacity(10_000);
+        table.set_max_capacity(handles.cap);
         Ok(InstanceState {
             plugin,
             wasi,
@@ -59,8 +77,22 @@ impl InstanceState {
             logged: 0,
             sessions,
             scope: None,
+            handles,
         })
     }
+}
+
+/// An instance whose grant can open descriptors (files, sockets) reserves its table cap,
+/// plus one descriptor per preopened directory, from the plugin's and the process's
+/// budgets; any other instance holds no descriptor and reserves nothing.
+fn reserve_handles(grant: &Grant, limits: &Limits, plugin: &Arc<Budget>) -> Reservation {
+    if grant.files.is_empty() && grant.network.is_empty() {
+        return Reservation::unreserved(limits.handles);
+    }
+    let preopens = grant.files.len();
+    let mut reservation = Reservation::take(plugin, limits.handles + preopens);
+    reservation.cap = reservation.cap.saturating_sub(preopens);
+    reservation
 }
 
 impl WasiView for InstanceState {

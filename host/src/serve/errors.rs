@@ -7,7 +7,7 @@
 //! |---|---|
 //! | -32001 | fuel-exhausted |
 //! | -32002 | deadline-exceeded |
-//! | -32003 | memory-limit, table-limit |
+//! | -32003 | memory-limit, table-limit, handle-limit |
 //! | -32004 | trap (a panic included) |
 //! | -32005 | plugin-error (the plugin's own code in `data.code`) |
 //! | -32006 | capability-denied |
@@ -48,7 +48,9 @@ pub fn call_error(error: &CallError) -> RpcError {
     let code = match error {
         CallError::FuelExhausted { .. } => FUEL_EXHAUSTED,
         CallError::DeadlineExceeded { .. } => DEADLINE_EXCEEDED,
-        CallError::MemoryLimit { .. } | CallError::TableLimit { .. } => MEMORY_LIMIT,
+        CallError::MemoryLimit { .. }
+        | CallError::TableLimit { .. }
+        | CallError::HandleLimit { .. } => MEMORY_LIMIT,
         CallError::Trap { .. } => TRAP,
         CallError::Plugin { .. } => PLUGIN_ERROR,
         CallError::OutputTooLarge { .. } | CallError::InputTooLarge { .. } => TOO_LARGE,
