@@ -341,4 +341,46 @@ mod tests {
         std::thread::sleep(Duration::from_millis(700));
         assert_eq!(sessions.get("a", "s1", "k"), None, "expired");
     }
+
+    #[test]
+    fn reads_create_nothing_and_every_session_is_bounded() {
+        let limits = SessionLimits {
+            max_sessions: 2,
+            max_id_bytes: 8,
+            max_total_bytes: 30,
+            ..SessionLimits::default()
+        };
+        let sessions = Sessions::new(limits);
+        for n in 0..100 {
+            assert_eq!(sessions.get("a", &format!("s{n}"), "k"), None);
+            assert!(sessions.keys("a", &format!("s{n}")).is_empty());
+            assert!(!sessions.delete("a", &format!("s{n}"), "k"));
+        }
+        assert!(sessions.is_empty(), "reads created sessions");
+        let long = "x".repeat(9);
+        assert!(
+            sessions
+                .set("a", &long, "k", &json!(1))
+                .unwrap_err()
+                .contains("8-byte cap")
+        );
+        assert!(sessions.set(&long, "s", "k", &json!(1)).is_err());
+        sessions.set("a", "s1", "k", &json!(1)).unwrap();
+        sessions.set("a", "s2", "k", &json!(1)).unwrap();
+        assert!(
+            sessions
+                .set("a", "s3", "k", &json!(1))
+                .unwrap_err()
+                .contains("cap of 2 sessions")
+        );
+        assert!(
+            sessions
+                .set("a", "s1", "big", &json!("x".repeat(20)))
+                .unwrap_err()
+                .contains("runtime's")
+        );
+        assert!(sessions.delete("a", "s2", "k"));
+        assert_eq!(sessions.len(), 1, "deleting the last key ends the session");
+        sessions.set("a", "s3", "k", &json!(1)).unwrap();
+    }
 }

@@ -9,7 +9,10 @@
 //! - **per plugin**: instances whose grant can open descriptors (files or network) reserve
 //!   their table cap from the plugin's budget, a [`PLUGIN_SHARE`] of the process budget, so
 //!   one plugin — however many pooled instances it runs — cannot take the descriptors every
-//!   other plugin needs;
+//!   other plugin needs. Each such instance's cap is at most an even share of that budget
+//!   over the instances the plugin may have alive at once (`max_instances + max_idle`):
+//!   with the soft limit at 20,000 and the default pool of 16 + 4, that is 218 handles;
+//!   with a limit of 1,048,576, the full default of 1,024;
 //! - **per process**: those reservations also come from the process budget, the soft
 //!   `RLIMIT_NOFILE` (raised to the hard limit once at start, where allowed) minus
 //!   headroom kept for the host itself (its listeners, cache files, database, logs).
@@ -135,6 +138,9 @@ fn raise_once() -> usize {
 pub enum CapSource {
     /// The per-instance limit (`Limits::handles`).
     Instance,
+    /// The instance's even share of its plugin's budget (the budget over the instances the
+    /// plugin may have alive at once).
+    PluginShare,
     /// What was left of the plugin's budget (its instances together).
     Plugin,
     /// What was left of the process budget (all plugins together).
@@ -146,6 +152,9 @@ impl CapSource {
     pub fn describe(self) -> &'static str {
         match self {
             CapSource::Instance => "its per-instance handle limit",
+            CapSource::PluginShare => {
+                "its share of the plugin's descriptor budget (fewer pooled instances get more)"
+            }
             CapSource::Plugin => "what was left of the plugin's descriptor budget",
             CapSource::Process => "what was left of the process's descriptor budget",
         }
@@ -224,6 +233,9 @@ mod tests {
     fn the_process_budget_keeps_headroom_below_the_limit() {
         let limit = raise_descriptor_limit();
         let budget = process_budget().total();
-        assert!(budget + MIN_HEADROOM.min(limit) <= limit, "{budget} of {limit}");
+        assert!(
+            budget + MIN_HEADROOM.min(limit) <= limit,
+            "{budget} of {limit}"
+        );
     }
 }

@@ -16,5 +16,6 @@ mod mcp;
 mod pipeline;
 mod registry;
 mod reload;
+mod resources;
 mod sessions;
 mod workloads;
