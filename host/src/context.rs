@@ -347,7 +347,7 @@ mod tests {
         let limits = SessionLimits {
             max_sessions: 2,
             max_id_bytes: 8,
-            max_total_bytes: 30,
+            max_total_bytes: 20,
             ..SessionLimits::default()
         };
         let sessions = Sessions::new(limits);
