@@ -137,7 +137,8 @@ impl Sessions {
             return None;
         }
         let mut table = self.table();
-        table.live(scope, Instant::now()).map(|s| f(s))
+        let session = table.live(scope, Instant::now())?;
+        Some(f(session))
     }
 
     /// Why ids this long have no context, if they are too long.
