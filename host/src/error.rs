@@ -162,6 +162,19 @@ pub enum CallError {
     #[error("plugin `{plugin}` hit its table limit of {limit} elements and was stopped")]
     TableLimit { plugin: String, limit: usize },
 
+    /// The instance held as many host handles (open files, sockets, streams) as it may:
+    /// `limit`, set by `set_by` (its per-instance limit, or what was left of its plugin's or
+    /// the process's descriptor budget).
+    #[error(
+        "plugin `{plugin}` hit its handle limit of {limit} open handles (files, sockets, \
+         streams; set by {set_by}) and was stopped; close handles it no longer needs"
+    )]
+    HandleLimit {
+        plugin: String,
+        limit: usize,
+        set_by: &'static str,
+    },
+
     #[error(
         "plugin `{plugin}` tried to pass more than {limit} bytes to the host in one call \
          (output too large) and was stopped"
@@ -244,6 +257,7 @@ impl CallError {
             | CallError::DeadlineExceeded { plugin, .. }
             | CallError::MemoryLimit { plugin, .. }
             | CallError::TableLimit { plugin, .. }
+            | CallError::HandleLimit { plugin, .. }
             | CallError::OutputTooLarge { plugin, .. }
             | CallError::InputTooLarge { plugin, .. }
             | CallError::Trap { plugin, .. }
@@ -266,6 +280,7 @@ impl CallError {
             CallError::DeadlineExceeded { .. } => "deadline-exceeded",
             CallError::MemoryLimit { .. } => "memory-limit",
             CallError::TableLimit { .. } => "table-limit",
+            CallError::HandleLimit { .. } => "handle-limit",
             CallError::OutputTooLarge { .. } => "output-too-large",
             CallError::InputTooLarge { .. } => "input-too-large",
             CallError::Trap { .. } => "trap",
@@ -289,6 +304,7 @@ impl CallError {
                 | CallError::DeadlineExceeded { .. }
                 | CallError::MemoryLimit { .. }
                 | CallError::TableLimit { .. }
+                | CallError::HandleLimit { .. }
                 | CallError::OutputTooLarge { .. }
                 | CallError::Trap { .. }
                 | CallError::Protocol { .. }

@@ -320,6 +320,26 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The effective file grants that expose the host, as audit warnings.
+fn unsafe_grants(review: &Review) -> Vec<String> {
+    let name = review
+        .manifest
+        .as_ref()
+        .map_or("?", |m| m.plugin.name.as_str());
+    let files = review.grant.iter().flat_map(|g| &g.files);
+    files
+        .filter_map(|f| {
+            let why = f.exposes_host.as_ref()?;
+            Some(format!(
+                "UNSAFE: files grant {} → {} exposes the host ({why}); allowed only by `{}`",
+                f.host.display(),
+                f.guest,
+                crate::capabilities::files::unsafe_line(name)
+            ))
+        })
+        .collect()
+}
+
 /// A reviewer's report as stable JSON (`airlock audit --json`).
 #[derive(Serialize)]
 pub struct AuditReport {
@@ -330,6 +350,9 @@ pub struct AuditReport {
     pub imports: Vec<ImportUse>,
     pub capabilities: serde_json::Value,
     pub limits: serde_json::Value,
+    /// Grants a reviewer must look at twice: each names what it exposes and the policy line
+    /// that allowed it (e.g. a file grant of `/proc` under `unsafe-host-paths = true`).
+    pub warnings: Vec<String>,
     pub verdict: serde_json::Value,
 }
 
@@ -405,6 +428,7 @@ impl From<&Review> for AuditReport {
                 "caps": {"fuel": r.caps.fuel, "deadline_ms": r.caps.deadline.map(|d| d.as_millis() as u64), "memory": r.caps.memory, "output": r.caps.output},
                 "effective": r.limits.as_ref().map(|l| json!({"fuel": l.fuel, "deadline_ms": l.deadline.as_millis() as u64, "memory": l.memory_bytes, "output": l.output_bytes})),
             }),
+            warnings: unsafe_grants(r),
             verdict: json!({
                 "loads": r.loads(),
                 "reasons": r.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),

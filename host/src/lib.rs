@@ -32,6 +32,7 @@ pub mod discovery;
 mod engine;
 mod error;
 pub mod folder;
+pub mod handles;
 mod host_api;
 mod isolation;
 pub mod limits;

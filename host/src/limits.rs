@@ -26,6 +26,12 @@ pub struct Limits {
     pub table_elements: usize,
     /// Maximum core instances, tables and memories per component instance.
     pub instances: usize,
+    /// Maximum host handles (open files, directories, sockets, streams, pollables) the
+    /// instance holds at once: its resource table's capacity. An instance that can open
+    /// descriptors may get fewer when its plugin's or the process's descriptor budget runs
+    /// low (see [`handles`](crate::handles)). Past it the call fails with
+    /// [`CallError::HandleLimit`](crate::CallError::HandleLimit).
+    pub handles: usize,
 }
 
 impl Default for Limits {
@@ -38,6 +44,7 @@ impl Default for Limits {
             input_bytes: 4 << 20,
             table_elements: 20_000,
             instances: 32,
+            handles: 1024,
         }
     }
 }
@@ -64,6 +71,12 @@ impl Limits {
     /// These limits with another output cap.
     pub fn with_output_bytes(mut self, bytes: usize) -> Self {
         self.output_bytes = bytes;
+        self
+    }
+
+    /// These limits with another handle cap (per instance).
+    pub fn with_handles(mut self, handles: usize) -> Self {
+        self.handles = handles;
         self
     }
 
@@ -116,6 +129,7 @@ impl Limits {
             input_bytes: self.input_bytes.min(other.input_bytes),
             table_elements: self.table_elements.min(other.table_elements),
             instances: self.instances.min(other.instances),
+            handles: self.handles.min(other.handles),
         }
     }
 }

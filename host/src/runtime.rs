@@ -148,6 +148,8 @@ impl RuntimeBuilder {
     }
 
     pub fn build(self) -> Result<Runtime, LoadError> {
+        // Raises the soft descriptor limit (once per process) before any plugin opens files.
+        crate::handles::process_budget();
         let pool = self.resolve_pool()?;
         let engine = new_engine(pool.as_ref())?;
         let mut linker = Linker::new(&engine);

@@ -10,6 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use crate::capabilities::Grant;
 use crate::capabilities::stdio::{OutputCapture, Stream};
 use crate::context::{Scope, Sessions};
+use crate::handles::{Budget, CapSource, Reservation};
 use crate::limits::{Limiter, Limits};
 use crate::log_budget::LogBudget;
 
@@ -19,6 +20,26 @@ use crate::log_budget::LogBudget;
 pub(crate) struct Reach {
     pub(crate) grant: Arc<Grant>,
     pub(crate) sessions: Sessions,
+    /// The plugin's descriptor budget, shared by its instances.
+    pub(crate) handles: Arc<Budget>,
+    /// Each instance's even share of that budget: every instance that may be alive at once
+    /// can reserve it.
+    pub(crate) handle_share: usize,
+}
+
+impl Reach {
+    /// Reach for instances of one plugin: `grant`, the runtime's `sessions`, and a fresh
+    /// descriptor budget for the plugin, shared evenly by the `alive` instances it may
+    /// have at once.
+    pub(crate) fn new(grant: Grant, sessions: Sessions, alive: usize) -> Self {
+        let handles = crate::handles::plugin_budget();
+        Reach {
+            grant: Arc::new(grant),
+            sessions,
+            handle_share: handles.total() / alive.max(1),
+            handles,
+        }
+    }
 }
 
 pub(crate) struct InstanceState {
@@ -37,6 +58,8 @@ pub(crate) struct InstanceState {
     /// The runtime's session contexts, and the session of the running call (if any).
     pub(crate) sessions: Sessions,
     pub(crate) scope: Option<Scope>,
+    /// The handle slots this instance reserved; its table's capacity is `handles.cap`.
+    pub(crate) handles: Reservation,
 }
 
 impl InstanceState {
@@ -46,9 +69,10 @@ impl InstanceState {
         let stdout = OutputCapture::new(plugin.clone(), Stream::Stdout, log.clone());
         let stderr = OutputCapture::new(plugin.clone(), Stream::Stderr, log.clone());
         let wasi = grant.wasi_context(stdout, stderr.clone())?;
+        let handles = reserve_handles(&grant, limits, reach);
         let mut table = ResourceTable::new();
         // A guest cannot make the host hold an unbounded number of handles.
-        table.set_max_capacity(10_000);
+        table.set_max_capacity(handles.cap);
         Ok(InstanceState {
             plugin,
             wasi,
@@ -61,8 +85,29 @@ impl InstanceState {
             log,
             sessions,
             scope: None,
+            handles,
         })
     }
+}
+
+/// An instance whose grant can open descriptors (files, sockets) reserves its table cap —
+/// `Limits::handles`, or its share of the plugin's budget when that is smaller — plus one
+/// descriptor per preopened directory, from the plugin's and the process's budgets. Any
+/// other instance holds no descriptor and reserves nothing.
+fn reserve_handles(grant: &Grant, limits: &Limits, reach: &Reach) -> Reservation {
+    if grant.files.is_empty() && grant.network.is_empty() {
+        return Reservation::unreserved(limits.handles);
+    }
+    let preopens = grant.files.len();
+    let cap = limits
+        .handles
+        .min(reach.handle_share.saturating_sub(preopens));
+    let mut reservation = Reservation::take(&reach.handles, cap + preopens);
+    reservation.cap = reservation.cap.saturating_sub(preopens);
+    if cap < limits.handles && reservation.source == CapSource::Instance {
+        reservation.source = CapSource::PluginShare;
+    }
+    reservation
 }
 
 impl WasiView for InstanceState {

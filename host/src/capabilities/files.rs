@@ -1,7 +1,10 @@
 //! Files: host directories preopened into the guest at a guest path, read-only or
 //! read-write. Covers `wasi:filesystem/*`. Without a grant the guest sees no directory at
 //! all; path resolution inside a preopen (`..`, symlinks) is confined by wasmtime-wasi's
-//! capability-based filesystem.
+//! capability-based filesystem. Directories that would hand over the host itself (`/proc`,
+//! `/sys`, `/dev`, kernel pseudo-filesystems, or any directory containing one — see
+//! [`host_paths`](super::host_paths)) are refused unless the policy says
+//! `unsafe-host-paths = true`; such a grant is then flagged in the audit.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -46,6 +49,15 @@ pub struct FileGrant {
     pub host: PathBuf,
     pub guest: String,
     pub access: Access,
+    /// Set when the directory exposes the host (a pseudo-filesystem, or contains one) and
+    /// the policy allowed it anyway with `unsafe-host-paths = true`: why it is unsafe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposes_host: Option<String>,
+}
+
+/// The policy line that allows pseudo-filesystem grants for `plugin`.
+pub fn unsafe_line(plugin: &str) -> String {
+    format!("[plugins.{plugin}] unsafe-host-paths = true")
 }
 
 /// Checks a request's own shape (used while parsing the manifest).
@@ -64,14 +76,24 @@ pub fn validate(request: &FileRequest) -> Result<(), String> {
     Ok(())
 }
 
-/// Grants each request covered by an allowance; the rest are missing.
+/// Where the grant's directories are resolved from, and whether pseudo-filesystems may be
+/// granted (`unsafe-host-paths`).
+pub struct FileScope<'a> {
+    pub plugin_dir: &'a Path,
+    pub policy_dir: &'a Path,
+    pub unsafe_host_paths: bool,
+}
+
+/// Grants each request covered by an allowance; the rest are missing. A directory that
+/// exposes the host is missing too, naming `unsafe-host-paths = true`, unless the scope
+/// allows it.
 pub fn grant(
     requests: &[FileRequest],
-    plugin_dir: &Path,
     allows: &[FileAllow],
-    policy_dir: &Path,
+    scope: &FileScope<'_>,
     plugin: &str,
 ) -> (Vec<FileGrant>, Vec<Missing>) {
+    let (plugin_dir, policy_dir) = (scope.plugin_dir, scope.policy_dir);
     let allowed: Vec<(PathBuf, Access)> = allows
         .iter()
         .filter_map(|a| {
@@ -108,18 +130,38 @@ pub fn grant(
         let covered = allowed
             .iter()
             .any(|(dir, access)| host.starts_with(dir) && *access >= request.access);
-        if covered {
+        let exposes_host = super::host_paths::exposure(&host);
+        let line = format!(
+            "[plugins.{plugin}] files = [{{ host = \"{}\", access = \"{}\" }}]",
+            host.display(),
+            access_name(request.access)
+        );
+        if let Some(why) = exposes_host.as_ref().filter(|_| !scope.unsafe_host_paths) {
+            let also = match covered {
+                true => String::new(),
+                false => format!(" and `{line}`"),
+            };
+            let fix = format!(
+                "refused by default: {why}, which hands the plugin the host itself (its \
+                 environment, memory or devices); if that is really meant, add `{}`{also}",
+                unsafe_line(plugin)
+            );
+            missing.push(Missing::new(NAME, shown, fix));
+        } else if covered {
+            if let Some(why) = &exposes_host {
+                tracing::warn!(
+                    plugin,
+                    "unsafe-host-paths: granting {}: {why}",
+                    host.display()
+                );
+            }
             granted.push(FileGrant {
                 host,
                 guest: request.guest.clone(),
                 access: request.access,
+                exposes_host,
             });
         } else {
-            let line = format!(
-                "[plugins.{plugin}] files = [{{ host = \"{}\", access = \"{}\" }}]",
-                host.display(),
-                access_name(request.access)
-            );
             missing.push(Missing::new(NAME, shown, line));
         }
     }

@@ -12,6 +12,7 @@ pub mod clocks;
 pub mod env;
 pub mod exec;
 pub mod files;
+pub mod host_paths;
 pub mod network;
 pub mod random;
 pub mod stdio;
@@ -84,6 +85,10 @@ pub struct Allowed {
     pub clocks: ClockMode,
     #[serde(default)]
     pub random: RandomMode,
+    /// `unsafe-host-paths = true`: file grants may expose the host (`/proc`, `/sys`, `/dev`,
+    /// kernel pseudo-filesystems, or a directory containing one). Refused by default.
+    #[serde(default)]
+    pub unsafe_host_paths: bool,
 }
 
 /// A requested capability the policy does not cover, with the policy line that would.
@@ -169,13 +174,12 @@ impl Grant {
         blocklist: &Blocklist,
         dirs: Dirs<'_>,
     ) -> Result<Grant, Vec<Missing>> {
-        let (files, mut missing) = files::grant(
-            &requested.files,
-            dirs.plugin,
-            &allowed.files,
-            dirs.policy,
-            plugin,
-        );
+        let scope = files::FileScope {
+            plugin_dir: dirs.plugin,
+            policy_dir: dirs.policy,
+            unsafe_host_paths: allowed.unsafe_host_paths,
+        };
+        let (files, mut missing) = files::grant(&requested.files, &allowed.files, &scope, plugin);
         let (env, m) = env::grant(&requested.env, &allowed.env, plugin);
         missing.extend(m);
         let (network, m) = network::grant(&requested.network, &allowed.network, plugin);

@@ -79,6 +79,8 @@ impl LiveInstance {
         // Caps every string or list the guest hands over, results included, before the host
         // copies it.
         store.set_hostcall_fuel(limits.output_bytes);
+        // Guest-defined resources take component-model handles without any host call.
+        store.set_max_component_handles(limits.handles);
         store.epoch_deadline_callback(|ctx| {
             Ok(match Instant::now() >= ctx.data().deadline {
                 true => UpdateDeadline::Interrupt,
@@ -298,6 +300,23 @@ fn settle<R>(
     }
 }
 
+/// The handle cap, when `error` is the guest running out of handles: a full resource table
+/// (wasmtime-wasi traps on it) or the store's component-handle limit.
+fn handle_limit(state: &InstanceState, error: &wasmtime::Error) -> Option<CallError> {
+    use wasmtime::component::ResourceTableError;
+    let full = error.chain().any(|e| {
+        matches!(
+            e.downcast_ref::<ResourceTableError>(),
+            Some(ResourceTableError::Full)
+        ) || e.to_string().contains("store handle limit exceeded")
+    });
+    full.then(|| CallError::HandleLimit {
+        plugin: state.plugin.to_string(),
+        limit: state.handles.cap,
+        set_by: state.handles.source.describe(),
+    })
+}
+
 /// Why a call failed: a recorded cap hit wins (the trap it caused is only a symptom), then
 /// the trap code, then the hostcall-fuel error wasmtime raises for oversized transfers.
 fn classify(state: &InstanceState, limits: &Limits, error: Option<wasmtime::Error>) -> CallError {
@@ -322,6 +341,9 @@ fn classify(state: &InstanceState, limits: &Limits, error: Option<wasmtime::Erro
             };
         }
         None => {}
+    }
+    if let Some(error) = handle_limit(state, &error) {
+        return error;
     }
     if error.is::<wasmtime::PoolConcurrencyLimitError>() {
         return CallError::Busy {

@@ -111,10 +111,9 @@ impl Plugin {
         let world = detect_world(&exports, what)?;
         let imports = import_names(&rt.engine, &component);
         refuse_unknown(what, &audit(&imports))?;
-        let reach = Reach {
-            grant: Arc::new(grant),
-            sessions: rt.sessions.clone(),
-        };
+        // Busy instances (one per slot) and idle ones may be alive at once.
+        let alive = options.max_instances.max(1) + options.max_idle;
+        let reach = Reach::new(grant, rt.sessions.clone(), alive);
         let link = |e: wasmtime::Error| LoadError::Link {
             what: what.to_string(),
             reason: format!("{e:#}"),
@@ -135,10 +134,7 @@ impl Plugin {
         // A probe instance, labelled by where the component came from and holding no grant,
         // says who it is; only after every check passes do instances get the grant, and they
         // carry the plugin's own name in their logs and errors.
-        let nothing = Reach {
-            grant: Arc::new(Grant::none()),
-            sessions: Sessions::default(),
-        };
+        let nothing = Reach::new(Grant::none(), Sessions::default(), 1);
         let mut probe = LiveInstance::new(&pre, &indices, Arc::from(what), &limits, &nothing)
             .await
             .map_err(start_error)?;

@@ -7,7 +7,7 @@
 //! |---|---|
 //! | -32001 | fuel-exhausted |
 //! | -32002 | deadline-exceeded, validation-timeout |
-//! | -32003 | memory-limit, table-limit |
+//! | -32003 | memory-limit, table-limit, handle-limit |
 //! | -32004 | trap (a panic included) |
 //! | -32005 | plugin-error (the plugin's own code in `data.code`) |
 //! | -32006 | capability-denied |
@@ -50,7 +50,9 @@ pub fn call_error(error: &CallError) -> RpcError {
         CallError::DeadlineExceeded { .. } | CallError::ValidationTimeout { .. } => {
             DEADLINE_EXCEEDED
         }
-        CallError::MemoryLimit { .. } | CallError::TableLimit { .. } => MEMORY_LIMIT,
+        CallError::MemoryLimit { .. }
+        | CallError::TableLimit { .. }
+        | CallError::HandleLimit { .. } => MEMORY_LIMIT,
         CallError::Trap { .. } => TRAP,
         CallError::Plugin { .. } => PLUGIN_ERROR,
         CallError::OutputTooLarge { .. } | CallError::InputTooLarge { .. } => TOO_LARGE,

@@ -17,5 +17,6 @@ mod mcp;
 mod pipeline;
 mod registry;
 mod reload;
+mod resources;
 mod sessions;
 mod workloads;

@@ -103,6 +103,9 @@ fn print_report(review: &Review, report: &AuditReport) {
         );
     }
     println!();
+    for warning in &report.warnings {
+        println!("WARNING  {warning}");
+    }
     if review.loads() {
         println!("Verdict  LOADS: it can reach exactly the effective column, nothing else.");
     } else {

@@ -10,9 +10,10 @@
 //! an unknown method is 404. Notifications and responses get 202. `GET` with a live session
 //! opens the server's SSE stream, on which `notifications/tools/list_changed` arrives when a
 //! reload or an enable changes the tool list (without a session, as in 2026-07-28, 405).
+//! Sessions are capped and expire when idle ([`SessionCaps`]): `initialize` past the cap
+//! gets 503 with `Retry-After` and a JSON-RPC error naming the cap.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -23,6 +24,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
+pub use super::mcp_sessions::SessionCaps;
+use super::mcp_sessions::SessionTable;
 use super::{MAX_BODY, read_body};
 use crate::serve::jsonrpc::{self, INVALID_REQUEST, METHOD_NOT_FOUND, Request, RpcError};
 use crate::serve::mcp::{
@@ -35,16 +38,26 @@ const VERSION: &str = "mcp-protocol-version";
 #[derive(Clone)]
 struct Endpoint {
     server: McpServer,
-    sessions: Arc<Mutex<HashSet<String>>>,
+    sessions: Arc<SessionTable>,
     allowed_hosts: Arc<Vec<String>>,
 }
 
 /// The `/mcp` endpoint for `server`. `allowed_hosts` are host names (no port) accepted
 /// besides `localhost`, `127.0.0.1` and `[::1]`.
 pub fn router(server: McpServer, allowed_hosts: Vec<String>) -> Router {
+    router_with_sessions(server, allowed_hosts, SessionCaps::default())
+}
+
+/// [`router`] with other caps on its sessions (how many may be alive, how long an idle one
+/// lives).
+pub fn router_with_sessions(
+    server: McpServer,
+    allowed_hosts: Vec<String>,
+    caps: SessionCaps,
+) -> Router {
     let endpoint = Endpoint {
         server,
-        sessions: Arc::default(),
+        sessions: Arc::new(SessionTable::new(caps)),
         allowed_hosts: Arc::new(allowed_hosts),
     };
     Router::new()
@@ -60,13 +73,7 @@ async fn open_stream(State(endpoint): State<Endpoint>, headers: HeaderMap) -> Re
     if let Err(refused) = endpoint.check_origin(&headers) {
         return *refused;
     }
-    let live = header_text(&headers, SESSION).is_some_and(|id| {
-        endpoint
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(id)
-    });
+    let live = header_text(&headers, SESSION).is_some_and(|id| endpoint.sessions.touch(id));
     if !live {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }
@@ -147,12 +154,7 @@ impl Endpoint {
             );
             return Err(Box::new(rpc_reply(StatusCode::BAD_REQUEST, id, error)));
         };
-        match self
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(session)
-        {
+        match self.sessions.touch(session) {
             true => Ok(()),
             false => {
                 let error = RpcError::new(INVALID_REQUEST, "unknown or ended session");
@@ -161,15 +163,18 @@ impl Endpoint {
         }
     }
 
-    fn new_session(&self) -> Option<String> {
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).ok()?;
-        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        self.sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone());
-        Some(id)
+    /// A new session id; past the cap, the 503 reply to send instead.
+    fn new_session(&self, id: &Value) -> Result<Option<String>, Box<Response>> {
+        self.sessions.open().map_err(|full| {
+            let error = RpcError::new(crate::serve::errors::BUSY, full.message())
+                .with_data(json!({"kind": "too-many-sessions", "cap": full.cap}));
+            let mut reply = rpc_reply(StatusCode::SERVICE_UNAVAILABLE, id.clone(), error);
+            let seconds = full.retry_after.as_secs().max(1);
+            reply
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            Box::new(reply)
+        })
     }
 }
 
@@ -264,11 +269,16 @@ async fn handle_post(State(endpoint): State<Endpoint>, headers: HeaderMap, body:
         _ => StatusCode::OK,
     };
     let result = outcome.map(|r| r.unwrap_or_else(|| json!({})));
+    let opens_session = request.method == "initialize" && !modern && status == StatusCode::OK;
+    let session = match opens_session {
+        true => match endpoint.new_session(&id) {
+            Ok(session) => session,
+            Err(full) => return *full,
+        },
+        false => None,
+    };
     let mut response = (status, axum::Json(jsonrpc::response(id, result))).into_response();
-    if request.method == "initialize"
-        && !modern
-        && status == StatusCode::OK
-        && let Some(session) = endpoint.new_session()
+    if let Some(session) = session
         && let Ok(value) = HeaderValue::from_str(&session)
     {
         response.headers_mut().insert(SESSION, value);
@@ -283,12 +293,7 @@ async fn end_session(State(endpoint): State<Endpoint>, headers: HeaderMap) -> Re
     let Some(session) = header_text(&headers, SESSION) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    match endpoint
-        .sessions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(session)
-    {
+    match endpoint.sessions.end(session) {
         true => StatusCode::NO_CONTENT.into_response(),
         false => StatusCode::NOT_FOUND.into_response(),
     }

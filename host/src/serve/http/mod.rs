@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod mcp;
+mod mcp_sessions;
 mod openapi;
 
 use std::future::Future;

@@ -36,6 +36,15 @@ struct ExecArg {
 #[derive(Deserialize, JsonSchema)]
 struct Empty {}
 
+#[derive(Deserialize, JsonSchema)]
+struct HoldArg {
+    path: String,
+    count: usize,
+}
+
+/// Files `hold_files` keeps open across calls (the instance lives on between calls).
+static HELD: std::sync::Mutex<Vec<std::fs::File>> = std::sync::Mutex::new(Vec::new());
+
 /// What an attempt came to: `ok` and the data, or the error the plugin saw.
 #[derive(Serialize)]
 struct Attempt {
@@ -135,6 +144,20 @@ impl Plugin for Prober {
                 "session_keys",
                 "List the session context keys",
                 |_, _: Empty, _| attempt(Ok::<_, String>(airlock_sdk::session::keys().join(","))),
+            )
+            .tool(
+                "hold_files",
+                "Open a file `count` more times and keep every handle open across calls",
+                |_, a: HoldArg, _| {
+                    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+                    for _ in 0..a.count {
+                        match std::fs::File::open(&a.path) {
+                            Ok(file) => held.push(file),
+                            Err(e) => return attempt(Err(format!("after {}: {e}", held.len()))),
+                        }
+                    }
+                    attempt(Ok::<_, String>(held.len()))
+                },
             )
             .tool(
                 "now",
