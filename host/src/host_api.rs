@@ -10,6 +10,10 @@ use crate::bindings::airlock::plugin::exec::{self, ExecOutput};
 use crate::bindings::airlock::plugin::host::{Host, LogLevel};
 use crate::capabilities::stdio::sanitize;
 use crate::store::InstanceState;
+use crate::text::Untrusted;
+
+/// The `tracing` target of plugins' log records (see [`crate::PLUGIN_LOG_TARGETS`]).
+pub(crate) const LOG_TARGET: &str = module_path!();
 
 /// Longest message forwarded; the rest is cut.
 const MESSAGE_CAP: usize = 16 << 10;
@@ -47,8 +51,13 @@ impl exec::Host for InstanceState {
         .await;
         let plugin = &*self.plugin;
         match &result {
-            Ok(out) => tracing::info!(plugin, command, ?args, status = out.status, "exec"),
-            Err(why) => tracing::warn!(plugin, command, ?args, "exec refused: {why}"),
+            Ok(out) => {
+                tracing::info!(plugin, command = %Untrusted(&command), ?args, status = out.status, "exec")
+            }
+            // The reason quotes the plugin's command: CR/LF there must not forge a log line.
+            Err(why) => {
+                tracing::warn!(plugin, command = %Untrusted(&command), ?args, "exec refused: {}", Untrusted(why))
+            }
         }
         result.map(|out| ExecOutput {
             status: out.status,

@@ -23,6 +23,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("versioned-v2", "versioned_v2.wasm", "VERSIONED_V2"),
     ("compute", "compute.wasm", "COMPUTE"),
     ("large", "large.wasm", "LARGE"),
+    ("garish", "garish.wasm", "GARISH"),
 ];
 
 fn main() {
