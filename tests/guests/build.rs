@@ -39,12 +39,20 @@ fn main() {
         root.join("Cargo.lock").display()
     );
 
-    // <target>/<profile>/build/<pkg>-<hash>/out → <target>/guests, shared with `airlock demo`.
+    // <target>/<profile>/build/<pkg>-<hash>/out → <target>/guests-<checkout>: one guest build
+    // per checkout, so two checkouts sharing a target dir never overwrite each other's
+    // components (cargo uplifts every build's `.wasm` to the same file name).
+    let checkout: String =
+        Sha256::digest(root.canonicalize().unwrap().to_string_lossy().as_bytes())
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
     let target_dir = out_dir
         .ancestors()
         .nth(4)
         .expect("OUT_DIR is inside the target dir")
-        .join("guests");
+        .join(format!("guests-{checkout}"));
     let mut cargo = Command::new(env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .current_dir(&root)

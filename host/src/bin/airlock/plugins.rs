@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use airlock::Runtime;
-use airlock::discovery::{default_search_path, discover};
 use airlock::registry::Registry;
 use airlock::text::{self, Untrusted};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::json;
@@ -179,23 +178,14 @@ fn show(version: &Option<String>) -> &str {
     version.as_deref().unwrap_or("-")
 }
 
-/// The installed name for `target`: a folder is installed first; an unknown name is looked
-/// up on the plugin search path and installed from there.
+/// The installed name for `target`: a folder is installed first; a name is resolved as
+/// every front end resolves it ([`Registry::resolve`]: installed, else the search path).
 fn installed_name(registry: &Registry, target: &str) -> Result<String> {
     let path = Path::new(target);
     if path.is_dir() {
         return Ok(registry.install(path)?);
     }
-    if registry.installed()?.iter().any(|i| i.name == target) {
-        return Ok(target.to_string());
-    }
-    let discovery = discover(&default_search_path());
-    match discovery.found.iter().find(|f| f.name == target) {
-        Some(found) => Ok(registry.install(&found.dir)?),
-        None => bail!(
-            "plugin `{target}` is not installed and not on the plugin search path; install its folder first (`airlock plugins install DIR`)"
-        ),
-    }
+    Ok(registry.resolve(target)?)
 }
 
 fn list(registry: &Registry, tenant: &str, out: Printer) -> Result<ExitCode> {
