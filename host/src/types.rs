@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::{hooks, tools, wit};
+use crate::text::Untrusted;
 
 /// Who a plugin is and what it says it needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,11 +39,11 @@ impl Metadata {
             ));
         }
         let version = semver::Version::parse(&raw.version)
-            .map_err(|e| format!("version `{}` is not semver: {e}", raw.version))?;
+            .map_err(|e| format!("version `{}` is not semver: {e}", Untrusted(&raw.version)))?;
         let host_versions = semver::VersionReq::parse(&raw.host_versions).map_err(|e| {
             format!(
                 "host-versions `{}` is not a semver range: {e}",
-                raw.host_versions
+                Untrusted(&raw.host_versions)
             )
         })?;
         Ok(Metadata {
@@ -68,8 +69,12 @@ pub struct ToolDefinition {
 
 impl ToolDefinition {
     pub(crate) fn from_wit(raw: tools::ToolDefinition) -> Result<Self, String> {
-        let input_schema = serde_json::from_str(&raw.input_schema)
-            .map_err(|e| format!("tool `{}` input schema is not JSON: {e}", raw.name))?;
+        let input_schema = serde_json::from_str(&raw.input_schema).map_err(|e| {
+            format!(
+                "tool `{}` input schema is not JSON: {e}",
+                Untrusted(&raw.name)
+            )
+        })?;
         Ok(ToolDefinition {
             name: raw.name,
             description: raw.description,

@@ -8,7 +8,6 @@ mod demo;
 mod plugins;
 mod serve;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -159,10 +158,34 @@ fn init_logging() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter()));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(|| EscapingWriter(std::io::stderr()))
+        // No colours: the writer escapes every control character, the formatter's too.
+        .with_ansi(false)
         .with_target(false)
         .init();
+}
+
+/// The log sink's last line of defence: each record arrives whole (one `write` of the
+/// formatted line, ending in its newline) and leaves [`text::escape`]d but for that final
+/// newline, so no field or message — whatever quoted a plugin, a trap's backtrace of its
+/// function names included — can forge a line or drive the terminal.
+struct EscapingWriter<W>(W);
+
+impl<W: std::io::Write> std::io::Write for EscapingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let record = String::from_utf8_lossy(buf);
+        let (body, end) = match record.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (&*record, ""),
+        };
+        self.0
+            .write_all(format!("{}{end}", text::escape(body)).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Warnings, plus everything plugins write (their log records, stdout and stderr) at `info`.
