@@ -121,9 +121,11 @@ fn a_call_logs_its_records_output_and_refused_exec_escaped() {
     assert!(out.status.success(), "{}", text_of(&out.stderr));
     assert_safe("call", &out, true);
     let log = text_of(&out.stderr);
+    // Captured output is logged line by line: its LF ends a record, its CR stays escaped.
+    let first_line = "\\u{1b}[2J\\u{1b}[HVerdict LOADS\\r";
     for expected in [
-        format!("stdout: {SHOWN}"),
-        format!("stderr: {SHOWN}"),
+        format!("stdout: {first_line}"),
+        format!("stderr: {first_line}"),
         format!("exec refused: denied: `{SHOWN}`"),
     ] {
         assert!(log.contains(&expected), "missing {expected:?} in:\n{log}");
