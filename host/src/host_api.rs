@@ -10,6 +10,10 @@ use crate::bindings::airlock::plugin::exec::{self, ExecOutput};
 use crate::bindings::airlock::plugin::host::{Host, LogLevel};
 use crate::capabilities::stdio::sanitize;
 use crate::store::InstanceState;
+use crate::text::Untrusted;
+
+/// The `tracing` target of plugins' log records (see [`crate::PLUGIN_LOG_TARGETS`]).
+pub(crate) const LOG_TARGET: &str = module_path!();
 
 /// Longest message forwarded; the rest is cut.
 const MESSAGE_CAP: usize = 16 << 10;
@@ -68,13 +72,14 @@ impl InstanceState {
             Ok(out) => {
                 let line = crate::capabilities::exec::shown(command, args);
                 if self.log.admit(line.len()) {
-                    tracing::info!(plugin, status = out.status, "exec {line}");
+                    tracing::info!(plugin, status = out.status, "exec {}", Untrusted(&line));
                 }
             }
-            // The denial already shows the command line, cut short.
+            // The denial already shows the command line, cut short; it quotes the plugin's
+            // command, so CR/LF there must not forge a log line.
             Err(why) => {
                 if self.log.admit(why.len()) {
-                    tracing::warn!(plugin, "exec refused: {why}");
+                    tracing::warn!(plugin, "exec refused: {}", Untrusted(why));
                 }
             }
         }

@@ -34,6 +34,7 @@ mod error;
 pub mod folder;
 pub mod handles;
 mod host_api;
+pub mod interface;
 mod isolation;
 pub mod limits;
 pub mod log_budget;
@@ -47,6 +48,7 @@ mod schema;
 #[cfg(feature = "serve")]
 pub mod serve;
 mod store;
+pub mod text;
 mod types;
 pub mod units;
 
@@ -66,6 +68,11 @@ pub use types::{
 
 /// The version of this host, checked against each plugin's `host-versions` range.
 pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The `tracing` targets of what plugins write: their log records (`airlock:plugin/host`
+/// `log`) and their captured stdout and stderr lines. A log filter that lets these through
+/// at `info` shows everything a plugin says (already escaped, see [`text`]).
+pub const PLUGIN_LOG_TARGETS: [&str; 2] = [host_api::LOG_TARGET, capabilities::stdio::LOG_TARGET];
 
 /// The WIT package plugins implement.
 pub const WIT_PACKAGE: &str = "airlock:plugin@0.1.0";

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::{hooks, tools, wit};
+use crate::text::Untrusted;
 
 /// Longest short text a plugin declares: its version, author, license, host-version range,
 /// each permission, each custom hook kind.
@@ -98,11 +99,11 @@ impl Metadata {
             ));
         }
         let version = semver::Version::parse(&raw.version)
-            .map_err(|e| format!("version `{}` is not semver: {e}", raw.version))?;
+            .map_err(|e| format!("version `{}` is not semver: {e}", Untrusted(&raw.version)))?;
         let host_versions = semver::VersionReq::parse(&raw.host_versions).map_err(|e| {
             format!(
                 "host-versions `{}` is not a semver range: {e}",
-                raw.host_versions
+                Untrusted(&raw.host_versions)
             )
         })?;
         Ok(Metadata {
@@ -131,8 +132,12 @@ impl ToolDefinition {
     /// (the name and schema are checked by the caller).
     pub(crate) fn from_wit(raw: tools::ToolDefinition) -> Result<Self, String> {
         within("tool description", &raw.description, TEXT_BYTES)?;
-        let input_schema = serde_json::from_str(&raw.input_schema)
-            .map_err(|e| format!("tool `{}` input schema is not JSON: {e}", raw.name))?;
+        let input_schema = serde_json::from_str(&raw.input_schema).map_err(|e| {
+            format!(
+                "tool `{}` input schema is not JSON: {e}",
+                Untrusted(&raw.name)
+            )
+        })?;
         Ok(ToolDefinition {
             name: raw.name,
             description: raw.description,

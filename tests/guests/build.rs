@@ -25,6 +25,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("large", "large.wasm", "LARGE"),
     ("sprawl", "sprawl.wasm", "SPRAWL"),
     ("sprawl-deep", "sprawl_deep.wasm", "SPRAWL_DEEP"),
+    ("garish", "garish.wasm", "GARISH"),
 ];
 
 fn main() {

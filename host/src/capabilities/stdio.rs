@@ -17,6 +17,8 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use crate::log_budget::LogBudget;
 
 pub const NAME: &str = "stdio";
+/// The `tracing` target of captured stdout/stderr lines (see [`crate::PLUGIN_LOG_TARGETS`]).
+pub const LOG_TARGET: &str = module_path!();
 /// Streams and the CLI plumbing every Rust wasip2 binary imports; stdin is closed.
 pub const IMPORTS: &[&str] = &[
     "wasi:io/",
@@ -117,16 +119,10 @@ fn buffer(pending: &mut Vec<u8>, bytes: &[u8]) {
     pending.extend_from_slice(&bytes[..bytes.len().min(room)]);
 }
 
-/// Makes guest text safe to print: control characters (terminal escapes included) are
-/// shown escaped instead of interpreted.
+/// Makes guest text safe to print: lossily decoded, then [`crate::text::escape`]d
+/// (controls, CR/LF, bidi and invisible characters shown escaped instead of interpreted).
 pub(crate) fn sanitize(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .chars()
-        .flat_map(|c| match c.is_control() && c != '\t' {
-            true => c.escape_default().collect::<Vec<_>>(),
-            false => vec![c],
-        })
-        .collect()
+    crate::text::escape_bytes(bytes)
 }
 
 /// Extracts the message of a Rust panic from the default panic hook's output:

@@ -9,6 +9,7 @@
 
 mod db;
 mod reload;
+mod resolve;
 mod tokens;
 mod watch;
 
@@ -46,6 +47,11 @@ pub enum RegistryError {
     },
     #[error("plugin `{0}` is not installed")]
     NotInstalled(String),
+    #[error(
+        "plugin `{0}` is not installed and not on the plugin search path; install its folder \
+         first (`airlock plugins install DIR`, JSON-RPC `plugin/load`)"
+    )]
+    NotFound(String),
     #[error("plugin `{plugin}` is not enabled for tenant `{tenant}`")]
     NotEnabled { tenant: String, plugin: String },
     #[error("plugin `{plugin}` needs `{dependency}` {required} enabled for tenant `{tenant}`; {}",

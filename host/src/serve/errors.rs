@@ -98,6 +98,7 @@ pub fn registry_error(error: &RegistryError) -> RpcError {
         RegistryError::Load(e) => return load_error(e),
         RegistryError::Call(e) => return call_error(e),
         RegistryError::NotInstalled(_)
+        | RegistryError::NotFound(_)
         | RegistryError::NotEnabled { .. }
         | RegistryError::NoSuchToken(_)
         | RegistryError::AmbiguousToken { .. } => (NOT_FOUND, "not-found"),

@@ -79,6 +79,21 @@ pub enum Frame {
     Batch(Vec<Result<Request, Value>>),
     /// Not answerable as requests: the error response to send back as it is.
     Invalid(Value),
+    /// A response (`result` or `error`, no `method`) from the other side. It is never
+    /// answered: this server sends no requests, and answering a response could loop.
+    Response,
+}
+
+/// Parses one frame of bytes: like [`parse`], but bytes that are not UTF-8 are a parse error
+/// (`-32700`), never text with replacement characters in it.
+pub fn parse_bytes(bytes: &[u8]) -> Frame {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(text),
+        Err(e) => {
+            let error = RpcError::new(PARSE_ERROR, format!("parse error: invalid UTF-8: {e}"));
+            Frame::Invalid(response(Value::Null, Err(error)))
+        }
+    }
 }
 
 /// Parses one frame. Errors come back as ready-made responses with the right code.
@@ -99,8 +114,17 @@ pub fn parse(text: &str) -> Frame {
             )),
         )),
         Value::Array(items) => Frame::Batch(items.into_iter().map(request).collect()),
+        single if is_response(&single) => Frame::Response,
         single => Frame::Single(request(single)),
     }
+}
+
+/// A response object (spec §5): `jsonrpc` "2.0", an `id`, `result` or `error`, no `method`.
+fn is_response(value: &Value) -> bool {
+    value.get("jsonrpc") == Some(&json!("2.0"))
+        && value.get("method").is_none()
+        && value.get("id").is_some()
+        && (value.get("result").is_some() || value.get("error").is_some())
 }
 
 /// Validates one request object (spec §4): `jsonrpc` exactly "2.0", a string `method`,
@@ -187,5 +211,22 @@ mod tests {
             panic!()
         };
         assert!(items[0].is_err() && items[1].is_ok());
+        assert!(matches!(
+            parse(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#),
+            Frame::Response
+        ));
+        assert!(matches!(
+            parse(r#"{"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m"}}"#),
+            Frame::Response
+        ));
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_parse_error() {
+        let Frame::Invalid(r) = parse_bytes(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\xff\"}")
+        else {
+            panic!()
+        };
+        assert_eq!((code(&r), &r["id"]), (PARSE_ERROR, &Value::Null));
     }
 }

@@ -1,6 +1,8 @@
 //! Newline-delimited JSON-RPC over a byte stream (stdio): one frame per line, every request
 //! handled concurrently and answered as soon as it is done (responses may come out of order;
-//! ids match them up), batches answered with one array, notifications never answered.
+//! ids match them up), batches answered with one array (unless the protocol has none),
+//! notifications and the client's responses never answered, bytes that are not UTF-8
+//! answered with a parse error.
 //! Frames over the size cap are skipped to their newline and answered with `-32600`, so a
 //! hostile client cannot make the server buffer without bound. Only protocol goes to the
 //! writer: logs belong on stderr.
@@ -18,6 +20,12 @@ use super::jsonrpc::{self, Frame, INVALID_REQUEST, Request, RpcError};
 /// Answers requests; `None` for notifications (and anything else that gets no reply).
 pub trait Handler: Send + Sync + 'static {
     fn handle(&self, request: Request) -> impl Future<Output = Option<Value>> + Send;
+
+    /// Why batches are refused, when the protocol has none (MCP since 2025-06-18); `None`
+    /// (the default, plain JSON-RPC 2.0) answers a batch with an array.
+    fn refuses_batches(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Messages to write, in the order they are sent: responses and server notifications.
@@ -41,8 +49,8 @@ where
     let writer = tokio::spawn(write_all(output, receiver));
     let mut in_flight = JoinSet::new();
     while let Some(frame) = next_frame(&mut input, max_frame).await? {
-        let text = match frame {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        let bytes = match frame {
+            Ok(bytes) => bytes,
             Err(size) => {
                 let error = RpcError::new(
                     INVALID_REQUEST,
@@ -54,12 +62,12 @@ where
                 continue;
             }
         };
-        if text.trim().is_empty() {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let (handler, sender) = (handler.clone(), sender.clone());
         in_flight.spawn(async move {
-            if let Some(reply) = answer(&*handler, jsonrpc::parse(&text)).await {
+            if let Some(reply) = answer(&*handler, jsonrpc::parse_bytes(&bytes)).await {
                 let _ = sender.send(reply);
             }
         });
@@ -75,8 +83,13 @@ where
 pub async fn answer<H: Handler>(handler: &H, frame: Frame) -> Option<Value> {
     match frame {
         Frame::Invalid(reply) | Frame::Single(Err(reply)) => Some(reply),
+        Frame::Response => None,
         Frame::Single(Ok(request)) => handler.handle(request).await,
         Frame::Batch(items) => {
+            if let Some(why) = handler.refuses_batches() {
+                let error = RpcError::new(INVALID_REQUEST, why);
+                return Some(jsonrpc::response(Value::Null, Err(error)));
+            }
             let replies = futures_join(handler, items).await;
             (!replies.is_empty()).then_some(Value::Array(replies))
         }

@@ -30,6 +30,11 @@ const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 
+/// Why a batch is refused: MCP removed JSON-RPC batching in 2025-06-18, and every version
+/// this server negotiates by default is newer. Both transports refuse them alike.
+pub const NO_BATCHES: &str =
+    "invalid request: batches are not part of MCP; send one message at a time";
+
 /// The request's version is not one this server speaks (2026-07-28 code).
 pub const UNSUPPORTED_VERSION: i64 = -32022;
 /// A transport header disagrees with the request body (2026-07-28 code).
@@ -87,6 +92,7 @@ impl McpServer {
 
     /// Answers one request; `Ok(None)` for notifications.
     pub async fn respond(&self, request: &Request) -> Result<Option<Value>, RpcError> {
+        check_id(request)?;
         let modern = modern_version(&request.params)?;
         if request.is_notification() {
             // initialized, cancelled, progress…: nothing to do or to answer.
@@ -181,6 +187,17 @@ impl McpServer {
     }
 }
 
+/// MCP request ids are strings or integers, never `null` (unlike plain JSON-RPC).
+pub fn check_id(request: &Request) -> Result<(), RpcError> {
+    match &request.id {
+        Some(Value::Null) => Err(RpcError::new(
+            jsonrpc::INVALID_REQUEST,
+            "invalid request: an MCP request id must be a string or an integer, not null",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// True when the request is in the stateless generation; its `_meta` must then name a
 /// supported version and carry the client's capabilities.
 fn modern_version(params: &Value) -> Result<bool, RpcError> {
@@ -224,5 +241,9 @@ impl Handler for McpServer {
             Err(error) => Err(error),
         };
         Some(jsonrpc::response(id, outcome))
+    }
+
+    fn refuses_batches(&self) -> Option<&'static str> {
+        Some(NO_BATCHES)
     }
 }

@@ -46,19 +46,48 @@ pub async fn jsonrpc_stdio(service: Service, max_frame: usize) -> std::io::Resul
 
 /// Serves MCP on stdin/stdout until stdin closes, announcing tool-list changes.
 pub async fn mcp_stdio(server: McpServer, max_frame: usize) -> std::io::Result<()> {
-    let (outbox, inbox) = mpsc::unbounded_channel();
-    let follower = tokio::spawn(announce_tool_changes(server.clone(), outbox.clone()));
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-    let served = lines::serve(
-        stdin,
-        tokio::io::stdout(),
-        Arc::new(server),
-        (outbox, inbox),
-        max_frame,
-    )
-    .await;
+    mcp_stream(server, stdin, tokio::io::stdout(), max_frame).await
+}
+
+/// Serves MCP on a newline-delimited byte stream until `input` ends, announcing tool-list
+/// changes. At the end of input the requests in flight finish, their answers are written,
+/// and this returns: the announcer never keeps the output open (a client that closes stdin
+/// must not leave the server running).
+pub async fn mcp_stream<R, W>(
+    server: McpServer,
+    input: R,
+    output: W,
+    max_frame: usize,
+) -> std::io::Result<()>
+where
+    R: tokio::io::AsyncBufRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (outbox, inbox) = mpsc::unbounded_channel();
+    let (announcements, heard) = mpsc::unbounded_channel();
+    let follower = tokio::spawn(announce_tool_changes(server.clone(), announcements));
+    let relay = tokio::spawn(relay_weakly(heard, outbox.downgrade()));
+    let served = lines::serve(input, output, Arc::new(server), (outbox, inbox), max_frame).await;
     follower.abort();
+    relay.abort();
     served
+}
+
+/// Passes announcements on to `outbox` while the server still writes: holding only a weak
+/// sender, the relay never keeps the writer alive after the server is done.
+async fn relay_weakly(
+    mut heard: mpsc::UnboundedReceiver<Value>,
+    outbox: mpsc::WeakUnboundedSender<Value>,
+) {
+    while let Some(message) = heard.recv().await {
+        let Some(outbox) = outbox.upgrade() else {
+            return;
+        };
+        if outbox.send(message).is_err() {
+            return;
+        }
+    }
 }
 
 /// Sends `notifications/tools/list_changed` whenever a registry change (an enable, a

@@ -173,13 +173,15 @@ impl Service {
             "plugin/enable" => {
                 let p: Enable = params(method, raw)?;
                 let tenant = self.tenant(p.tenant);
+                // The same lookup as `airlock plugins enable`: installed, else the search path.
+                let name = registry.resolve(&p.plugin).map_err(failed)?;
                 let plugin = registry
-                    .enable(&tenant, &p.plugin, p.config)
+                    .enable(&tenant, &name, p.config)
                     .await
                     .map_err(failed)?;
                 Ok(json!({
                     "tenant": tenant,
-                    "plugin": p.plugin,
+                    "plugin": name,
                     "version": plugin.metadata().version.to_string(),
                     "enabled": true,
                 }))

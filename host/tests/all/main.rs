@@ -2,4 +2,6 @@
 //! MCP clients driving it.
 
 mod cli;
+mod front_ends;
+mod hostile_text;
 mod mcp_clients;

@@ -7,6 +7,7 @@ mod cache;
 mod capabilities;
 mod catalog;
 mod discovery;
+mod edges;
 mod examples;
 mod hostile;
 mod http_api;

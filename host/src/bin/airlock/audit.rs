@@ -8,6 +8,7 @@ use airlock::Runtime;
 use airlock::folder::{AuditReport, Review, plugin_dir, review};
 use airlock::manifest::{FILE_NAME, Manifest};
 use airlock::policy::Policy;
+use airlock::text::{self, Untrusted};
 use anyhow::{Context, Result};
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ pub async fn audit(path: &Path, policy: &Policy, as_json: bool) -> Result<ExitCo
     let review = review(&runtime, path, policy).await;
     let report = AuditReport::from(&review);
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", text::to_json_pretty(&report)?);
     } else {
         print_report(&review, &report);
     }
@@ -27,15 +28,20 @@ pub async fn audit(path: &Path, policy: &Policy, as_json: bool) -> Result<ExitCo
     })
 }
 
+/// The report as a table. Everything the plugin's folder chose (manifest text, requested
+/// capabilities, import names, errors quoting them) is escaped: a description must not be
+/// able to clear the screen and print a verdict of its own.
 fn print_report(review: &Review, report: &AuditReport) {
     match &review.manifest {
         Some(m) => println!(
             "Plugin   {} {} — {}",
-            m.plugin.name, m.plugin.version, m.plugin.description
+            Untrusted(&m.plugin.name),
+            m.plugin.version,
+            Untrusted(&m.plugin.description)
         ),
         None => println!("Plugin   (manifest unreadable)"),
     }
-    println!("Folder   {}", review.dir.display());
+    println!("Folder   {}", Untrusted(&review.dir.display().to_string()));
     let digest = review.digest.as_deref().unwrap_or("(component unreadable)");
     let status = if review.digest_verified {
         "verified: matches the manifest's pin"
@@ -58,7 +64,7 @@ fn print_report(review: &Review, report: &AuditReport) {
         for import in &review.imports {
             println!(
                 "  {:<44} {}",
-                import.import,
+                Untrusted(&import.import),
                 import.capability.unwrap_or("NONE — refused")
             );
         }
@@ -72,7 +78,7 @@ fn print_report(review: &Review, report: &AuditReport) {
             let cell = |key: &str| list(&row[key]);
             println!(
                 "  {:<8} {:<28} {:<28} {}",
-                name,
+                Untrusted(name),
                 cell("requested"),
                 cell("allowed"),
                 cell("effective")
@@ -111,29 +117,33 @@ fn print_report(review: &Review, report: &AuditReport) {
     } else {
         println!("Verdict  REFUSED");
         for error in &review.errors {
-            println!("  - {}", error.to_string().replace('\n', "\n    "));
+            println!("  - {}", text::escape_lines(&error.to_string(), "    "));
         }
     }
 }
 
+/// A report cell as text, escaped (it may hold what the manifest requested).
 fn list(value: &Value) -> String {
     match value {
         Value::Null => "-".into(),
         Value::Array(items) if items.is_empty() => "(none)".into(),
         Value::Array(items) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| compact(i)))
+            .map(|i| match i.as_str() {
+                Some(s) => text::escape(s).into_owned(),
+                None => compact(i),
+            })
             .collect::<Vec<_>>()
             .join(", "),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
+        Value::String(s) => text::escape(s).into_owned(),
+        other => text::escape(&other.to_string()).into_owned(),
     }
 }
 
 fn compact(value: &Value) -> String {
     match value {
         Value::Object(map) => map.values().map(list).collect::<Vec<_>>().join(" "),
-        other => other.to_string(),
+        other => text::escape(&other.to_string()).into_owned(),
     }
 }
 
@@ -164,7 +174,10 @@ pub fn pin(path: &Path) -> Result<ExitCode> {
         }
     }
     std::fs::write(&manifest_path, lines.join("\n") + "\n")?;
-    println!("pinned {} to sha256 {digest}", manifest.plugin.name);
+    println!(
+        "pinned {} to sha256 {digest}",
+        Untrusted(&manifest.plugin.name)
+    );
     Ok(ExitCode::SUCCESS)
 }
 

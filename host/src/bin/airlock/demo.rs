@@ -31,7 +31,7 @@ pub async fn run() -> Result<()> {
     let sum = calculator
         .call_tool("add", &json!({"a": 2, "b": 3}), &ctx)
         .await?;
-    println!("   add {{a: 2, b: 3}}        → {sum}");
+    println!("   add {{a: 2, b: 3}}        → {}", outcome(&Ok(sum)));
     let refused = calculator
         .call_tool("divide", &json!({"a": 1, "b": 0}), &ctx)
         .await;
@@ -56,14 +56,14 @@ pub async fn run() -> Result<()> {
     let rewritten = redact
         .handle_hook(&HookKind::BeforeToolCall, &payload, &ctx)
         .await?;
-    println!("   → {}", serde_json::to_string(&rewritten)?);
+    println!("   → {}", outcome(&Ok(serde_json::to_string(&rewritten)?)));
     let shell = json!({"tool": "shell", "arguments": {"cmd": "rm -rf /"}});
     let vetoed = redact
         .handle_hook(&HookKind::BeforeToolCall, &shell, &ctx)
         .await?;
     println!(
         "   before-tool-call {shell}\n   → {}",
-        serde_json::to_string(&vetoed)?
+        outcome(&Ok(serde_json::to_string(&vetoed)?))
     );
 
     step("3. A runaway plugin (tests/plugins/hostile) that loops forever");
@@ -90,11 +90,17 @@ pub async fn run() -> Result<()> {
     let echo = hostile
         .call_tool("echo", &json!({"text": "still here"}), &ctx)
         .await?;
-    println!("   the same plugin, next call (a fresh instance): echo → {echo}");
+    println!(
+        "   the same plugin, next call (a fresh instance): echo → {}",
+        outcome(&Ok(echo))
+    );
     let product = calculator
         .call_tool("multiply", &json!({"a": 6, "b": 7}), &ctx)
         .await?;
-    println!("   the calculator was never disturbed: multiply 6 × 7 → {product}");
+    println!(
+        "   the calculator was never disturbed: multiply 6 × 7 → {}",
+        outcome(&Ok(product))
+    );
 
     step("Done");
     println!(
@@ -117,11 +123,13 @@ fn tool_names(plugin: &Plugin) -> String {
         .join(", ")
 }
 
+/// A call's result or error, escaped ([`airlock::text`]): plugins chose that text.
 fn outcome<T: std::fmt::Display>(result: &Result<T, airlock::CallError>) -> String {
-    match result {
+    let text = match result {
         Ok(value) => value.to_string(),
         Err(e) => format!("{} error: {e}", e.kind()),
-    }
+    };
+    airlock::text::escape(&text).into_owned()
 }
 
 async fn timed<T: std::fmt::Display>(

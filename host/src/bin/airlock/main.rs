@@ -8,11 +8,11 @@ mod demo;
 mod plugins;
 mod serve;
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use airlock::text::{self, Untrusted};
 use airlock::units;
 use airlock::{CallContext, HookKind, InstancePool, Limits, LoadOptions, Plugin, Runtime};
 use anyhow::{Context, Result};
@@ -146,22 +146,56 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Load errors may quote the component or its manifest.
+            eprintln!("error: {}", text::escape_lines(&format!("{e:#}"), "  "));
             ExitCode::from(2)
         }
     }
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,airlock::host_api=info,airlock::stdio=info")
-    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter()));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(|| EscapingWriter(std::io::stderr()))
+        // No colours: the writer escapes every control character, the formatter's too.
+        .with_ansi(false)
         .with_target(false)
         .init();
+}
+
+/// The log sink's last line of defence: each record arrives whole (one `write` of the
+/// formatted line, ending in its newline) and leaves [`text::escape`]d but for that final
+/// newline, so no field or message — whatever quoted a plugin, a trap's backtrace of its
+/// function names included — can forge a line or drive the terminal.
+struct EscapingWriter<W>(W);
+
+impl<W: std::io::Write> std::io::Write for EscapingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let record = String::from_utf8_lossy(buf);
+        let (body, end) = match record.strip_suffix('\n') {
+            Some(body) => (body, "\n"),
+            None => (&*record, ""),
+        };
+        self.0
+            .write_all(format!("{}{end}", text::escape(body)).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Warnings, plus everything plugins write (their log records, stdout and stderr) at `info`.
+/// Built from the library's target names, so moving a module cannot silence plugins.
+fn default_log_filter() -> String {
+    let plugins: Vec<String> = airlock::PLUGIN_LOG_TARGETS
+        .iter()
+        .map(|target| format!("{target}=info"))
+        .collect();
+    format!("warn,{}", plugins.join(","))
 }
 
 async fn run(command: Command) -> Result<ExitCode> {
@@ -261,23 +295,36 @@ fn parse_json(what: &str, text: &str) -> Result<Value> {
 fn report(result: Result<Value, airlock::CallError>) -> ExitCode {
     match result {
         Ok(value) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&value).expect("serialisable")
-            );
+            println!("{}", text::to_json_pretty(&value).expect("serialisable"));
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error [{}]: {e}", e.kind());
+            // The message may quote the plugin (its error message, a panic).
+            eprintln!(
+                "error [{}]: {}",
+                e.kind(),
+                text::escape_lines(&e.to_string(), "  ")
+            );
             ExitCode::FAILURE
         }
     }
 }
 
+/// Shows what a component is. An Airlock plugin gets its metadata, tools and hooks (which
+/// runs its `metadata` export); any other valid component gets its imports and exports with
+/// their WIT types and a line saying why it is not an Airlock plugin. Everything the
+/// component chose is shown escaped ([`airlock::text`]).
 async fn inspect(component: &Path, as_json: bool) -> Result<ExitCode> {
-    let plugin = Runtime::new()?
-        .load_file(component, LoadOptions::default())
-        .await?;
+    let runtime = Runtime::new()?;
+    let interface = airlock::interface::describe_file(&runtime, component).await?;
+    let plugin = match runtime.load_file(component, LoadOptions::default()).await {
+        Ok(plugin) => plugin,
+        Err(
+            refusal @ (airlock::LoadError::WrongWorld { .. }
+            | airlock::LoadError::UnknownImports { .. }),
+        ) => return inspect_foreign(&interface, &refusal.to_string(), as_json),
+        Err(other) => return Err(other.into()),
+    };
     let meta = plugin.metadata();
     if as_json {
         let report = json!({
@@ -285,36 +332,44 @@ async fn inspect(component: &Path, as_json: bool) -> Result<ExitCode> {
             "metadata": meta,
             "exports": plugin.exports(),
             "imports": plugin.imports(),
+            "interface": interface,
             "tools": plugin.tools(),
             "hooks": plugin.subscriptions(),
         });
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", text::to_json_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} {} — {}", meta.name, meta.version, meta.description);
+    let show = |s: &str| text::escape(s).into_owned();
+    println!(
+        "{} {} — {}",
+        meta.name,
+        meta.version,
+        Untrusted(&meta.description)
+    );
     println!("  world        {}", plugin.world());
-    println!("  author       {}", meta.author);
-    println!("  license      {}", meta.license);
+    println!("  author       {}", Untrusted(&meta.author));
+    println!("  license      {}", Untrusted(&meta.license));
     println!("  host         {}", meta.host_versions);
     println!("  permissions  {}", list_or_none(&meta.permissions));
-    println!(
-        "  exports      {}",
-        plugin.exports().join("\n               ")
-    );
-    println!(
-        "  imports      {}",
-        plugin.imports().join("\n               ")
-    );
+    let names = |items: &[String]| {
+        items
+            .iter()
+            .map(|i| show(i))
+            .collect::<Vec<_>>()
+            .join("\n               ")
+    };
+    println!("  exports      {}", names(plugin.exports()));
+    println!("  imports      {}", names(plugin.imports()));
     if !plugin.tools().is_empty() {
         println!("tools:");
         for tool in plugin.tools() {
             let args = tool.input_schema["properties"]
                 .as_object()
-                .map(|p| p.keys().cloned().collect::<Vec<_>>().join(", "));
+                .map(|p| p.keys().map(|k| show(k)).collect::<Vec<_>>().join(", "));
             println!(
                 "  {:<16} {}  (arguments: {})",
-                tool.name,
-                tool.description,
+                Untrusted(&tool.name),
+                Untrusted(&tool.description),
                 args.unwrap_or_default()
             );
         }
@@ -323,16 +378,57 @@ async fn inspect(component: &Path, as_json: bool) -> Result<ExitCode> {
         let kinds: Vec<String> = plugin
             .subscriptions()
             .iter()
-            .map(|k| k.to_string())
+            .map(|k| show(&k.to_string()))
             .collect();
         println!("hooks: {}", kinds.join(", "));
     }
     Ok(ExitCode::SUCCESS)
 }
 
+/// `inspect` of a valid component that is not an Airlock plugin: why not, and its imports
+/// and exports with their WIT types.
+fn inspect_foreign(
+    interface: &airlock::interface::Interface,
+    reason: &str,
+    as_json: bool,
+) -> Result<ExitCode> {
+    if as_json {
+        let report = json!({"world": null, "not_airlock": reason, "interface": interface});
+        println!("{}", text::to_json_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "not an Airlock plugin: {}",
+        text::escape_lines(reason, "  ")
+    );
+    for (title, items) in [
+        ("imports", &interface.imports),
+        ("exports", &interface.exports),
+    ] {
+        println!("{title}:");
+        if items.is_empty() {
+            println!("  (none)");
+        }
+        print_items(items, "  ");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_items(items: &[airlock::interface::Item], indent: &str) {
+    for item in items {
+        println!("{indent}{}: {}", Untrusted(&item.name), Untrusted(&item.ty));
+        print_items(&item.items, &format!("{indent}  "));
+    }
+}
+
+/// The items, escaped and comma-separated, or `(none)`.
 fn list_or_none(items: &[String]) -> String {
     match items.is_empty() {
         true => "(none)".into(),
-        false => items.join(", "),
+        false => items
+            .iter()
+            .map(|i| text::escape(i))
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }

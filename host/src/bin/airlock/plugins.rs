@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use airlock::Runtime;
-use airlock::discovery::{default_search_path, discover};
 use airlock::registry::Registry;
-use anyhow::{Context, Result, bail};
+use airlock::text::{self, Untrusted};
+use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 use serde_json::json;
@@ -99,7 +99,7 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
             action: ConfigAction::Get { plugin },
         } => {
             let config = registry.config(tenant, &plugin)?;
-            println!("{}", serde_json::to_string_pretty(&config)?);
+            println!("{}", text::to_json_pretty(&config)?);
             Ok(ExitCode::SUCCESS)
         }
         PluginsCommand::Config {
@@ -119,7 +119,7 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
                 .iter()
                 .map(|o| match &o.error {
                     None => format!("{}: {} → {}", o.tenant, show(&o.from), show(&o.to)),
-                    Some(e) => format!("{}: kept {} ({e})", o.tenant, show(&o.from)),
+                    Some(e) => format!("{}: kept {} ({})", o.tenant, show(&o.from), Untrusted(e)),
                 })
                 .collect();
             let text = match text.is_empty() {
@@ -139,9 +139,18 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
             let text = match (&health.report, &health.error) {
                 (Some(r), _) => format!(
                     "{} {} for {}: {:?} — {}",
-                    health.plugin, health.version, health.tenant, r.status, r.message
+                    health.plugin,
+                    health.version,
+                    health.tenant,
+                    r.status,
+                    Untrusted(&r.message)
                 ),
-                (None, Some(e)) => format!("{} for {}: {e}", health.plugin, health.tenant),
+                (None, Some(e)) => format!(
+                    "{} for {}: {}",
+                    health.plugin,
+                    health.tenant,
+                    text::escape_lines(e, "  ")
+                ),
                 (None, None) => format!("{}: {:?}", health.plugin, health.state),
             };
             out.done(&health, &text);
@@ -169,23 +178,14 @@ fn show(version: &Option<String>) -> &str {
     version.as_deref().unwrap_or("-")
 }
 
-/// The installed name for `target`: a folder is installed first; an unknown name is looked
-/// up on the plugin search path and installed from there.
+/// The installed name for `target`: a folder is installed first; a name is resolved as
+/// every front end resolves it ([`Registry::resolve`]: installed, else the search path).
 fn installed_name(registry: &Registry, target: &str) -> Result<String> {
     let path = Path::new(target);
     if path.is_dir() {
         return Ok(registry.install(path)?);
     }
-    if registry.installed()?.iter().any(|i| i.name == target) {
-        return Ok(target.to_string());
-    }
-    let discovery = discover(&default_search_path());
-    match discovery.found.iter().find(|f| f.name == target) {
-        Some(found) => Ok(registry.install(&found.dir)?),
-        None => bail!(
-            "plugin `{target}` is not installed and not on the plugin search path; install its folder first (`airlock plugins install DIR`)"
-        ),
-    }
+    Ok(registry.resolve(target)?)
 }
 
 fn list(registry: &Registry, tenant: &str, out: Printer) -> Result<ExitCode> {
@@ -194,7 +194,7 @@ fn list(registry: &Registry, tenant: &str, out: Printer) -> Result<ExitCode> {
     if out.json {
         let report =
             json!({"tenant": tenant, "installed": installed, "registrations": registrations});
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", text::to_json_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!("{:<20} {:<10} {:<9} folder", "plugin", "version", tenant);
@@ -206,10 +206,10 @@ fn list(registry: &Registry, tenant: &str, out: Printer) -> Result<ExitCode> {
         };
         println!(
             "{:<20} {:<10} {:<9} {}",
-            plugin.name,
-            plugin.version,
+            Untrusted(&plugin.name),
+            Untrusted(&plugin.version),
             state,
-            plugin.dir.display()
+            Untrusted(&plugin.dir.display().to_string())
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -223,10 +223,7 @@ struct Printer {
 impl Printer {
     fn done(&self, value: &impl Serialize, text: &str) {
         match self.json {
-            true => println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("serialisable")
-            ),
+            true => println!("{}", text::to_json_pretty(value).expect("serialisable")),
             false => println!("{text}"),
         }
     }

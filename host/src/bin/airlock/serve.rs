@@ -50,6 +50,10 @@ pub struct McpArgs {
     /// Host names accepted in `Host`/`Origin` besides the loopback ones.
     #[arg(long = "allow-host")]
     allow_hosts: Vec<String>,
+    /// Serve `--http` to other machines: allows an address that is not loopback, and then
+    /// every request needs a bearer token of the tenant (`airlock token create`).
+    #[arg(long, requires = "http")]
+    allow_remote: bool,
     /// The tenant whose enabled tools are served.
     #[arg(long, default_value = "default")]
     tenant: String,
@@ -98,21 +102,41 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
 
 pub async fn mcp(args: McpArgs) -> Result<ExitCode> {
     let (registry, _watcher) = start(&args.registry).await?;
-    let server = McpServer::new(registry, args.tenant);
-    match args.http {
-        None => serve::mcp_stdio(server, args.registry.max_frame).await?,
-        Some(address) => {
-            listen(&address, serve::http::mcp::router(server, args.allow_hosts)).await?
-        }
-    }
+    let server = McpServer::new(registry, args.tenant.clone());
+    let Some(address) = args.http else {
+        serve::mcp_stdio(server, args.registry.max_frame).await?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let listener = bind(&address).await?;
+    let loopback = listener.local_addr()?.ip().is_loopback();
+    let app = match (loopback, args.allow_remote) {
+        (_, true) => serve::http::mcp::remote_router(server, args.allow_hosts),
+        (true, false) => serve::http::mcp::router(server, args.allow_hosts),
+        (false, false) => bail!(
+            "refusing to serve MCP without authentication on {address}, which is not a loopback \
+             address: other machines could call every tool. Bind 127.0.0.1, or pass \
+             --allow-remote to require a bearer token of tenant `{}` (`airlock token create`) \
+             on every request",
+            args.tenant
+        ),
+    };
+    serve_on(listener, app).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn bind(address: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address}"))
 }
 
 /// Serves `app` on `address` until Ctrl-C or SIGTERM; requests in flight finish first.
 async fn listen(address: &str, app: axum::Router) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .with_context(|| format!("binding {address}"))?;
+    serve_on(bind(address).await?, app).await
+}
+
+/// Serves `app` on `listener` until Ctrl-C or SIGTERM; requests in flight finish first.
+async fn serve_on(listener: tokio::net::TcpListener, app: axum::Router) -> Result<()> {
     // The bound address on stderr, so a caller that asked for port 0 learns the port.
     eprintln!("airlock: listening on http://{}", listener.local_addr()?);
     serve::http::serve(listener, app, shutdown_signal()).await?;

@@ -10,13 +10,13 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ApiError, MAX_BODY, read_json};
+use super::{ApiError, JsonQuery, MAX_BODY, bearer_token, read_json};
 use crate::registry::{Role, TokenHolder};
 use crate::serve::Service;
 
@@ -64,10 +64,7 @@ fn authorize(
     admin_only: bool,
 ) -> Result<TokenHolder, ApiError> {
     let unauthorized = |why: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why);
-    let secret = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+    let secret = bearer_token(headers)
         .ok_or_else(|| unauthorized("a bearer token is required (Authorization: Bearer …)"))?;
     let holder = api
         .service
@@ -135,7 +132,7 @@ async fn not_found() -> ApiError {
 
 async fn list_plugins(
     State(api): State<Api>,
-    Query(query): Query<TenantQuery>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
     let holder = authorize(&api, &headers, &query, true)?;
@@ -145,7 +142,7 @@ async fn list_plugins(
 async fn enable(
     State(api): State<Api>,
     Path(name): Path<String>,
-    Query(query): Query<TenantQuery>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<axum::Json<Value>, ApiError> {
@@ -158,7 +155,7 @@ async fn enable(
 async fn disable(
     State(api): State<Api>,
     Path(name): Path<String>,
-    Query(query): Query<TenantQuery>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
     on_plugin(&api, &headers, &query, "plugin/disable", name).await
@@ -167,7 +164,7 @@ async fn disable(
 async fn get_config(
     State(api): State<Api>,
     Path(name): Path<String>,
-    Query(query): Query<TenantQuery>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
     on_plugin(&api, &headers, &query, "plugin/config/get", name).await
@@ -176,7 +173,7 @@ async fn get_config(
 async fn put_config(
     State(api): State<Api>,
     Path(name): Path<String>,
-    Query(query): Query<TenantQuery>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<axum::Json<Value>, ApiError> {
@@ -189,7 +186,7 @@ async fn put_config(
 async fn health(
     State(api): State<Api>,
     Path(name): Path<String>,
-    Query(query): Query<TenantQuery>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
     on_plugin(&api, &headers, &query, "plugin/health", name).await
@@ -197,7 +194,7 @@ async fn health(
 
 async fn list_tools(
     State(api): State<Api>,
-    Query(query): Query<TenantQuery>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
     let holder = authorize(&api, &headers, &query, false)?;
@@ -207,7 +204,7 @@ async fn list_tools(
 async fn call_tool(
     State(api): State<Api>,
     Path(tool): Path<String>,
-    Query(query): Query<TenantQuery>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<axum::Json<Value>, ApiError> {
@@ -228,7 +225,7 @@ async fn call_tool(
 async fn dispatch(
     State(api): State<Api>,
     Path(kind): Path<String>,
-    Query(query): Query<TenantQuery>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<axum::Json<Value>, ApiError> {

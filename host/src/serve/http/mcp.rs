@@ -29,7 +29,8 @@ use super::mcp_sessions::SessionTable;
 use super::{MAX_BODY, read_body};
 use crate::serve::jsonrpc::{self, INVALID_REQUEST, METHOD_NOT_FOUND, Request, RpcError};
 use crate::serve::mcp::{
-    HEADER_MISMATCH, MODERN, McpServer, UNSUPPORTED_VERSION, supported_versions,
+    HEADER_MISMATCH, MODERN, McpServer, NO_BATCHES, UNSUPPORTED_VERSION, check_id,
+    supported_versions,
 };
 
 const SESSION: &str = "mcp-session-id";
@@ -68,14 +69,60 @@ pub fn router_with_sessions(
         .with_state(endpoint)
 }
 
+/// [`router`] for other machines (`airlock mcp --http ADDR --allow-remote`): every request
+/// must also carry a bearer token (`airlock token create`, any role) of the served tenant:
+/// 401 without a valid one, 403 for another tenant's.
+pub fn remote_router(server: McpServer, allowed_hosts: Vec<String>) -> Router {
+    let guard = server.clone();
+    router(server, allowed_hosts).layer(axum::middleware::from_fn_with_state(guard, require_token))
+}
+
+async fn require_token(
+    State(server): State<McpServer>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let refuse = |status: StatusCode, why: String| {
+        let mut reply = rpc_reply(status, Value::Null, RpcError::new(INVALID_REQUEST, why));
+        if status == StatusCode::UNAUTHORIZED {
+            reply
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        reply
+    };
+    let Some(secret) = super::bearer_token(request.headers()) else {
+        let why = "a bearer token is required (Authorization: Bearer …; `airlock token create`)";
+        return refuse(StatusCode::UNAUTHORIZED, why.into());
+    };
+    match server.registry().token_holder(secret) {
+        Ok(Some(holder)) if holder.tenant == server.tenant() => next.run(request).await,
+        Ok(Some(holder)) => refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "the token is for tenant `{}`; this server serves `{}`",
+                holder.tenant,
+                server.tenant()
+            ),
+        ),
+        Ok(None) => refuse(StatusCode::UNAUTHORIZED, "the token is not valid".into()),
+        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
 /// The server-to-client stream of a session: tool-list changes, as SSE `message` events.
 async fn open_stream(State(endpoint): State<Endpoint>, headers: HeaderMap) -> Response {
     if let Err(refused) = endpoint.check_origin(&headers) {
         return *refused;
     }
-    let live = header_text(&headers, SESSION).is_some_and(|id| endpoint.sessions.touch(id));
-    if !live {
+    // No session: there is no stream to open (405). A session that is unknown or ended:
+    // 404, which tells the client to start a new one.
+    let Some(session) = header_text(&headers, SESSION) else {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    };
+    if !endpoint.sessions.touch(session) {
+        let error = RpcError::new(INVALID_REQUEST, "unknown or ended session");
+        return rpc_reply(StatusCode::NOT_FOUND, Value::Null, error);
     }
     let (outbox, inbox) = tokio::sync::mpsc::unbounded_channel();
     // The follower stops when the client goes away and the stream (the receiver) drops.
@@ -222,20 +269,21 @@ async fn handle_post(State(endpoint): State<Endpoint>, headers: HeaderMap, body:
         Ok(bytes) => bytes,
         Err(too_large) => return too_large.into_response(),
     };
-    let text = String::from_utf8_lossy(&bytes);
-    let request = match jsonrpc::parse(&text) {
+    let request = match jsonrpc::parse_bytes(&bytes) {
         jsonrpc::Frame::Single(Ok(request)) => request,
         jsonrpc::Frame::Invalid(reply) | jsonrpc::Frame::Single(Err(reply)) => {
             return (StatusCode::BAD_REQUEST, axum::Json(reply)).into_response();
         }
+        // A client's response (to a server request) is accepted like a notification.
+        jsonrpc::Frame::Response => return StatusCode::ACCEPTED.into_response(),
         jsonrpc::Frame::Batch(_) => {
-            let error = RpcError::new(
-                INVALID_REQUEST,
-                "batches are not part of MCP; send one message per POST",
-            );
+            let error = RpcError::new(INVALID_REQUEST, NO_BATCHES);
             return rpc_reply(StatusCode::BAD_REQUEST, Value::Null, error);
         }
     };
+    if let Err(error) = check_id(&request) {
+        return rpc_reply(StatusCode::BAD_REQUEST, Value::Null, error);
+    }
     if request.is_notification() {
         return StatusCode::ACCEPTED.into_response();
     }

@@ -98,6 +98,44 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The secret of an `Authorization: Bearer <token>` header. The scheme is matched without
+/// regard to case (RFC 9110 §11.1), so `bearer` and `BEARER` work too.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// A query string deserialised into `T`; a bad one (a repeated or malformed parameter) is
+/// refused with 400 in the API's JSON error shape, code `bad-query`.
+pub struct JsonQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for JsonQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(JsonQuery(value)),
+            Err(rejection) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad-query",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
 /// The body as bytes, refusing more than `limit` with 413.
 pub async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {
