@@ -32,6 +32,8 @@ pub mod discovery;
 mod engine;
 mod error;
 pub mod folder;
+#[doc(hidden)]
+pub mod fuzzing;
 mod host_api;
 mod isolation;
 pub mod limits;
