@@ -5,7 +5,7 @@
 #   scripts/fuzz.sh [SECONDS]           each target for SECONDS (default 20)
 #   scripts/fuzz.sh --runs N            each target for N executions (a campaign)
 #   scripts/fuzz.sh ... --targets "a b" only those targets
-#   scripts/fuzz.sh ... --update-corpus minimise what was found (cargo fuzz cmin) into the
+#   scripts/fuzz.sh ... --update-corpus minimise what was found (cargo fuzz cmin, set cover) into the
 #                                       checked-in corpora, tests/fuzz/corpus/TARGET
 #
 # Budgets that make "hang" and "over budget" concrete, per input: 2 s (-timeout), 1 GiB
@@ -109,7 +109,7 @@ for target in $targets; do
     rm -rf "$merged" && mkdir -p "$merged"
     cp "$seeds"/* "$corpus"/ 2>/dev/null || true
     cp "$corpus"/* "$merged"/
-    cargo fuzz cmin -s none "${fuzz[@]}" "$target" "$merged" -- -max_len=4096 \
+    cargo fuzz cmin -s none "${fuzz[@]}" "$target" "$merged" -- -max_len=4096 -set_cover_merge=1 \
       >"$work/fuzz-logs/$target.cmin.log" 2>&1
     rm -rf "$seeds" && mkdir -p "$seeds" && cp "$merged"/* "$seeds"/
     echo "corpus of $target minimised to $(find "$seeds" -type f | wc -l) files"
