@@ -27,3 +27,12 @@ cargo clippy --all-targets -- -D warnings
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/guests" \
   cargo clippy --profile guest --target wasm32-wasip2 "${guests[@]}" -- -D warnings
 cargo test --no-fail-fast
+
+# --- Fuzzing (issue #12) --------------------------------------------------------------
+# Every cargo-fuzz target of tests/fuzz (stable Rust, `-s none`) for a short, bounded time
+# from the checked-in corpora; fails on any crash, hang (2 s per input) or over-budget
+# input (1 GiB RSS, 256 MiB per allocation). Its instrumented build persists in
+# ~/.cache/airlock-fuzz-target ($AIRLOCK_FUZZ_TARGET_DIR). The long campaigns and their
+# figures: FUZZING.md.
+bash scripts/fuzz.sh "${AIRLOCK_FUZZ_SECONDS:-15}"
+# --- end of fuzzing ------------------------------------------------------------------------

@@ -33,6 +33,8 @@ mod engine;
 mod error;
 pub mod folder;
 pub mod handles;
+#[doc(hidden)]
+pub mod fuzzing;
 mod host_api;
 pub mod interface;
 mod isolation;

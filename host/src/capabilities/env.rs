@@ -49,7 +49,8 @@ pub fn grant(requests: &[String], allows: &[String], plugin: &str) -> (Vec<Strin
             true => " (a wildcard must be allowed as a wildcard)",
             false => "",
         };
-        format!("[plugins.{plugin}] env = [\"{request}\"]{why}")
+        let line = super::policy_line(plugin, "env", &super::toml_string(request));
+        format!("{line}{why}")
     })
 }
 

@@ -97,12 +97,13 @@ pub fn grant(
 ) -> (Vec<ExecPattern>, Vec<Missing>) {
     let covered = |request: &ExecPattern| allows.iter().any(|a| a.covers(request));
     super::intersect(NAME, requests, covered, |request| {
-        let args: Vec<String> = request.args.iter().map(|a| format!("\"{a}\"")).collect();
-        format!(
-            "[plugins.{plugin}] exec = [{{ command = \"{}\", args = [{}] }}]",
-            request.command,
+        let args: Vec<String> = request.args.iter().map(|a| super::toml_string(a)).collect();
+        let entry = format!(
+            "{{ command = {}, args = [{}] }}",
+            super::toml_string(&request.command),
             args.join(", ")
-        )
+        );
+        super::policy_line(plugin, "exec", &entry)
     })
 }
 

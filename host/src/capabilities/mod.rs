@@ -127,6 +127,27 @@ pub(crate) fn intersect<T: Clone + std::fmt::Display>(
     (granted.into_iter().cloned().collect(), missing)
 }
 
+/// The policy line that allows `plugin` `key = [entry]`, as a refusal shows it:
+/// `[plugins.NAME] KEY = [ENTRY]` (the table header goes on a line of its own when pasted).
+/// The name is quoted where TOML needs it (`[plugins."my plugin"]`, `[plugins."a.b"]`);
+/// `entry` is TOML already (see [`toml_string`]).
+pub(crate) fn policy_line(plugin: &str, key: &str, entry: &str) -> String {
+    let bare = !plugin.is_empty()
+        && plugin
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let name = match bare {
+        true => plugin.to_string(),
+        false => toml_string(plugin),
+    };
+    format!("[plugins.{name}] {key} = [{entry}]")
+}
+
+/// `text` as a TOML string, quoted and escaped.
+pub(crate) fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
+}
+
 impl std::fmt::Display for Missing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -219,5 +240,47 @@ impl Grant {
         clocks::apply(self.clocks, &mut builder);
         random::apply(self.random, &mut builder);
         Ok(builder.build())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Policy;
+
+    /// The policy `fix` of a refusal as an operator pastes it: the table header on a line
+    /// of its own, then the key.
+    fn pasted(fix: &str, key: &str) -> Policy {
+        let text = fix.replacen(&format!("] {key} = "), &format!("]\n{key} = "), 1);
+        Policy::parse(&text, Path::new("fix.toml"), Path::new("/"))
+            .unwrap_or_else(|e| panic!("`{fix}` is not a policy line: {e}"))
+    }
+
+    /// Found by the `policy` fuzz target: a refusal named a policy line that was not TOML
+    /// when the plugin's name needs quoting (a space, a dot) or an exec argument holds a
+    /// quote or a backslash.
+    #[test]
+    fn refusals_name_policy_lines_that_parse_and_allow_the_request() {
+        let exec = ExecPattern {
+            command: "sh".into(),
+            args: vec!["-c".into(), r#"echo "hi" \ done"#.into()],
+        };
+        let net: NetPattern = "api.example.com:443".parse().unwrap();
+        for plugin in ["weather", "my plugin", "a.b", "q\"uote", ""] {
+            let (_, missing) = exec::grant(std::slice::from_ref(&exec), &[], plugin);
+            let allowed = pasted(&missing[0].fix, "exec").allowed(plugin);
+            assert_eq!(allowed.exec, [exec.clone()], "{}", missing[0].fix);
+            let (_, missing) = network::grant(std::slice::from_ref(&net), &[], plugin);
+            let allowed = pasted(&missing[0].fix, "network").allowed(plugin);
+            assert_eq!(allowed.network, [net.clone()], "{}", missing[0].fix);
+            let (_, missing) = env::grant(&["API_*".into()], &[], plugin);
+            let line = missing[0].fix.split(" (").next().unwrap();
+            assert_eq!(pasted(line, "env").allowed(plugin).env, ["API_*"], "{line}");
+        }
+        let (_, missing) = network::grant(std::slice::from_ref(&net), &[], "weather");
+        assert_eq!(
+            missing[0].fix,
+            r#"[plugins.weather] network = ["api.example.com:443"]"#
+        );
     }
 }

@@ -194,7 +194,7 @@ pub fn grant(
 ) -> (Vec<NetPattern>, Vec<Missing>) {
     let covered = |request: &NetPattern| allows.iter().any(|a| a.covers(request));
     super::intersect(NAME, requests, covered, |request| {
-        format!("[plugins.{plugin}] network = [\"{request}\"]")
+        super::policy_line(plugin, "network", &super::toml_string(&request.to_string()))
     })
 }
 
@@ -242,13 +242,19 @@ pub struct Blocklist {
 }
 
 impl Blocklist {
+    /// Is a connection to `ip` refused whatever is granted? An IPv4 address and its
+    /// IPv4-mapped IPv6 form are one address: an entry written in either form (`block`
+    /// or `allow-local`) applies to both.
     pub fn blocks(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        if self.block.iter().any(|net| net.contains(&ip)) {
+        let forms = both_forms(ip);
+        let listed = |nets: &[IpNet]| nets.iter().any(|net| forms.iter().any(|f| net.contains(f)));
+        if listed(&self.block) {
             return true;
         }
-        let local = local_ranges().iter().any(|net| net.contains(&ip));
-        local && !self.allow_local.iter().any(|net| net.contains(&ip))
+        let local = local_ranges()
+            .iter()
+            .any(|net| net.contains(&canonical(ip)));
+        local && !listed(&self.allow_local)
     }
 }
 
@@ -257,6 +263,15 @@ fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,
+    }
+}
+
+/// `ip` as the IPv4 address and as the IPv4-mapped IPv6 address, where it has both forms
+/// (otherwise twice itself).
+fn both_forms(ip: IpAddr) -> [IpAddr; 2] {
+    match canonical(ip) {
+        IpAddr::V4(v4) => [IpAddr::V4(v4), IpAddr::V6(v4.to_ipv6_mapped())],
+        v6 => [v6, v6],
     }
 }
 
@@ -392,5 +407,28 @@ mod tests {
         };
         assert!(!exempt.blocks("127.0.0.1".parse().unwrap()));
         assert!(exempt.blocks("127.0.0.2".parse().unwrap()));
+    }
+
+    /// Found with the fuzz targets' blocklist invariant (`network_grant`, `policy`): a
+    /// `block` entry written as IPv4-mapped IPv6 did not block the address it names, since
+    /// a connection is checked as IPv4.
+    #[test]
+    fn entries_in_ipv4_mapped_form_apply_to_both_forms_of_the_address() {
+        let mapped = Blocklist {
+            block: vec!["::ffff:203.0.113.0/120".parse().unwrap()],
+            allow_local: vec!["::ffff:10.0.0.0/104".parse().unwrap()],
+        };
+        for blocked in ["::ffff:203.0.113.9", "203.0.113.9"] {
+            assert!(mapped.blocks(blocked.parse().unwrap()), "{blocked}");
+        }
+        for exempt in ["::ffff:10.1.2.3", "10.1.2.3"] {
+            assert!(!mapped.blocks(exempt.parse().unwrap()), "{exempt}");
+        }
+        let plain = Blocklist {
+            block: vec!["203.0.113.0/24".parse().unwrap()],
+            allow_local: vec![],
+        };
+        assert!(plain.blocks("::ffff:203.0.113.9".parse().unwrap()));
+        assert!(!plain.blocks("::ffff:93.184.216.34".parse().unwrap()));
     }
 }
