@@ -100,7 +100,8 @@ impl Registry {
             tenant,
             role.as_str(),
             label,
-        )?;
+        )
+        .map_err(|e| self.write_failed(e))?;
         Ok(secret)
     }
 
@@ -132,7 +133,8 @@ impl Registry {
             0 => Err(RegistryError::NoSuchToken(shown(&id))),
             1 => {
                 let row = matching.remove(0);
-                db.remove_token(&row.hash)?;
+                db.remove_token(&row.hash)
+                    .map_err(|e| self.write_failed(e))?;
                 Ok(TokenInfo::from(row))
             }
             count => Err(RegistryError::AmbiguousToken {
