@@ -1,5 +1,8 @@
-//! Tests of the `airlock` binary in one test binary: the command line itself and the real
-//! MCP clients driving it.
+//! Tests of the `airlock` binary in one test binary: the command line itself, the real
+//! MCP clients driving it, the HTTP API under a fuzzer, and crashes and full disks.
 
+mod api_fuzz;
+mod crash;
 mod cli;
 mod mcp_clients;
+mod support;
