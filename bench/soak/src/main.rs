@@ -91,7 +91,9 @@ async fn soak(
     mut call: impl AsyncFnMut(u64) -> Result<()>,
 ) -> Result<Phase> {
     for i in 0..warmup {
-        call(i).await.with_context(|| format!("{name}: warm-up call {i}"))?;
+        call(i)
+            .await
+            .with_context(|| format!("{name}: warm-up call {i}"))?;
     }
     let mut phase = Phase::new(name, warmup, calls, rss_bytes()?);
     let started = Instant::now();
@@ -101,7 +103,9 @@ async fn soak(
         }
         if let Err(error) = call(warmup + i).await {
             phase.failed += 1;
-            phase.first_failure.get_or_insert_with(|| format!("{error:#}"));
+            phase
+                .first_failure
+                .get_or_insert_with(|| format!("{error:#}"));
         }
         if (i + 1) % (calls / 10).max(1) == 0 {
             eprintln!("  {name}: {} of {calls} calls", i + 1);
@@ -126,19 +130,17 @@ async fn registry(dir: &Path, plugins: &Path) -> Result<Arc<Registry>> {
 
 async fn registry_phase(registry: &Registry, calls: u64) -> Result<Phase> {
     let context = airlock::CallContext::for_tenant(TENANT);
-    soak(
-        "registry",
-        REGISTRY_WARMUP,
-        calls,
-        async |i| {
-            let (arguments, vowels) = text_for(i);
-            let out = registry
-                .call_tool("count-vowels.count_vowels", &arguments, &context)
-                .await?;
-            ensure!(out["count"] == vowels, "call {i} answered {out}, expected {vowels} vowels");
-            Ok(())
-        },
-    )
+    soak("registry", REGISTRY_WARMUP, calls, async |i| {
+        let (arguments, vowels) = text_for(i);
+        let out = registry
+            .call_tool("count-vowels.count_vowels", &arguments, &context)
+            .await?;
+        ensure!(
+            out["count"] == vowels,
+            "call {i} answered {out}, expected {vowels} vowels"
+        );
+        Ok(())
+    })
     .await
 }
 
@@ -147,12 +149,18 @@ async fn mcp_phase(registry: Arc<Registry>, calls: u64) -> Result<Phase> {
     let address = listener.local_addr()?;
     let server = airlock::serve::McpServer::new(registry, TENANT);
     let app = airlock::serve::http::mcp::router(server, vec![]);
-    tokio::spawn(airlock::serve::http::serve(listener, app, std::future::pending()));
+    tokio::spawn(airlock::serve::http::serve(
+        listener,
+        app,
+        std::future::pending(),
+    ));
     let mut client = mcp_client::McpClient::connect(address).await?;
     client.initialize().await?;
     soak("MCP over HTTP", MCP_WARMUP, calls, async |i| {
         let (arguments, vowels) = text_for(i);
-        let result = client.call_tool(i, "count-vowels.count_vowels", arguments).await?;
+        let result = client
+            .call_tool(i, "count-vowels.count_vowels", arguments)
+            .await?;
         ensure!(
             result["isError"] == false && result["structuredContent"]["count"] == vowels,
             "call {i} answered {result}, expected {vowels} vowels"

@@ -24,7 +24,8 @@ impl McpClient {
     pub async fn connect(address: SocketAddr) -> Result<McpClient> {
         let stream = tokio::net::TcpStream::connect(address).await?;
         stream.set_nodelay(true)?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(connection);
         Ok(McpClient {
             sender,
@@ -65,27 +66,38 @@ impl McpClient {
     /// `initialize` (keeping the session id) and `notifications/initialized`.
     pub async fn initialize(&mut self) -> Result<()> {
         let (status, session, body) = self
-            .post(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            .post(
+                &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
                 "protocolVersion": VERSION, "capabilities": {},
-                "clientInfo": {"name": "airlock-soak", "version": "1"}}}))
+                "clientInfo": {"name": "airlock-soak", "version": "1"}}}),
+            )
             .await?;
         ensure!(status == 200, "initialize answered {status}: {body}");
         self.session = Some(session.context("initialize gave no Mcp-Session-Id")?);
         let (status, _, body) = self
             .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
             .await?;
-        ensure!(status == 202, "notifications/initialized answered {status}: {body}");
+        ensure!(
+            status == 202,
+            "notifications/initialized answered {status}: {body}"
+        );
         Ok(())
     }
 
     /// `tools/call` of `tool` with `arguments`; the JSON-RPC `result`.
     pub async fn call_tool(&mut self, id: u64, tool: &str, arguments: Value) -> Result<Value> {
         let (status, _, mut body) = self
-            .post(&json!({"jsonrpc": "2.0", "id": id + 1, "method": "tools/call",
-                "params": {"name": tool, "arguments": arguments}}))
+            .post(
+                &json!({"jsonrpc": "2.0", "id": id + 1, "method": "tools/call",
+                "params": {"name": tool, "arguments": arguments}}),
+            )
             .await?;
         ensure!(status == 200, "tools/call answered {status}: {body}");
-        ensure!(body["id"] == id + 1, "tools/call {id} got the answer to {}", body["id"]);
+        ensure!(
+            body["id"] == id + 1,
+            "tools/call {id} got the answer to {}",
+            body["id"]
+        );
         Ok(body["result"].take())
     }
 }

@@ -360,7 +360,11 @@ impl Registry {
         match previous {
             Some(config) => {
                 if let Err(e) = self.swap(tenant, name, dir, config).await {
-                    tracing::warn!(tenant, plugin = name, "cannot restore the stored version: {e}");
+                    tracing::warn!(
+                        tenant,
+                        plugin = name,
+                        "cannot restore the stored version: {e}"
+                    );
                 }
             }
             None => {

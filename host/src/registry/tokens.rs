@@ -95,13 +95,14 @@ impl Registry {
             "{PREFIX}{}",
             bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
-        self.db().add_token(
-            &crate::folder::sha256_hex(secret.as_bytes()),
-            tenant,
-            role.as_str(),
-            label,
-        )
-        .map_err(|e| self.write_failed(e))?;
+        self.db()
+            .add_token(
+                &crate::folder::sha256_hex(secret.as_bytes()),
+                tenant,
+                role.as_str(),
+                label,
+            )
+            .map_err(|e| self.write_failed(e))?;
         Ok(secret)
     }
 

@@ -45,7 +45,10 @@ fn schemathesis() -> PathBuf {
     let version = Command::new(&path).arg("--version").output();
     let version = match version {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).into_owned(),
-        _ => panic!("{} is missing ({requirement}); install it: {install}", path.display()),
+        _ => panic!(
+            "{} is missing ({requirement}); install it: {install}",
+            path.display()
+        ),
     };
     let pinned = requirement.trim_start_matches("schemathesis==");
     assert!(
@@ -65,7 +68,11 @@ fn the_http_api_keeps_to_its_openapi_document_under_fuzzing() {
     enable(
         &db,
         "fuzz",
-        &[guests::CALCULATOR_DIR, guests::COUNT_VOWELS_DIR, guests::REDACT_DIR],
+        &[
+            guests::CALCULATOR_DIR,
+            guests::COUNT_VOWELS_DIR,
+            guests::REDACT_DIR,
+        ],
     );
     let admin = token(&db, "fuzz", "admin");
     let mut server = airlock()
@@ -100,7 +107,10 @@ fn the_http_api_keeps_to_its_openapi_document_under_fuzzing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(alive, "the server died under fuzzing:\n{report}");
-    assert!(out.status.success(), "schemathesis found problems:\n{report}");
+    assert!(
+        out.status.success(),
+        "schemathesis found problems:\n{report}"
+    );
     assert!(
         report.contains("passed") && !report.contains("0 passed"),
         "schemathesis ran no test case:\n{report}"

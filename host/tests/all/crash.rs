@@ -95,15 +95,22 @@ impl Rpc {
 
     /// The result of `method`; panics on an error answer.
     fn ok(&mut self, method: &str, params: Value) -> Value {
-        let answer = self.request(method, params.clone()).expect("the server answers");
+        let answer = self
+            .request(method, params.clone())
+            .expect("the server answers");
         assert!(answer.get("error").is_none(), "{method} {params}: {answer}");
         answer["result"].clone()
     }
 
     /// The error of `method`; panics on a result.
     fn error(&mut self, method: &str, params: Value) -> Value {
-        let answer = self.request(method, params.clone()).expect("the server answers");
-        assert!(answer.get("result").is_none(), "{method} should fail: {answer}");
+        let answer = self
+            .request(method, params.clone())
+            .expect("the server answers");
+        assert!(
+            answer.get("result").is_none(),
+            "{method} should fail: {answer}"
+        );
         answer["error"].clone()
     }
 }
@@ -283,7 +290,10 @@ fn acknowledged_writes_survive_kill_9_and_the_database_stays_sound() {
         model.lock().unwrap().check_and_settle(stored(&db));
     }
     let writes = model.lock().unwrap().count;
-    eprintln!("{writes} acknowledged writes, 20 kills, {:?}", began.elapsed());
+    eprintln!(
+        "{writes} acknowledged writes, 20 kills, {:?}",
+        began.elapsed()
+    );
 }
 
 /// A tmpfs of `size` mounted at `dir` for the life of the value.
@@ -302,7 +312,13 @@ impl Tmpfs {
         );
         std::fs::create_dir_all(dir).unwrap();
         let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(dir)
             .output()
             .expect("mount runs");
@@ -350,9 +366,9 @@ fn cache_leftovers(dir: &Path) -> Vec<String> {
         .iter()
         .filter(|name| {
             name.starts_with(".tmp-")
-                || name.strip_suffix(".seal").is_some_and(|stem| {
-                    !names.contains(&format!("{stem}.cwasm"))
-                })
+                || name
+                    .strip_suffix(".seal")
+                    .is_some_and(|stem| !names.contains(&format!("{stem}.cwasm")))
         })
         .cloned()
         .collect()
@@ -364,7 +380,11 @@ fn cache_entries(cache_home: &Path) -> u64 {
         .env("XDG_CACHE_HOME", cache_home)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
     stats["entries"].as_u64().unwrap()
 }
@@ -372,13 +392,21 @@ fn cache_entries(cache_home: &Path) -> u64 {
 /// `airlock call` of count-vowels with the cache under `cache_home`: (result, stderr).
 fn count_vowels(cache_home: &Path) -> (Value, String) {
     let out = airlock()
-        .args(["call", guests::COUNT_VOWELS, "count_vowels", r#"{"text": "full disk"}"#])
+        .args([
+            "call",
+            guests::COUNT_VOWELS,
+            "count_vowels",
+            r#"{"text": "full disk"}"#,
+        ])
         .env("XDG_CACHE_HOME", cache_home)
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "the call fails on a full disk: {stderr}");
+    assert!(
+        out.status.success(),
+        "the call fails on a full disk: {stderr}"
+    );
     (serde_json::from_slice(&out.stdout).unwrap(), stderr)
 }
 
@@ -398,7 +426,10 @@ fn a_full_disk_fails_writes_clearly_corrupts_nothing_and_the_service_goes_on() {
     rpc.ok("plugin/load", folder(guests::REDACT_DIR));
     rpc.ok("plugin/load", folder(guests::CALCULATOR_DIR));
     let redact = json!({"tenant": tenant, "plugin": "redact"});
-    rpc.ok("plugin/enable", json!({"tenant": tenant, "plugin": "redact", "config": {}}));
+    rpc.ok(
+        "plugin/enable",
+        json!({"tenant": tenant, "plugin": "redact", "config": {}}),
+    );
     assert_eq!(cache_entries(&cache_home), 1);
     let mail = json!({"tenant": tenant, "kind": "before-tool-call",
         "payload": {"tool": "mail", "arguments": {}}});
@@ -459,5 +490,8 @@ fn a_full_disk_fails_writes_clearly_corrupts_nothing_and_the_service_goes_on() {
     assert!(!server.log().contains("panicked"), "{}", server.log());
     server.kill();
     assert_eq!(integrity_check(&db), "ok");
-    assert_eq!(stored(&db)[&("acme".to_string(), "redact".to_string())].1["deny_tools"][0], "mail");
+    assert_eq!(
+        stored(&db)[&("acme".to_string(), "redact".to_string())].1["deny_tools"][0],
+        "mail"
+    );
 }

@@ -2,7 +2,7 @@
 //! MCP clients driving it, the HTTP API under a fuzzer, and crashes and full disks.
 
 mod api_fuzz;
-mod crash;
 mod cli;
+mod crash;
 mod mcp_clients;
 mod support;

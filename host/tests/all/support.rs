@@ -33,14 +33,31 @@ pub fn fresh_dir(name: &str) -> PathBuf {
 pub fn enable(db: &Path, tenant: &str, folders: &[&str]) {
     let db = db.to_str().unwrap();
     for folder in folders {
-        airlock_ok(&["plugins", "--registry", db, "--tenant", tenant, "enable", folder]);
+        airlock_ok(&[
+            "plugins",
+            "--registry",
+            db,
+            "--tenant",
+            tenant,
+            "enable",
+            folder,
+        ]);
     }
 }
 
 /// A new token of `role` for `tenant` in the registry `db`: its secret.
 pub fn token(db: &Path, tenant: &str, role: &str) -> String {
     let db = db.to_str().unwrap();
-    let args = ["token", "create", "--tenant", tenant, "--role", role, "--registry", db];
+    let args = [
+        "token",
+        "create",
+        "--tenant",
+        tenant,
+        "--role",
+        role,
+        "--registry",
+        db,
+    ];
     airlock_ok(&args).trim().to_string()
 }
 
