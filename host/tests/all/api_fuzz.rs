@@ -77,14 +77,14 @@ fn the_http_api_keeps_to_its_openapi_document_under_fuzzing() {
     let admin = token(&db, "fuzz", "admin");
     let mut server = airlock()
         .args(["serve", "--no-watch", "--http", "127.0.0.1:0", "--registry"])
-        .arg(&db)
+        .arg(db)
         .env("RUST_LOG", "warn")
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let address = listening_address(&mut server);
 
-    let out = Command::new(&fuzzer)
+    let out = Command::new(fuzzer)
         .args(["run", &format!("{address}/api/v1/openapi.json")])
         .args(["--header", &format!("Authorization: Bearer {admin}")])
         .args(["--checks", CHECKS])
@@ -95,7 +95,7 @@ fn the_http_api_keeps_to_its_openapi_document_under_fuzzing() {
         .args(["--generation-database", "none", "--no-color"])
         .arg("--report-dir")
         .arg(dir.join("report"))
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
         .expect("schemathesis runs");
     let alive = server.try_wait().unwrap().is_none();
