@@ -5,6 +5,10 @@
 #
 #   bash bench/run.sh                      # full run, rewrites the results in BENCHMARKS.md
 #   bash bench/run.sh --only extism        # any runner options: prints only, writes nothing
+#   bash bench/run.sh --soak               # only the soak (bench/soak, ~2-4 min): rewrites its section
+#
+# The full run ends with the soak (issue #12): a million tool calls through the registry, then
+# 100,000 through MCP over HTTP, RSS at start/middle/end; its own section of BENCHMARKS.md.
 #
 # Build directories (kept between runs; a cold build compiles two wasmtimes, 30-50 min on 2 busy cores):
 #   AIRLOCK_TARGET       main workspace, guests land in $AIRLOCK_TARGET/guests (default ~/.cache/airlock-target)
@@ -28,12 +32,23 @@ echo "== building the Airlock example components (main workspace, guest profile)
 # airlock-guests' build script builds every guest component with `--profile guest`.
 (cd "$ROOT" && CARGO_TARGET_DIR="$MAIN_TARGET" cargo build -p airlock-guests)
 GUESTS="$MAIN_TARGET/guests/wasm32-wasip2/guest"
+# The assembled example plugin folders (manifest + pinned component), for the soak.
+export AIRLOCK_BENCH_PLUGINS="$MAIN_TARGET/guests/plugins"
 
 echo "== building the peers and the runner (bench workspace)" >&2
 cd "$BENCH"
 export CARGO_TARGET_DIR="$BENCH_TARGET"
+if [ "${1:-}" = "--soak" ]; then
+    shift
+    cargo build --release -p airlock-soak
+    unset RUST_BACKTRACE RUST_LIB_BACKTRACE
+    export AIRLOCK_BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
+    export AIRLOCK_BENCH_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    exec "$BENCH_TARGET/release/airlock-soak" --reproduce "bash bench/run.sh --soak" \
+        --markdown "$ROOT/BENCHMARKS.md" "$@"
+fi
 cargo build -p vowels-extism --profile guest --target wasm32-unknown-unknown
-cargo build --release -p vowels-stdio -p airlock-bench
+cargo build --release -p vowels-stdio -p airlock-bench -p airlock-soak
 
 export AIRLOCK_BENCH_COUNT_VOWELS="$GUESTS/count_vowels.wasm"
 export AIRLOCK_BENCH_CALCULATOR="$GUESTS/calculator.wasm"
@@ -62,3 +77,6 @@ if [ "$#" -gt 0 ]; then
 fi
 "$RUNNER" --reproduce "bash bench/run.sh" --wait-idle-min "${BENCH_WAIT_IDLE_MIN:-20}" --attempts "${BENCH_ATTEMPTS:-3}" \
     --markdown "$ROOT/BENCHMARKS.md" --json "$BENCH_TARGET/bench-results.json"
+
+echo "== soak" >&2
+"$BENCH_TARGET/release/airlock-soak" --reproduce "bash bench/run.sh" --markdown "$ROOT/BENCHMARKS.md"

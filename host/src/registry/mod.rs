@@ -40,6 +40,13 @@ pub use watch::Watcher;
 pub enum RegistryError {
     #[error("registry database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// A write found no room (SQLite's `SQLITE_FULL`): nothing of it was stored.
+    #[error(
+        "the registry database {} cannot be written: the disk is full (nothing was changed; \
+         free some space and retry)",
+        path.display()
+    )]
+    DiskFull { path: PathBuf },
     #[error("registry database {}: {source}", path.display())]
     Open {
         path: PathBuf,
@@ -151,6 +158,8 @@ struct Live {
 type Key = (String, String);
 
 pub struct Registry {
+    /// The database file, named in errors.
+    path: PathBuf,
     runtime: Runtime,
     policy: Policy,
     pool: (usize, usize),
@@ -186,6 +195,7 @@ impl Registry {
         }
         let defaults = LoadOptions::default();
         Ok(Registry {
+            path: path.to_path_buf(),
             runtime,
             policy,
             pool: (defaults.max_instances, defaults.max_idle),
@@ -216,11 +226,24 @@ impl Registry {
         self.db.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The error of a failed database write: a full disk is named as such, with the file,
+    /// since that is what the operator has to act on.
+    fn write_failed(&self, error: rusqlite::Error) -> RegistryError {
+        match error.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => RegistryError::DiskFull {
+                path: self.path.clone(),
+            },
+            _ => RegistryError::Db(error),
+        }
+    }
+
     /// Installs (or updates) the plugin folder at `dir`; returns the plugin's name.
     pub fn install(&self, dir: &Path) -> Result<String, RegistryError> {
         let manifest = crate::manifest::Manifest::from_dir(dir)?;
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        self.db().install(&manifest, &dir)?;
+        self.db()
+            .install(&manifest, &dir)
+            .map_err(|e| self.write_failed(e))?;
         self.emit(RegistryEvent::Installed {
             plugin: manifest.plugin.name.clone(),
             version: manifest.plugin.version.to_string(),
@@ -255,9 +278,15 @@ impl Registry {
         let _changes = self.changes.lock().await;
         let dir = self.installed_dir(name)?;
         self.check_dependencies(tenant, name)?;
+        let stored = self.db().registration(tenant, name)?;
         let plugin = self.swap(tenant, name, &dir, config.clone()).await?;
         let version = plugin.metadata().version.to_string();
-        self.db().enable(tenant, name, &version, &config)?;
+        let written = self.db().enable(tenant, name, &version, &config);
+        if let Err(e) = written {
+            let previous = stored.filter(|r| r.enabled).map(|r| r.config);
+            self.undo_swap(tenant, name, &dir, previous).await;
+            return Err(self.write_failed(e));
+        }
         self.emit(RegistryEvent::Enabled {
             tenant: tenant.into(),
             plugin: name.into(),
@@ -278,7 +307,9 @@ impl Registry {
                 dependents,
             });
         }
-        self.db().disable(tenant, name)?;
+        self.db()
+            .disable(tenant, name)
+            .map_err(|e| self.write_failed(e))?;
         let live = self.live_map_mut().remove(&key(tenant, name));
         if let Some(live) = live {
             live.plugin.shutdown().await;
@@ -317,8 +348,38 @@ impl Registry {
                 registration.version
             }
         };
-        self.db().set_config(tenant, name, &version, &config)?;
+        let written = self.db().set_config(tenant, name, &version, &config);
+        if let Err(e) = written {
+            if registration.enabled {
+                self.undo_swap(tenant, name, &dir, Some(registration.config))
+                    .await;
+            }
+            return Err(self.write_failed(e));
+        }
         Ok(())
+    }
+
+    /// After a swap whose database write failed (a full disk): serves what the database
+    /// holds again, so a change reported as failed has no effect. `previous` is the stored
+    /// configuration of an enabled registration; `None` stops the plugin.
+    async fn undo_swap(&self, tenant: &str, name: &str, dir: &Path, previous: Option<Value>) {
+        match previous {
+            Some(config) => {
+                if let Err(e) = self.swap(tenant, name, dir, config).await {
+                    tracing::warn!(
+                        tenant,
+                        plugin = name,
+                        "cannot restore the stored version: {e}"
+                    );
+                }
+            }
+            None => {
+                let live = self.live_map_mut().remove(&key(tenant, name));
+                if let Some(live) = live {
+                    live.plugin.shutdown().await;
+                }
+            }
+        }
     }
 
     fn registration(&self, tenant: &str, name: &str) -> Result<Registration, RegistryError> {

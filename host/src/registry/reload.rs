@@ -56,7 +56,9 @@ impl Registry {
             let outcome = match swapped {
                 Ok(plugin) => {
                     let to = plugin.metadata().version.to_string();
-                    self.db().set_config(tenant, name, &to, &config)?;
+                    self.db()
+                        .set_config(tenant, name, &to, &config)
+                        .map_err(|e| self.write_failed(e))?;
                     self.emit(RegistryEvent::Reloaded {
                         tenant: tenant.into(),
                         plugin: name.into(),

@@ -95,12 +95,14 @@ impl Registry {
             "{PREFIX}{}",
             bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
         );
-        self.db().add_token(
-            &crate::folder::sha256_hex(secret.as_bytes()),
-            tenant,
-            role.as_str(),
-            label,
-        )?;
+        self.db()
+            .add_token(
+                &crate::folder::sha256_hex(secret.as_bytes()),
+                tenant,
+                role.as_str(),
+                label,
+            )
+            .map_err(|e| self.write_failed(e))?;
         Ok(secret)
     }
 
@@ -132,7 +134,8 @@ impl Registry {
             0 => Err(RegistryError::NoSuchToken(shown(&id))),
             1 => {
                 let row = matching.remove(0);
-                db.remove_token(&row.hash)?;
+                db.remove_token(&row.hash)
+                    .map_err(|e| self.write_failed(e))?;
                 Ok(TokenInfo::from(row))
             }
             count => Err(RegistryError::AmbiguousToken {

@@ -107,6 +107,7 @@ pub fn registry_error(error: &RegistryError) -> RpcError {
         | RegistryError::BreaksDependent { .. } => (DEPENDENCY, "dependency"),
         RegistryError::Manifest(_) => (LOAD_REFUSED, "load-refused"),
         RegistryError::Db(_)
+        | RegistryError::DiskFull { .. }
         | RegistryError::Open { .. }
         | RegistryError::Watch(_)
         | RegistryError::Random(_) => (REGISTRY, "registry"),
