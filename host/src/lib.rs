@@ -32,9 +32,9 @@ pub mod discovery;
 mod engine;
 mod error;
 pub mod folder;
-pub mod handles;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod handles;
 mod host_api;
 pub mod interface;
 mod isolation;

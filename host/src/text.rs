@@ -134,7 +134,7 @@ impl serde_json::ser::Formatter for SafeFormatter<'_> {
         let mut start = 0;
         for (at, c) in fragment.char_indices() {
             if is_unsafe(c) {
-                writer.write_all(fragment[start..at].as_bytes())?;
+                writer.write_all(&fragment.as_bytes()[start..at])?;
                 let mut units = [0u16; 2];
                 for unit in c.encode_utf16(&mut units) {
                     write!(writer, "\\u{unit:04x}")?;
@@ -142,7 +142,7 @@ impl serde_json::ser::Formatter for SafeFormatter<'_> {
                 start = at + c.len_utf8();
             }
         }
-        writer.write_all(fragment[start..].as_bytes())
+        writer.write_all(&fragment.as_bytes()[start..])
     }
 
     // The rest delegates to the pretty formatter, which keeps the indentation state.

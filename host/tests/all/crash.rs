@@ -173,7 +173,7 @@ struct Model {
 impl Model {
     /// Change number `n`, given what is acknowledged so far.
     fn write(&self, n: u64) -> Change {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             let key = ("crash".to_string(), "redact".to_string());
             return Change {
                 key,

@@ -153,7 +153,12 @@ impl Plugin for Prober {
                     for _ in 0..a.count {
                         match std::fs::File::open(&a.path) {
                             Ok(file) => held.push(file),
-                            Err(e) => return attempt(Err(format!("after {}: {e}", held.len()))),
+                            Err(e) => {
+                                return attempt(Err::<usize, _>(format!(
+                                    "after {}: {e}",
+                                    held.len()
+                                )));
+                            }
                         }
                     }
                     attempt(Ok::<_, String>(held.len()))
