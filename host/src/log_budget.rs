@@ -95,7 +95,10 @@ mod tests {
         let budget = LogBudget::new("p".into());
         let big = LOG_BYTES / 4;
         let admitted = (0..10).filter(|_| budget.admit(big)).count();
-        assert_eq!(admitted, 3, "three records and their overhead fit, the fourth not");
+        assert_eq!(
+            admitted, 3,
+            "three records and their overhead fit, the fourth not"
+        );
         budget.settle();
         assert!(budget.admit(big));
     }

@@ -76,7 +76,9 @@ impl ArgumentSchema {
             .collect();
         if problems.len() > MAX_PROBLEMS {
             problems.truncate(MAX_PROBLEMS);
-            problems.push(format!("(more problems; the first {MAX_PROBLEMS} are listed)"));
+            problems.push(format!(
+                "(more problems; the first {MAX_PROBLEMS} are listed)"
+            ));
         }
         problems
     }

@@ -364,7 +364,10 @@ mod tests {
             ..metadata()
         };
         let why = Metadata::from_wit(long_author).unwrap_err();
-        assert!(why.contains("author is 257 bytes, over the cap of 256"), "{why}");
+        assert!(
+            why.contains("author is 257 bytes, over the cap of 256"),
+            "{why}"
+        );
         let long_description = wit::PluginMetadata {
             description: "d".repeat(TEXT_BYTES + 1),
             ..metadata()

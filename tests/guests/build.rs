@@ -43,11 +43,12 @@ fn main() {
     // <target>/<profile>/build/<pkg>-<hash>/out → <target>/guests-<checkout>: one guest build
     // per checkout, so two checkouts sharing a target dir never overwrite each other's
     // components (cargo uplifts every build's `.wasm` to the same file name).
-    let checkout: String = Sha256::digest(root.canonicalize().unwrap().to_string_lossy().as_bytes())
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let checkout: String =
+        Sha256::digest(root.canonicalize().unwrap().to_string_lossy().as_bytes())
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
     let target_dir = out_dir
         .ancestors()
         .nth(4)

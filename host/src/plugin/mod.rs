@@ -321,7 +321,12 @@ impl Plugin {
                 available: self.inner.tools.iter().map(|t| t.name.clone()).collect(),
             })?;
         let deadline = self.inner.limits.deadline;
-        match self.inner.validation.check(schema, text, parsed, deadline).await {
+        match self
+            .inner
+            .validation
+            .check(schema, text, parsed, deadline)
+            .await
+        {
             Verdict::Valid => Ok(()),
             Verdict::Problems(problems) => Err(CallError::BadArguments {
                 plugin: self.name().to_string(),

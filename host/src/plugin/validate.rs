@@ -57,7 +57,10 @@ impl Validation {
         let (schema, text) = (schema.clone(), text.to_owned());
         let gate = self.gate.clone();
         let work = async move {
-            let permit = gate.acquire_owned().await.expect("the gate is never closed");
+            let permit = gate
+                .acquire_owned()
+                .await
+                .expect("the gate is never closed");
             tokio::task::spawn_blocking(move || {
                 let _held_until_done = permit;
                 parse_and_check(&schema, &text)

@@ -185,7 +185,9 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
         match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
             (b'%', Some(byte)) => {
                 out.push(byte);
@@ -235,7 +237,10 @@ mod tests {
     }
 
     fn nested(levels: usize) -> Value {
-        (0..levels).fold(json!({"type": "string"}), |inner, _| json!({"allOf": [inner]}))
+        (0..levels).fold(
+            json!({"type": "string"}),
+            |inner, _| json!({"allOf": [inner]}),
+        )
     }
 
     #[test]
@@ -271,7 +276,8 @@ mod tests {
 
     #[test]
     fn refuses_recursive_remote_and_dynamic_references() {
-        let recursive = json!({"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}}, "$ref": "#/$defs/a"});
+        let recursive =
+            json!({"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}}, "$ref": "#/$defs/a"});
         assert!(check(&recursive).unwrap_err().contains("refers to itself"));
         let remote = json!({"$ref": "https://example.com/s.json"});
         assert!(check(&remote).unwrap_err().contains("outside the schema"));

@@ -25,7 +25,10 @@ async fn a_schema_whose_references_fan_out_is_refused_at_load_naming_the_cap() {
     };
     assert_eq!(tool, "costly");
     assert!(reason.contains("over 20000 JSON values"), "{reason}");
-    assert!(started.elapsed() < Duration::from_secs(10), "refused quickly");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "refused quickly"
+    );
 }
 
 /// `{"items": [0, 0, …]}`: three megabytes of items, each tried against 200 alternatives.
@@ -41,7 +44,12 @@ fn costly_arguments() -> String {
 async fn costly_validation_ends_at_the_deadline_and_starves_no_other_call() {
     let rt = runtime();
     let deadline = Duration::from_millis(300);
-    let sprawl = load_with(&rt, guests::SPRAWL, Limits::default().with_deadline(deadline)).await;
+    let sprawl = load_with(
+        &rt,
+        guests::SPRAWL,
+        Limits::default().with_deadline(deadline),
+    )
+    .await;
     let hostile = load(&rt, guests::HOSTILE).await;
     let ctx = CallContext::default();
     let small = sprawl
@@ -160,7 +168,11 @@ fn assert_within_budget(lines: usize, bytes: usize, text: &str) {
 async fn a_flood_of_empty_log_records_stays_within_the_budget() {
     let (lines, bytes, text) = flood("log_flood", json!({"count": 200_000, "bytes": 0})).await;
     assert_within_budget(lines, bytes, &text);
-    assert!(text.contains("199000 log records dropped"), "{}", &text[text.len() - 400..]);
+    assert!(
+        text.contains("199000 log records dropped"),
+        "{}",
+        &text[text.len() - 400..]
+    );
 }
 
 #[tokio::test]
@@ -178,11 +190,13 @@ async fn a_flood_of_printed_empty_lines_stays_within_the_budget() {
 /// Twenty refused execs with a 100 kB argument: each logged once, cut short.
 #[tokio::test]
 async fn refused_execs_log_once_each_and_cut_short() {
-    let (lines, bytes, text) =
-        flood("exec_flood", json!({"count": 20, "bytes": 100_000})).await;
+    let (lines, bytes, text) = flood("exec_flood", json!({"count": 20, "bytes": 100_000})).await;
     assert_eq!(text.matches("exec refused").count(), 20, "{text}");
     assert!(lines <= 21, "{lines} lines");
-    assert!(bytes < 64 << 10, "{bytes} bytes of log for 20 refused execs");
+    assert!(
+        bytes < 64 << 10,
+        "{bytes} bytes of log for 20 refused execs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -190,7 +204,11 @@ async fn oversized_error_and_health_texts_are_cut_naming_the_cap() {
     let rt = runtime();
     let sprawl = load(&rt, guests::SPRAWL).await;
     let err = sprawl
-        .call_tool("fail_big", &json!({"count": 1, "bytes": 1 << 20}), &CallContext::default())
+        .call_tool(
+            "fail_big",
+            &json!({"count": 1, "bytes": 1 << 20}),
+            &CallContext::default(),
+        )
         .await
         .expect_err("the tool fails");
     let CallError::Plugin {
@@ -200,11 +218,18 @@ async fn oversized_error_and_health_texts_are_cut_naming_the_cap() {
         panic!("expected a plugin error, got {err:?}")
     };
     assert_eq!(message.len(), 4096, "the message is cut at 4 KiB");
-    let note = details.as_ref().and_then(|d| d.as_str()).unwrap_or_default();
+    let note = details
+        .as_ref()
+        .and_then(|d| d.as_str())
+        .unwrap_or_default();
     assert!(note.contains("over the cap of 16384 bytes"), "{details:?}");
 
     let health = sprawl.health().await.expect("health answers");
     assert_eq!(health.message.len(), 4096);
     let note = health.details.as_str().unwrap_or_default();
-    assert!(note.contains("over the cap of 16384 bytes"), "{:?}", health.details);
+    assert!(
+        note.contains("over the cap of 16384 bytes"),
+        "{:?}",
+        health.details
+    );
 }

@@ -104,26 +104,36 @@ impl Plugin for Sprawl {
     fn tools(tools: &mut Tools<Self>) {
         tools
             .tool("echo", "Return the text", |_, x: Text, _| Ok(x.text))
-            .tool("costly", "Accept items (costly to validate)", |_, x: Costly, _| {
-                Ok(x.items.len())
-            })
-            .tool("log_flood", "Log `count` records of `bytes` bytes", |_, x: Flood, _| {
-                let message = "x".repeat(x.bytes);
-                for _ in 0..x.count {
-                    airlock_sdk::log::write(airlock_sdk::log::Level::Info, &message);
-                }
-                Ok(x.count)
-            })
-            .tool("print_flood", "Print `count` lines of `bytes` bytes", |_, x: Flood, _| {
-                let mut line = "p".repeat(x.bytes);
-                line.push('\n');
-                let mut out = std::io::stdout();
-                for _ in 0..x.count {
-                    let _ = out.write_all(line.as_bytes());
-                }
-                let _ = out.flush();
-                Ok(x.count)
-            })
+            .tool(
+                "costly",
+                "Accept items (costly to validate)",
+                |_, x: Costly, _| Ok(x.items.len()),
+            )
+            .tool(
+                "log_flood",
+                "Log `count` records of `bytes` bytes",
+                |_, x: Flood, _| {
+                    let message = "x".repeat(x.bytes);
+                    for _ in 0..x.count {
+                        airlock_sdk::log::write(airlock_sdk::log::Level::Info, &message);
+                    }
+                    Ok(x.count)
+                },
+            )
+            .tool(
+                "print_flood",
+                "Print `count` lines of `bytes` bytes",
+                |_, x: Flood, _| {
+                    let mut line = "p".repeat(x.bytes);
+                    line.push('\n');
+                    let mut out = std::io::stdout();
+                    for _ in 0..x.count {
+                        let _ = out.write_all(line.as_bytes());
+                    }
+                    let _ = out.flush();
+                    Ok(x.count)
+                },
+            )
             .tool(
                 "exec_flood",
                 "Ask `count` times to run a program with an argument of `bytes` bytes",
