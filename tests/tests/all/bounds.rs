@@ -116,7 +116,8 @@ async fn host_log_of<F: Future>(work: F) -> (usize, usize, String) {
     };
     let subscriber = tracing_subscriber::fmt()
         .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
+        // As an operator runs it: wasmtime-wasi traces every host call at TRACE.
+        .with_max_level(tracing::Level::DEBUG)
         .with_writer(writer)
         .finish();
     let guard = tracing::subscriber::set_default(subscriber);
