@@ -11,7 +11,7 @@
 # 100,000 through MCP over HTTP, RSS at start/middle/end; its own section of BENCHMARKS.md.
 #
 # Build directories (kept between runs; a cold build compiles two wasmtimes, 30-50 min on 2 busy cores):
-#   AIRLOCK_TARGET       main workspace, guests land in $AIRLOCK_TARGET/guests (default ~/.cache/airlock-target)
+#   AIRLOCK_TARGET       main workspace, guests land in $AIRLOCK_TARGET/guests-<checkout> (default ~/.cache/airlock-target)
 #   AIRLOCK_BENCH_TARGET this workspace (default ~/.cache/airlock-bench-target)
 # Before measuring, the full run waits up to BENCH_WAIT_IDLE_MIN minutes (default 20, 0 = not at
 # all) for other processes to leave the CPUs idle, and measures again (up to BENCH_ATTEMPTS times,
@@ -31,9 +31,12 @@ fi
 echo "== building the Airlock example components (main workspace, guest profile)" >&2
 # airlock-guests' build script builds every guest component with `--profile guest`.
 (cd "$ROOT" && CARGO_TARGET_DIR="$MAIN_TARGET" cargo build -p airlock-guests)
-GUESTS="$MAIN_TARGET/guests/wasm32-wasip2/guest"
+# One guest build per checkout: <target>/guests-<first 12 hex of sha256(checkout path)>
+# (tests/guests/build.rs).
+CHECKOUT=$(printf '%s' "$(cd "$ROOT" && pwd -P)" | sha256sum | cut -c1-12)
+GUESTS="$MAIN_TARGET/guests-$CHECKOUT/wasm32-wasip2/guest"
 # The assembled example plugin folders (manifest + pinned component), for the soak.
-export AIRLOCK_BENCH_PLUGINS="$MAIN_TARGET/guests/plugins"
+export AIRLOCK_BENCH_PLUGINS="$MAIN_TARGET/guests-$CHECKOUT/plugins"
 
 echo "== building the peers and the runner (bench workspace)" >&2
 cd "$BENCH"

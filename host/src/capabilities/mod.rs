@@ -269,10 +269,20 @@ mod tests {
         for plugin in ["weather", "my plugin", "a.b", "q\"uote", ""] {
             let (_, missing) = exec::grant(std::slice::from_ref(&exec), &[], plugin);
             let allowed = pasted(&missing[0].fix, "exec").allowed(plugin);
-            assert_eq!(allowed.exec, std::slice::from_ref(&exec), "{}", missing[0].fix);
+            assert_eq!(
+                allowed.exec,
+                std::slice::from_ref(&exec),
+                "{}",
+                missing[0].fix
+            );
             let (_, missing) = network::grant(std::slice::from_ref(&net), &[], plugin);
             let allowed = pasted(&missing[0].fix, "network").allowed(plugin);
-            assert_eq!(allowed.network, std::slice::from_ref(&net), "{}", missing[0].fix);
+            assert_eq!(
+                allowed.network,
+                std::slice::from_ref(&net),
+                "{}",
+                missing[0].fix
+            );
             let (_, missing) = env::grant(&["API_*".into()], &[], plugin);
             let line = missing[0].fix.split(" (").next().unwrap();
             assert_eq!(pasted(line, "env").allowed(plugin).env, ["API_*"], "{line}");

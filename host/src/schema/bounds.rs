@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn refuses_a_fan_out_of_references_naming_the_cap() {
-        assert!(check(&fan_out(10)).is_ok());
+        assert!(check(&fan_out(8)).is_ok());
         let why = check(&fan_out(40)).unwrap_err();
         assert!(why.contains(&SCHEMA_EXPANDED_VALUES.to_string()), "{why}");
     }

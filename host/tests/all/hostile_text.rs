@@ -126,7 +126,8 @@ fn a_call_logs_its_records_output_and_refused_exec_escaped() {
     for expected in [
         format!("stdout: {first_line}"),
         format!("stderr: {first_line}"),
-        format!("exec refused: denied: `{SHOWN}`"),
+        // The refusal quotes the command line (`exec::shown`), escaped.
+        format!("exec refused: denied: \"{SHOWN}\""),
     ] {
         assert!(log.contains(&expected), "missing {expected:?} in:\n{log}");
     }

@@ -38,7 +38,8 @@ async fn exchange(server: McpServer, input: &[&[u8]]) -> (Vec<Value>, bool) {
         client_write.write_all(line).await.unwrap();
         client_write.write_all(b"\n").await.unwrap();
     }
-    drop(client_write);
+    // Shut the write side down: dropping one half of a split stream does not end it.
+    client_write.shutdown().await.unwrap();
     let finished = tokio::time::timeout(Duration::from_secs(10), task)
         .await
         .is_ok();
@@ -132,7 +133,8 @@ async fn json_rpc_answers_bad_utf8_with_a_parse_error_and_keeps_batches() {
         .write_all(b"[{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tool/list\"}]\n")
         .await
         .unwrap();
-    drop(client_write);
+    // Shut the write side down: dropping one half of a split stream does not end it.
+    client_write.shutdown().await.unwrap();
     tokio::time::timeout(Duration::from_secs(30), task)
         .await
         .unwrap()
