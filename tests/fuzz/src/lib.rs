@@ -129,9 +129,10 @@ pub fn serve_bytes<H: Handler>(handler: Arc<H>, input: &[u8]) -> Vec<u8> {
 /// response, or a non-empty array of them; and the answers are exactly the ones the
 /// frames call for (see [`expected_answers`]), matched by id.
 pub fn serve_and_check<H: Handler>(handler: Arc<H>, input: &[u8]) {
+    let refuses_batches = handler_refuses_batches(&*handler);
     let output = serve_bytes(handler, input);
     let mut answered = answers(&output);
-    let mut expected = expected_answers(input);
+    let mut expected = expected_answers(input, refuses_batches);
     answered.sort();
     expected.sort();
     assert_eq!(
@@ -241,7 +242,7 @@ pub fn check_response(response: &Value) -> &Value {
 /// its error response; a request (with an id, even null) its response; a notification
 /// nothing; a batch one array holding the answers of its members, or nothing when all are
 /// notifications.
-pub fn expected_answers(input: &[u8]) -> Vec<Summary> {
+pub fn expected_answers(input: &[u8], refuses_batches: bool) -> Vec<Summary> {
     let mut frames: Vec<&[u8]> = input.split(|b| *b == b'\n').collect();
     if frames.last().is_some_and(|last| last.is_empty()) {
         frames.pop();
@@ -252,13 +253,16 @@ pub fn expected_answers(input: &[u8]) -> Vec<Summary> {
             if frame.len() > MAX_FRAME {
                 return Some(id_summary(&Value::Null));
             }
-            let text = String::from_utf8_lossy(frame);
-            if text.trim().is_empty() {
+            if frame.iter().all(u8::is_ascii_whitespace) {
                 return None;
             }
-            match jsonrpc::parse(&text) {
+            match jsonrpc::parse_bytes(frame) {
                 Frame::Invalid(reply) | Frame::Single(Err(reply)) => Some(id_summary(&reply["id"])),
                 Frame::Single(Ok(request)) => request.id.as_ref().map(id_summary),
+                // A response from the other side is never answered.
+                Frame::Response => None,
+                // A protocol without batches (MCP) refuses the whole batch with one error.
+                Frame::Batch(_) if refuses_batches => Some(id_summary(&Value::Null)),
                 Frame::Batch(items) => {
                     let ids: Vec<Value> = items
                         .into_iter()
@@ -272,4 +276,9 @@ pub fn expected_answers(input: &[u8]) -> Vec<Summary> {
             }
         })
         .collect()
+}
+
+/// Whether `handler` refuses batches (MCP) instead of answering them with an array.
+fn handler_refuses_batches<H: Handler>(handler: &H) -> bool {
+    handler.refuses_batches().is_some()
 }
