@@ -56,12 +56,7 @@ pub async fn describe_file(
 ) -> Result<Interface, LoadError> {
     let path = path.as_ref();
     let what = path.display().to_string();
-    let bytes = tokio::fs::read(path)
-        .await
-        .map_err(|source| LoadError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let bytes = crate::runtime::read_component(path).await?;
     let engine = runtime.engine().clone();
     let cache = runtime.cache().cloned();
     tokio::task::spawn_blocking(move || {

@@ -315,12 +315,7 @@ impl Runtime {
         options: LoadOptions,
     ) -> Result<Plugin, LoadError> {
         let path = path.as_ref();
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|source| LoadError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let bytes = read_component(path).await?;
         self.load_bytes(bytes, &path.display().to_string(), options)
             .await
     }
@@ -416,4 +411,14 @@ impl Runtime {
     pub(crate) fn inner(&self) -> &RuntimeInner {
         &self.inner
     }
+}
+
+/// The bytes of the component file at `path`; [`LoadError::Read`] when it cannot be read.
+pub(crate) async fn read_component(path: &Path) -> Result<Vec<u8>, LoadError> {
+    tokio::fs::read(path)
+        .await
+        .map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
 }
