@@ -14,6 +14,7 @@ mod jsonrpc;
 mod lifecycle;
 mod mcp;
 mod pipeline;
+mod polyglot;
 mod registry;
 mod reload;
 mod sessions;
