@@ -15,6 +15,7 @@ mod lifecycle;
 mod mcp;
 mod pipeline;
 mod polyglot;
+mod polyglot_bench;
 mod registry;
 mod reload;
 mod sessions;
