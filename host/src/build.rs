@@ -57,7 +57,10 @@ const PYTHON_SDK: &[(&str, &str)] = &[
         "schema.py",
         include_str!("../../sdk/python/airlock_sdk/schema.py"),
     ),
-    ("host.py", include_str!("../../sdk/python/airlock_sdk/host.py")),
+    (
+        "host.py",
+        include_str!("../../sdk/python/airlock_sdk/host.py"),
+    ),
     (
         "_export.py",
         include_str!("../../sdk/python/airlock_sdk/_export.py"),
@@ -128,7 +131,9 @@ impl std::fmt::Display for Lang {
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("{dir} has no {FILE_NAME}: run `airlock new NAME --lang rust|python|js` to start a plugin")]
+    #[error(
+        "{dir} has no airlock.toml: run `airlock new NAME --lang rust|python|js` to start a plugin"
+    )]
     NoManifest { dir: PathBuf },
 
     #[error(transparent)]
@@ -204,7 +209,15 @@ pub struct Toolchains {
 pub fn fingerprint() -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
-    for part in [WIT, JS_SDK, JS_SDK_TYPES, JS_DRIVER, COMPONENTIZE_PY_VERSION, COMPONENTIZE_JS_VERSION, ROLLDOWN_VERSION] {
+    for part in [
+        WIT,
+        JS_SDK,
+        JS_SDK_TYPES,
+        JS_DRIVER,
+        COMPONENTIZE_PY_VERSION,
+        COMPONENTIZE_JS_VERSION,
+        ROLLDOWN_VERSION,
+    ] {
         hash.update(part.as_bytes());
         hash.update([0]);
     }
@@ -245,7 +258,8 @@ pub fn build(
     if !component.is_file() {
         return Err(BuildError::NoOutput { path: component });
     }
-    let bytes = std::fs::read(&component).map_err(io(format!("reading {}", component.display())))?;
+    let bytes =
+        std::fs::read(&component).map_err(io(format!("reading {}", component.display())))?;
     let sha256 = crate::folder::sha256_hex(&bytes);
     pin(dir, &sha256)?;
     Ok(Built {
@@ -278,14 +292,16 @@ fn pin(dir: &Path, digest: &str) -> Result<(), BuildError> {
             lines.insert(at, line);
         }
     }
-    std::fs::write(&path, lines.join("\n") + "\n").map_err(io(format!("writing {}", path.display())))
+    std::fs::write(&path, lines.join("\n") + "\n")
+        .map_err(io(format!("writing {}", path.display())))
 }
 
 /// A fresh scratch directory `dir/.airlock-build/<sub>` holding the WIT.
 fn scratch(dir: &Path, sub: &str) -> Result<PathBuf, BuildError> {
     let work = dir.join(BUILD_DIR).join(sub);
     let _ = std::fs::remove_dir_all(&work);
-    std::fs::create_dir_all(work.join("wit")).map_err(io(format!("creating {}", work.display())))?;
+    std::fs::create_dir_all(work.join("wit"))
+        .map_err(io(format!("creating {}", work.display())))?;
     write(&work.join("wit/plugin.wit"), WIT)?;
     write(
         &dir.join(BUILD_DIR).join(".gitignore"),
@@ -342,7 +358,10 @@ fn python_toolchain(toolchains: &Toolchains) -> Result<(PathBuf, PathBuf), Build
         },
     };
     if !componentize.is_file() {
-        return Err(missing(format!("{} does not exist", componentize.display())));
+        return Err(missing(format!(
+            "{} does not exist",
+            componentize.display()
+        )));
     }
     let version = Command::new(&componentize)
         .arg("--version")
@@ -386,7 +405,7 @@ fn build_python(
         .args(["-B", "-m", "airlock_sdk._build", "plugin"])
         .env("PYTHONPATH", &pythonpath)
         .current_dir(dir);
-    let world = first_line(&run_step("checking plugin.py", describe, progress)?);
+    let world = last_line(&run_step("checking plugin.py", describe, progress)?);
     progress(&format!(
         "the plugin needs world `{world}`; componentizing with componentize-py {COMPONENTIZE_PY_VERSION} (~15 s)"
     ));
@@ -441,7 +460,10 @@ fn js_toolchain(toolchains: &Toolchains) -> Result<(PathBuf, PathBuf), BuildErro
         ("@bytecodealliance/componentize-js", COMPONENTIZE_JS_VERSION),
         ("rolldown", ROLLDOWN_VERSION),
     ] {
-        let manifest = folder.join("node_modules").join(package).join("package.json");
+        let manifest = folder
+            .join("node_modules")
+            .join(package)
+            .join("package.json");
         let found = std::fs::read_to_string(&manifest)
             .ok()
             .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
@@ -499,7 +521,7 @@ fn build_js(
         .arg("--out")
         .arg(component)
         .current_dir(dir);
-    let world = first_line(&run_step("the JavaScript build", cmd, progress)?);
+    let world = last_line(&run_step("the JavaScript build", cmd, progress)?);
     progress(&format!("built for world `{world}`"));
     Ok(())
 }
@@ -527,18 +549,27 @@ fn build_rust(
         .unwrap_or_else(|| dir.join("target"));
     progress("compiling with cargo for wasm32-wasip2 (release)");
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
-        .arg(&manifest_path)
-        .env("CARGO_TARGET_DIR", &target_dir)
-        // Flags meant for a host build must not leak into the guest build.
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("RUSTC_WRAPPER")
-        .current_dir(dir);
+    cmd.args([
+        "build",
+        "--release",
+        "--target",
+        "wasm32-wasip2",
+        "--manifest-path",
+    ])
+    .arg(&manifest_path)
+    .env("CARGO_TARGET_DIR", &target_dir)
+    // Flags meant for a host build must not leak into the guest build.
+    .env_remove("CARGO_ENCODED_RUSTFLAGS")
+    .env_remove("RUSTFLAGS")
+    .env_remove("CARGO_BUILD_RUSTFLAGS")
+    .env_remove("RUSTC_WORKSPACE_WRAPPER")
+    .env_remove("RUSTC_WRAPPER")
+    .current_dir(dir);
     match run_step("cargo build", cmd, progress) {
-        Err(BuildError::StepFailed { output, .. }) if output.contains("wasm32-wasip2") && output.contains("target may not be installed") => {
+        Err(BuildError::StepFailed { output, .. })
+            if output.contains("wasm32-wasip2")
+                && output.contains("target may not be installed") =>
+        {
             return Err(BuildError::ToolchainMissing {
                 lang: Lang::Rust,
                 problem: "the wasm32-wasip2 target is not installed".into(),
@@ -583,7 +614,11 @@ fn rust_lib_name(manifest_path: &Path) -> Result<String, BuildError> {
 
 /// Runs `cmd` to completion, reporting progress every few seconds; returns its stdout.
 /// A non-zero exit is [`BuildError::StepFailed`] with the tail of its output.
-fn run_step(step: &str, mut cmd: Command, progress: &mut dyn FnMut(&str)) -> Result<String, BuildError> {
+fn run_step(
+    step: &str,
+    mut cmd: Command,
+    progress: &mut dyn FnMut(&str),
+) -> Result<String, BuildError> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -627,7 +662,7 @@ fn run_step(step: &str, mut cmd: Command, progress: &mut dyn FnMut(&str)) -> Res
     Ok(stdout)
 }
 
-fn first_line(text: &str) -> String {
+fn last_line(text: &str) -> String {
     text.lines()
         .rev()
         .find(|l| !l.trim().is_empty())
@@ -644,12 +679,17 @@ mod tests {
     fn the_language_comes_from_the_sources() {
         let dir = std::env::temp_dir().join(format!("airlock-lang-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        assert!(matches!(Lang::detect(&dir), Err(BuildError::UnknownLanguage { .. })));
+        assert!(matches!(
+            Lang::detect(&dir),
+            Err(BuildError::UnknownLanguage { .. })
+        ));
         std::fs::write(dir.join("plugin.py"), "").unwrap();
         assert_eq!(Lang::detect(&dir).unwrap(), Lang::Python);
         std::fs::write(dir.join("plugin.js"), "").unwrap();
-        assert!(matches!(Lang::detect(&dir), Err(BuildError::AmbiguousLanguage { .. })));
+        assert!(matches!(
+            Lang::detect(&dir),
+            Err(BuildError::AmbiguousLanguage { .. })
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
-
 }

@@ -142,8 +142,11 @@ export const session = {
       throw new Error(`session.set(${JSON.stringify(key)}): ${e?.payload ?? e}`);
     }
   },
-  /** Removes `key`; true when it existed. */
-  delete: (key) => needHost("context").delete(key),
+  /** Removes `key`; true when it existed. (Bindings may spell the reserved word `delete$`.) */
+  delete(key) {
+    const context = needHost("context");
+    return (context.delete ?? context["delete$"]).call(context, key);
+  },
   /** Every key of the session, sorted. */
   keys: () => needHost("context").keys(),
 };

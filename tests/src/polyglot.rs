@@ -57,7 +57,12 @@ fn repo() -> PathBuf {
 
 /// `examples/<lang>/count-vowels`, built.
 pub fn count_vowels(lang: Lang) -> Built {
-    built(repo().join("examples").join(lang.dir()).join("count-vowels"))
+    built(
+        repo()
+            .join("examples")
+            .join(lang.dir())
+            .join("count-vowels"),
+    )
 }
 
 /// `examples/<lang>/redact`, built.
@@ -126,7 +131,12 @@ fn build_cached(source: &Path) -> Built {
         .collect();
     let label = format!(
         "{}-{}-{hash}",
-        source.parent().unwrap().file_name().unwrap().to_string_lossy(),
+        source
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_string_lossy(),
         source.file_name().unwrap().to_string_lossy()
     );
     let dir = target_dir().join("polyglot").join(label);

@@ -211,7 +211,10 @@ async fn an_exception_is_a_plugin_error_with_its_message_and_the_instance_lives_
     for (lang, kind) in [(Lang::Python, "ValueError"), (Lang::Js, "TypeError")] {
         let hostile = load_with(&runtime, polyglot::hostile(lang).path(), Limits::default()).await;
         assert_eq!(
-            hostile.call_tool("counter", &json!({}), &ctx).await.unwrap(),
+            hostile
+                .call_tool("counter", &json!({}), &ctx)
+                .await
+                .unwrap(),
             1
         );
         let during = tokio::spawn(keep_calling(bystander.clone()));
@@ -235,7 +238,10 @@ async fn an_exception_is_a_plugin_error_with_its_message_and_the_instance_lives_
         assert!(!error.discards_instance(), "{lang:?}: {error:?}");
         assert_eq!(during.await.unwrap(), 20, "the bystander kept answering");
         assert_eq!(
-            hostile.call_tool("counter", &json!({}), &ctx).await.unwrap(),
+            hostile
+                .call_tool("counter", &json!({}), &ctx)
+                .await
+                .unwrap(),
             2,
             "{lang:?}: the same instance answers on"
         );

@@ -25,7 +25,9 @@ pub struct BuildArgs {
 pub async fn run(args: BuildArgs) -> Result<ExitCode> {
     let dir = args.dir.clone();
     let built = tokio::task::spawn_blocking(move || {
-        airlock::build::build(&dir, &Default::default(), &mut |line| eprintln!("airlock build: {line}"))
+        airlock::build::build(&dir, &Default::default(), &mut |line| {
+            eprintln!("airlock build: {line}")
+        })
     })
     .await??;
     println!(

@@ -35,7 +35,10 @@ enum LangArg {
 /// Runs `airlock new`.
 pub fn run(args: NewArgs) -> Result<ExitCode> {
     check_name(&args.name)?;
-    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
     if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
         bail!(
             "{} already exists and is not empty; choose another name or --dir",
