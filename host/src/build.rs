@@ -242,6 +242,10 @@ pub fn build(
             dir: dir.to_path_buf(),
         });
     }
+    // Toolchains run in the scratch directory: every path handed to them must be absolute.
+    let dir = &dir
+        .canonicalize()
+        .map_err(io(format!("resolving {}", dir.display())))?;
     let manifest = Manifest::from_dir(dir)?;
     let lang = Lang::detect(dir)?;
     let component = dir.join(&manifest.plugin.component);
@@ -621,7 +625,9 @@ fn run_step(
 ) -> Result<String, BuildError> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::piped())
+        // A Rust backtrace from a toolchain would push its error message out of the tail.
+        .env("RUST_BACKTRACE", "0");
     let program: OsString = cmd.get_program().to_owned();
     let child = cmd.spawn().map_err(io(format!(
         "starting {} for {step}",

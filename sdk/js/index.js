@@ -188,7 +188,11 @@ function guarded(body) {
   try {
     return body();
   } catch (error) {
-    if (error instanceof RangeError && /memory|allocation/i.test(error.message)) throw error;
+    // Running out of memory is not the plugin's answer: trap, so the host reports the
+    // memory cap that caused it. A payload the bindings cannot lower (a Symbol) makes the
+    // export trap; an Error would become an error result with code 0.
+    const text = error instanceof Error ? error.message : String(error);
+    if (/out of memory|allocation size overflow/i.test(text)) throw { payload: Symbol(`out of memory: ${text}`) };
     throw { payload: witError(error) };
   }
 }
