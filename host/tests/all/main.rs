@@ -2,5 +2,5 @@
 //! MCP clients driving it.
 
 mod cli;
-mod new_build;
 mod mcp_clients;
+mod new_build;
