@@ -23,6 +23,7 @@
 //! (`InstancePre` + instance pool) → a call under [`Limits`].
 
 mod bindings;
+pub mod build;
 pub mod cache;
 pub mod capabilities;
 pub mod catalog;

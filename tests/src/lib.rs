@@ -6,6 +6,7 @@ use airlock::{Limits, LoadOptions, Plugin, Runtime};
 pub use airlock_guests as guests;
 
 pub mod http;
+pub mod polyglot;
 
 /// A registry in `dir` (its own database) under the default policy.
 pub fn registry(dir: &TempDir) -> airlock::registry::Registry {

@@ -8,3 +8,4 @@ mod front_ends;
 mod hostile_text;
 mod mcp_clients;
 mod support;
+mod new_build;

@@ -152,8 +152,13 @@ async fn oversized_arguments_are_refused_before_the_call() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn count_vowels_counts_and_keeps_a_running_total() {
+    check_count_vowels(guests::COUNT_VOWELS).await;
+}
+
+/// count-vowels (in any language) counts and keeps a running total per instance.
+pub(crate) async fn check_count_vowels(component: &str) {
     let runtime = runtime();
-    let plugin = load(&runtime, guests::COUNT_VOWELS).await;
+    let plugin = load(&runtime, component).await;
     let ctx = CallContext::default();
     let first = plugin
         .call_tool("count_vowels", &json!({"text": "Hello, World!"}), &ctx)
@@ -173,9 +178,15 @@ async fn count_vowels_counts_and_keeps_a_running_total() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn state_moves_from_one_plugin_to_another() {
+    check_state_moves(guests::COUNT_VOWELS, guests::COUNT_VOWELS).await;
+}
+
+/// count-vowels' total moves from an instance of `from` to one of `to` (any languages);
+/// a malformed state is a plugin error 400.
+pub(crate) async fn check_state_moves(from: &str, to: &str) {
     let runtime = runtime();
     let ctx = CallContext::default();
-    let old = load(&runtime, guests::COUNT_VOWELS).await;
+    let old = load(&runtime, from).await;
     old.call_tool("count_vowels", &json!({"text": "aaaa"}), &ctx)
         .await
         .unwrap();
@@ -184,7 +195,7 @@ async fn state_moves_from_one_plugin_to_another() {
         .await
         .unwrap()
         .expect("count-vowels captures its total");
-    let new = load(&runtime, guests::COUNT_VOWELS).await;
+    let new = load(&runtime, to).await;
     new.restore_state(&state).await.unwrap();
     let out = new
         .call_tool("count_vowels", &json!({"text": "e"}), &ctx)
@@ -200,8 +211,13 @@ async fn state_moves_from_one_plugin_to_another() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redact_scrubs_secrets_before_tool_calls() {
+    check_redact_scrubs(guests::REDACT).await;
+}
+
+/// redact (in any language) replaces e-mail addresses and keys on `before-tool-call`.
+pub(crate) async fn check_redact_scrubs(component: &str) {
     let runtime = runtime();
-    let redact = load(&runtime, guests::REDACT).await;
+    let redact = load(&runtime, component).await;
     assert_eq!(redact.world(), World::HookPlugin);
     assert_eq!(redact.subscriptions(), [HookKind::BeforeToolCall]);
     assert!(redact.tools().is_empty());
@@ -224,8 +240,13 @@ async fn redact_scrubs_secrets_before_tool_calls() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redact_passes_clean_payloads_and_unsubscribed_kinds() {
+    check_redact_passes(guests::REDACT).await;
+}
+
+/// redact (in any language) passes clean payloads and kinds it did not subscribe to.
+pub(crate) async fn check_redact_passes(component: &str) {
     let runtime = runtime();
-    let redact = load(&runtime, guests::REDACT).await;
+    let redact = load(&runtime, component).await;
     let ctx = CallContext::default();
     let clean = json!({"tool": "search", "arguments": {"q": "weather in Paris"}});
     assert_eq!(
@@ -247,9 +268,14 @@ async fn redact_passes_clean_payloads_and_unsubscribed_kinds() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn redact_vetoes_the_tools_its_config_denies() {
+    check_redact_vetoes(guests::REDACT).await;
+}
+
+/// redact (in any language) vetoes the tools its init config denies.
+pub(crate) async fn check_redact_vetoes(component: &str) {
     let runtime = runtime();
     let options = LoadOptions::default().config(json!({"deny_tools": ["shell", "delete_file"]}));
-    let redact = runtime.load_file(guests::REDACT, options).await.unwrap();
+    let redact = runtime.load_file(component, options).await.unwrap();
     let outcome = redact
         .handle_hook(
             &HookKind::BeforeToolCall,
@@ -266,10 +292,16 @@ async fn redact_vetoes_the_tools_its_config_denies() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_config_the_plugin_rejects_fails_the_load_with_its_reason() {
+    check_config_rejected(guests::REDACT).await;
+}
+
+/// redact (in any language) refuses an unknown config field: the load fails with a typed
+/// start error carrying the plugin's 400 and its reason.
+pub(crate) async fn check_config_rejected(component: &str) {
     let runtime = runtime();
     let options = LoadOptions::default().config(json!({"deny_tool": "typo"}));
     let err = runtime
-        .load_file(guests::REDACT, options)
+        .load_file(component, options)
         .await
         .expect_err("init must fail");
     let text = err.to_string();

@@ -10,8 +10,22 @@ use serde_json::{Value, json};
 /// Runs `tool` on the hostile plugin while the calculator keeps answering, then checks the
 /// aftermath. Returns the attack's error.
 async fn attack(limits: Limits, tool: &str, arguments: Value) -> CallError {
+    attack_on(guests::HOSTILE, limits, tool, arguments).await
+}
+
+/// Runs `tool` on `component` (a hostile plugin in any language, with `counter` and `echo`
+/// tools) while the Rust calculator keeps answering, then checks the aftermath: the error
+/// discards the instance, the bystander answered throughout, and the plugin answers its
+/// next call from a fresh instance. Returns the attack's error.
+pub(crate) async fn attack_on(
+    component: &str,
+    limits: Limits,
+    tool: &str,
+    arguments: Value,
+) -> CallError {
     let runtime = runtime_for_memory(limits.memory_bytes);
-    let hostile = load_with(&runtime, guests::HOSTILE, limits).await;
+    let hostile = load_with(&runtime, component, limits).await;
+    let name = hostile.name().to_string();
     let bystander = load(&runtime, guests::CALCULATOR).await;
     let ctx = CallContext::default();
 
@@ -36,7 +50,7 @@ async fn attack(limits: Limits, tool: &str, arguments: Value) -> CallError {
         .call_tool(tool, &arguments, &ctx)
         .await
         .expect_err("the attack must fail");
-    assert_eq!(error.plugin(), "hostile");
+    assert_eq!(error.plugin(), name);
     assert!(error.discards_instance(), "{error:?}");
     assert!(
         during.await.unwrap() > 0,
@@ -67,7 +81,7 @@ async fn attack(limits: Limits, tool: &str, arguments: Value) -> CallError {
 }
 
 /// Calls the bystander repeatedly for a moment; returns how many calls succeeded.
-async fn keep_calling(plugin: Plugin) -> usize {
+pub(crate) async fn keep_calling(plugin: Plugin) -> usize {
     let mut answered = 0;
     for i in 0..20 {
         let out = plugin

@@ -16,6 +16,8 @@ mod jsonrpc;
 mod lifecycle;
 mod mcp;
 mod pipeline;
+mod polyglot;
+mod polyglot_bench;
 mod registry;
 mod reload;
 mod resources;

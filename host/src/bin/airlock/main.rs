@@ -3,8 +3,10 @@
 //! 2 the plugin could not be loaded or the input was bad.
 
 mod audit;
+mod build;
 mod cache;
 mod demo;
+mod new;
 mod plugins;
 mod serve;
 
@@ -94,6 +96,10 @@ enum Command {
     Token(serve::TokenArgs),
     /// Build the examples and show Airlock at work: tools, hooks, and runaway plugins stopped.
     Demo,
+    /// Start a plugin: scaffold a folder (source, manifest, test, README) in Rust, Python or JS.
+    New(new::NewArgs),
+    /// Build a plugin folder from source with its language's toolchain and pin the component.
+    Build(build::BuildArgs),
 }
 
 /// Limits and configuration for one run.
@@ -242,6 +248,8 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Token(args) => serve::token(args).await,
         Command::Cache(args) => cache::run(args).await,
         Command::Demo => demo::run().await.map(|()| ExitCode::SUCCESS),
+        Command::New(args) => new::run(args),
+        Command::Build(args) => build::run(args).await,
     }
 }
 
