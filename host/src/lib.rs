@@ -36,6 +36,8 @@ mod host_api;
 mod isolation;
 pub mod limits;
 pub mod manifest;
+#[cfg(feature = "oci")]
+pub mod oci;
 pub mod pipeline;
 pub mod plugin;
 pub mod policy;
@@ -45,6 +47,7 @@ mod schema;
 #[cfg(feature = "serve")]
 pub mod serve;
 mod store;
+pub mod trust;
 mod types;
 pub mod units;
 

@@ -33,6 +33,10 @@ pub struct Installed {
     pub dir: PathBuf,
     pub installed_at: i64,
     pub updated_at: i64,
+    /// Where it was installed from (`oci://…`), `None` for a local folder.
+    pub source: Option<String>,
+    /// The OCI manifest digest `source` resolved to at install (`sha256:…`).
+    pub source_digest: Option<String>,
 }
 
 const SCHEMA: &str = "
@@ -86,6 +90,7 @@ impl Db {
         let connection = Connection::open(path)?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
+        add_source_columns(&connection)?;
         Ok(Db { connection })
     }
 
@@ -110,8 +115,8 @@ impl Db {
 
     pub(crate) fn installed(&self, name: Option<&str>) -> rusqlite::Result<Vec<Installed>> {
         let mut statement = self.connection.prepare(
-            "SELECT name, version, dir, installed_at, updated_at FROM installed
-             WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+            "SELECT name, version, dir, installed_at, updated_at, source, source_digest
+             FROM installed WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
         )?;
         let rows = statement.query_map([name], |row| {
             Ok(Installed {
@@ -120,9 +125,25 @@ impl Db {
                 dir: PathBuf::from(row.get::<_, String>(2)?),
                 installed_at: row.get(3)?,
                 updated_at: row.get(4)?,
+                source: row.get(5)?,
+                source_digest: row.get(6)?,
             })
         })?;
         rows.collect()
+    }
+
+    /// Records where `name` was installed from: `Some((reference, digest))`, or `None`
+    /// for a local folder.
+    pub(crate) fn set_source(
+        &self,
+        name: &str,
+        source: Option<(&str, &str)>,
+    ) -> rusqlite::Result<()> {
+        self.connection.execute(
+            "UPDATE installed SET source = ?2, source_digest = ?3 WHERE name = ?1",
+            params![name, source.map(|s| s.0), source.map(|s| s.1)],
+        )?;
+        Ok(())
     }
 
     /// Records `tenant`'s registration of `plugin` as enabled with `config`.
@@ -285,6 +306,23 @@ impl Db {
             )
             .optional()
     }
+}
+
+/// Migration: databases made before plugins came from registries lack the `source` and
+/// `source_digest` columns of `installed`; add them (NULL: a local folder).
+fn add_source_columns(connection: &Connection) -> rusqlite::Result<()> {
+    let has_source: i64 = connection.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('installed') WHERE name = 'source'",
+        [],
+        |row| row.get(0),
+    )?;
+    if has_source == 0 {
+        connection.execute_batch(
+            "ALTER TABLE installed ADD COLUMN source TEXT;
+             ALTER TABLE installed ADD COLUMN source_digest TEXT;",
+        )?;
+    }
+    Ok(())
 }
 
 /// A row of the tokens table.

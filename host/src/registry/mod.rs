@@ -215,12 +215,32 @@ impl Registry {
         let manifest = crate::manifest::Manifest::from_dir(dir)?;
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         self.db().install(&manifest, &dir)?;
+        self.db().set_source(&manifest.plugin.name, None)?;
         self.emit(RegistryEvent::Installed {
             plugin: manifest.plugin.name.clone(),
             version: manifest.plugin.version.to_string(),
             dir,
         });
         Ok(manifest.plugin.name)
+    }
+
+    /// Installs the plugin folder at `dir`, pulled from `reference` (`oci://…`) which
+    /// resolved to the OCI manifest `digest`; both are recorded and listed. Loads use the
+    /// folder, so a tag that moves later changes nothing until the next install.
+    pub fn install_from(
+        &self,
+        dir: &Path,
+        reference: &str,
+        digest: &str,
+    ) -> Result<String, RegistryError> {
+        let name = self.install(dir)?;
+        self.db().set_source(&name, Some((reference, digest)))?;
+        Ok(name)
+    }
+
+    /// The policy plugins are loaded under.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// Installed plugins, by name.

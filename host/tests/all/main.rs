@@ -3,3 +3,4 @@
 
 mod cli;
 mod mcp_clients;
+mod publish;

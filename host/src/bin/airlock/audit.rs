@@ -43,6 +43,7 @@ fn print_report(review: &Review, report: &AuditReport) {
         "NOT verified"
     };
     println!("sha256   {digest}  {status}");
+    print_signature(review);
     if let Some(world) = review.world {
         println!("World    {world}");
     }
@@ -110,6 +111,34 @@ fn print_report(review: &Review, report: &AuditReport) {
         for error in &review.errors {
             println!("  - {}", error.to_string().replace('\n', "\n    "));
         }
+    }
+}
+
+/// The signer and, for a folder pulled from a registry, where it came from.
+fn print_signature(review: &Review) {
+    match &review.signature {
+        Some(s) => println!(
+            "Signed   by key {}{}  {}\n         trusted comment: {}",
+            s.key_id.as_deref().unwrap_or("(unreadable)"),
+            s.trusted_by
+                .as_deref()
+                .map(|by| format!(" ({by})"))
+                .unwrap_or_default(),
+            if s.verified {
+                "verified"
+            } else {
+                "NOT verified"
+            },
+            s.trusted_comment.as_deref().unwrap_or("-"),
+        ),
+        None => println!("Signed   no (no airlock.toml.minisig)"),
+    }
+    if let Some(source) = &review.source {
+        println!(
+            "Source   {} ({})",
+            source["reference"].as_str().unwrap_or("?"),
+            source["digest"].as_str().unwrap_or("?")
+        );
     }
 }
 

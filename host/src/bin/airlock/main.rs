@@ -6,6 +6,7 @@ mod audit;
 mod cache;
 mod demo;
 mod plugins;
+mod publish;
 mod serve;
 
 use std::io::IsTerminal;
@@ -94,6 +95,14 @@ enum Command {
     Token(serve::TokenArgs),
     /// Build the examples and show Airlock at work: tools, hooks, and runaway plugins stopped.
     Demo,
+    /// Create a minisign key pair for signing plugins.
+    Keygen(publish::KeygenArgs),
+    /// Sign a plugin folder: its manifest, which pins the component, in airlock.toml.minisig.
+    Sign(publish::SignArgs),
+    /// Check a plugin folder's signature against trusted keys. Exit 1 when it does not verify.
+    Verify(publish::VerifyArgs),
+    /// Publish a plugin folder to an OCI registry: oci://HOST[:PORT]/REPO:TAG.
+    Push(publish::PushArgs),
 }
 
 /// Limits and configuration for one run.
@@ -208,6 +217,10 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Token(args) => serve::token(args).await,
         Command::Cache(args) => cache::run(args).await,
         Command::Demo => demo::run().await.map(|()| ExitCode::SUCCESS),
+        Command::Keygen(args) => publish::keygen(args),
+        Command::Sign(args) => publish::sign(args),
+        Command::Verify(args) => publish::verify(args),
+        Command::Push(args) => publish::push(args).await,
     }
 }
 
