@@ -8,6 +8,8 @@ use std::process::{Command, Output};
 
 use airlock_guests as guests;
 
+// Shared with the integration tests by path (no crate dependency); not all of it is used here.
+#[allow(dead_code)]
 #[path = "../../../tests/src/oci_registry.rs"]
 mod oci_registry;
 

@@ -114,7 +114,8 @@ async fn a_signature_by_an_unknown_or_unlisted_key_is_refused() {
     let (_, public, _) = signing_key();
     let mut policy = trusting(&[&public, &other_public], false);
     let (signer, signer_public, _) = signing_key();
-    policy = policy.with_trust(policy.trust.clone().trust(&signer_public).unwrap());
+    let trust = policy.trust.clone().trust(&signer_public).unwrap();
+    policy = policy.with_trust(trust);
     policy.trust.plugins.insert(
         "calculator".into(),
         airlock::trust::PluginTrust {
