@@ -61,11 +61,8 @@ impl FromStr for OciRef {
         let rest = text
             .strip_prefix("oci://")
             .ok_or_else(|| bad("it must start with `oci://`".into()))?;
-        if !rest
-            .split('/')
-            .next()
-            .is_some_and(|h| h.contains(['.', ':']) || h == "localhost")
-        {
+        let host = rest.split_once('/').map(|(host, _)| host);
+        if !host.is_some_and(|h| h.contains(['.', ':']) || h == "localhost") {
             return Err(bad(
                 "name the registry host, e.g. oci://registry.example:5000/repo:tag".into(),
             ));
