@@ -56,6 +56,21 @@ if ! "$fuzz_venv/bin/pip" freeze 2>/dev/null | grep -qxFf <(grep -v '^#' host/te
 fi
 export AIRLOCK_SCHEMATHESIS="$fuzz_venv/bin/schemathesis"
 # --- end of API fuzzing ----------------------------------------------------------------------
+# --- Signed plugins and OCI registries (issue #17) -----------------------------------
+# The trust and OCI tests start a real registry (Debian's `docker-registry`) on loopback and
+# check signatures against the standard `minisign` tool; they fail, never skip, without them.
+need=()
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+command -v minisign >/dev/null 2>&1 || need+=(minisign)
+if [ "${#need[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -qq "${need[@]}" || { apt-get update -qq && apt-get install -y -qq "${need[@]}"; }
+  else
+    echo "error: the registry and signature tests need: apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+fi
+# --- end of the signed plugins block ----------------------------------------------------
 
 cargo test --no-fail-fast
 

@@ -120,6 +120,10 @@ pub enum LoadError {
         actual: String,
     },
 
+    /// The signature check (`[trust]`) refused the plugin; see [`crate::trust::TrustError`].
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
+
     #[error("the runtime could not be configured: {0}")]
     Engine(String),
 

@@ -1,6 +1,7 @@
 //! A plugin folder — `airlock.toml` plus its component — checked against the operator's
-//! policy. Loading and auditing walk the same steps (manifest → digest → compile → import
-//! audit → grant → limits), so what `airlock audit` reports is exactly what a load does.
+//! policy. Loading and auditing walk the same steps (manifest → digest → signature →
+//! compile → import audit → grant → limits), so what `airlock audit` reports is exactly
+//! what a load does.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,12 @@ pub struct Review {
     pub digest: Option<String>,
     /// True when the digest matches the manifest's `sha256`.
     pub digest_verified: bool,
+    /// The folder's signature (`airlock.toml.minisig`), when it has one: signer's key id,
+    /// trusted comment, and whether it verified under the policy's `[trust]`.
+    pub signature: Option<crate::trust::SignatureInfo>,
+    /// Where the folder came from, when it was installed from a registry
+    /// (`source.json`: `{"reference": "oci://…", "digest": "sha256:…"}`).
+    pub source: Option<serde_json::Value>,
     pub world: Option<World>,
     pub imports: Vec<ImportUse>,
     pub allowed: Allowed,
@@ -61,6 +68,8 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
         manifest: None,
         digest: None,
         digest_verified: false,
+        signature: None,
+        source: read_source(&dir),
         world: None,
         imports: Vec::new(),
         allowed: Allowed::default(),
@@ -71,8 +80,8 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
         errors: Vec::new(),
         component: None,
     };
-    let manifest = match Manifest::from_dir(&dir) {
-        Ok(manifest) => manifest,
+    let (manifest, manifest_bytes) = match read_manifest(&dir) {
+        Ok(read) => read,
         Err(e) => {
             review.errors.push(LoadError::Manifest(e));
             return review;
@@ -107,7 +116,9 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
 
     let digest = sha256_hex(&bytes);
     review.digest = Some(digest.clone());
-    let integrity_ok = check_integrity(&mut review, &name, &digest);
+    // The signature first: its refusal is the most precise reason there is.
+    let signature_ok = check_signature(&mut review, &name, &manifest_bytes, &digest, policy);
+    let integrity_ok = check_integrity(&mut review, &name, &digest) && signature_ok;
     let requested = review
         .manifest
         .as_ref()
@@ -115,7 +126,8 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
         .unwrap_or_default();
     compute_grant(&mut review, &name, &requested, policy);
     if !integrity_ok {
-        // Never compile a component whose bytes are not the ones the manifest pins.
+        // Never compile a component whose bytes are not the ones the manifest pins, nor
+        // one whose signature the policy refuses.
         return review;
     }
     match runtime.compile(bytes, &what).await {
@@ -124,6 +136,62 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
     }
     review
 }
+
+/// The manifest, parsed from the very bytes the signature check verifies.
+fn read_manifest(dir: &Path) -> Result<(Manifest, Vec<u8>), ManifestError> {
+    let path = dir.join(manifest::FILE_NAME);
+    let error = |message: String| ManifestError {
+        path: path.clone(),
+        message,
+    };
+    let bytes = std::fs::read(&path).map_err(|e| error(format!("cannot read: {e}")))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| error(format!("not UTF-8: {e}")))?;
+    Ok((Manifest::parse(text, &path)?, bytes))
+}
+
+/// The `[trust]` check; records what fails. True when the bytes may be compiled.
+fn check_signature(
+    review: &mut Review,
+    name: &str,
+    manifest_bytes: &[u8],
+    digest: &str,
+    policy: &Policy,
+) -> bool {
+    let signed = crate::trust::Signed {
+        plugin: name,
+        manifest_bytes,
+        pinned: review
+            .manifest
+            .as_ref()
+            .and_then(|m| m.plugin.sha256.as_deref()),
+        component_digest: digest,
+    };
+    match crate::trust::check(&review.dir, &signed, &policy.trust) {
+        Ok(info) => {
+            review.signature = info;
+            true
+        }
+        Err(e) => {
+            review.signature = crate::trust::unverified_info(&review.dir);
+            review.errors.push(LoadError::Trust(e));
+            false
+        }
+    }
+}
+
+/// The folder's `source.json`, written when it was installed from a registry (at most
+/// 64 KiB; anything else is ignored: it only informs).
+fn read_source(dir: &Path) -> Option<serde_json::Value> {
+    let path = dir.join(SOURCE_FILE);
+    let meta = std::fs::metadata(&path).ok()?;
+    if meta.len() > 64 * 1024 {
+        return None;
+    }
+    serde_json::from_slice(&std::fs::read(&path).ok()?).ok()
+}
+
+/// The file recording where an installed folder came from (see [`Review::source`]).
+pub const SOURCE_FILE: &str = "source.json";
 
 /// The `[config]` schema, inline or from its file, checked to be a usable JSON Schema.
 fn config_schema(
@@ -346,6 +414,10 @@ pub struct AuditReport {
     pub dir: PathBuf,
     pub plugin: Option<serde_json::Value>,
     pub sha256: serde_json::Value,
+    /// `{"signed": bool, "key_id", "trusted_comment", "verified", "trusted_by"}`.
+    pub signature: serde_json::Value,
+    /// Where the folder was installed from (`null` for a local folder).
+    pub source: serde_json::Value,
     pub world: Option<World>,
     pub imports: Vec<ImportUse>,
     pub capabilities: serde_json::Value,
@@ -420,6 +492,11 @@ impl From<&Review> for AuditReport {
                 "component": m.plugin.component, "isolation": m.plugin.isolation,
             })),
             sha256: json!({"expected": m.and_then(|m| m.plugin.sha256.clone()), "actual": r.digest, "verified": r.digest_verified}),
+            signature: match &r.signature {
+                Some(info) => json!({"signed": true, "key_id": info.key_id, "trusted_comment": info.trusted_comment, "verified": info.verified, "trusted_by": info.trusted_by}),
+                None => json!({"signed": false, "verified": false}),
+            },
+            source: r.source.clone().unwrap_or(json!(null)),
             world: r.world,
             imports: r.imports.clone(),
             capabilities: serde_json::Value::Object(capabilities),

@@ -42,6 +42,8 @@ mod isolation;
 pub mod limits;
 pub mod log_budget;
 pub mod manifest;
+#[cfg(feature = "oci")]
+pub mod oci;
 pub mod pipeline;
 pub mod plugin;
 pub mod policy;
@@ -52,6 +54,7 @@ mod schema;
 pub mod serve;
 mod store;
 pub mod text;
+pub mod trust;
 mod types;
 pub mod units;
 

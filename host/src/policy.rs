@@ -23,6 +23,10 @@
 //! files = [{ host = "/srv/weather", access = "read" }]
 //! exec = [{ command = "git", args = ["log", "**"] }]
 //! clocks = "deterministic"     # or "host" (default); same for random
+//!
+//! [trust]                      # signed plugins: see `crate::trust`
+//! keys = ["RWQ…"]              # minisign public keys whose signatures are accepted
+//! require-signature = true
 //! ```
 
 use std::collections::BTreeMap;
@@ -48,6 +52,8 @@ pub struct Policy {
     pub fail_closed: Vec<HookKind>,
     /// Relative paths in allowances are relative to this directory.
     pub base_dir: PathBuf,
+    /// `[trust]`: which keys may sign plugins, and which plugins must be signed.
+    pub trust: crate::trust::TrustPolicy,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +67,8 @@ struct PolicyFile {
     plugins: BTreeMap<String, Allowed>,
     #[serde(default)]
     hooks: HooksSection,
+    #[serde(default)]
+    trust: crate::trust::TrustSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -96,6 +104,13 @@ impl Policy {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        let trust = file
+            .trust
+            .resolve(base_dir)
+            .map_err(|message| ManifestError {
+                path: path.to_path_buf(),
+                message,
+            })?;
         Ok(Policy {
             caps: file.limits,
             blocklist: Blocklist {
@@ -105,7 +120,14 @@ impl Policy {
             plugins: file.plugins,
             fail_closed: file.hooks.fail_closed,
             base_dir: base_dir.to_path_buf(),
+            trust,
         })
+    }
+
+    /// Sets the `[trust]` rules (builder style).
+    pub fn with_trust(mut self, trust: crate::trust::TrustPolicy) -> Self {
+        self.trust = trust;
+        self
     }
 
     /// Allows `plugin` what `allowed` says (builder style).

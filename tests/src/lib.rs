@@ -6,6 +6,7 @@ use airlock::{Limits, LoadOptions, Plugin, Runtime};
 pub use airlock_guests as guests;
 
 pub mod http;
+pub mod oci_registry;
 pub mod polyglot;
 
 /// A registry in `dir` (its own database) under the default policy.
@@ -143,4 +144,37 @@ pub fn component_with_unknown_import() -> Vec<u8> {
         .validate(true)
         .encode()
         .expect("encode")
+}
+
+/// A copy of the plugin folder `source` (its files, not subfolders) in a new temporary
+/// folder, to sign or tamper with.
+pub fn copy_folder(source: &str, label: &str) -> TempDir {
+    let dir = TempDir::new(label);
+    for entry in std::fs::read_dir(source).expect("plugin folder exists") {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+/// A new minisign key pair: (secret key, public key `RW…`, key id).
+pub fn signing_key() -> (airlock::trust::sign::SecretKeyHandle, String, String) {
+    let pair = airlock::trust::sign::generate().expect("key pair");
+    let dir = TempDir::new("key");
+    let path = dir.path().join("k.key");
+    std::fs::write(&path, &pair.secret_file).unwrap();
+    let secret = airlock::trust::sign::read_secret_key(&path, None).expect("key reads");
+    (secret, pair.public, pair.id)
+}
+
+/// A policy trusting `keys`, requiring signatures when `required`.
+pub fn trusting(keys: &[&str], required: bool) -> airlock::policy::Policy {
+    let mut trust = airlock::trust::TrustPolicy::default();
+    for key in keys {
+        trust = trust.trust(key).expect("a valid key");
+    }
+    trust.require_signature = required;
+    airlock::policy::Policy::default().with_trust(trust)
 }

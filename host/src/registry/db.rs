@@ -33,6 +33,10 @@ pub struct Installed {
     pub dir: PathBuf,
     pub installed_at: i64,
     pub updated_at: i64,
+    /// Where it was installed from (`oci://…`), `None` for a local folder.
+    pub source: Option<String>,
+    /// The OCI manifest digest `source` resolved to at install (`sha256:…`).
+    pub source_digest: Option<String>,
 }
 
 const SCHEMA: &str = "
@@ -86,17 +90,34 @@ impl Db {
         let connection = Connection::open(path)?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
+        add_source_columns(&connection)?;
         Ok(Db { connection })
     }
 
     /// Records (or updates) an installed folder and its dependencies, in one transaction.
-    pub(crate) fn install(&mut self, manifest: &Manifest, dir: &Path) -> rusqlite::Result<()> {
+    /// Records `manifest`'s plugin as installed from `dir`, with its dependencies and
+    /// `source` (`(reference, digest)` when pulled from an OCI registry), in one transaction.
+    pub(crate) fn install(
+        &mut self,
+        manifest: &Manifest,
+        dir: &Path,
+        source: Option<(&str, &str)>,
+    ) -> rusqlite::Result<()> {
         let name = &manifest.plugin.name;
         let tx = self.connection.transaction()?;
         tx.execute(
-            "INSERT INTO installed (name, version, dir, installed_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-             ON CONFLICT(name) DO UPDATE SET version = ?2, dir = ?3, updated_at = ?4",
-            params![name, manifest.plugin.version.to_string(), dir.display().to_string(), now()],
+            "INSERT INTO installed (name, version, dir, installed_at, updated_at, source, source_digest)
+             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)
+             ON CONFLICT(name) DO UPDATE SET version = ?2, dir = ?3, updated_at = ?4,
+                 source = ?5, source_digest = ?6",
+            params![
+                name,
+                manifest.plugin.version.to_string(),
+                dir.display().to_string(),
+                now(),
+                source.map(|s| s.0),
+                source.map(|s| s.1)
+            ],
         )?;
         tx.execute("DELETE FROM dependencies WHERE plugin = ?1", [name])?;
         for (dependency, requirement) in &manifest.dependencies {
@@ -110,8 +131,8 @@ impl Db {
 
     pub(crate) fn installed(&self, name: Option<&str>) -> rusqlite::Result<Vec<Installed>> {
         let mut statement = self.connection.prepare(
-            "SELECT name, version, dir, installed_at, updated_at FROM installed
-             WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
+            "SELECT name, version, dir, installed_at, updated_at, source, source_digest
+             FROM installed WHERE ?1 IS NULL OR name = ?1 ORDER BY name",
         )?;
         let rows = statement.query_map([name], |row| {
             Ok(Installed {
@@ -120,6 +141,8 @@ impl Db {
                 dir: PathBuf::from(row.get::<_, String>(2)?),
                 installed_at: row.get(3)?,
                 updated_at: row.get(4)?,
+                source: row.get(5)?,
+                source_digest: row.get(6)?,
             })
         })?;
         rows.collect()
@@ -285,6 +308,23 @@ impl Db {
             )
             .optional()
     }
+}
+
+/// Migration: databases made before plugins came from registries lack the `source` and
+/// `source_digest` columns of `installed`; add them (NULL: a local folder).
+fn add_source_columns(connection: &Connection) -> rusqlite::Result<()> {
+    let has_source: i64 = connection.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('installed') WHERE name = 'source'",
+        [],
+        |row| row.get(0),
+    )?;
+    if has_source == 0 {
+        connection.execute_batch(
+            "ALTER TABLE installed ADD COLUMN source TEXT;
+             ALTER TABLE installed ADD COLUMN source_digest TEXT;",
+        )?;
+    }
+    Ok(())
 }
 
 /// A row of the tokens table.

@@ -239,10 +239,20 @@ impl Registry {
 
     /// Installs (or updates) the plugin folder at `dir`; returns the plugin's name.
     pub fn install(&self, dir: &Path) -> Result<String, RegistryError> {
+        self.install_recorded(dir, None)
+    }
+
+    /// Installs `dir` and records its `source` (`(reference, digest)`, `None` for a local
+    /// folder) in the same transaction, so a listing never shows a pulled folder as local.
+    fn install_recorded(
+        &self,
+        dir: &Path,
+        source: Option<(&str, &str)>,
+    ) -> Result<String, RegistryError> {
         let manifest = crate::manifest::Manifest::from_dir(dir)?;
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         self.db()
-            .install(&manifest, &dir)
+            .install(&manifest, &dir, source)
             .map_err(|e| self.write_failed(e))?;
         self.emit(RegistryEvent::Installed {
             plugin: manifest.plugin.name.clone(),
@@ -250,6 +260,23 @@ impl Registry {
             dir,
         });
         Ok(manifest.plugin.name)
+    }
+
+    /// Installs the plugin folder at `dir`, pulled from `reference` (`oci://…`) which
+    /// resolved to the OCI manifest `digest`; both are recorded and listed. Loads use the
+    /// folder, so a tag that moves later changes nothing until the next install.
+    pub fn install_from(
+        &self,
+        dir: &Path,
+        reference: &str,
+        digest: &str,
+    ) -> Result<String, RegistryError> {
+        self.install_recorded(dir, Some((reference, digest)))
+    }
+
+    /// The policy plugins are loaded under.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
     }
 
     /// Installed plugins, by name.

@@ -7,5 +7,6 @@ mod crash;
 mod front_ends;
 mod hostile_text;
 mod mcp_clients;
-mod support;
 mod new_build;
+mod publish;
+mod support;

@@ -49,6 +49,7 @@ fn print_report(review: &Review, report: &AuditReport) {
         "NOT verified"
     };
     println!("sha256   {digest}  {status}");
+    print_signature(review);
     if let Some(world) = review.world {
         println!("World    {world}");
     }
@@ -119,6 +120,35 @@ fn print_report(review: &Review, report: &AuditReport) {
         for error in &review.errors {
             println!("  - {}", text::escape_lines(&error.to_string(), "    "));
         }
+    }
+}
+
+/// The signer and, for a folder pulled from a registry, where it came from. The trusted
+/// comment is the publisher's text and the reference may quote it: both are escaped.
+fn print_signature(review: &Review) {
+    match &review.signature {
+        Some(s) => println!(
+            "Signed   by key {}{}  {}\n         trusted comment: {}",
+            text::escape(s.key_id.as_deref().unwrap_or("(unreadable)")),
+            s.trusted_by
+                .as_deref()
+                .map(|by| format!(" ({})", text::escape(by)))
+                .unwrap_or_default(),
+            if s.verified {
+                "verified"
+            } else {
+                "NOT verified"
+            },
+            text::escape(s.trusted_comment.as_deref().unwrap_or("-")),
+        ),
+        None => println!("Signed   no (no airlock.toml.minisig)"),
+    }
+    if let Some(source) = &review.source {
+        println!(
+            "Source   {} ({})",
+            text::escape(source["reference"].as_str().unwrap_or("?")),
+            text::escape(source["digest"].as_str().unwrap_or("?"))
+        );
     }
 }
 

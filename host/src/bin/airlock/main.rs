@@ -8,6 +8,7 @@ mod cache;
 mod demo;
 mod new;
 mod plugins;
+mod publish;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -100,6 +101,14 @@ enum Command {
     New(new::NewArgs),
     /// Build a plugin folder from source with its language's toolchain and pin the component.
     Build(build::BuildArgs),
+    /// Create a minisign key pair for signing plugins.
+    Keygen(publish::KeygenArgs),
+    /// Sign a plugin folder: its manifest, which pins the component, in airlock.toml.minisig.
+    Sign(publish::SignArgs),
+    /// Check a plugin folder's signature against trusted keys. Exit 1 when it does not verify.
+    Verify(publish::VerifyArgs),
+    /// Publish a plugin folder to an OCI registry: oci://HOST[:PORT]/REPO:TAG.
+    Push(publish::PushArgs),
 }
 
 /// Limits and configuration for one run.
@@ -250,6 +259,10 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Demo => demo::run().await.map(|()| ExitCode::SUCCESS),
         Command::New(args) => new::run(args),
         Command::Build(args) => build::run(args).await,
+        Command::Keygen(args) => publish::keygen(args),
+        Command::Sign(args) => publish::sign(args),
+        Command::Verify(args) => publish::verify(args),
+        Command::Push(args) => publish::push(args).await,
     }
 }
 

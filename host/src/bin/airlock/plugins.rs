@@ -36,7 +36,9 @@ pub struct PluginsArgs {
 enum PluginsCommand {
     /// Installed plugins and the tenant's registrations.
     List,
-    /// Install (or update) a plugin folder.
+    /// Install (or update) a plugin folder, or pull one from a registry:
+    /// oci://HOST[:PORT]/REPO:TAG or oci://HOST/REPO@sha256:DIGEST (verified under the
+    /// policy's [trust] first).
     Install { folder: PathBuf },
     /// Enable a plugin for the tenant: by name (installed, or found on the plugin search
     /// path) or by folder.
@@ -66,11 +68,25 @@ enum ConfigAction {
 }
 
 pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
-    let registry = open_registry(args.registry.clone(), args.policy.as_deref())?;
+    let registry_path = registry_path(args.registry.clone());
+    let registry = open_registry(Some(registry_path.clone()), args.policy.as_deref())?;
     let tenant = args.tenant.as_str();
     let out = Printer { json: args.json };
     match args.command {
         PluginsCommand::List => list(&registry, tenant, out),
+        PluginsCommand::Install { folder } if crate::publish::oci_target(&folder).is_some() => {
+            let reference = crate::publish::oci_target(&folder).unwrap_or_default();
+            let store = crate::publish::store_dir(&registry_path);
+            let done = crate::publish::install(&registry, &store, reference).await?;
+            let text = format!(
+                "installed {} {} from {reference} ({})",
+                done["installed"].as_str().unwrap_or_default(),
+                done["version"].as_str().unwrap_or_default(),
+                done["digest"].as_str().unwrap_or_default()
+            );
+            out.done(&done, &text);
+            Ok(ExitCode::SUCCESS)
+        }
         PluginsCommand::Install { folder } => {
             let name = registry.install(&folder)?;
             out.done(&json!({"installed": name}), &format!("installed {name}"));
@@ -165,13 +181,17 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
 /// Opens the registry at `path` (default `$AIRLOCK_REGISTRY`, else the XDG default) under
 /// the policy file.
 pub fn open_registry(path: Option<PathBuf>, policy: Option<&Path>) -> Result<Registry> {
-    let path = path
-        .or_else(|| std::env::var_os("AIRLOCK_REGISTRY").map(PathBuf::from))
-        .unwrap_or_else(Registry::default_path);
+    let path = registry_path(path);
     let policy = crate::audit::load_policy(policy)?;
     let runtime = Runtime::builder().fit_policy(&policy).build()?;
     Registry::open(&path, runtime, policy)
         .with_context(|| format!("opening the registry at {}", path.display()))
+}
+
+/// The registry database: `path`, else `$AIRLOCK_REGISTRY`, else the XDG default.
+fn registry_path(path: Option<PathBuf>) -> PathBuf {
+    path.or_else(|| std::env::var_os("AIRLOCK_REGISTRY").map(PathBuf::from))
+        .unwrap_or_else(Registry::default_path)
 }
 
 fn show(version: &Option<String>) -> &str {
@@ -211,6 +231,9 @@ fn list(registry: &Registry, tenant: &str, out: Printer) -> Result<ExitCode> {
             state,
             Untrusted(&plugin.dir.display().to_string())
         );
+        if let (Some(source), Some(digest)) = (&plugin.source, &plugin.source_digest) {
+            println!("{:<41} from {source} ({digest})", "");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

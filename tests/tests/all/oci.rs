@@ -1,0 +1,314 @@
+//! Plugins through a real OCI registry (Debian's `docker-registry` on loopback, started by
+//! the test): push → install by tag and by digest → call; tampering in the registry;
+//! a tag moved to an unsigned artifact; a registry that is down, slow, or serves a
+//! manifest over the size cap. A failed pull leaves nothing in the store.
+
+use std::path::Path;
+use std::time::Duration;
+
+use airlock::CallContext;
+use airlock::oci::{Auth, OciError, OciOptions, OciRef, pull, push};
+use airlock::trust::TrustError;
+use airlock::trust::sign::sign_folder;
+use airlock_tests::oci_registry::{DockerRegistry, free_port};
+use airlock_tests::{TempDir, copy_folder, guests, runtime, signing_key, trusting};
+use serde_json::json;
+
+fn reference(text: &str) -> OciRef {
+    text.parse().expect("a valid reference")
+}
+
+/// What the store holds: plugin folders and leftover staging folders alike.
+fn store_entries(store: &Path) -> Vec<String> {
+    match std::fs::read_dir(store) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// A signed copy of the calculator folder and the public key that signed it.
+fn signed_calculator(label: &str) -> (TempDir, String) {
+    let folder = copy_folder(guests::CALCULATOR_DIR, label);
+    let (key, public, _) = signing_key();
+    sign_folder(folder.path(), &key, None).unwrap();
+    (folder, public)
+}
+
+async fn push_folder(dir: &Path, target: &str) -> String {
+    push(
+        &runtime(),
+        dir,
+        &reference(target),
+        &Auth::Anonymous,
+        &OciOptions::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("push {target}: {e}"))
+    .digest
+}
+
+async fn pull_into(
+    source: &str,
+    store: &Path,
+    policy: &airlock::policy::Policy,
+) -> Result<airlock::oci::Pulled, OciError> {
+    pull(
+        &reference(source),
+        store,
+        &policy.trust,
+        &Auth::Anonymous,
+        &OciOptions::default(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn push_then_install_by_tag_and_by_digest_then_call() {
+    let registry = DockerRegistry::start();
+    let (folder, public) = signed_calculator("oci-push");
+    let tag = registry.reference("plugins/calculator:0.1.0");
+    let digest = push_folder(folder.path(), &tag).await;
+    assert!(digest.starts_with("sha256:"), "{digest}");
+
+    let home = TempDir::new("oci-host");
+    let store = home.path().join("store");
+    let policy = trusting(&[&public], true);
+    let pulled = pull_into(&tag, &store, &policy).await.expect("pull by tag");
+    assert_eq!(pulled.digest, digest);
+    assert!(pulled.signature.as_ref().is_some_and(|s| s.verified));
+    let by_digest = reference(&tag).at_digest(&digest).to_string();
+    let again = pull_into(&by_digest, &store, &policy)
+        .await
+        .expect("pull by digest");
+    assert_eq!(again.dir, pulled.dir);
+
+    let registry_db = airlock::registry::Registry::open(
+        &home.path().join("registry.db"),
+        runtime(),
+        policy.clone(),
+    )
+    .unwrap();
+    let name = registry_db
+        .install_from(&pulled.dir, &tag, &pulled.digest)
+        .unwrap();
+    let installed = &registry_db.installed().unwrap()[0];
+    assert_eq!(installed.source.as_deref(), Some(tag.as_str()));
+    assert_eq!(installed.source_digest.as_deref(), Some(digest.as_str()));
+    registry_db
+        .enable("default", &name, json!({}))
+        .await
+        .expect("the pulled plugin loads");
+    let sum = registry_db
+        .call_tool(
+            "calculator.add",
+            &json!({"a": 40, "b": 2}),
+            &CallContext::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sum["result"], 42.0);
+
+    // The audit of the installed folder names the source and the signer.
+    let review = airlock::folder::review(&runtime(), &pulled.dir, &policy).await;
+    assert_eq!(review.source.as_ref().unwrap()["digest"], json!(digest));
+    assert!(review.signature.is_some_and(|s| s.verified));
+}
+
+#[tokio::test]
+async fn a_layer_altered_in_the_registry_storage_is_refused() {
+    let registry = DockerRegistry::start();
+    let (folder, public) = signed_calculator("oci-altered");
+    let tag = registry.reference("plugins/calculator:1");
+    push_folder(folder.path(), &tag).await;
+    let component = std::fs::read(folder.path().join("calculator.wasm")).unwrap();
+    let blob = registry.blob_path(&format!(
+        "sha256:{}",
+        airlock::folder::sha256_hex(&component)
+    ));
+    let mut altered = std::fs::read(&blob).expect("the component blob is stored");
+    let middle = altered.len() / 2;
+    altered[middle] ^= 0xff;
+    std::fs::write(&blob, altered).unwrap();
+
+    let store = TempDir::new("oci-altered-store");
+    let err = pull_into(&tag, store.path(), &trusting(&[&public], true))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OciError::DigestMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("application/wasm"), "{err}");
+    assert!(
+        store_entries(store.path()).is_empty(),
+        "{:?}",
+        store_entries(store.path())
+    );
+}
+
+#[tokio::test]
+async fn an_untrusted_signer_or_a_manifest_changed_after_signing_is_refused() {
+    let registry = DockerRegistry::start();
+    let (folder, _signer) = signed_calculator("oci-untrusted");
+    let (_, trusted, _) = signing_key();
+    let tag = registry.reference("plugins/calculator:untrusted");
+    push_folder(folder.path(), &tag).await;
+    let store = TempDir::new("oci-untrusted-store");
+    let err = pull_into(&tag, store.path(), &trusting(&[&trusted], true))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OciError::Trust(TrustError::UnknownKey { .. })),
+        "{err}"
+    );
+    assert!(store_entries(store.path()).is_empty());
+
+    let (folder, signer) = signed_calculator("oci-edited");
+    let manifest = folder.path().join("airlock.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("memory = \"16MiB\"", "memory = \"64MiB\""),
+    )
+    .unwrap();
+    let tag = registry.reference("plugins/calculator:edited");
+    push_folder(folder.path(), &tag).await;
+    let err = pull_into(&tag, store.path(), &trusting(&[&signer], false))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OciError::Trust(TrustError::ManifestChanged { .. })),
+        "{err}"
+    );
+    assert!(store_entries(store.path()).is_empty());
+}
+
+#[tokio::test]
+async fn a_tag_moved_to_an_unsigned_artifact_changes_nothing_installed() {
+    let registry = DockerRegistry::start();
+    let (folder, public) = signed_calculator("oci-moved");
+    let tag = registry.reference("plugins/calculator:stable");
+    let signed_digest = push_folder(folder.path(), &tag).await;
+    let home = TempDir::new("oci-moved-host");
+    let policy = trusting(&[&public], true);
+    let pulled = pull_into(&tag, &home.path().join("store"), &policy)
+        .await
+        .unwrap();
+    let registry_db = airlock::registry::Registry::open(
+        &home.path().join("registry.db"),
+        runtime(),
+        policy.clone(),
+    )
+    .unwrap();
+    registry_db
+        .install_from(&pulled.dir, &tag, &pulled.digest)
+        .unwrap();
+
+    // Someone moves the tag to an unsigned build.
+    std::fs::remove_file(folder.path().join(airlock::trust::SIGNATURE_FILE)).unwrap();
+    let unsigned_digest = push_folder(folder.path(), &tag).await;
+    assert_ne!(unsigned_digest, signed_digest);
+
+    // What is installed is what was pulled, and it still loads.
+    let installed = &registry_db.installed().unwrap()[0];
+    assert_eq!(
+        installed.source_digest.as_deref(),
+        Some(signed_digest.as_str())
+    );
+    registry_db
+        .enable("default", "calculator", json!({}))
+        .await
+        .expect("still loads");
+    // An explicit update pulls the moved tag, and the policy refuses it.
+    let err = pull_into(&tag, &home.path().join("store"), &policy)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OciError::Trust(TrustError::Unsigned { .. })),
+        "{err}"
+    );
+    let installed = &registry_db.installed().unwrap()[0];
+    assert_eq!(
+        installed.source_digest.as_deref(),
+        Some(signed_digest.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_registry_that_is_down_or_silent_gives_a_clear_error() {
+    let store = TempDir::new("oci-down-store");
+    let down = format!("oci://127.0.0.1:{}/plugins/calculator:1", free_port());
+    let err = pull_into(&down, store.path(), &trusting(&[], false))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot connect"), "{err}");
+    assert!(store_entries(store.path()).is_empty());
+
+    // Accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = format!(
+        "oci://{}/plugins/calculator:1",
+        listener.local_addr().unwrap()
+    );
+    let held = std::thread::spawn(move || {
+        let connections: Vec<_> = listener.incoming().take(2).collect();
+        std::thread::sleep(Duration::from_secs(3));
+        drop(connections);
+    });
+    let options = OciOptions {
+        timeout: Duration::from_millis(800),
+        ..OciOptions::default()
+    };
+    let started = std::time::Instant::now();
+    let err = pull(
+        &reference(&silent),
+        store.path(),
+        &Default::default(),
+        &Auth::Anonymous,
+        &options,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, OciError::Timeout { .. }), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(store_entries(store.path()).is_empty());
+    drop(held);
+}
+
+#[tokio::test]
+async fn a_manifest_over_the_size_cap_is_refused_unread() {
+    let registry = DockerRegistry::start();
+    let (folder, public) = signed_calculator("oci-huge");
+    let tag = registry.reference("plugins/calculator:ok");
+    let digest = push_folder(folder.path(), &tag).await;
+    // The same artifact's manifest, padded with a 300 KiB annotation, under another tag.
+    let path = format!("/v2/plugins/calculator/manifests/{digest}");
+    let accept = [("accept", airlock::oci::OCI_MANIFEST_MEDIA_TYPE)];
+    let original = airlock_tests::http::request(registry.address, "GET", &path, &accept, b"").await;
+    assert_eq!(original.status, 200);
+    let mut manifest = original.json();
+    manifest["annotations"]["padding"] = json!("x".repeat(300 * 1024));
+    let body = serde_json::to_vec(&manifest).unwrap();
+    let headers = [("content-type", airlock::oci::OCI_MANIFEST_MEDIA_TYPE)];
+    let put = airlock_tests::http::request(
+        registry.address,
+        "PUT",
+        "/v2/plugins/calculator/manifests/huge",
+        &headers,
+        &body,
+    )
+    .await;
+    assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
+
+    let store = TempDir::new("oci-huge-store");
+    let huge = registry.reference("plugins/calculator:huge");
+    let err = pull_into(&huge, store.path(), &trusting(&[&public], true))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OciError::TooLarge { .. }), "{err}");
+    assert!(err.to_string().contains("limit of 262144"), "{err}");
+    assert!(store_entries(store.path()).is_empty());
+}
