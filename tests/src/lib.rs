@@ -8,6 +8,7 @@ pub use airlock_guests as guests;
 pub mod http;
 pub mod oci_registry;
 pub mod polyglot;
+pub mod token_service;
 
 /// A registry in `dir` (its own database) under the default policy.
 pub fn registry(dir: &TempDir) -> airlock::registry::Registry {

@@ -30,9 +30,48 @@ pub struct DockerRegistry {
     pub dir: PathBuf,
 }
 
+/// How a registry checks its clients (none: anonymous).
+enum Auth {
+    /// HTTP basic auth against an htpasswd file holding [`LOGIN`].
+    Login,
+    /// The `auth:` section for a token service.
+    Token(String),
+}
+
+/// The one account of [`DockerRegistry::start_with_login`]: user, password.
+pub const LOGIN: (&str, &str) = ("alice", "open-sesame-4711");
+
+/// bcrypt (cost 4, the minimum: the test needs no strength) of `LOGIN.1`, the only hash
+/// format the registry's htpasswd reader accepts.
+const LOGIN_BCRYPT: &str = "$2b$04$OuznQWIAs0WdJkvQ7ToOtOxS/BUWZthZF64bscAymaVuEmRvBRaRi";
+
 impl DockerRegistry {
     /// Starts a registry and waits until it answers (at most 10 s).
     pub fn start() -> DockerRegistry {
+        DockerRegistry::start_with(None)
+    }
+
+    /// Starts a registry that answers only [`LOGIN`] (HTTP basic auth, `htpasswd`).
+    pub fn start_with_login() -> DockerRegistry {
+        DockerRegistry::start_with(Some(Auth::Login))
+    }
+
+    /// Starts a registry that wants bearer tokens from the token service at `realm`
+    /// (`http://…/token`), signed by the certificate in the PEM file `certificate`: the
+    /// Docker token authentication flow, with `service` and `issuer` as the tokens name them.
+    pub fn start_with_token_service(
+        realm: &str,
+        service: &str,
+        issuer: &str,
+        certificate: &Path,
+    ) -> DockerRegistry {
+        DockerRegistry::start_with(Some(Auth::Token(format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
+            certificate.display()
+        ))))
+    }
+
+    fn start_with(auth: Option<Auth>) -> DockerRegistry {
         require_program("docker-registry", "docker-registry");
         let port = free_port();
         let address: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -44,6 +83,18 @@ impl DockerRegistry {
             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {address}\n",
             dir.join("storage").display()
         );
+        let config = match auth {
+            None => config,
+            Some(Auth::Token(section)) => format!("{config}{section}"),
+            Some(Auth::Login) => {
+                let htpasswd = dir.join("htpasswd");
+                std::fs::write(&htpasswd, format!("{}:{LOGIN_BCRYPT}\n", LOGIN.0)).unwrap();
+                format!(
+                    "{config}auth:\n  htpasswd:\n    realm: airlock-test\n    path: {}\n",
+                    htpasswd.display()
+                )
+            }
+        };
         std::fs::write(dir.join("config.yml"), config).unwrap();
         let log = std::fs::File::create(dir.join("registry.log")).unwrap();
         let child = Command::new("docker-registry")

@@ -205,6 +205,19 @@ pub enum OciError {
     #[error("registry {reference}: {message}")]
     Registry { reference: String, message: String },
 
+    /// The registry answered 401/403. `detail` is the registry's or client's wording, which
+    /// never holds the credentials (they travel in headers only).
+    #[error(
+        "registry {reference} refused access ({detail}); give credentials for {registry}: \
+         AIRLOCK_REGISTRY_USERNAME + AIRLOCK_REGISTRY_PASSWORD, AIRLOCK_REGISTRY_TOKEN, or an \
+         `auths` entry in $DOCKER_CONFIG/config.json (default ~/.docker/config.json)"
+    )]
+    AccessDenied {
+        reference: String,
+        registry: String,
+        detail: String,
+    },
+
     #[error("{what} took longer than {budget:?}; gave up (nothing was installed)")]
     Timeout { what: String, budget: Duration },
 
@@ -244,6 +257,14 @@ impl OciError {
             message: error.to_string(),
         }
     }
+
+    pub(crate) fn access_denied(reference: &OciRef, detail: impl fmt::Display) -> OciError {
+        OciError::AccessDenied {
+            reference: reference.to_string(),
+            registry: reference.registry().to_string(),
+            detail: detail.to_string().trim().to_string(),
+        }
+    }
 }
 
 /// An OCI client error, worded for the operator.
@@ -251,8 +272,22 @@ pub(crate) fn client_error(
     reference: &OciRef,
     error: oci_client::errors::OciDistributionError,
 ) -> OciError {
+    use oci_client::errors::OciDistributionError as E;
+    let denied = match &error {
+        E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => true,
+        E::ServerError { code, .. } => matches!(code, 401 | 403),
+        E::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
+            matches!(
+                e.code,
+                oci_client::errors::OciErrorCode::Unauthorized
+                    | oci_client::errors::OciErrorCode::Denied
+            )
+        }),
+        _ => false,
+    };
     match error {
-        oci_client::errors::OciDistributionError::RequestError(e) => request_error(reference, e),
+        E::RequestError(e) => request_error(reference, e),
+        other if denied => OciError::access_denied(reference, other),
         other => OciError::registry(reference, other),
     }
 }

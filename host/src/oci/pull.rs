@@ -182,12 +182,11 @@ async fn fetch_manifest(
     let response = request.send().await.map_err(|e| request_error(source, e))?;
     let status = response.status();
     if !status.is_success() {
-        let why = match status.as_u16() {
-            404 => "no such plugin or tag (404)".to_string(),
-            401 | 403 => format!("access denied ({status}); set registry credentials"),
-            _ => format!("the registry answered {status}"),
-        };
-        return Err(OciError::registry(source, why));
+        return Err(match status.as_u16() {
+            404 => OciError::registry(source, "no such plugin or tag (404)"),
+            401 | 403 => OciError::access_denied(source, status),
+            _ => OciError::registry(source, format!("the registry answered {status}")),
+        });
     }
     let limit = options.max_manifest_bytes as u64;
     let what = format!("the OCI manifest of {source}");

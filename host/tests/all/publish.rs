@@ -222,3 +222,70 @@ fn publish_and_install_through_a_registry() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("is not signed"), "{}", text(&out));
 }
+
+/// `airlock` with `env` set, logging everything (so a leaked credential would show).
+fn airlock_with(env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "trace")
+        .output()
+        .expect("airlock runs")
+}
+
+#[test]
+fn credentials_reach_the_registry_and_never_the_output() {
+    let registry = DockerRegistry::start_with_login();
+    let (user, password) = oci_registry::LOGIN;
+    let ws = Workspace::new("login");
+    let tag = registry.reference("plugins/calculator:login");
+
+    let out = airlock_with(&[], &["push", &ws.plugin(), &tag]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("refused access") && text(&out).contains("AIRLOCK_REGISTRY_PASSWORD"),
+        "{}",
+        text(&out)
+    );
+
+    let login = [
+        ("AIRLOCK_REGISTRY_USERNAME", user),
+        ("AIRLOCK_REGISTRY_PASSWORD", password),
+    ];
+    let pushed = airlock_with(&login, &["push", &ws.plugin(), &tag]);
+    assert_ok(&pushed, "push with a login");
+
+    // `docker login`'s file: base64 of `user:password`, found through $DOCKER_CONFIG.
+    let docker = ws.path("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let encoded = "YWxpY2U6b3Blbi1zZXNhbWUtNDcxMQ==";
+    std::fs::write(
+        Path::new(&docker).join("config.json"),
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "{encoded}"}}}}}}"#,
+            registry.host()
+        ),
+    )
+    .unwrap();
+    let policy = ws.path("policy.toml");
+    std::fs::write(&policy, "").unwrap();
+    let db = ws.path("registry.db");
+    let install = airlock_with(
+        &[("DOCKER_CONFIG", docker.as_str())],
+        &[
+            "plugins",
+            "--registry",
+            &db,
+            "--policy",
+            &policy,
+            "install",
+            &tag,
+        ],
+    );
+    assert_ok(&install, "install with docker's config.json");
+
+    for out in [&pushed, &install] {
+        let all = text(out);
+        assert!(!all.contains(password) && !all.contains(encoded), "{all}");
+    }
+}

@@ -10,7 +10,8 @@ use airlock::CallContext;
 use airlock::oci::{Auth, OciError, OciOptions, OciRef, pull, push};
 use airlock::trust::TrustError;
 use airlock::trust::sign::sign_folder;
-use airlock_tests::oci_registry::{DockerRegistry, free_port};
+use airlock_tests::oci_registry::{DockerRegistry, LOGIN, free_port};
+use airlock_tests::token_service::{self, TokenService};
 use airlock_tests::{TempDir, copy_folder, guests, runtime, signing_key, trusting};
 use serde_json::json;
 
@@ -311,4 +312,138 @@ async fn a_manifest_over_the_size_cap_is_refused_unread() {
     assert!(matches!(err, OciError::TooLarge { .. }), "{err}");
     assert!(err.to_string().contains("limit of 262144"), "{err}");
     assert!(store_entries(store.path()).is_empty());
+}
+
+#[tokio::test]
+async fn a_registry_behind_a_login_takes_credentials_from_the_environment_or_docker_config() {
+    let registry = DockerRegistry::start_with_login();
+    let (folder, public) = signed_calculator("oci-login");
+    let target = reference(&registry.reference("plugins/calculator:1"));
+    let (user, password) = LOGIN;
+    let options = OciOptions::default();
+
+    // Anonymous: refused, with the ways to give credentials.
+    let err = push(
+        &runtime(),
+        folder.path(),
+        &target,
+        &Auth::Anonymous,
+        &options,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, OciError::AccessDenied { .. }), "{err}");
+    assert!(
+        err.to_string().contains("AIRLOCK_REGISTRY_USERNAME")
+            && err.to_string().contains(&registry.host()),
+        "{err}"
+    );
+
+    // Basic credentials from the environment.
+    let from_env = Auth::from_lookup(&registry.host(), |key| match key {
+        "AIRLOCK_REGISTRY_USERNAME" => Some(user.to_string()),
+        "AIRLOCK_REGISTRY_PASSWORD" => Some(password.to_string()),
+        _ => None,
+    });
+    let pushed = push(&runtime(), folder.path(), &target, &from_env, &options)
+        .await
+        .expect("push with the login from the environment");
+
+    // The same login from a docker config.json (`auth` is base64 of `user:password`).
+    let home = TempDir::new("oci-login-host");
+    let auths = json!({"auths": {registry.host(): {"auth": "YWxpY2U6b3Blbi1zZXNhbWUtNDcxMQ=="}}});
+    std::fs::write(home.path().join("config.json"), auths.to_string()).unwrap();
+    let config_dir = home.path().display().to_string();
+    let from_config = Auth::from_lookup(&registry.host(), |key| {
+        (key == "DOCKER_CONFIG").then(|| config_dir.clone())
+    });
+    assert!(matches!(from_config, Auth::Basic { .. }), "{from_config:?}");
+    let trust = trusting(&[&public], true).trust;
+    let store = home.path().join("store");
+    let pulled = pull(&target, &store, &trust, &from_config, &options)
+        .await
+        .expect("pull with the login from config.json");
+    assert_eq!(pulled.digest, pushed.digest);
+
+    // A wrong password: refused without echoing it, and nothing lands in the store.
+    let wrong = Auth::Basic {
+        username: user.to_string(),
+        password: "not-the-password-93".to_string(),
+    };
+    assert!(!format!("{wrong:?}").contains("not-the-password-93"));
+    let other_store = home.path().join("other-store");
+    let err = pull(&target, &other_store, &trust, &wrong, &options)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OciError::AccessDenied { .. }), "{err}");
+    assert!(!err.to_string().contains("not-the-password-93"), "{err}");
+    assert!(store_entries(&other_store).is_empty());
+}
+
+#[tokio::test]
+async fn a_registry_with_a_token_service_gets_a_bearer_token_for_the_login() {
+    let dir = TempDir::new("oci-token");
+    let tokens = TokenService::start(dir.path());
+    let registry = DockerRegistry::start_with_token_service(
+        &tokens.realm(),
+        token_service::SERVICE,
+        token_service::ISSUER,
+        &tokens.certificate,
+    );
+    let (folder, public) = signed_calculator("oci-token");
+    let target = reference(&registry.reference("plugins/calculator:1"));
+    let options = OciOptions::default();
+
+    // Anonymous: the token service refuses, so the registry does.
+    let err = push(
+        &runtime(),
+        folder.path(),
+        &target,
+        &Auth::Anonymous,
+        &options,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, OciError::AccessDenied { .. }), "{err}");
+    assert_eq!(tokens.issued(), 0);
+
+    // The login is exchanged for a bearer token the registry accepts.
+    let (user, password) = LOGIN;
+    let login = Auth::Basic {
+        username: user.to_string(),
+        password: password.to_string(),
+    };
+    let pushed = push(&runtime(), folder.path(), &target, &login, &options)
+        .await
+        .expect("push with a login exchanged for a token");
+    assert!(tokens.issued() >= 1);
+
+    // A token already held (`AIRLOCK_REGISTRY_TOKEN`) is sent as it is, not exchanged.
+    let token = tokens.token_for("repository:plugins/calculator:pull");
+    let issued = tokens.issued();
+    let bearer = Auth::from_lookup(&registry.host(), |key| {
+        (key == "AIRLOCK_REGISTRY_TOKEN").then(|| token.clone())
+    });
+    assert!(matches!(bearer, Auth::Bearer(_)));
+    let store = dir.path().join("store");
+    let trust = trusting(&[&public], true).trust;
+    let pulled = pull(&target, &store, &trust, &bearer, &options)
+        .await
+        .expect("pull with a bearer token");
+    assert_eq!(pulled.digest, pushed.digest);
+    assert_eq!(tokens.issued(), issued, "the given token was used as it is");
+
+    // A token signed by a key the registry does not trust is refused.
+    let forger = TokenService::start(&dir.path().join("forger"));
+    let forged = Auth::Bearer(forger.token_for("repository:plugins/calculator:pull"));
+    let err = pull(
+        &target,
+        &dir.path().join("store-2"),
+        &trust,
+        &forged,
+        &options,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, OciError::AccessDenied { .. }), "{err}");
 }
