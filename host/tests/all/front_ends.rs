@@ -102,7 +102,17 @@ fn mcp_over_http_to_other_machines_needs_a_flag_and_a_token() {
     let db = dir.join("registry.db");
     let db = db.to_str().unwrap();
 
-    let refused = run(&["mcp", "--http", "0.0.0.0:0", "--registry", db]);
+    // Without the refusal it would serve: a bounded wait turns that into a failure.
+    let mut child = airlock()
+        .args(["mcp", "--http", "0.0.0.0:0", "--registry", db])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        exits_within(&mut child, Duration::from_secs(20)),
+        "it served MCP on 0.0.0.0 without --allow-remote"
+    );
+    let refused = child.wait_with_output().unwrap();
     assert_eq!(refused.status.code(), Some(2));
     let why = String::from_utf8_lossy(&refused.stderr);
     assert!(
