@@ -337,8 +337,10 @@ impl Layers {
             match of_type(kind).as_slice() {
                 [only] => Ok(only.clone()),
                 found => Err(malformed(format!(
-                    "{} layers of type `{kind}`, expected one",
-                    found.len()
+                    "{} layers of type `{kind}` ({}), expected one; was it pushed with \
+                     `airlock push`?",
+                    found.len(),
+                    layer_role(kind)
                 ))),
             }
         };
@@ -359,6 +361,16 @@ impl Layers {
             signature: at_most_one(SIGNATURE_MEDIA_TYPE)?,
             schema: at_most_one(SCHEMA_MEDIA_TYPE)?,
         })
+    }
+}
+
+/// What a layer of media type `kind` holds, for errors.
+fn layer_role(kind: &str) -> &'static str {
+    match kind {
+        WASM_LAYER_MEDIA_TYPE => "the component",
+        MANIFEST_MEDIA_TYPE => "the plugin's airlock.toml",
+        SIGNATURE_MEDIA_TYPE => "the signature",
+        _ => "the config schema",
     }
 }
 

@@ -447,3 +447,53 @@ async fn a_registry_with_a_token_service_gets_a_bearer_token_for_the_login() {
     .unwrap_err();
     assert!(matches!(err, OciError::AccessDenied { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn an_artifact_that_is_not_an_airlock_plugin_is_refused_and_nothing_installed() {
+    let registry = DockerRegistry::start();
+    let (folder, public) = signed_calculator("oci-malformed");
+    let tag = registry.reference("plugins/calculator:ok");
+    let digest = push_folder(folder.path(), &tag).await;
+    let path = format!("/v2/plugins/calculator/manifests/{digest}");
+    let accept = [("accept", airlock::oci::OCI_MANIFEST_MEDIA_TYPE)];
+    let original = airlock_tests::http::request(registry.address, "GET", &path, &accept, b"").await;
+    assert_eq!(original.status, 200);
+    let original = original.json();
+
+    // The same blobs under manifests that break the convention: no `airlock.toml` layer;
+    // a container image's config instead of the wasm component config.
+    let mut no_manifest = original.clone();
+    no_manifest["layers"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|l| l["mediaType"] != airlock::oci::MANIFEST_MEDIA_TYPE);
+    let mut image_config = original.clone();
+    image_config["config"]["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
+    let store = TempDir::new("oci-malformed-store");
+    for (tag_name, manifest, reason) in [
+        ("no-manifest", no_manifest, "airlock.toml"),
+        (
+            "image-config",
+            image_config,
+            "application/vnd.oci.image.config.v1+json",
+        ),
+    ] {
+        let headers = [("content-type", airlock::oci::OCI_MANIFEST_MEDIA_TYPE)];
+        let put = airlock_tests::http::request(
+            registry.address,
+            "PUT",
+            &format!("/v2/plugins/calculator/manifests/{tag_name}"),
+            &headers,
+            &serde_json::to_vec(&manifest).unwrap(),
+        )
+        .await;
+        assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
+        let source = registry.reference(&format!("plugins/calculator:{tag_name}"));
+        let err = pull_into(&source, store.path(), &trusting(&[&public], true))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, OciError::Malformed { .. }), "{err}");
+        assert!(err.to_string().contains(reason), "{err}");
+        assert!(store_entries(store.path()).is_empty(), "{tag_name}");
+    }
+}
