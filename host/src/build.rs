@@ -207,8 +207,7 @@ pub struct Toolchains {
 /// A fingerprint of everything this library adds to a build (WIT, SDKs, driver, pinned
 /// toolchain versions): with a hash of a plugin's own files it identifies a build's output.
 pub fn fingerprint() -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
+    let mut hash = crate::digest::Sha256::hasher();
     for part in [
         WIT,
         JS_SDK,
@@ -219,13 +218,13 @@ pub fn fingerprint() -> String {
         ROLLDOWN_VERSION,
     ] {
         hash.update(part.as_bytes());
-        hash.update([0]);
+        hash.update(&[0]);
     }
     for (file, text) in PYTHON_SDK {
         hash.update(file.as_bytes());
         hash.update(text.as_bytes());
     }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hash.digest().to_string()
 }
 
 /// Builds the plugin folder `dir` with its language's toolchain, writes the component beside
@@ -264,7 +263,7 @@ pub fn build(
     }
     let bytes =
         std::fs::read(&component).map_err(io(format!("reading {}", component.display())))?;
-    let sha256 = crate::folder::sha256_hex(&bytes);
+    let sha256 = crate::digest::Sha256::of(&bytes).to_string();
     pin(dir, &sha256)?;
     Ok(Built {
         name: manifest.plugin.name,

@@ -22,14 +22,14 @@
 //! (by modification time, which a hit refreshes) are removed until the files fit again.
 
 use std::fs::{self, File};
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::digest::Sha256;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -143,40 +143,25 @@ pub(crate) struct Key(String);
 
 impl Key {
     /// The key of the component `wasm` compiled by `engine`.
+    #[cfg(test)]
     pub(crate) fn new(engine: &Engine, wasm: &[u8]) -> Key {
-        Key(format!(
-            "{}-{}",
-            crate::folder::sha256_hex(wasm),
-            engine_hash(engine)
-        ))
+        Key::of(engine, &Sha256::of(wasm))
+    }
+
+    /// The key of the component whose SHA-256 is `digest`, compiled by `engine`.
+    pub(crate) fn of(engine: &Engine, digest: &Sha256) -> Key {
+        Key(format!("{digest}-{}", engine_hash(engine)))
     }
 }
 
 /// [`Engine::precompile_compatibility_hash`] as 64 hex digits: equal for engines whose
 /// artifacts are interchangeable (same wasmtime, same compilation settings).
 pub fn engine_hash(engine: &Engine) -> String {
-    let mut hasher = Sha256Hasher(Sha256::new());
+    // Through SHA-256: unlike `DefaultHasher`, stable across processes and wide enough
+    // to name files by.
+    let mut hasher = Sha256::hasher();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    hex(&hasher.0.finalize())
-}
-
-/// Feeds a `Hash` implementation into SHA-256: unlike `DefaultHasher`, the result is
-/// stable across processes and wide enough to name files by.
-struct Sha256Hasher(Sha256);
-
-impl Hasher for Sha256Hasher {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.update(bytes);
-    }
-
-    fn finish(&self) -> u64 {
-        let digest = self.0.clone().finalize();
-        u64::from_le_bytes(digest[..8].try_into().unwrap_or_default())
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hasher.digest().to_string()
 }
 
 /// What the seal of an entry records about its artifact.
@@ -189,7 +174,7 @@ struct Seal {
 impl Seal {
     fn of(artifact: &[u8]) -> Seal {
         Seal {
-            sha256: crate::folder::sha256_hex(artifact),
+            sha256: Sha256::of(artifact).to_string(),
             len: artifact.len() as u64,
         }
     }
@@ -637,9 +622,9 @@ fn verify(file: &File, seal: &Seal) -> Result<sys::Identity, Reject> {
             sealed: seal.len,
         });
     }
-    let mut hasher = Sha256::new();
+    let mut hasher = Sha256::hasher();
     io::copy(&mut file.take(seal.len), &mut hasher)?;
-    let actual = hex(&hasher.finalize());
+    let actual = hasher.digest().to_string();
     if actual != seal.sha256 {
         return Err(Reject::Digest {
             actual,

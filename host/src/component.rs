@@ -12,6 +12,7 @@ use wasmtime::component::types::ComponentItem;
 
 use crate::LoadError;
 use crate::cache::{ArtifactCache, Key};
+use crate::digest::Sha256;
 
 /// Export names of the Airlock interfaces.
 pub(crate) const LIFECYCLE: &str = "airlock:plugin/lifecycle@0.1.0";
@@ -76,6 +77,14 @@ fn binary_kind(bytes: &[u8], what: &str) -> Result<BinaryKind, LoadError> {
     }
 }
 
+/// Component bytes to compile: `digest` is their SHA-256 when the caller computed it
+/// already (never recomputed then); `what` names them in errors.
+pub(crate) struct Source<'a> {
+    pub bytes: &'a [u8],
+    pub digest: Option<Sha256>,
+    pub what: &'a str,
+}
+
 /// Compiles `bytes` as a component, or loads the artifact `cache` holds for exactly these
 /// bytes and this engine (a hit compiles nothing). A fresh compilation is stored in the
 /// cache unless `abandoned` was set meanwhile: the caller gave up waiting (compile budget),
@@ -83,16 +92,21 @@ fn binary_kind(bytes: &[u8], what: &str) -> Result<BinaryKind, LoadError> {
 pub(crate) fn compile_cached(
     engine: &Engine,
     cache: Option<&ArtifactCache>,
-    bytes: &[u8],
-    what: &str,
+    source: Source<'_>,
     abandoned: &AtomicBool,
 ) -> Result<Component, LoadError> {
+    let Source {
+        bytes,
+        digest,
+        what,
+    } = source;
     // The cheap checks first: a wrong file gets its precise error, and never a cache lookup.
     check_component(bytes, what)?;
     let Some(cache) = cache else {
         return compile(engine, bytes, what);
     };
-    let key = Key::new(engine, bytes);
+    let digest = digest.unwrap_or_else(|| Sha256::of(bytes));
+    let key = Key::of(engine, &digest);
     if let Some(component) = cache.load(engine, &key) {
         return Ok(component);
     }

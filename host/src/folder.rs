@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::digest::Sha256;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use crate::capabilities::audit::{ImportUse, audit, refuse_unknown};
@@ -24,7 +24,7 @@ pub struct Review {
     pub dir: PathBuf,
     pub manifest: Option<Manifest>,
     /// SHA-256 of the component file, when it could be read.
-    pub digest: Option<String>,
+    pub digest: Option<Sha256>,
     /// True when the digest matches the manifest's `sha256`.
     pub digest_verified: bool,
     /// The folder's signature (`airlock.toml.minisig`), when it has one: signer's key id,
@@ -114,8 +114,8 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
         }
     };
 
-    let digest = sha256_hex(&bytes);
-    review.digest = Some(digest.clone());
+    let digest = Sha256::of(&bytes);
+    review.digest = Some(digest);
     // The signature first: its refusal is the most precise reason there is.
     let signature_ok = check_signature(&mut review, &name, &manifest_bytes, &digest, policy);
     let integrity_ok = check_integrity(&mut review, &name, &digest) && signature_ok;
@@ -130,7 +130,7 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
         // one whose signature the policy refuses.
         return review;
     }
-    match runtime.compile(bytes, &what).await {
+    match runtime.compile(bytes, Some(digest), &what).await {
         Ok(component) => inspect_component(&mut review, runtime, component),
         Err(e) => review.errors.push(e),
     }
@@ -154,7 +154,7 @@ fn check_signature(
     review: &mut Review,
     name: &str,
     manifest_bytes: &[u8],
-    digest: &str,
+    digest: &Sha256,
     policy: &Policy,
 ) -> bool {
     let signed = crate::trust::Signed {
@@ -163,7 +163,7 @@ fn check_signature(
         pinned: review
             .manifest
             .as_ref()
-            .and_then(|m| m.plugin.sha256.as_deref()),
+            .and_then(|m| m.plugin.sha256.as_ref()),
         component_digest: digest,
     };
     match crate::trust::check(&review.dir, &signed, &policy.trust) {
@@ -288,11 +288,8 @@ pub(crate) fn check_config(
 }
 
 /// Manifest pin and policy pin; records what fails. True when the bytes may be compiled.
-fn check_integrity(review: &mut Review, name: &str, digest: &str) -> bool {
-    let expected = review
-        .manifest
-        .as_ref()
-        .and_then(|m| m.plugin.sha256.clone());
+fn check_integrity(review: &mut Review, name: &str, digest: &Sha256) -> bool {
+    let expected = review.manifest.as_ref().and_then(|m| m.plugin.sha256);
     let mut ok = true;
     match expected {
         None => {
@@ -302,22 +299,22 @@ fn check_integrity(review: &mut Review, name: &str, digest: &str) -> bool {
             });
             ok = false;
         }
-        Some(expected) if expected != digest => {
+        Some(expected) if expected != *digest => {
             review.errors.push(LoadError::DigestMismatch {
                 plugin: name.to_string(),
-                expected,
+                expected: expected.to_string(),
                 actual: digest.to_string(),
             });
             ok = false;
         }
         Some(_) => review.digest_verified = true,
     }
-    if let Some(pinned) = review.allowed.sha256.clone()
-        && pinned.to_ascii_lowercase() != digest
+    if let Some(pinned) = review.allowed.sha256
+        && pinned != *digest
     {
         review.errors.push(LoadError::PolicyPin {
             plugin: name.to_string(),
-            pinned,
+            pinned: pinned.to_string(),
             actual: digest.to_string(),
         });
         ok = false;
@@ -378,14 +375,6 @@ pub(crate) fn into_parts(mut review: Review) -> Result<Parts, LoadError> {
         config_schema: review.config_schema,
         what,
     })
-}
-
-/// Hex SHA-256 of `bytes`, as manifests pin it.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// The effective file grants that expose the host, as audit warnings.
@@ -491,7 +480,7 @@ impl From<&Review> for AuditReport {
                 "description": m.plugin.description, "license": m.plugin.license,
                 "component": m.plugin.component, "isolation": m.plugin.isolation,
             })),
-            sha256: json!({"expected": m.and_then(|m| m.plugin.sha256.clone()), "actual": r.digest, "verified": r.digest_verified}),
+            sha256: json!({"expected": m.and_then(|m| m.plugin.sha256), "actual": r.digest, "verified": r.digest_verified}),
             signature: match &r.signature {
                 Some(info) => json!({"signed": true, "key_id": info.key_id, "trusted_comment": info.trusted_comment, "verified": info.verified, "trusted_by": info.trusted_by}),
                 None => json!({"signed": false, "verified": false}),

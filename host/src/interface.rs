@@ -49,7 +49,7 @@ pub struct Interface {
 /// # Errors
 /// [`LoadError::Read`] for an unreadable file, [`LoadError::NotWasm`],
 /// [`LoadError::CoreModule`] or [`LoadError::Invalid`] for bytes that are not a valid
-/// component.
+/// component; [`LoadError::CompileTimeout`] past the runtime's compile budget.
 pub async fn describe_file(
     runtime: &Runtime,
     path: impl AsRef<Path>,
@@ -57,19 +57,9 @@ pub async fn describe_file(
     let path = path.as_ref();
     let what = path.display().to_string();
     let bytes = crate::runtime::read_component(path).await?;
-    let engine = runtime.engine().clone();
-    let cache = runtime.cache().cloned();
-    tokio::task::spawn_blocking(move || {
-        let never = std::sync::atomic::AtomicBool::new(false);
-        let component =
-            crate::component::compile_cached(&engine, cache.as_ref(), &bytes, &what, &never)?;
-        Ok(describe(&engine, &component))
-    })
-    .await
-    .map_err(|e| LoadError::Invalid {
-        what: path.display().to_string(),
-        reason: format!("describing it failed: {e}"),
-    })?
+    // Under the compile budget like every load: an inspected file is untrusted too.
+    let component = runtime.compile(bytes, None, &what).await?;
+    Ok(describe(runtime.engine(), &component))
 }
 
 /// The imports and exports of a compiled component.

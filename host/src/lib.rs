@@ -29,6 +29,7 @@ pub mod capabilities;
 pub mod catalog;
 pub mod component;
 pub mod context;
+pub mod digest;
 pub mod discovery;
 mod engine;
 mod error;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Deserializer};
 
 use crate::capabilities::Requested;
+use crate::digest::Sha256;
 use crate::limits::LimitTable;
 
 /// The file name of a manifest inside a plugin folder.
@@ -59,9 +60,9 @@ pub struct PluginSection {
     /// The component, relative to the manifest's folder.
     #[serde(deserialize_with = "relative_path")]
     pub component: PathBuf,
-    /// Hex SHA-256 of the component. Required to load a plugin folder.
-    #[serde(default, deserialize_with = "sha256_hex")]
-    pub sha256: Option<String>,
+    /// SHA-256 of the component. Required to load a plugin folder.
+    #[serde(default)]
+    pub sha256: Option<Sha256>,
     /// Compatible Airlock host versions.
     #[serde(default)]
     pub host_versions: Option<semver::VersionReq>,
@@ -134,16 +135,6 @@ fn optional_relative_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Path
     relative_path(d).map(Some)
 }
 
-fn sha256_hex<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let text = String::deserialize(d)?.to_ascii_lowercase();
-    match text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
-        true => Ok(Some(text)),
-        false => Err(serde::de::Error::custom(
-            "sha256 must be 64 hexadecimal digits",
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +160,16 @@ mod tests {
         assert_eq!(m.limits.memory, Some(32 << 20));
         assert_eq!(m.capabilities.network[0].to_string(), "api.example.com:443");
         assert_eq!(m.config.schema.unwrap()["type"], "object");
+        assert_eq!(m.plugin.sha256.unwrap().to_string(), "ab".repeat(32));
+    }
+
+    #[test]
+    fn a_malformed_component_pin_is_refused_with_the_rule() {
+        let err = parse(&format!("{MINIMAL}sha256 = \"{}\"\n", "zz".repeat(32))).unwrap_err();
+        assert!(
+            err.contains("64 hexadecimal digits") && err.contains("line 5"),
+            "{err}"
+        );
     }
 
     #[test]

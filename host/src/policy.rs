@@ -159,3 +159,28 @@ impl Policy {
         self.plugins.get(plugin).cloned().unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DIGEST: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    fn parse(text: &str) -> Result<Policy, String> {
+        Policy::parse(text, Path::new("policy.toml"), Path::new("/")).map_err(|e| e.to_string())
+    }
+
+    /// A pin that can never match is a mistake in the policy, reported where it is written,
+    /// not a denial at every load.
+    #[test]
+    fn a_component_pin_is_checked_when_the_policy_is_parsed() {
+        let err = parse("[plugins.calc]\nsha256 = \"abc123\"\n").unwrap_err();
+        assert!(
+            err.contains("policy.toml") && err.contains("64 hexadecimal digits"),
+            "{err}"
+        );
+        let upper = format!("[plugins.calc]\nsha256 = \"{}\"\n", DIGEST.to_uppercase());
+        let pinned = parse(&upper).unwrap().allowed("calc").sha256.unwrap();
+        assert_eq!(pinned.to_string(), DIGEST);
+    }
+}

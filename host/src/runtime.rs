@@ -14,6 +14,7 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use crate::cache::{ArtifactCache, CacheError};
 use crate::capabilities::Grant;
 use crate::context::{SessionLimits, Sessions};
+use crate::digest::Sha256;
 use crate::engine::{EpochTicker, InstancePool, new_engine};
 use crate::manifest::Manifest;
 use crate::plugin::Plugin;
@@ -327,22 +328,34 @@ impl Runtime {
         what: &str,
         options: LoadOptions,
     ) -> Result<Plugin, LoadError> {
-        let component = self.compile(bytes, what).await?;
+        let component = self.compile(bytes, None, what).await?;
         Plugin::start(self.clone(), component, what, options, Grant::none(), None).await
     }
 
     /// Compiles `bytes` (or loads them from the artifact cache) on a blocking thread, so
     /// calls to other plugins keep running, within the compile budget. Past the budget the
     /// caller gets [`LoadError::CompileTimeout`] at once; wasmtime cannot stop a compilation
-    /// midway, so the thread finishes it and its result is dropped, not cached.
-    pub(crate) async fn compile(&self, bytes: Vec<u8>, what: &str) -> Result<Component, LoadError> {
+    /// midway, so the thread finishes it and its result is dropped, not cached. `digest`:
+    /// the bytes' SHA-256 when the caller has it already (a folder load), so they are
+    /// hashed once.
+    pub(crate) async fn compile(
+        &self,
+        bytes: Vec<u8>,
+        digest: Option<Sha256>,
+        what: &str,
+    ) -> Result<Component, LoadError> {
         let engine = self.inner.engine.clone();
         let cache = self.inner.cache.clone();
         let label = what.to_string();
         let abandoned = Arc::new(AtomicBool::new(false));
         let gave_up = abandoned.clone();
         let task = tokio::task::spawn_blocking(move || {
-            crate::component::compile_cached(&engine, cache.as_ref(), &bytes, &label, &gave_up)
+            let source = crate::component::Source {
+                bytes: &bytes,
+                digest,
+                what: &label,
+            };
+            crate::component::compile_cached(&engine, cache.as_ref(), source, &gave_up)
         });
         let budget = self.inner.compile_timeout;
         match tokio::time::timeout(budget, task).await {

@@ -104,7 +104,7 @@ pub fn write_plugin_folder(
     std::fs::create_dir_all(dir).unwrap();
     let bytes = std::fs::read(component).expect("component built");
     std::fs::write(dir.join("plugin.wasm"), &bytes).unwrap();
-    let digest = airlock::folder::sha256_hex(&bytes);
+    let digest = airlock::digest::Sha256::of(&bytes).to_string();
     let manifest = format!(
         "[plugin]\nname = \"{name}\"\nversion = \"{version}\"\ncomponent = \"plugin.wasm\"\nsha256 = \"{digest}\"\n\n{extra}\n"
     );

@@ -70,9 +70,10 @@ where
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Allowed {
-    /// Only the component with this digest may use these allowances.
+    /// Only the component with this digest may use these allowances (64 hex digits,
+    /// checked when the policy is parsed).
     #[serde(default)]
-    pub sha256: Option<String>,
+    pub sha256: Option<crate::digest::Sha256>,
     #[serde(default)]
     pub files: Vec<FileAllow>,
     #[serde(default, deserialize_with = "env::checked")]

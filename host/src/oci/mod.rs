@@ -315,7 +315,7 @@ pub(crate) fn request_error(reference: &OciRef, error: reqwest::Error) -> OciErr
 
 /// Hex sha256 with the `sha256:` prefix, as OCI digests are written.
 pub(crate) fn oci_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", crate::folder::sha256_hex(bytes))
+    crate::digest::Sha256::of(bytes).oci()
 }
 
 #[cfg(test)]

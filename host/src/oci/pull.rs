@@ -15,7 +15,8 @@ use super::{
     client_error, oci_digest, request_error,
 };
 use crate::LoadError;
-use crate::folder::{SOURCE_FILE, sha256_hex};
+use crate::digest::Sha256;
+use crate::folder::SOURCE_FILE;
 use crate::manifest::{self, Manifest};
 use crate::trust::{self, MAX_SIGNATURE_BYTES, SIGNATURE_FILE, SignatureInfo, TrustPolicy};
 
@@ -101,8 +102,8 @@ async fn pull_inner(
     let signed = trust::Signed {
         plugin: &manifest.plugin.name,
         manifest_bytes: &manifest_bytes,
-        pinned: manifest.plugin.sha256.as_deref(),
-        component_digest: &sha256_hex(&component),
+        pinned: manifest.plugin.sha256.as_ref(),
+        component_digest: &Sha256::of(&component),
     };
     let signature = check_folder(&staging.dir, &signed, trust)?;
     let source_json = serde_json::json!({
@@ -134,13 +135,17 @@ fn check_folder(
 ) -> Result<Option<SignatureInfo>, OciError> {
     let signature = trust::check(dir, signed, trust)?;
     let plugin = signed.plugin.to_string();
-    let actual = signed.component_digest.to_string();
+    let actual = signed.component_digest;
     match signed.pinned {
-        None => Err(LoadError::Unpinned { plugin, actual }.into()),
+        None => Err(LoadError::Unpinned {
+            plugin,
+            actual: actual.to_string(),
+        }
+        .into()),
         Some(expected) if expected != actual => Err(LoadError::DigestMismatch {
             plugin,
             expected: expected.to_string(),
-            actual,
+            actual: actual.to_string(),
         }
         .into()),
         Some(_) => Ok(signature),

@@ -11,7 +11,8 @@ use super::{
     SCHEMA_MEDIA_TYPE, SIGNATURE_MEDIA_TYPE, TITLE_ANNOTATION, WASM_CONFIG_MEDIA_TYPE,
     WASM_LAYER_MEDIA_TYPE, client_error, oci_digest,
 };
-use crate::folder::{plugin_dir, sha256_hex};
+use crate::digest::Sha256;
+use crate::folder::plugin_dir;
 use crate::manifest::{self, Manifest};
 use crate::trust::{MAX_SIGNATURE_BYTES, SIGNATURE_FILE};
 use crate::{LoadError, Runtime};
@@ -68,8 +69,10 @@ async fn push_inner(
     let dir = plugin_dir(path);
     let (manifest, layers) = read_folder(&dir)?;
     let signed = layers.iter().any(|l| l.media_type == SIGNATURE_MEDIA_TYPE);
+    // `read_folder` checked that the manifest's pin is the component's digest.
+    let pin = manifest.plugin.sha256;
     let component = runtime
-        .compile(layers[0].bytes.clone(), &dir.display().to_string())
+        .compile(layers[0].bytes.clone(), pin, &dir.display().to_string())
         .await?;
     let config = config_blob(runtime, &component, &manifest, &layers);
     let client = options.client(target);
@@ -111,20 +114,20 @@ fn read_folder(dir: &Path) -> Result<(Manifest, Vec<Layer>), OciError> {
     let manifest = Manifest::parse(&String::from_utf8_lossy(&manifest_bytes), &manifest_path)?;
     let name = manifest.plugin.name.clone();
     let component = read(&dir.join(&manifest.plugin.component))?;
-    let actual = sha256_hex(&component);
+    let actual = Sha256::of(&component);
     match &manifest.plugin.sha256 {
         None => {
             return Err(LoadError::Unpinned {
                 plugin: name,
-                actual,
+                actual: actual.to_string(),
             }
             .into());
         }
         Some(expected) if *expected != actual => {
             return Err(LoadError::DigestMismatch {
                 plugin: name,
-                expected: expected.clone(),
-                actual,
+                expected: expected.to_string(),
+                actual: actual.to_string(),
             }
             .into());
         }

@@ -91,13 +91,10 @@ impl Registry {
     ) -> Result<String, RegistryError> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| RegistryError::Random(e.to_string()))?;
-        let secret = format!(
-            "{PREFIX}{}",
-            bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
+        let secret = format!("{PREFIX}{}", crate::digest::hex(&bytes));
         self.db()
             .add_token(
-                &crate::folder::sha256_hex(secret.as_bytes()),
+                &crate::digest::Sha256::of(secret.as_bytes()).to_string(),
                 tenant,
                 role.as_str(),
                 label,
@@ -118,7 +115,7 @@ impl Registry {
     pub fn revoke_token(&self, id: &str) -> Result<TokenInfo, RegistryError> {
         let id = id.trim();
         let id = match id.starts_with(PREFIX) {
-            true => crate::folder::sha256_hex(id.as_bytes()),
+            true => crate::digest::Sha256::of(id.as_bytes()).to_string(),
             false => id.to_ascii_lowercase(),
         };
         if id.len() < MIN_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -152,7 +149,7 @@ impl Registry {
         }
         let found = self
             .db()
-            .token(&crate::folder::sha256_hex(secret.as_bytes()))?;
+            .token(&crate::digest::Sha256::of(secret.as_bytes()).to_string())?;
         Ok(found.and_then(|(tenant, role)| {
             Some(TokenHolder {
                 tenant,

@@ -224,9 +224,9 @@ pub struct Signed<'a> {
     /// The bytes of `airlock.toml`, exactly as on disk.
     pub manifest_bytes: &'a [u8],
     /// The manifest's `sha256` pin.
-    pub pinned: Option<&'a str>,
-    /// The component's actual sha256 (hex).
-    pub component_digest: &'a str,
+    pub pinned: Option<&'a crate::digest::Sha256>,
+    /// The component's actual digest.
+    pub component_digest: &'a crate::digest::Sha256,
 }
 
 /// Checks the signature of the plugin folder `dir` under `policy`. `Ok(None)`: unsigned,
@@ -307,9 +307,10 @@ pub fn verify_text(
         }),
         pin => Err(TrustError::ComponentSwapped {
             plugin,
-            signed: pin
-                .unwrap_or("(nothing: the signed manifest has no sha256)")
-                .into(),
+            signed: pin.map_or_else(
+                || "(nothing: the signed manifest has no sha256)".into(),
+                |p| p.to_string(),
+            ),
             actual: signed.component_digest.to_string(),
         }),
     }

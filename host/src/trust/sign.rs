@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use minisign::{KeyPair, SecretKey, SecretKeyBox};
 
-use crate::folder::{plugin_dir, sha256_hex};
+use crate::digest::Sha256;
+use crate::folder::plugin_dir;
 use crate::manifest::{self, Manifest};
 use crate::trust::{SIGNATURE_FILE, TrustedKey};
 
@@ -131,7 +132,7 @@ pub fn sign_folder(
     let component = dir.join(&manifest.plugin.component);
     let component_bytes = std::fs::read(&component)
         .map_err(|e| SignError::Io(format!("{}: {e}", component.display())))?;
-    let actual = sha256_hex(&component_bytes);
+    let actual = Sha256::of(&component_bytes);
     match &manifest.plugin.sha256 {
         None => {
             return Err(SignError::Unpinned {
@@ -142,8 +143,8 @@ pub fn sign_folder(
         Some(pinned) if *pinned != actual => {
             return Err(SignError::PinMismatch {
                 manifest: manifest_path.display().to_string(),
-                pinned: pinned.clone(),
-                actual,
+                pinned: pinned.to_string(),
+                actual: actual.to_string(),
             });
         }
         Some(_) => {}

@@ -78,7 +78,7 @@ fn garish_folder(label: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let bytes = std::fs::read(guests::GARISH).unwrap();
     std::fs::write(dir.join("garish.wasm"), &bytes).unwrap();
-    let digest = airlock::folder::sha256_hex(&bytes);
+    let digest = airlock::digest::Sha256::of(&bytes).to_string();
     let description = toml_escape(PAYLOAD);
     std::fs::write(
         dir.join("airlock.toml"),

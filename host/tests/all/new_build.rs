@@ -104,7 +104,7 @@ fn new_build_call(lang: &str, hooks: bool) {
     );
     let manifest = std::fs::read_to_string(dir.join("airlock.toml")).unwrap();
     let component = std::fs::read(dir.join("hello.wasm")).unwrap();
-    let digest = format!("sha256 = \"{}\"", airlock::folder::sha256_hex(&component));
+    let digest = format!("sha256 = \"{}\"", airlock::digest::Sha256::of(&component));
     assert!(manifest.contains(&digest), "the build pins the component");
 
     let call = airlock(

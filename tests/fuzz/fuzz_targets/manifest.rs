@@ -41,6 +41,7 @@ fn check_accepted(manifest: &Manifest) {
         );
     }
     if let Some(pin) = &manifest.plugin.sha256 {
+        let pin = pin.to_string();
         assert!(
             pin.len() == 64
                 && pin

@@ -46,7 +46,8 @@ async fn assert_adds(plugin: &Plugin) {
 
 /// The cache's files for the component at `component`: (artifact, seal).
 fn entry_files(cache: &ArtifactCache, component: &str) -> (PathBuf, PathBuf) {
-    let digest = airlock::folder::sha256_hex(&fs::read(component).expect("component built"));
+    let digest =
+        airlock::digest::Sha256::of(&fs::read(component).expect("component built")).to_string();
     let artifacts: Vec<PathBuf> = fs::read_dir(cache.dir())
         .expect("cache dir")
         .map(|e| e.expect("dir entry").path())

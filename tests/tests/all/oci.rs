@@ -126,7 +126,7 @@ async fn a_layer_altered_in_the_registry_storage_is_refused() {
     let component = std::fs::read(folder.path().join("calculator.wasm")).unwrap();
     let blob = registry.blob_path(&format!(
         "sha256:{}",
-        airlock::folder::sha256_hex(&component)
+        airlock::digest::Sha256::of(&component)
     ));
     let mut altered = std::fs::read(&blob).expect("the component blob is stored");
     let middle = altered.len() / 2;

@@ -14,7 +14,7 @@ async fn compute_hashes_what_the_host_hashes() {
         .call_tool("sha256", &json!({"kib": 64}), &CallContext::default())
         .await
         .unwrap();
-    assert_eq!(digest, airlock::folder::sha256_hex(&data));
+    assert_eq!(digest, airlock::digest::Sha256::of(&data).to_string());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -42,7 +42,9 @@ fn print_report(review: &Review, report: &AuditReport) {
         None => println!("Plugin   (manifest unreadable)"),
     }
     println!("Folder   {}", Untrusted(&review.dir.display().to_string()));
-    let digest = review.digest.as_deref().unwrap_or("(component unreadable)");
+    let digest = review
+        .digest
+        .map_or_else(|| "(component unreadable)".to_string(), |d| d.to_string());
     let status = if review.digest_verified {
         "verified: matches the manifest's pin"
     } else {
@@ -187,7 +189,7 @@ pub fn pin(path: &Path) -> Result<ExitCode> {
     let component = dir.join(&manifest.plugin.component);
     let bytes =
         std::fs::read(&component).with_context(|| format!("reading {}", component.display()))?;
-    let digest = airlock::folder::sha256_hex(&bytes);
+    let digest = airlock::digest::Sha256::of(&bytes).to_string();
     let line = format!("sha256 = \"{digest}\"");
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     match lines

@@ -132,8 +132,8 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let signed = trust::Signed {
         plugin: &manifest.plugin.name,
         manifest_bytes: &bytes,
-        pinned: manifest.plugin.sha256.as_deref(),
-        component_digest: &airlock::folder::sha256_hex(&component_bytes),
+        pinned: manifest.plugin.sha256.as_ref(),
+        component_digest: &airlock::digest::Sha256::of(&component_bytes),
     };
     // `verify` is asked about the signature: a missing one is a failure here.
     let trust = TrustPolicy {

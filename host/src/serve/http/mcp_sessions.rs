@@ -71,7 +71,7 @@ impl SessionTable {
         if getrandom::fill(&mut bytes).is_err() {
             return Ok(None);
         }
-        let id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let id = crate::digest::hex(&bytes);
         let now = Instant::now();
         let mut sessions = self.lock();
         if sessions.len() >= self.caps.max_sessions {
