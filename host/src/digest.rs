@@ -4,9 +4,16 @@
 //!
 //! A leaf module: it uses nothing else from the crate, so every layer (manifest, policy,
 //! cache, registry) can depend on it without an import cycle.
+//!
+//! Hashing is the largest cost of loading a big component from the artifact cache (an
+//! 18 MB Python component and its 43 MB compiled artifact), so this module also remembers,
+//! per process, the digests of files it hashed ([`of_file`], [`known`], [`remember`]).
 
+use std::collections::HashMap;
 use std::fmt;
+use std::fs::Metadata;
 use std::str::FromStr;
+use std::sync::{LazyLock, Mutex};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::Digest as _;
@@ -170,6 +177,74 @@ pub fn hex(bytes: &[u8]) -> String {
     text
 }
 
+/// What identifies a file's content without reading it: device, inode, size and change
+/// time. Every write, truncation, rename or metadata change sets the change time (ctime) to
+/// now, and no one can set it back, so a file with the same stamp still holds the bytes it
+/// was hashed with. `None` where the platform has no ctime: nothing is remembered there.
+type Stamp = (u64, u64, u64, i64, i64);
+
+#[cfg(unix)]
+fn stamp(meta: &Metadata) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    Some((
+        meta.dev(),
+        meta.ino(),
+        meta.len(),
+        meta.ctime(),
+        meta.ctime_nsec(),
+    ))
+}
+
+#[cfg(not(unix))]
+fn stamp(_meta: &Metadata) -> Option<Stamp> {
+    None
+}
+
+/// Most file digests remembered; past it the memo starts afresh (a cost, never an error).
+const MEMO_ENTRIES: usize = 4096;
+
+static MEMO: LazyLock<Mutex<HashMap<Stamp, Sha256>>> = LazyLock::new(Mutex::default);
+
+/// The digest this process computed for the file `meta` describes, if its stamp (device,
+/// inode, size, change time) is unchanged since.
+pub fn known(meta: &Metadata) -> Option<Sha256> {
+    let stamp = stamp(meta)?;
+    MEMO.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&stamp)
+        .copied()
+}
+
+/// Remembers that the file `meta` describes has `digest`. Call it only with a digest of the
+/// bytes the file holds under that stamp (hashed, or checked against a seal).
+pub fn remember(meta: &Metadata, digest: Sha256) {
+    let Some(stamp) = stamp(meta) else {
+        return;
+    };
+    let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+    if memo.len() >= MEMO_ENTRIES {
+        memo.clear();
+    }
+    memo.insert(stamp, digest);
+}
+
+/// The digest of `bytes`, read from a file whose metadata was `before` the read and is
+/// `after` it: taken from the memo when the file is unchanged since it was last hashed,
+/// else computed (and remembered when the file did not change during the read).
+pub fn of_file(bytes: &[u8], before: &Metadata, after: &Metadata) -> Sha256 {
+    let steady = stamp(before).is_some()
+        && stamp(before) == stamp(after)
+        && before.len() == bytes.len() as u64;
+    if steady && let Some(digest) = known(before) {
+        return digest;
+    }
+    let digest = Sha256::of(bytes);
+    if steady {
+        remember(before, digest);
+    }
+    digest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +263,30 @@ mod tests {
         let json = serde_json::to_string(&empty).unwrap();
         assert_eq!(serde_json::from_str::<Sha256>(&json).unwrap(), empty);
         assert_eq!(hex(&[0x00, 0x7f, 0xff]), "007fff");
+    }
+
+    /// A file is hashed again exactly when it changed: the memo is keyed by its stamp.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_digest_is_remembered_until_the_file_changes() {
+        let path = std::env::temp_dir().join(format!("airlock-digest-{}", std::process::id()));
+        std::fs::write(&path, b"first").unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(known(&meta), None);
+        assert_eq!(of_file(b"first", &meta, &meta), Sha256::of(b"first"));
+        assert_eq!(known(&meta), Some(Sha256::of(b"first")));
+        // Same size, new bytes: the change time moves, so the memo no longer answers.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, b"again").unwrap();
+        let changed = std::fs::metadata(&path).unwrap();
+        assert_eq!(known(&changed), None);
+        assert_eq!(of_file(b"again", &changed, &changed), Sha256::of(b"again"));
+        // A file that changed during the read is hashed, never remembered.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"third").unwrap();
+        let after = std::fs::metadata(&path).unwrap();
+        assert_eq!(of_file(b"third", &changed, &after), Sha256::of(b"third"));
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -103,18 +103,13 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
     let component_path = dir.join(&manifest.plugin.component);
     let what = component_path.display().to_string();
     review.manifest = Some(manifest);
-    let bytes = match tokio::fs::read(&component_path).await {
-        Ok(bytes) => bytes,
-        Err(source) => {
-            review.errors.push(LoadError::Read {
-                path: component_path,
-                source,
-            });
+    let (bytes, digest) = match crate::runtime::read_component_digested(&component_path).await {
+        Ok(read) => read,
+        Err(e) => {
+            review.errors.push(e);
             return review;
         }
     };
-
-    let digest = Sha256::of(&bytes);
     review.digest = Some(digest);
     // The signature first: its refusal is the most precise reason there is.
     let signature_ok = check_signature(&mut review, &name, &manifest_bytes, &digest, policy);

@@ -316,9 +316,10 @@ impl Runtime {
         options: LoadOptions,
     ) -> Result<Plugin, LoadError> {
         let path = path.as_ref();
-        let bytes = read_component(path).await?;
-        self.load_bytes(bytes, &path.display().to_string(), options)
-            .await
+        let what = path.display().to_string();
+        let (bytes, digest) = read_component_digested(path).await?;
+        let component = self.compile(bytes, Some(digest), &what).await?;
+        Plugin::start(self.clone(), component, &what, options, Grant::none(), None).await
     }
 
     /// Loads a plugin component from bytes; `what` names it in errors (a path, a URL).
@@ -427,11 +428,19 @@ impl Runtime {
 }
 
 /// The bytes of the component file at `path`; [`LoadError::Read`] when it cannot be read.
-pub(crate) async fn read_component(path: &Path) -> Result<Vec<u8>, LoadError> {
-    tokio::fs::read(path)
-        .await
-        .map_err(|source| LoadError::Read {
-            path: path.to_path_buf(),
-            source,
-        })
+/// Reads the component at `path` and its SHA-256, taken from the process's memo when the
+/// file is unchanged since it was last hashed ([`crate::digest::of_file`]).
+pub(crate) async fn read_component_digested(path: &Path) -> Result<(Vec<u8>, Sha256), LoadError> {
+    use tokio::io::AsyncReadExt;
+    let failed = |source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = tokio::fs::File::open(path).await.map_err(failed)?;
+    let before = file.metadata().await.map_err(failed)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).await.map_err(failed)?;
+    let after = file.metadata().await.map_err(failed)?;
+    let digest = crate::digest::of_file(&bytes, &before, &after);
+    Ok((bytes, digest))
 }

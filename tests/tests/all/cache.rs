@@ -140,6 +140,9 @@ async fn second_runtime_loads_from_the_cache_without_compiling() {
 async fn damaged_entry_is_rebuilt(label: &str, damage: impl FnOnce(&Path, &Path)) {
     let dir = TempDir::new(label);
     let (artifact, seal) = warm(&open_cache(&dir)).await;
+    // A verified hit first: this process now remembers the entry's digest (by the file's
+    // inode, size and change time), which the damage must not be able to ride on.
+    assert_adds(&load(&runtime_with(&open_cache(&dir)), guests::CALCULATOR).await).await;
     let sound = fs::read(&artifact).expect("artifact");
     damage(&artifact, &seal);
 
