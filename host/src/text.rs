@@ -30,13 +30,19 @@ use std::fmt;
 use std::io;
 
 use serde::Serialize;
-use unicode_general_category::{GeneralCategory, get_general_category};
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// True for characters that must not reach a terminal or a log as they are.
+///
+/// ASCII is decided without a table (only C0 controls and DEL are unsafe there): escaping
+/// runs over every byte a plugin logs, so the common case must cost a comparison.
 pub fn is_unsafe(c: char) -> bool {
     use GeneralCategory::*;
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
     matches!(
-        get_general_category(c),
+        c.general_category(),
         Control | Format | LineSeparator | ParagraphSeparator | Unassigned
     ) || matches!(
         c,
