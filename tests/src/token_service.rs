@@ -97,32 +97,19 @@ impl TokenService {
     /// A token for `scope` (`repository:NAME:pull,push`), as a client that already has one
     /// would hold it (`AIRLOCK_REGISTRY_TOKEN`).
     pub fn token_for(&self, scope: &str) -> String {
-        {
-            let stream = TcpStream::connect(self.address).unwrap();
-            let (user, password) = LOGIN;
-            let basic = STANDARD.encode(format!("{user}:{password}"));
-            let mut writer = stream.try_clone().unwrap();
-            write!(
-                writer,
-                "GET /token?service={SERVICE}&scope={scope} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {basic}\r\nConnection: close\r\n\r\n",
-                self.address
-            )
-            .unwrap();
-            let mut body = String::new();
-            let mut reader = BufReader::new(stream);
-            let mut in_body = false;
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                if in_body {
-                    body.push_str(&line);
-                } else if line == "\r\n" {
-                    in_body = true;
-                }
-                line.clear();
-            }
-            let answer: Value = serde_json::from_str(&body).expect("a token answer");
-            answer["token"].as_str().unwrap().to_string()
-        }
+        let mut stream = TcpStream::connect(self.address).unwrap();
+        let (user, password) = LOGIN;
+        let basic = STANDARD.encode(format!("{user}:{password}"));
+        write!(
+            stream,
+            "GET /token?service={SERVICE}&scope={scope} HTTP/1.1\r\nHost: {}\r\nAuthorization: Basic {basic}\r\nConnection: close\r\n\r\n",
+            self.address
+        )
+        .unwrap();
+        let reply = std::io::read_to_string(stream).unwrap();
+        let body = reply.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        let answer: Value = serde_json::from_str(body).expect("a token answer");
+        answer["token"].as_str().unwrap().to_string()
     }
 }
 
