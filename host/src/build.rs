@@ -436,7 +436,7 @@ fn build_python(
 /// The exact command that installs the pinned JavaScript toolchain where the build looks.
 pub fn js_install_command() -> String {
     format!(
-        "npm install --prefix ~/.cache/airlock-js-toolchain --no-audit --no-fund @bytecodealliance/componentize-js@{COMPONENTIZE_JS_VERSION} rolldown@{ROLLDOWN_VERSION}   (or point ${JS_TOOLCHAIN_ENV} at a folder whose node_modules has them, e.g. `npm ci --prefix sdk/js` in the Airlock repository)"
+        "npm install --prefix ~/.cache/airlock-js-toolchain --no-audit --no-fund @bytecodealliance/componentize-js@{COMPONENTIZE_JS_VERSION} @bytecodealliance/preview2-shim@0.25.0 rolldown@{ROLLDOWN_VERSION}   (or point ${JS_TOOLCHAIN_ENV} at a folder whose node_modules has them, e.g. `npm ci --prefix sdk/js` in the Airlock repository)"
     )
 }
 
