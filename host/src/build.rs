@@ -263,8 +263,9 @@ pub fn build(
     }
     let bytes =
         std::fs::read(&component).map_err(io(format!("reading {}", component.display())))?;
-    let sha256 = crate::digest::Sha256::of(&bytes).to_string();
-    pin(dir, &sha256)?;
+    let digest = crate::digest::Sha256::of(&bytes);
+    pin(dir, &digest)?;
+    let sha256 = digest.to_string();
     Ok(Built {
         name: manifest.plugin.name,
         lang,
@@ -275,28 +276,12 @@ pub fn build(
     })
 }
 
-/// Writes `sha256 = "<digest>"` into the `[plugin]` table of `dir/airlock.toml`, replacing
-/// an existing pin (the same edit as `airlock pin`).
-fn pin(dir: &Path, digest: &str) -> Result<(), BuildError> {
+/// Pins `dir/airlock.toml` to the component's `digest` ([`crate::manifest::pin_text`]).
+fn pin(dir: &Path, digest: &crate::digest::Sha256) -> Result<(), BuildError> {
     let path = dir.join(FILE_NAME);
     let text = std::fs::read_to_string(&path).map_err(io(format!("reading {}", path.display())))?;
-    let line = format!("sha256 = \"{digest}\"");
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    match lines
-        .iter()
-        .position(|l| l.trim_start().starts_with("sha256"))
-    {
-        Some(i) => lines[i] = line,
-        None => {
-            let at = lines
-                .iter()
-                .position(|l| l.trim() == "[plugin]")
-                .map_or(0, |i| i + 1);
-            lines.insert(at, line);
-        }
-    }
-    std::fs::write(&path, lines.join("\n") + "\n")
-        .map_err(io(format!("writing {}", path.display())))
+    let pinned = crate::manifest::pin_text(&text, &path, digest)?;
+    std::fs::write(&path, pinned).map_err(io(format!("writing {}", path.display())))
 }
 
 /// A fresh scratch directory `dir/.airlock-build/<sub>` holding the WIT.

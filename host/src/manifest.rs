@@ -89,6 +89,32 @@ pub struct ManifestError {
     pub message: String,
 }
 
+/// `text`, the manifest at `path`, with its component pinned to `digest`: an existing
+/// `sha256 = …` line is replaced, else one is added right after `[plugin]`; everything
+/// else, comments included, stays as written (what `airlock pin` and `airlock build` write).
+///
+/// # Errors
+/// [`ManifestError`] naming `path` when the text has no `[plugin]` table.
+pub fn pin_text(text: &str, path: &Path, digest: &Sha256) -> Result<String, ManifestError> {
+    let line = format!("sha256 = \"{digest}\"");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    match lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("sha256"))
+    {
+        Some(i) => lines[i] = line,
+        None => {
+            let table = lines.iter().position(|l| l.trim() == "[plugin]");
+            let at = table.ok_or_else(|| ManifestError {
+                path: path.to_path_buf(),
+                message: "the manifest has no [plugin] table to pin the component in".into(),
+            })?;
+            lines.insert(at + 1, line);
+        }
+    }
+    Ok(lines.join("\n") + "\n")
+}
+
 impl Manifest {
     /// Reads `dir/airlock.toml`.
     pub fn from_dir(dir: &Path) -> Result<Manifest, ManifestError> {

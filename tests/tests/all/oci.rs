@@ -50,6 +50,15 @@ async fn push_folder(dir: &Path, target: &str) -> String {
     .digest
 }
 
+/// Pushes the plugin folder `dir` to `target` with `auth`.
+async fn push_as(
+    dir: &Path,
+    target: &OciRef,
+    auth: &Auth,
+) -> Result<airlock::oci::Pushed, OciError> {
+    push(&runtime(), dir, target, auth, &OciOptions::default()).await
+}
+
 async fn pull_into(
     source: &str,
     store: &Path,
@@ -323,15 +332,9 @@ async fn a_registry_behind_a_login_takes_credentials_from_the_environment_or_doc
     let options = OciOptions::default();
 
     // Anonymous: refused, with the ways to give credentials.
-    let err = push(
-        &runtime(),
-        folder.path(),
-        &target,
-        &Auth::Anonymous,
-        &options,
-    )
-    .await
-    .unwrap_err();
+    let err = push_as(folder.path(), &target, &Auth::Anonymous)
+        .await
+        .unwrap_err();
     assert!(matches!(err, OciError::AccessDenied { .. }), "{err}");
     assert!(
         err.to_string().contains("AIRLOCK_REGISTRY_USERNAME")
@@ -345,7 +348,7 @@ async fn a_registry_behind_a_login_takes_credentials_from_the_environment_or_doc
         "AIRLOCK_REGISTRY_PASSWORD" => Some(password.to_string()),
         _ => None,
     });
-    let pushed = push(&runtime(), folder.path(), &target, &from_env, &options)
+    let pushed = push_as(folder.path(), &target, &from_env)
         .await
         .expect("push with the login from the environment");
 
@@ -395,15 +398,9 @@ async fn a_registry_with_a_token_service_gets_a_bearer_token_for_the_login() {
     let options = OciOptions::default();
 
     // Anonymous: the token service refuses, so the registry does.
-    let err = push(
-        &runtime(),
-        folder.path(),
-        &target,
-        &Auth::Anonymous,
-        &options,
-    )
-    .await
-    .unwrap_err();
+    let err = push_as(folder.path(), &target, &Auth::Anonymous)
+        .await
+        .unwrap_err();
     assert!(matches!(err, OciError::AccessDenied { .. }), "{err}");
     assert_eq!(tokens.issued(), 0);
 
@@ -413,7 +410,7 @@ async fn a_registry_with_a_token_service_gets_a_bearer_token_for_the_login() {
         username: user.to_string(),
         password: password.to_string(),
     };
-    let pushed = push(&runtime(), folder.path(), &target, &login, &options)
+    let pushed = push_as(folder.path(), &target, &login)
         .await
         .expect("push with a login exchanged for a token");
     assert!(tokens.issued() >= 1);

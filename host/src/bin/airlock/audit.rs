@@ -189,23 +189,9 @@ pub fn pin(path: &Path) -> Result<ExitCode> {
     let component = dir.join(&manifest.plugin.component);
     let bytes =
         std::fs::read(&component).with_context(|| format!("reading {}", component.display()))?;
-    let digest = airlock::digest::Sha256::of(&bytes).to_string();
-    let line = format!("sha256 = \"{digest}\"");
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    match lines
-        .iter()
-        .position(|l| l.trim_start().starts_with("sha256"))
-    {
-        Some(i) => lines[i] = line,
-        None => {
-            let at = lines
-                .iter()
-                .position(|l| l.trim() == "[plugin]")
-                .context("the manifest has no [plugin] table")?;
-            lines.insert(at + 1, line);
-        }
-    }
-    std::fs::write(&manifest_path, lines.join("\n") + "\n")?;
+    let digest = airlock::digest::Sha256::of(&bytes);
+    let pinned = airlock::manifest::pin_text(&text, &manifest_path, &digest)?;
+    std::fs::write(&manifest_path, pinned)?;
     println!(
         "pinned {} to sha256 {digest}",
         Untrusted(&manifest.plugin.name)
