@@ -38,16 +38,39 @@ fn signed_calculator(label: &str) -> (TempDir, String) {
 }
 
 async fn push_folder(dir: &Path, target: &str) -> String {
-    push(
-        &runtime(),
-        dir,
-        &reference(target),
-        &Auth::Anonymous,
-        &OciOptions::default(),
+    push_as(dir, &reference(target), &Auth::Anonymous)
+        .await
+        .unwrap_or_else(|e| panic!("push {target}: {e}"))
+        .digest
+}
+
+/// The OCI manifest `digest` of `plugins/calculator`, as the registry serves it.
+async fn get_manifest(registry: &DockerRegistry, digest: &str) -> serde_json::Value {
+    let path = format!("/v2/plugins/calculator/manifests/{digest}");
+    let accept = [("accept", airlock::oci::OCI_MANIFEST_MEDIA_TYPE)];
+    let got = airlock_tests::http::request(registry.address, "GET", &path, &accept, b"").await;
+    assert_eq!(got.status, 200);
+    got.json()
+}
+
+/// Stores `manifest` under `plugins/calculator:TAG` as it is (the registry checks only that
+/// its blobs exist); returns the `oci://` reference.
+async fn put_manifest(
+    registry: &DockerRegistry,
+    tag: &str,
+    manifest: &serde_json::Value,
+) -> String {
+    let headers = [("content-type", airlock::oci::OCI_MANIFEST_MEDIA_TYPE)];
+    let put = airlock_tests::http::request(
+        registry.address,
+        "PUT",
+        &format!("/v2/plugins/calculator/manifests/{tag}"),
+        &headers,
+        &serde_json::to_vec(manifest).unwrap(),
     )
-    .await
-    .unwrap_or_else(|e| panic!("push {target}: {e}"))
-    .digest
+    .await;
+    assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
+    registry.reference(&format!("plugins/calculator:{tag}"))
 }
 
 /// Pushes the plugin folder `dir` to `target` with `auth`.
@@ -295,26 +318,11 @@ async fn a_manifest_over_the_size_cap_is_refused_unread() {
     let tag = registry.reference("plugins/calculator:ok");
     let digest = push_folder(folder.path(), &tag).await;
     // The same artifact's manifest, padded with a 300 KiB annotation, under another tag.
-    let path = format!("/v2/plugins/calculator/manifests/{digest}");
-    let accept = [("accept", airlock::oci::OCI_MANIFEST_MEDIA_TYPE)];
-    let original = airlock_tests::http::request(registry.address, "GET", &path, &accept, b"").await;
-    assert_eq!(original.status, 200);
-    let mut manifest = original.json();
+    let mut manifest = get_manifest(&registry, &digest).await;
     manifest["annotations"]["padding"] = json!("x".repeat(300 * 1024));
-    let body = serde_json::to_vec(&manifest).unwrap();
-    let headers = [("content-type", airlock::oci::OCI_MANIFEST_MEDIA_TYPE)];
-    let put = airlock_tests::http::request(
-        registry.address,
-        "PUT",
-        "/v2/plugins/calculator/manifests/huge",
-        &headers,
-        &body,
-    )
-    .await;
-    assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
+    let huge = put_manifest(&registry, "huge", &manifest).await;
 
     let store = TempDir::new("oci-huge-store");
-    let huge = registry.reference("plugins/calculator:huge");
     let err = pull_into(&huge, store.path(), &trusting(&[&public], true))
         .await
         .unwrap_err();
@@ -451,11 +459,7 @@ async fn an_artifact_that_is_not_an_airlock_plugin_is_refused_and_nothing_instal
     let (folder, public) = signed_calculator("oci-malformed");
     let tag = registry.reference("plugins/calculator:ok");
     let digest = push_folder(folder.path(), &tag).await;
-    let path = format!("/v2/plugins/calculator/manifests/{digest}");
-    let accept = [("accept", airlock::oci::OCI_MANIFEST_MEDIA_TYPE)];
-    let original = airlock_tests::http::request(registry.address, "GET", &path, &accept, b"").await;
-    assert_eq!(original.status, 200);
-    let original = original.json();
+    let original = get_manifest(&registry, &digest).await;
 
     // The same blobs under manifests that break the convention: no `airlock.toml` layer;
     // a container image's config instead of the wasm component config.
@@ -475,17 +479,7 @@ async fn an_artifact_that_is_not_an_airlock_plugin_is_refused_and_nothing_instal
             "application/vnd.oci.image.config.v1+json",
         ),
     ] {
-        let headers = [("content-type", airlock::oci::OCI_MANIFEST_MEDIA_TYPE)];
-        let put = airlock_tests::http::request(
-            registry.address,
-            "PUT",
-            &format!("/v2/plugins/calculator/manifests/{tag_name}"),
-            &headers,
-            &serde_json::to_vec(&manifest).unwrap(),
-        )
-        .await;
-        assert_eq!(put.status, 201, "{}", String::from_utf8_lossy(&put.body));
-        let source = registry.reference(&format!("plugins/calculator:{tag_name}"));
+        let source = put_manifest(&registry, tag_name, &manifest).await;
         let err = pull_into(&source, store.path(), &trusting(&[&public], true))
             .await
             .unwrap_err();
