@@ -12,6 +12,7 @@ use wasmtime::component::types::ComponentItem;
 
 use crate::LoadError;
 use crate::cache::{ArtifactCache, Key};
+use crate::capabilities::audit::{ImportUse, audit, refuse_unknown};
 use crate::digest::Sha256;
 
 /// Export names of the Airlock interfaces.
@@ -127,9 +128,8 @@ fn check_component(bytes: &[u8], what: &str) -> Result<(), LoadError> {
     }
 }
 
-/// Compiles `bytes` as a component, refusing anything that is not one with a precise error.
+/// Compiles `bytes` (already through [`check_component`]) as a component.
 fn compile(engine: &Engine, bytes: &[u8], what: &str) -> Result<Component, LoadError> {
-    check_component(bytes, what)?;
     Component::new(engine, bytes).map_err(|e| LoadError::Invalid {
         what: what.to_string(),
         reason: format!("{e:#}"),
@@ -155,6 +155,40 @@ pub fn import_names(engine: &Engine, component: &Component) -> Vec<String> {
             _ => format!("{name} (not an interface)"),
         })
         .collect()
+}
+
+/// A compiled component that passed the import audit and implements an Airlock world:
+/// what a plugin starts from. Made once per load, by [`inspect`].
+pub(crate) struct Inspected {
+    pub(crate) component: Component,
+    pub(crate) world: World,
+    pub(crate) exports: Vec<String>,
+    pub(crate) imports: Vec<String>,
+}
+
+/// Audits `component`'s imports (each must map to a capability) and detects its world from
+/// its exports. Returns the import audit's rows either way (a reviewer sees them even for a
+/// refused component) and the component, or every reason it is refused.
+pub(crate) fn inspect(
+    engine: &Engine,
+    component: Component,
+    what: &str,
+) -> (Vec<ImportUse>, Result<Inspected, Vec<LoadError>>) {
+    let imports = import_names(engine, &component);
+    let exports = export_names(engine, &component);
+    let uses = audit(&imports);
+    let covered = refuse_unknown(what, &uses);
+    let world = detect_world(&exports, what);
+    let inspected = match (covered, world) {
+        (Ok(()), Ok(world)) => Ok(Inspected {
+            component,
+            world,
+            exports,
+            imports,
+        }),
+        (covered, world) => Err(covered.err().into_iter().chain(world.err()).collect()),
+    };
+    (uses, inspected)
 }
 
 /// Detects the world from the export names ([`export_names`]); anything without `lifecycle` plus tools or hooks is

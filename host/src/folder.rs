@@ -1,7 +1,9 @@
 //! A plugin folder — `airlock.toml` plus its component — checked against the operator's
-//! policy. Loading and auditing walk the same steps (manifest → digest → signature →
-//! compile → import audit → grant → limits), so what `airlock audit` reports is exactly
-//! what a load does.
+//! policy: admission. Loading and auditing walk the same steps, once each (manifest →
+//! host range → `[config]` schema and the configuration → grant → limits and the pool fit →
+//! digest → signature and pins → compile → import audit and world), so what `airlock
+//! audit` reports is exactly what a load does. A [`Review`] with no errors becomes an
+//! [`Admitted`] plugin, which starting takes as it is and recomputes nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -9,11 +11,12 @@ use crate::digest::Sha256;
 use serde::Serialize;
 use wasmtime::component::Component;
 
-use crate::capabilities::audit::{ImportUse, audit, refuse_unknown};
+use crate::capabilities::audit::ImportUse;
 use crate::capabilities::{Allowed, Dirs, Grant, Requested};
-use crate::component::{detect_world, export_names, import_names};
+use crate::component::Inspected;
 use crate::limits::LimitTable;
 use crate::manifest::{self, Manifest, ManifestError};
+use crate::plugin::Candidate;
 use crate::policy::Policy;
 use crate::schema::ArgumentSchema;
 use crate::{Limits, LoadError, Runtime, World};
@@ -41,9 +44,12 @@ pub struct Review {
     pub limits: Option<Limits>,
     /// The JSON Schema the plugin's configuration must satisfy (`[config]`).
     pub config_schema: Option<serde_json::Value>,
+    /// The configuration `init` would get: the one reviewed, with the schema's defaults
+    /// filled in (`None` when it violates the schema).
+    pub config: Option<serde_json::Value>,
     /// Why the plugin would be refused; empty when it loads.
     pub errors: Vec<LoadError>,
-    component: Option<Component>,
+    inspected: Option<Inspected>,
 }
 
 impl Review {
@@ -60,8 +66,20 @@ pub fn plugin_dir(path: &Path) -> PathBuf {
     }
 }
 
-/// Reviews the plugin folder at `path` under `policy`, collecting every reason for refusal.
+/// Reviews the plugin folder at `path` under `policy` with the configuration a load without
+/// one gets (`{}`, defaults filled in), collecting every reason for refusal.
 pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
+    review_config(runtime, path, policy, &serde_json::json!({})).await
+}
+
+/// [`review`] with the configuration `config` (a JSON object, checked against the
+/// manifest's `[config]` schema as a load checks it).
+pub async fn review_config(
+    runtime: &Runtime,
+    path: &Path,
+    policy: &Policy,
+    config: &serde_json::Value,
+) -> Review {
     let dir = plugin_dir(path);
     let mut review = Review {
         dir: dir.clone(),
@@ -77,8 +95,9 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
         caps: policy.caps.clone(),
         limits: None,
         config_schema: None,
+        config: None,
         errors: Vec::new(),
-        component: None,
+        inspected: None,
     };
     let (manifest, manifest_bytes) = match read_manifest(&dir) {
         Ok(read) => read,
@@ -92,16 +111,27 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
         review.errors.push(e);
     }
     match config_schema(&dir, &manifest) {
-        Ok(schema) => review.config_schema = schema,
+        Ok(schema) => {
+            match check_config(&name, schema.as_ref(), config) {
+                Ok(config) => review.config = Some(config),
+                Err(e) => review.errors.push(e),
+            }
+            review.config_schema = schema;
+        }
         Err(e) => review.errors.push(LoadError::Manifest(e)),
     }
     review.allowed = policy.allowed(&name);
     // A manifest may ask for less than the ceiling, never more: the ceiling is the policy's
     // cap where it sets one, the runtime's default otherwise.
     let ceiling = policy.caps.over(runtime.default_limits());
-    review.limits = Some(manifest.limits.over(&ceiling).min(&ceiling));
+    let limits = manifest.limits.over(&ceiling).min(&ceiling);
     let component_path = dir.join(&manifest.plugin.component);
     let what = component_path.display().to_string();
+    let folder = dir.display().to_string();
+    if let Err(e) = crate::plugin::check_pool(runtime.instance_pool(), &folder, &limits) {
+        review.errors.push(e);
+    }
+    review.limits = Some(limits);
     review.manifest = Some(manifest);
     let (bytes, digest) = match crate::runtime::read_component_digested(&component_path).await {
         Ok(read) => read,
@@ -126,7 +156,7 @@ pub async fn review(runtime: &Runtime, path: &Path, policy: &Policy) -> Review {
         return review;
     }
     match runtime.compile(bytes, Some(digest), &what).await {
-        Ok(component) => inspect_component(&mut review, runtime, component),
+        Ok(component) => inspect_component(&mut review, runtime, component, &what),
         Err(e) => review.errors.push(e),
     }
     review
@@ -331,45 +361,57 @@ fn compute_grant(review: &mut Review, name: &str, requested: &Requested, policy:
     }
 }
 
-fn inspect_component(review: &mut Review, runtime: &Runtime, component: Component) {
-    let engine = runtime.engine();
-    let what = review.dir.display().to_string();
-    review.imports = audit(&import_names(engine, &component));
-    if let Err(e) = refuse_unknown(&what, &review.imports) {
-        review.errors.push(e);
+fn inspect_component(review: &mut Review, runtime: &Runtime, component: Component, what: &str) {
+    let (imports, inspected) = crate::component::inspect(runtime.engine(), component, what);
+    review.imports = imports;
+    match inspected {
+        Ok(inspected) => {
+            review.world = Some(inspected.world);
+            review.inspected = Some(inspected);
+        }
+        Err(errors) => review.errors.extend(errors),
     }
-    match detect_world(&export_names(engine, &component), &what) {
-        Ok(world) => review.world = Some(world),
-        Err(e) => review.errors.push(e),
-    }
-    review.component = Some(component);
 }
 
-/// What a load needs from a review that found nothing wrong.
-pub(crate) struct Parts {
-    pub(crate) component: Component,
-    pub(crate) grant: Grant,
-    pub(crate) limits: Limits,
-    pub(crate) manifest: Manifest,
-    pub(crate) config_schema: Option<serde_json::Value>,
-    pub(crate) what: String,
+/// A plugin folder that passed review: its manifest, and everything starting it needs
+/// (compiled and inspected component, grant, limits, checked configuration), each computed
+/// once. [`Runtime::start`] takes it as it is.
+pub struct Admitted {
+    pub manifest: Manifest,
+    pub(crate) candidate: Candidate,
 }
 
-/// Takes a review apart for loading; refuses with the first reason when there is any.
-pub(crate) fn into_parts(mut review: Review) -> Result<Parts, LoadError> {
-    if !review.errors.is_empty() {
-        return Err(review.errors.remove(0));
+impl Admitted {
+    /// The plugin's name, from its manifest.
+    pub fn name(&self) -> &str {
+        &self.manifest.plugin.name
     }
-    let missing = || LoadError::Engine("review finished without a component".into());
-    let what = review.dir.display().to_string();
-    Ok(Parts {
-        component: review.component.ok_or_else(missing)?,
-        grant: review.grant.ok_or_else(missing)?,
-        limits: review.limits.ok_or_else(missing)?,
-        manifest: review.manifest.ok_or_else(missing)?,
-        config_schema: review.config_schema,
-        what,
-    })
+}
+
+impl Review {
+    /// Admits the reviewed plugin, or refuses it with the first reason found.
+    pub fn admit(mut self) -> Result<Admitted, LoadError> {
+        if !self.errors.is_empty() {
+            return Err(self.errors.remove(0));
+        }
+        let missing = || LoadError::Engine("review finished without a component".into());
+        let manifest = self.manifest.ok_or_else(missing)?;
+        let inspected = self.inspected.ok_or_else(missing)?;
+        let what = self.dir.display().to_string();
+        let candidate = Candidate {
+            inspected,
+            what,
+            grant: self.grant.ok_or_else(missing)?,
+            limits: self.limits.ok_or_else(missing)?,
+            config: self.config.ok_or_else(missing)?,
+            expected_name: Some(manifest.plugin.name.clone()),
+            host_range_checked: manifest.plugin.host_versions.is_some(),
+        };
+        Ok(Admitted {
+            manifest,
+            candidate,
+        })
+    }
 }
 
 /// The effective file grants that expose the host, as audit warnings.
@@ -417,56 +459,8 @@ impl From<&Review> for AuditReport {
         use serde_json::json;
         let m = r.manifest.as_ref();
         let requested = m.map(|m| m.capabilities.clone()).unwrap_or_default();
-        let effective = r.grant.clone();
-        let cap = |name: &str,
-                   req: serde_json::Value,
-                   allowed: serde_json::Value,
-                   eff: Option<serde_json::Value>| {
-            (
-                name.to_string(),
-                json!({"requested": req, "allowed": allowed, "effective": eff.unwrap_or(json!(null))}),
-            )
-        };
-        let capabilities: serde_json::Map<String, serde_json::Value> = [
-            cap(
-                "files",
-                json!(requested.files),
-                json!(r.allowed.files),
-                effective.as_ref().map(|g| json!(g.files)),
-            ),
-            cap(
-                "env",
-                json!(requested.env),
-                json!(r.allowed.env),
-                effective.as_ref().map(|g| json!(g.env)),
-            ),
-            cap(
-                "network",
-                json!(requested.network),
-                json!(r.allowed.network),
-                effective.as_ref().map(|g| json!(g.network)),
-            ),
-            cap(
-                "exec",
-                json!(requested.exec),
-                json!(r.allowed.exec),
-                effective.as_ref().map(|g| json!(g.exec)),
-            ),
-            cap(
-                "clocks",
-                json!("host"),
-                json!(r.allowed.clocks),
-                effective.as_ref().map(|g| json!(g.clocks)),
-            ),
-            cap(
-                "random",
-                json!("host"),
-                json!(r.allowed.random),
-                effective.as_ref().map(|g| json!(g.random)),
-            ),
-        ]
-        .into_iter()
-        .collect();
+        let capabilities =
+            crate::capabilities::audit_rows(&requested, &r.allowed, r.grant.as_ref());
         let limits = m.map(|m| &m.limits);
         AuditReport {
             dir: r.dir.clone(),

@@ -37,7 +37,6 @@ pub mod folder;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod handles;
-mod host_api;
 pub mod interface;
 mod isolation;
 pub mod limits;
@@ -79,7 +78,10 @@ pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The `tracing` targets of what plugins write: their log records (`airlock:plugin/host`
 /// `log`) and their captured stdout and stderr lines. A log filter that lets these through
 /// at `info` shows everything a plugin says (already escaped, see [`text`]).
-pub const PLUGIN_LOG_TARGETS: [&str; 2] = [host_api::LOG_TARGET, capabilities::stdio::LOG_TARGET];
+pub const PLUGIN_LOG_TARGETS: [&str; 2] = [
+    capabilities::base::LOG_TARGET,
+    capabilities::stdio::LOG_TARGET,
+];
 
 /// The WIT package plugins implement.
 pub const WIT_PACKAGE: &str = "airlock:plugin@0.1.0";

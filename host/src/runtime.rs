@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 use wasmtime::Engine;
-use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::component::{Component, Linker};
 
 use crate::cache::{ArtifactCache, CacheError};
-use crate::capabilities::Grant;
 use crate::context::{SessionLimits, Sessions};
 use crate::digest::Sha256;
 use crate::engine::{EpochTicker, InstancePool, new_engine};
+use crate::folder::Admitted;
 use crate::manifest::Manifest;
-use crate::plugin::Plugin;
+use crate::plugin::{Candidate, Plugin};
 use crate::policy::Policy;
 use crate::store::InstanceState;
 use crate::{Isolation, LimitTable, Limits, LoadError};
@@ -155,16 +155,7 @@ impl RuntimeBuilder {
         let engine = new_engine(pool.as_ref())?;
         let mut linker = Linker::new(&engine);
         let link_error = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link_error)?;
-        crate::bindings::airlock::plugin::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(link_error)?;
-        crate::bindings::airlock::plugin::context::add_to_linker::<_, HasSelf<_>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(link_error)?;
-        crate::bindings::airlock::plugin::exec::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(link_error)?;
+        crate::capabilities::link(&mut linker).map_err(link_error)?;
         let ticker = EpochTicker::start(&engine);
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
@@ -319,7 +310,8 @@ impl Runtime {
         let what = path.display().to_string();
         let (bytes, digest) = read_component_digested(path).await?;
         let component = self.compile(bytes, Some(digest), &what).await?;
-        Plugin::start(self.clone(), component, &what, options, Grant::none(), None).await
+        let candidate = Candidate::bare(self, component, &what, &options)?;
+        Plugin::start(self.clone(), candidate, options).await
     }
 
     /// Loads a plugin component from bytes; `what` names it in errors (a path, a URL).
@@ -330,7 +322,8 @@ impl Runtime {
         options: LoadOptions,
     ) -> Result<Plugin, LoadError> {
         let component = self.compile(bytes, None, what).await?;
-        Plugin::start(self.clone(), component, what, options, Grant::none(), None).await
+        let candidate = Candidate::bare(self, component, what, &options)?;
+        Plugin::start(self.clone(), candidate, options).await
     }
 
     /// Compiles `bytes` (or loads them from the artifact cache) on a blocking thread, so
@@ -395,30 +388,28 @@ impl Runtime {
         policy: &Policy,
         options: LoadOptions,
     ) -> Result<(Plugin, Manifest), LoadError> {
-        let review = crate::folder::review(self, path, policy).await;
-        let parts = crate::folder::into_parts(review)?;
-        let manifest = parts.manifest;
-        let config = crate::folder::check_config(
-            &manifest.plugin.name,
-            parts.config_schema.as_ref(),
-            &options.config,
-        )?;
+        let review = crate::folder::review_config(self, path, policy, &options.config).await;
+        self.start(review.admit()?, options).await
+    }
+
+    /// Starts an admitted plugin folder ([`crate::folder::Review::admit`]): nothing it was
+    /// admitted on is checked again. Its isolation is the stricter of the manifest's and
+    /// `options`'; from `options`, the pool sizes, failure threshold and state apply (the
+    /// limits and configuration are the admitted ones).
+    pub async fn start(
+        &self,
+        admitted: Admitted,
+        options: LoadOptions,
+    ) -> Result<(Plugin, Manifest), LoadError> {
+        let Admitted {
+            manifest,
+            candidate,
+        } = admitted;
         let options = LoadOptions {
-            limits: Some(parts.limits),
-            config,
             isolation: options.isolation.stricter(manifest.plugin.isolation),
             ..options
         };
-        let expected = Some(manifest.plugin.name.as_str());
-        let plugin = Plugin::start(
-            self.clone(),
-            parts.component,
-            &parts.what,
-            options,
-            parts.grant,
-            expected,
-        )
-        .await?;
+        let plugin = Plugin::start(self.clone(), candidate, options).await?;
         Ok((plugin, manifest))
     }
 

@@ -42,7 +42,10 @@ impl Reach {
     }
 }
 
-pub(crate) struct InstanceState {
+/// The state each plugin instance's `Store` carries (opaque outside the runtime): its
+/// WASI context built from its grant, resource table, limiter, captured output, the running
+/// call's deadline and session scope.
+pub struct InstanceState {
     pub(crate) plugin: Arc<str>,
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
@@ -68,7 +71,7 @@ impl InstanceState {
         let log = LogBudget::new(plugin.clone());
         let stdout = OutputCapture::new(plugin.clone(), Stream::Stdout, log.clone());
         let stderr = OutputCapture::new(plugin.clone(), Stream::Stderr, log.clone());
-        let wasi = grant.wasi_context(stdout, stderr.clone())?;
+        let wasi = grant.wasi_context(&stdout, &stderr)?;
         let handles = reserve_handles(&grant, limits, reach);
         let mut table = ResourceTable::new();
         // A guest cannot make the host hold an unbounded number of handles.
@@ -95,7 +98,7 @@ impl InstanceState {
 /// descriptor per preopened directory, from the plugin's and the process's budgets. Any
 /// other instance holds no descriptor and reserves nothing.
 fn reserve_handles(grant: &Grant, limits: &Limits, reach: &Reach) -> Reservation {
-    if grant.files.is_empty() && grant.network.is_empty() {
+    if grant.files.is_empty() && grant.network.entries.is_empty() {
         return Reservation::unreserved(limits.handles);
     }
     let preopens = grant.files.len();

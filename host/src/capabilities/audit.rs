@@ -7,28 +7,13 @@
 
 use serde::Serialize;
 
-use super::{clocks, env, exec, files, network, random, stdio};
-
 /// Always available to every plugin: its contract, the host's logging and the session
-/// context of its own calls.
-pub const CORE: &str = "core";
-const CORE_IMPORTS: &[&str] = &[
-    "airlock:plugin/types",
-    "airlock:plugin/host",
-    "airlock:plugin/context",
-];
+/// context of its own calls (see [`super::base`]).
+pub const CORE: &str = super::base::NAME;
 
-/// Every capability with the import prefixes it covers.
-pub const CAPABILITIES: &[(&str, &[&str])] = &[
-    (CORE, CORE_IMPORTS),
-    (stdio::NAME, stdio::IMPORTS),
-    (files::NAME, files::IMPORTS),
-    (env::NAME, env::IMPORTS),
-    (network::NAME, network::IMPORTS),
-    (exec::NAME, exec::IMPORTS),
-    (clocks::NAME, clocks::IMPORTS),
-    (random::NAME, random::IMPORTS),
-];
+/// Every capability with the import prefixes it covers (from the one list in
+/// [`super`]).
+pub const CAPABILITIES: &[(&str, &[&str])] = super::LIST;
 
 /// One import and the capability that covers it (`None`: nothing does).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

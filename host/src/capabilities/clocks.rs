@@ -5,10 +5,46 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use wasmtime::component::Linker;
+use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+use wasmtime_wasi::p2::bindings::clocks;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtxBuilder};
+
+use super::{Capability, Missing, Prepare, Scope};
+use crate::store::InstanceState;
 
 pub const NAME: &str = "clocks";
 pub const IMPORTS: &[&str] = &["wasi:clocks/"];
+
+/// The clocks capability (see the module docs): set by the policy alone.
+pub struct Clocks;
+
+impl Capability for Clocks {
+    const NAME: &'static str = NAME;
+    const IMPORTS: &'static [&'static str] = IMPORTS;
+    type Request = ();
+    type Allow = ClockMode;
+    type Grant = ClockMode;
+
+    fn grant(_: &(), mode: &ClockMode, _: &Scope<'_>) -> (ClockMode, Vec<Missing>) {
+        (*mode, Vec::new())
+    }
+
+    fn link(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
+        clocks::wall_clock::add_to_linker::<_, WasiClocks>(linker, InstanceState::clocks)?;
+        clocks::monotonic_clock::add_to_linker::<_, WasiClocks>(linker, InstanceState::clocks)
+    }
+
+    fn prepare(mode: &ClockMode, instance: &mut Prepare<'_>) -> wasmtime::Result<()> {
+        apply(*mode, instance.wasi);
+        Ok(())
+    }
+
+    /// A plugin does not ask for clocks: the row shows `host`, what it gets by default.
+    fn audit(_: &(), mode: &ClockMode, grant: Option<&ClockMode>) -> Option<super::AuditRow> {
+        Some(super::AuditRow::new(ClockMode::Host, mode, grant))
+    }
+}
 
 /// Which clocks a plugin sees.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

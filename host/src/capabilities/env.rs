@@ -3,12 +3,57 @@
 //! `wasi:cli/environment`, which every Rust wasip2 binary imports; without a grant its
 //! environment is empty.
 
+use serde::Serialize;
+use wasmtime::component::Linker;
 use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+use wasmtime_wasi::p2::bindings::cli;
 
-use super::Missing;
+use super::{Capability, Missing, Prepare, Scope};
+use crate::store::InstanceState;
 
 pub const NAME: &str = "env";
 pub const IMPORTS: &[&str] = &["wasi:cli/environment"];
+
+/// The env capability (see the module docs).
+pub struct Env;
+
+/// Granted variable names and patterns, and the host variables they select (captured when
+/// the grant is made; shown by name only).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct EnvGrant {
+    pub names: Vec<String>,
+    #[serde(skip)]
+    pub values: Vec<(String, String)>,
+}
+
+impl Capability for Env {
+    const NAME: &'static str = NAME;
+    const IMPORTS: &'static [&'static str] = IMPORTS;
+    type Request = Vec<String>;
+    type Allow = Vec<String>;
+    type Grant = EnvGrant;
+
+    fn grant(
+        requests: &Vec<String>,
+        allows: &Vec<String>,
+        scope: &Scope<'_>,
+    ) -> (EnvGrant, Vec<Missing>) {
+        let (names, missing) = grant(requests, allows, scope.plugin);
+        let values = resolve(&names);
+        (EnvGrant { names, values }, missing)
+    }
+
+    fn link(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
+        cli::environment::add_to_linker::<_, WasiCli>(linker, InstanceState::cli)
+    }
+
+    fn prepare(grant: &EnvGrant, instance: &mut Prepare<'_>) -> wasmtime::Result<()> {
+        apply(&grant.values, instance.wasi);
+        Ok(())
+    }
+}
 
 /// Checks a name or pattern: `[A-Za-z_][A-Za-z0-9_]*`, optionally ending in `*`.
 pub fn validate(pattern: &str) -> Result<(), String> {

@@ -11,15 +11,98 @@
 //! `--output=/etc/passwd`): an option is allowed only when written out, or by `**`.
 
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
-use super::Missing;
+use wasmtime::component::{HasSelf, Linker};
+
+use super::{Capability, Missing, Prepare, Scope};
+use crate::bindings::airlock::plugin::exec as wit;
+use crate::store::InstanceState;
+use crate::text::Untrusted;
 
 pub const NAME: &str = "exec";
 pub const IMPORTS: &[&str] = &["airlock:plugin/exec"];
+
+/// The exec capability (see the module docs).
+pub struct Exec;
+
+impl Capability for Exec {
+    const NAME: &'static str = NAME;
+    const IMPORTS: &'static [&'static str] = IMPORTS;
+    type Request = Vec<ExecPattern>;
+    type Allow = Vec<ExecPattern>;
+    type Grant = Vec<ExecPattern>;
+
+    fn grant(
+        requests: &Vec<ExecPattern>,
+        allows: &Vec<ExecPattern>,
+        scope: &Scope<'_>,
+    ) -> (Vec<ExecPattern>, Vec<Missing>) {
+        grant(requests, allows, scope.plugin)
+    }
+
+    fn link(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
+        wit::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
+    }
+
+    /// Nothing per instance: each `run` checks the instance's grant (`InstanceState::grant`).
+    fn prepare(_: &Vec<ExecPattern>, _: &mut Prepare<'_>) -> wasmtime::Result<()> {
+        Ok(())
+    }
+}
+
+impl wit::Host for InstanceState {
+    async fn run(&mut self, command: String, args: Vec<String>) -> Result<wit::ExecOutput, String> {
+        let time_left = self.deadline.saturating_duration_since(Instant::now());
+        let result = run(
+            &self.grant.exec,
+            &command,
+            &args,
+            time_left,
+            self.output_cap,
+        )
+        .await;
+        log_exec(self, &command, &args, &result);
+        result.map(|out| wit::ExecOutput {
+            status: out.status,
+            stdout: out.stdout,
+            stderr: out.stderr,
+            truncated: out.truncated,
+        })
+    }
+}
+
+/// Exec records are the plugin's own log ([`crate::PLUGIN_LOG_TARGETS`]).
+const LOG_TARGET: &str = super::base::LOG_TARGET;
+
+/// One log record per exec, under the call's log budget, with the command line cut short
+/// (a plugin chooses it, and may make it megabytes long).
+fn log_exec(
+    state: &InstanceState,
+    command: &str,
+    args: &[String],
+    result: &Result<ExecOutput, String>,
+) {
+    let plugin = &*state.plugin;
+    match result {
+        Ok(out) => {
+            let line = shown(command, args);
+            if state.log.admit(line.len()) {
+                tracing::info!(target: LOG_TARGET, plugin, status = out.status, "exec {}", Untrusted(&line));
+            }
+        }
+        // The denial already shows the command line, cut short; it quotes the plugin's
+        // command, so CR/LF there must not forge a log line.
+        Err(why) => {
+            if state.log.admit(why.len()) {
+                tracing::warn!(target: LOG_TARGET, plugin, "exec refused: {}", Untrusted(why));
+            }
+        }
+    }
+}
 
 /// Manifest and policy entry: `{ command = "git", args = ["log", "*", "**"] }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,12 +9,45 @@
 use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use wasmtime::component::Linker;
+use wasmtime_wasi::filesystem::{WasiFilesystem, WasiFilesystemView};
+use wasmtime_wasi::p2::bindings::filesystem;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use super::Missing;
+use super::{Capability, Missing, Prepare, Scope};
+use crate::store::InstanceState;
 
 pub const NAME: &str = "files";
 pub const IMPORTS: &[&str] = &["wasi:filesystem/"];
+
+/// The files capability (see the module docs).
+pub struct Files;
+
+impl Capability for Files {
+    const NAME: &'static str = NAME;
+    const IMPORTS: &'static [&'static str] = IMPORTS;
+    type Request = Vec<FileRequest>;
+    type Allow = Vec<FileAllow>;
+    type Grant = Vec<FileGrant>;
+
+    fn grant(
+        requests: &Vec<FileRequest>,
+        allows: &Vec<FileAllow>,
+        scope: &Scope<'_>,
+    ) -> (Vec<FileGrant>, Vec<Missing>) {
+        grant(requests, allows, scope)
+    }
+
+    fn link(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
+        let view = InstanceState::filesystem;
+        filesystem::types::add_to_linker::<_, WasiFilesystem>(linker, view)?;
+        filesystem::preopens::add_to_linker::<_, WasiFilesystem>(linker, view)
+    }
+
+    fn prepare(grants: &Vec<FileGrant>, instance: &mut Prepare<'_>) -> wasmtime::Result<()> {
+        apply(grants, instance.wasi)
+    }
+}
 
 /// How much of a directory the plugin may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -57,7 +90,7 @@ pub struct FileGrant {
 
 /// The policy line that allows pseudo-filesystem grants for `plugin`.
 pub fn unsafe_line(plugin: &str) -> String {
-    format!("[plugins.{plugin}] unsafe-host-paths = true")
+    super::policy_setting(plugin, "unsafe-host-paths", "true")
 }
 
 /// Checks a request's own shape (used while parsing the manifest).
@@ -76,24 +109,15 @@ pub fn validate(request: &FileRequest) -> Result<(), String> {
     Ok(())
 }
 
-/// Where the grant's directories are resolved from, and whether pseudo-filesystems may be
-/// granted (`unsafe-host-paths`).
-pub struct FileScope<'a> {
-    pub plugin_dir: &'a Path,
-    pub policy_dir: &'a Path,
-    pub unsafe_host_paths: bool,
-}
-
 /// Grants each request covered by an allowance; the rest are missing. A directory that
 /// exposes the host is missing too, naming `unsafe-host-paths = true`, unless the scope
 /// allows it.
 pub fn grant(
     requests: &[FileRequest],
     allows: &[FileAllow],
-    scope: &FileScope<'_>,
-    plugin: &str,
+    scope: &Scope<'_>,
 ) -> (Vec<FileGrant>, Vec<Missing>) {
-    let (plugin_dir, policy_dir) = (scope.plugin_dir, scope.policy_dir);
+    let (plugin, plugin_dir, policy_dir) = (scope.plugin, scope.plugin_dir, scope.policy_dir);
     let allowed: Vec<(PathBuf, Access)> = allows
         .iter()
         .filter_map(|a| {
@@ -131,11 +155,12 @@ pub fn grant(
             .iter()
             .any(|(dir, access)| host.starts_with(dir) && *access >= request.access);
         let exposes_host = super::host_paths::exposure(&host);
-        let line = format!(
-            "[plugins.{plugin}] files = [{{ host = \"{}\", access = \"{}\" }}]",
-            host.display(),
+        let entry = format!(
+            "{{ host = {}, access = \"{}\" }}",
+            super::toml_string(&host.display().to_string()),
             access_name(request.access)
         );
+        let line = super::policy_line(plugin, NAME, &entry);
         if let Some(why) = exposes_host.as_ref().filter(|_| !scope.unsafe_host_paths) {
             let also = match covered {
                 true => String::new(),
@@ -201,4 +226,146 @@ pub(crate) fn checked<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<Vec<FileRequest>, D::Error> {
     super::checked_list(d, validate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capabilities::network::Blocklist;
+    use crate::policy::Policy;
+
+    /// A fresh directory tree: `plugin/data/sub` and `policy/` under the system temp dir.
+    fn tree(name: &str) -> PathBuf {
+        let root =
+            std::env::temp_dir().join(format!("airlock-files-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("plugin/data/sub")).unwrap();
+        std::fs::create_dir_all(root.join("policy")).unwrap();
+        root
+    }
+
+    fn request(host: &str, guest: &str, access: Access) -> FileRequest {
+        FileRequest {
+            host: host.into(),
+            guest: guest.into(),
+            access,
+        }
+    }
+
+    fn granted(
+        root: &Path,
+        plugin: &str,
+        requests: &[FileRequest],
+        allows: &[FileAllow],
+        unsafe_host_paths: bool,
+    ) -> (Vec<FileGrant>, Vec<Missing>) {
+        let scope = Scope {
+            plugin,
+            plugin_dir: &root.join("plugin"),
+            policy_dir: &root.join("policy"),
+            blocklist: &Blocklist::default(),
+            unsafe_host_paths,
+        };
+        grant(requests, allows, &scope)
+    }
+
+    #[test]
+    fn a_directory_below_an_allowance_is_granted_up_to_its_access() {
+        let root = tree("below");
+        let allow = FileAllow {
+            host: "../plugin/data".into(), // relative to the policy's folder
+            access: Access::Read,
+        };
+        let requests = [
+            request("data/sub", "/sub", Access::Read),
+            request("data", "/data", Access::ReadWrite),
+        ];
+        let (grants, missing) = granted(&root, "p", &requests, &[allow], false);
+        let sub = root.join("plugin/data/sub").canonicalize().unwrap();
+        assert_eq!(grants.len(), 1);
+        assert_eq!(
+            (grants[0].host.as_path(), grants[0].guest.as_str()),
+            (sub.as_path(), "/sub")
+        );
+        assert_eq!(grants[0].exposes_host, None);
+        assert_eq!(
+            missing.len(),
+            1,
+            "read-write is wider than the read allowance"
+        );
+        assert_eq!(missing[0].capability, "files");
+        assert!(
+            missing[0].fix.contains(r#"access = "read-write""#),
+            "{}",
+            missing[0].fix
+        );
+    }
+
+    #[test]
+    fn a_missing_directory_or_one_outside_every_allowance_is_refused() {
+        let root = tree("outside");
+        let allow = FileAllow {
+            host: "../plugin/data/sub".into(),
+            access: Access::ReadWrite,
+        };
+        let requests = [
+            request("nowhere", "/x", Access::Read),
+            request("data", "/data", Access::Read),
+        ];
+        let (grants, missing) = granted(&root, "p", &requests, &[allow], false);
+        assert!(grants.is_empty());
+        assert!(
+            missing[0].fix.contains("does not exist"),
+            "{}",
+            missing[0].fix
+        );
+        assert!(
+            missing[1].fix.starts_with("[plugins.p] files = [{ host = "),
+            "{}",
+            missing[1].fix
+        );
+    }
+
+    /// The refusal's line is TOML even for a plugin name that needs quoting, and pasted into
+    /// a policy it allows what was refused.
+    #[test]
+    fn the_refusal_line_allows_what_was_refused() {
+        let root = tree("line");
+        let requests = [request("data", "/data", Access::ReadWrite)];
+        for plugin in ["plain", "my plugin", "a.b"] {
+            let (_, missing) = granted(&root, plugin, &requests, &[], false);
+            let text = missing[0].fix.replacen("] files = ", "]\nfiles = ", 1);
+            let policy = Policy::parse(&text, Path::new("fix.toml"), Path::new("/"))
+                .unwrap_or_else(|e| panic!("`{}` is not a policy line: {e}", missing[0].fix));
+            let allows = policy.allowed(plugin).files;
+            let (grants, missing) = granted(&root, plugin, &requests, &allows, false);
+            assert_eq!((grants.len(), missing.len()), (1, 0), "{plugin}");
+        }
+    }
+
+    #[test]
+    fn a_directory_exposing_the_host_needs_unsafe_host_paths() {
+        let root = tree("unsafe");
+        let proc_dir = Path::new("/proc");
+        if super::super::host_paths::exposure(proc_dir).is_none() {
+            return; // no procfs mounted here: nothing to expose
+        }
+        let requests = [request("/proc", "/proc", Access::Read)];
+        let allow = FileAllow {
+            host: "/".into(),
+            access: Access::Read,
+        };
+        let (grants, missing) = granted(&root, "p", &requests, std::slice::from_ref(&allow), false);
+        assert!(grants.is_empty());
+        assert!(
+            missing[0]
+                .fix
+                .contains("[plugins.p] unsafe-host-paths = true"),
+            "{}",
+            missing[0].fix
+        );
+        let (grants, missing) = granted(&root, "p", &requests, &[allow], true);
+        assert!(missing.is_empty());
+        assert!(grants[0].exposes_host.is_some());
+    }
 }

@@ -1,13 +1,22 @@
-//! Capabilities: everything a plugin may reach beyond its own memory and the host's
-//! logging. Deny-by-default: the manifest requests, the operator's policy allows, and the
-//! plugin gets the intersection — the [`Grant`] — and nothing more.
+//! Capabilities: everything a plugin may reach beyond its own memory. Deny-by-default: the
+//! manifest requests, the operator's policy allows, and the plugin gets the intersection —
+//! the [`Grant`] — and nothing more.
 //!
-//! Each capability is one module owning its request and allowance types, the matching that
-//! makes a grant, the component imports it covers (for the import audit), and how a grant
-//! is applied to an instance. Adding a capability means adding a module and listing it in
-//! [`audit::CAPABILITIES`] and [`Grant`].
+//! Each capability is one module with one type implementing [`Capability`]: its name, the
+//! WIT interfaces it covers (the import audit), its manifest request and policy allowance,
+//! how the two make a grant (with the policy line for every refusal), its host bindings
+//! (linked once per runtime) and how a grant prepares one instance. The list at the end of
+//! this file, [`capabilities!`], names each once and generates everything that runs over
+//! all of them: [`Requested`], [`Allowed`], [`Grant`], [`Grant::compute`], the linker, the
+//! per-instance WASI context, [`audit::CAPABILITIES`] and the audit's rows. Adding a
+//! capability is a module and a line there.
+//!
+//! The model is Spin's factors (`crates/factors/src/factor.rs`): configuration is resolved
+//! without instantiating, so `airlock audit` and a load share it; per-instance state is
+//! prepared from the resolved grant alone.
 
 pub mod audit;
+pub mod base;
 pub mod clocks;
 pub mod env;
 pub mod exec;
@@ -17,40 +26,118 @@ pub mod network;
 pub mod random;
 pub mod stdio;
 
+use std::fmt::Debug;
 use std::path::Path;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use wasmtime::component::Linker;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
-use self::clocks::ClockMode;
-use self::exec::ExecPattern;
-use self::files::{FileAllow, FileGrant, FileRequest};
-use self::network::{AddressCheck, Blocklist, NetPattern};
-use self::random::RandomMode;
+use self::network::Blocklist;
 use self::stdio::OutputCapture;
+pub use crate::store::InstanceState;
 
-/// What a plugin's manifest asks for (`[capabilities]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Requested {
-    #[serde(default, deserialize_with = "files::checked")]
-    pub files: Vec<FileRequest>,
-    #[serde(default, deserialize_with = "env::checked")]
-    pub env: Vec<String>,
-    #[serde(default)]
-    pub network: Vec<NetPattern>,
-    #[serde(default, deserialize_with = "exec::checked")]
-    pub exec: Vec<ExecPattern>,
+/// One capability: a unit of reach a plugin can be granted, resolved without instantiating
+/// (so the audit and a load share it) and applied per instance from its grant alone.
+pub trait Capability {
+    /// Its name in manifests, policies, audits and refusals (`files`, `network`, …).
+    const NAME: &'static str;
+    /// The WIT imports it covers, as prefixes of `namespace:package/interface` (a trailing
+    /// `/` covers a whole package: `wasi:filesystem/`). An import no capability covers is
+    /// refused by the import audit.
+    const IMPORTS: &'static [&'static str];
+    /// What a manifest's `[capabilities] NAME = …` asks for (`()` when it cannot be asked
+    /// for: the policy alone decides).
+    type Request: Debug + Clone + Default + PartialEq + Eq + Serialize;
+    /// What a policy's `[plugins.PLUGIN] NAME = …` allows (`()` when nothing is configurable).
+    type Allow: Debug + Clone + Default + PartialEq + Eq + Serialize;
+    /// The effective reach: what instances are built from, and nothing else.
+    type Grant: Debug + Clone + Default + PartialEq + Serialize;
+
+    /// Requested ∩ allowed. Each request not covered is returned as a [`Missing`] naming the
+    /// policy line that would allow it (or why nothing can).
+    fn grant(
+        request: &Self::Request,
+        allow: &Self::Allow,
+        scope: &Scope<'_>,
+    ) -> (Self::Grant, Vec<Missing>);
+
+    /// Adds this capability's host bindings to the runtime's linker (once per runtime).
+    /// Every plugin's imports are linked; what a call may do is decided by its grant.
+    fn link(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>;
+
+    /// Applies `grant` to one instance being built.
+    fn prepare(grant: &Self::Grant, instance: &mut Prepare<'_>) -> wasmtime::Result<()>;
+
+    /// The audit's row — requested, allowed, effective — or `None` for a capability every
+    /// plugin has unconditionally (its imports are still listed by the import audit).
+    fn audit(
+        request: &Self::Request,
+        allow: &Self::Allow,
+        grant: Option<&Self::Grant>,
+    ) -> Option<AuditRow> {
+        Some(AuditRow::new(request, allow, grant))
+    }
 }
 
-impl Requested {
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-            && self.env.is_empty()
-            && self.network.is_empty()
-            && self.exec.is_empty()
+/// One capability's line in `airlock audit`: `{"requested", "allowed", "effective"}`
+/// (`effective` is `null` when no grant was made).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRow {
+    pub requested: serde_json::Value,
+    pub allowed: serde_json::Value,
+    pub effective: serde_json::Value,
+}
+
+impl AuditRow {
+    /// The row of three serialisable parts.
+    pub fn new(
+        requested: impl Serialize,
+        allowed: impl Serialize,
+        effective: impl Serialize,
+    ) -> Self {
+        let json = |v: &dyn erased::Json| v.json();
+        AuditRow {
+            requested: json(&requested),
+            allowed: json(&allowed),
+            effective: json(&effective),
+        }
     }
+}
+
+mod erased {
+    /// `serde_json::to_value` behind a trait object, so [`super::AuditRow::new`] takes any
+    /// three types. Serialising plain data cannot fail; `null` stands in if it ever did.
+    pub trait Json {
+        fn json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        }
+    }
+}
+
+/// What a grant is made in: whose it is, where relative paths resolve, and the policy-wide
+/// settings that shape a capability's grant.
+pub struct Scope<'a> {
+    /// The plugin's name, for refusals' policy lines.
+    pub plugin: &'a str,
+    /// The plugin's folder (manifest paths are relative to it).
+    pub plugin_dir: &'a Path,
+    /// The policy file's folder (policy paths are relative to it).
+    pub policy_dir: &'a Path,
+    /// The policy's `[network]` blocklist: always applied, whatever is granted.
+    pub blocklist: &'a Blocklist,
+    /// `[plugins.NAME] unsafe-host-paths = true`: file grants may expose the host.
+    pub unsafe_host_paths: bool,
+}
+
+/// One instance being built: its WASI context and the captures of its output.
+pub struct Prepare<'a> {
+    pub(crate) wasi: &'a mut WasiCtxBuilder,
+    pub(crate) stdout: &'a OutputCapture,
+    pub(crate) stderr: &'a OutputCapture,
 }
 
 /// Deserialises a list and checks every entry, so a bad entry is reported at its line.
@@ -64,32 +151,6 @@ where
         check(item).map_err(serde::de::Error::custom)?;
     }
     Ok(items)
-}
-
-/// What the operator's policy allows one plugin (`[plugins.NAME]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Allowed {
-    /// Only the component with this digest may use these allowances (64 hex digits,
-    /// checked when the policy is parsed).
-    #[serde(default)]
-    pub sha256: Option<crate::digest::Sha256>,
-    #[serde(default)]
-    pub files: Vec<FileAllow>,
-    #[serde(default, deserialize_with = "env::checked")]
-    pub env: Vec<String>,
-    #[serde(default)]
-    pub network: Vec<NetPattern>,
-    #[serde(default, deserialize_with = "exec::checked")]
-    pub exec: Vec<ExecPattern>,
-    #[serde(default)]
-    pub clocks: ClockMode,
-    #[serde(default)]
-    pub random: RandomMode,
-    /// `unsafe-host-paths = true`: file grants may expose the host (`/proc`, `/sys`, `/dev`,
-    /// kernel pseudo-filesystems, or a directory containing one). Refused by default.
-    #[serde(default)]
-    pub unsafe_host_paths: bool,
 }
 
 /// A requested capability the policy does not cover, with the policy line that would.
@@ -130,9 +191,14 @@ pub(crate) fn intersect<T: Clone + std::fmt::Display>(
 
 /// The policy line that allows `plugin` `key = [entry]`, as a refusal shows it:
 /// `[plugins.NAME] KEY = [ENTRY]` (the table header goes on a line of its own when pasted).
-/// The name is quoted where TOML needs it (`[plugins."my plugin"]`, `[plugins."a.b"]`);
 /// `entry` is TOML already (see [`toml_string`]).
 pub(crate) fn policy_line(plugin: &str, key: &str, entry: &str) -> String {
+    policy_setting(plugin, key, &format!("[{entry}]"))
+}
+
+/// `[plugins.NAME] KEY = VALUE`, the name quoted where TOML needs it (`[plugins."my
+/// plugin"]`, `[plugins."a.b"]`); `value` is TOML already.
+pub(crate) fn policy_setting(plugin: &str, key: &str, value: &str) -> String {
     let bare = !plugin.is_empty()
         && plugin
             .bytes()
@@ -141,7 +207,7 @@ pub(crate) fn policy_line(plugin: &str, key: &str, entry: &str) -> String {
         true => plugin.to_string(),
         false => toml_string(plugin),
     };
-    format!("[plugins.{name}] {key} = [{entry}]")
+    format!("[plugins.{name}] {key} = {value}")
 }
 
 /// `text` as a TOML string, quoted and escaped.
@@ -159,21 +225,148 @@ impl std::fmt::Display for Missing {
     }
 }
 
-/// The effective capabilities of one plugin: requested ∩ allowed. What instances are built
-/// from, and nothing else.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Grant {
-    pub files: Vec<FileGrant>,
-    /// Granted variable names or patterns.
-    pub env: Vec<String>,
-    /// The host variables those select, captured when the grant was made.
-    #[serde(skip)]
-    pub env_values: Vec<(String, String)>,
-    pub network: Vec<NetPattern>,
-    pub blocklist: Blocklist,
-    pub exec: Vec<ExecPattern>,
-    pub clocks: ClockMode,
-    pub random: RandomMode,
+/// Generates, from one list of capabilities, everything that runs over all of them. Each
+/// entry: `field: module::Type, manifest #[serde(…)], policy #[serde(…)];` — the serde
+/// attributes of its `[capabilities]` key in a manifest and its key in a policy's
+/// `[plugins.NAME]` table (`skip` where it has none).
+macro_rules! capabilities {
+    ($($field:ident: $cap:ty, manifest #[$request:meta], policy #[$allow:meta];)*) => {
+        /// Every capability with the import prefixes it covers, in audit order.
+        pub(crate) const LIST: &[(&str, &[&str])] = &[$((<$cap>::NAME, <$cap>::IMPORTS)),*];
+
+        /// What a plugin's manifest asks for (`[capabilities]`).
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Requested {
+            $(#[$request] pub $field: <$cap as Capability>::Request,)*
+        }
+
+        /// What the operator's policy allows one plugin (`[plugins.NAME]`).
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, rename_all = "kebab-case")]
+        pub struct Allowed {
+            /// Only the component with this digest may use these allowances (64 hex digits,
+            /// checked when the policy is parsed).
+            #[serde(default)]
+            pub sha256: Option<crate::digest::Sha256>,
+            $(#[$allow] pub $field: <$cap as Capability>::Allow,)*
+            /// `unsafe-host-paths = true`: file grants may expose the host (`/proc`, `/sys`,
+            /// `/dev`, kernel pseudo-filesystems, or a directory containing one). Refused by
+            /// default.
+            #[serde(default)]
+            pub unsafe_host_paths: bool,
+        }
+
+        /// The effective capabilities of one plugin: requested ∩ allowed. What instances
+        /// are built from, and nothing else.
+        #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+        pub struct Grant {
+            $(pub $field: <$cap as Capability>::Grant,)*
+        }
+
+        impl Grant {
+            /// Intersects `requested` with `allowed`, capability by capability. Every request
+            /// not covered is listed, with the policy line that would allow it.
+            pub fn compute(
+                plugin: &str,
+                requested: &Requested,
+                allowed: &Allowed,
+                blocklist: &Blocklist,
+                dirs: Dirs<'_>,
+            ) -> Result<Grant, Vec<Missing>> {
+                let scope = Scope {
+                    plugin,
+                    plugin_dir: dirs.plugin,
+                    policy_dir: dirs.policy,
+                    blocklist,
+                    unsafe_host_paths: allowed.unsafe_host_paths,
+                };
+                let mut missing = Vec::new();
+                let grant = Grant {
+                    $($field: {
+                        let (grant, refused) =
+                            <$cap>::grant(&requested.$field, &allowed.$field, &scope);
+                        missing.extend(refused);
+                        grant
+                    },)*
+                };
+                match missing.is_empty() {
+                    true => Ok(grant),
+                    false => Err(missing),
+                }
+            }
+
+            /// Builds one instance's WASI context from this grant only.
+            pub(crate) fn wasi_context(
+                &self,
+                stdout: &OutputCapture,
+                stderr: &OutputCapture,
+            ) -> wasmtime::Result<WasiCtx> {
+                let mut wasi = WasiCtxBuilder::new();
+                let mut instance = Prepare { wasi: &mut wasi, stdout, stderr };
+                $(<$cap>::prepare(&self.$field, &mut instance)?;)*
+                Ok(wasi.build())
+            }
+        }
+
+        /// Links every capability's host bindings (once per runtime).
+        pub(crate) fn link(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
+            $(<$cap>::link(linker)?;)*
+            Ok(())
+        }
+
+        /// The audit's rows, by capability name: requested, allowed and (when a grant was
+        /// made) effective.
+        pub fn audit_rows(
+            requested: &Requested,
+            allowed: &Allowed,
+            grant: Option<&Grant>,
+        ) -> serde_json::Map<String, serde_json::Value> {
+            let mut rows = serde_json::Map::new();
+            $(
+                let row = <$cap>::audit(
+                    &requested.$field,
+                    &allowed.$field,
+                    grant.map(|g| &g.$field),
+                );
+                if let Some(row) = row {
+                    rows.insert(<$cap>::NAME.to_string(), serde_json::json!(row));
+                }
+            )*
+            rows
+        }
+    };
+}
+
+capabilities! {
+    base: base::Base, manifest #[serde(skip)], policy #[serde(skip)];
+    stdio: stdio::Stdio, manifest #[serde(skip)], policy #[serde(skip)];
+    files: files::Files,
+        manifest #[serde(default, deserialize_with = "files::checked")],
+        policy #[serde(default)];
+    env: env::Env,
+        manifest #[serde(default, deserialize_with = "env::checked")],
+        policy #[serde(default, deserialize_with = "env::checked")];
+    network: network::Network, manifest #[serde(default)], policy #[serde(default)];
+    exec: exec::Exec,
+        manifest #[serde(default, deserialize_with = "exec::checked")],
+        policy #[serde(default, deserialize_with = "exec::checked")];
+    clocks: clocks::Clocks, manifest #[serde(skip)], policy #[serde(default)];
+    random: random::Random, manifest #[serde(skip)], policy #[serde(default)];
+}
+
+impl Requested {
+    /// Asks for nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Requested::default()
+    }
+}
+
+impl Grant {
+    /// Nothing at all: no files, env, network or exec; host clocks and random.
+    pub fn none() -> Grant {
+        Grant::default()
+    }
 }
 
 /// Where the manifest and policy live, for resolving relative paths.
@@ -182,72 +375,162 @@ pub struct Dirs<'a> {
     pub policy: &'a Path,
 }
 
-impl Grant {
-    /// Nothing at all: no files, env, network or exec; host clocks and random.
-    pub fn none() -> Grant {
-        Grant::default()
-    }
-
-    /// Intersects `requested` with `allowed`. Every request not covered is listed.
-    pub fn compute(
-        plugin: &str,
-        requested: &Requested,
-        allowed: &Allowed,
-        blocklist: &Blocklist,
-        dirs: Dirs<'_>,
-    ) -> Result<Grant, Vec<Missing>> {
-        let scope = files::FileScope {
-            plugin_dir: dirs.plugin,
-            policy_dir: dirs.policy,
-            unsafe_host_paths: allowed.unsafe_host_paths,
-        };
-        let (files, mut missing) = files::grant(&requested.files, &allowed.files, &scope, plugin);
-        let (env, m) = env::grant(&requested.env, &allowed.env, plugin);
-        missing.extend(m);
-        let (network, m) = network::grant(&requested.network, &allowed.network, plugin);
-        missing.extend(m);
-        let (exec, m) = exec::grant(&requested.exec, &allowed.exec, plugin);
-        missing.extend(m);
-        if !missing.is_empty() {
-            return Err(missing);
-        }
-        Ok(Grant {
-            env_values: env::resolve(&env),
-            files,
-            env,
-            network,
-            blocklist: blocklist.clone(),
-            exec,
-            clocks: allowed.clocks,
-            random: allowed.random,
-        })
-    }
-
-    /// Builds one instance's WASI context from this grant only.
-    pub(crate) fn wasi_context(
-        &self,
-        stdout: OutputCapture,
-        stderr: OutputCapture,
-    ) -> wasmtime::Result<WasiCtx> {
-        let mut builder = WasiCtxBuilder::new();
-        builder.stdout(stdout).stderr(stderr);
-        files::apply(&self.files, &mut builder)?;
-        env::apply(&self.env_values, &mut builder);
-        let check = (!self.network.is_empty()).then(|| AddressCheck {
-            granted: Arc::from(self.network.as_slice()),
-            blocklist: Arc::new(self.blocklist.clone()),
-        });
-        network::apply(check.as_ref(), &mut builder);
-        clocks::apply(self.clocks, &mut builder);
-        random::apply(self.random, &mut builder);
-        Ok(builder.build())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capabilities::exec::ExecPattern;
+    use crate::capabilities::network::NetPattern;
     use crate::policy::Policy;
+
+    fn manifest_requests(toml_text: &str) -> Requested {
+        toml::from_str(toml_text).expect("a [capabilities] table")
+    }
+
+    fn policy_allows(toml_text: &str, plugin: &str) -> Policy {
+        let text = format!("[plugins.{plugin}]\n{toml_text}");
+        Policy::parse(&text, Path::new("policy.toml"), Path::new("/")).expect("a policy")
+    }
+
+    fn compute(
+        requested: &Requested,
+        policy: &Policy,
+        plugin: &str,
+    ) -> Result<Grant, Vec<Missing>> {
+        let dirs = Dirs {
+            plugin: Path::new("/"),
+            policy: Path::new("/"),
+        };
+        let allowed = policy.allowed(plugin);
+        Grant::compute(plugin, requested, &allowed, &policy.blocklist, dirs)
+    }
+
+    /// Every capability with requests: covered requests are granted as asked (not as wide
+    /// as the allowance), and the policy-only capabilities take the policy's setting.
+    #[test]
+    fn a_grant_is_what_was_requested_and_allowed() {
+        let requested = manifest_requests(
+            r#"
+            env = ["HOME", "AIRLOCK_T_*"]
+            network = ["api.example.com:443"]
+            exec = [{ command = "git", args = ["log", "*"] }]
+            "#,
+        );
+        let policy = policy_allows(
+            r#"
+            env = ["*"]
+            network = ["*.example.com:*", "api.example.com:443"]
+            exec = [{ command = "git", args = ["**"] }]
+            clocks = "deterministic"
+            random = "deterministic"
+            "#,
+            "p",
+        );
+        let grant = compute(&requested, &policy, "p").expect("everything is covered");
+        assert_eq!(grant.env.names, ["HOME", "AIRLOCK_T_*"]);
+        let home = std::env::var("HOME").ok();
+        let captured = grant
+            .env
+            .values
+            .iter()
+            .find(|(k, _)| k == "HOME")
+            .map(|(_, v)| v.clone());
+        assert_eq!(captured, home, "values are captured when the grant is made");
+        assert_eq!(grant.network.entries, requested.network);
+        assert_eq!(grant.network.blocklist, policy.blocklist);
+        assert_eq!(grant.exec, requested.exec);
+        assert_eq!(grant.clocks, clocks::ClockMode::Deterministic);
+        assert_eq!(grant.random, random::RandomMode::Deterministic);
+        assert!(grant.files.is_empty());
+    }
+
+    /// Nothing allowed: every request is refused, each naming its capability, and nothing
+    /// is granted at all (no partial grant).
+    #[test]
+    fn every_uncovered_request_is_listed_by_capability() {
+        let requested = manifest_requests(
+            r#"
+            env = ["HOME"]
+            network = ["api.example.com:443"]
+            exec = [{ command = "git" }]
+            files = [{ host = "no-such-dir", guest = "/d", access = "read" }]
+            "#,
+        );
+        let refused = compute(&requested, &Policy::default(), "p").unwrap_err();
+        let mut names: Vec<&str> = refused.iter().map(|m| m.capability).collect();
+        names.sort();
+        assert_eq!(names, ["env", "exec", "files", "network"]);
+        let narrow = policy_allows(r#"env = ["HOM"]"#, "p");
+        let requested = manifest_requests(r#"env = ["HOME"]"#);
+        let refused = compute(&requested, &narrow, "p").unwrap_err();
+        assert_eq!(refused[0].fix, r#"[plugins.p] env = ["HOME"]"#);
+    }
+
+    /// Asking for nothing gets nothing but the defaults, whatever the policy allows.
+    #[test]
+    fn no_request_no_reach() {
+        let policy = policy_allows(
+            r#"env = ["*"]
+network = ["*:*"]
+exec = [{ command = "sh", args = ["**"] }]"#,
+            "p",
+        );
+        let grant = compute(&Requested::default(), &policy, "p").unwrap();
+        assert_eq!(grant, Grant::none());
+    }
+
+    /// Clocks and random are the operator's to set: a manifest cannot ask for them (the key
+    /// is unknown there, as before the capability list).
+    #[test]
+    fn policy_only_capabilities_are_not_manifest_keys() {
+        for key in [
+            "clocks = \"host\"",
+            "random = \"host\"",
+            "stdio = 1",
+            "base = 1",
+        ] {
+            let err = toml::from_str::<Requested>(key).unwrap_err().to_string();
+            assert!(err.contains("unknown field"), "{key}: {err}");
+        }
+    }
+
+    /// The one list: each capability's import prefixes map back to it, and no two
+    /// capabilities claim the same import.
+    #[test]
+    fn each_import_prefix_belongs_to_exactly_one_capability() {
+        for (name, prefixes) in LIST {
+            for prefix in *prefixes {
+                let import = format!("{prefix}x@0.2.6");
+                let owners: Vec<&str> = LIST
+                    .iter()
+                    .filter(|(_, ps)| ps.iter().any(|p| import.starts_with(p)))
+                    .map(|(n, _)| *n)
+                    .collect();
+                assert_eq!(owners, [*name], "{import}");
+                assert_eq!(audit::capability_of(&import), Some(*name), "{import}");
+            }
+        }
+    }
+
+    /// The audit's rows come from the list: one per capability a reviewer decides on,
+    /// with `effective` empty until a grant is made.
+    #[test]
+    fn audit_rows_cover_every_decided_capability() {
+        let requested = manifest_requests(r#"env = ["HOME"]"#);
+        let allowed = Allowed::default();
+        let rows = audit_rows(&requested, &allowed, None);
+        let names: Vec<&str> = rows.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            ["clocks", "env", "exec", "files", "network", "random"]
+        );
+        assert_eq!(rows["env"]["requested"], serde_json::json!(["HOME"]));
+        assert_eq!(rows["env"]["effective"], serde_json::Value::Null);
+        assert_eq!(rows["clocks"]["requested"], "host");
+        let grant = Grant::none();
+        let rows = audit_rows(&Requested::default(), &allowed, Some(&grant));
+        assert_eq!(rows["network"]["effective"], serde_json::json!([]));
+        assert_eq!(rows["random"]["effective"], "host");
+    }
 
     /// The policy `fix` of a refusal as an operator pastes it: the table header on a line
     /// of its own, then the key.

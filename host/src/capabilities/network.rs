@@ -19,13 +19,75 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use wasmtime::component::Linker;
 use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi::p2::bindings::sockets;
+use wasmtime_wasi::sockets::{SocketAddrUse, WasiSockets, WasiSocketsView};
 
-use super::Missing;
+use super::{Capability, Missing, Prepare, Scope};
+use crate::store::InstanceState;
 
 pub const NAME: &str = "network";
 pub const IMPORTS: &[&str] = &["wasi:sockets/"];
+
+/// The network capability (see the module docs).
+pub struct Network;
+
+/// Granted entries, and the policy's blocklist that applies whatever they say.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct NetworkGrant {
+    pub entries: Vec<NetPattern>,
+    pub blocklist: Blocklist,
+}
+
+impl Capability for Network {
+    const NAME: &'static str = NAME;
+    const IMPORTS: &'static [&'static str] = IMPORTS;
+    type Request = Vec<NetPattern>;
+    type Allow = Vec<NetPattern>;
+    type Grant = NetworkGrant;
+
+    fn grant(
+        requests: &Vec<NetPattern>,
+        allows: &Vec<NetPattern>,
+        scope: &Scope<'_>,
+    ) -> (NetworkGrant, Vec<Missing>) {
+        let (entries, missing) = grant(requests, allows, scope.plugin);
+        let blocklist = scope.blocklist.clone();
+        (NetworkGrant { entries, blocklist }, missing)
+    }
+
+    fn link(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
+        let view = InstanceState::sockets;
+        sockets::tcp::add_to_linker::<_, WasiSockets>(linker, view)?;
+        sockets::tcp_create_socket::add_to_linker::<_, WasiSockets>(linker, view)?;
+        sockets::udp::add_to_linker::<_, WasiSockets>(linker, view)?;
+        sockets::udp_create_socket::add_to_linker::<_, WasiSockets>(linker, view)?;
+        sockets::instance_network::add_to_linker::<_, WasiSockets>(linker, view)?;
+        sockets::network::add_to_linker::<_, WasiSockets>(linker, &Default::default(), view)?;
+        sockets::ip_name_lookup::add_to_linker::<_, WasiSockets>(linker, view)
+    }
+
+    fn prepare(grant: &NetworkGrant, instance: &mut Prepare<'_>) -> wasmtime::Result<()> {
+        let check = (!grant.entries.is_empty()).then(|| AddressCheck {
+            granted: Arc::from(grant.entries.as_slice()),
+            blocklist: Arc::new(grant.blocklist.clone()),
+        });
+        apply(check.as_ref(), instance.wasi);
+        Ok(())
+    }
+
+    /// The effective column lists the granted entries (the blocklist is the policy's own
+    /// `[network]` section).
+    fn audit(
+        requests: &Vec<NetPattern>,
+        allows: &Vec<NetPattern>,
+        grant: Option<&NetworkGrant>,
+    ) -> Option<super::AuditRow> {
+        let effective = grant.map(|g| &g.entries);
+        Some(super::AuditRow::new(requests, allows, effective))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostPattern {

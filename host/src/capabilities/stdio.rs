@@ -14,7 +14,13 @@ use bytes::Bytes;
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+use wasmtime_wasi::p2::bindings::cli;
+
+use super::{Capability, Missing, Prepare, Scope};
 use crate::log_budget::LogBudget;
+use crate::store::InstanceState;
 
 pub const NAME: &str = "stdio";
 /// The `tracing` target of captured stdout/stderr lines (see [`crate::PLUGIN_LOG_TARGETS`]).
@@ -28,6 +34,55 @@ pub const IMPORTS: &[&str] = &[
     "wasi:cli/terminal-",
     "wasi:cli/exit",
 ];
+
+/// The stdio capability (see the module docs): nothing to request or allow.
+pub struct Stdio;
+
+impl Capability for Stdio {
+    const NAME: &'static str = NAME;
+    const IMPORTS: &'static [&'static str] = IMPORTS;
+    type Request = ();
+    type Allow = ();
+    type Grant = ();
+
+    fn grant(_: &(), _: &(), _: &Scope<'_>) -> ((), Vec<Missing>) {
+        ((), Vec::new())
+    }
+
+    /// `wasi:io/*` (the streams every other WASI interface hands out) and the CLI plumbing.
+    fn link(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
+        wasmtime_wasi_io::add_to_linker_async(linker)?;
+        let l = linker;
+        cli::exit::add_to_linker::<_, WasiCli>(l, InstanceState::cli)?;
+        cli::stdin::add_to_linker::<_, WasiCli>(l, InstanceState::cli)?;
+        cli::stdout::add_to_linker::<_, WasiCli>(l, InstanceState::cli)?;
+        cli::stderr::add_to_linker::<_, WasiCli>(l, InstanceState::cli)?;
+        cli::terminal_input::add_to_linker::<_, WasiCli>(l, InstanceState::cli)?;
+        cli::terminal_output::add_to_linker::<_, WasiCli>(l, InstanceState::cli)?;
+        cli::terminal_stdin::add_to_linker::<_, WasiCli>(l, InstanceState::cli)?;
+        cli::terminal_stdout::add_to_linker::<_, WasiCli>(l, InstanceState::cli)?;
+        cli::terminal_stderr::add_to_linker::<_, WasiCli>(l, InstanceState::cli)
+    }
+
+    /// Stdout and stderr go to the instance's captures; stdin stays closed.
+    fn prepare(_: &(), instance: &mut Prepare<'_>) -> wasmtime::Result<()> {
+        instance
+            .wasi
+            .stdout(instance.stdout.clone())
+            .stderr(instance.stderr.clone());
+        Ok(())
+    }
+
+    fn audit(_: &(), _: &(), _: Option<&()>) -> Option<super::AuditRow> {
+        None
+    }
+}
+
+impl wasmtime_wasi_io::IoView for InstanceState {
+    fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
 
 /// Bytes of recent stderr kept for panic reports.
 const TAIL_CAP: usize = 8 << 10;

@@ -20,8 +20,7 @@ use wasmtime::component::{Component, InstancePre};
 
 use crate::bindings::hooks;
 use crate::capabilities::Grant;
-use crate::capabilities::audit::{audit, refuse_unknown};
-use crate::component::{detect_world, export_names, import_names};
+use crate::component::Inspected;
 use crate::context::Sessions;
 use crate::engine::InstancePool;
 use crate::schema::ArgumentSchema;
@@ -95,22 +94,79 @@ struct Declared {
     subscriptions: Vec<HookKind>,
 }
 
-impl Plugin {
-    /// Links the component, starts a first instance (metadata, tools, subscriptions, `init`)
-    /// and keeps it warm. Any failure refuses the whole plugin.
-    pub(crate) async fn start(
-        runtime: Runtime,
+/// An admitted plugin, ready to start: everything [`Plugin::start`] needs, each checked
+/// once before — by the folder review ([`crate::folder::Review::admit`]) or, for a bare
+/// component, by [`Candidate::bare`].
+pub(crate) struct Candidate {
+    pub(crate) inspected: Inspected,
+    /// Where it came from (a folder or a file), naming it until it says who it is.
+    pub(crate) what: String,
+    pub(crate) grant: Grant,
+    pub(crate) limits: Limits,
+    /// The configuration `init` gets (checked against the `[config]` schema, if any).
+    pub(crate) config: Value,
+    /// The name the plugin must report: its manifest's; `None` for a bare component.
+    pub(crate) expected_name: Option<String>,
+    /// True when a manifest's `host-versions` range already admitted this host; otherwise
+    /// the range the plugin declares in its metadata is checked at start.
+    pub(crate) host_range_checked: bool,
+}
+
+impl Candidate {
+    /// A bare component (no manifest, no policy): no grant, the limits of `options` or the
+    /// runtime's defaults (which must fit the instance pool), `options.config` as is.
+    pub(crate) fn bare(
+        runtime: &Runtime,
         component: Component,
         what: &str,
+        options: &LoadOptions,
+    ) -> Result<Candidate, LoadError> {
+        let (_, inspected) = crate::component::inspect(runtime.engine(), component, what);
+        let inspected = inspected.map_err(|mut errors| errors.remove(0))?;
+        let limits = options
+            .limits
+            .clone()
+            .unwrap_or_else(|| runtime.default_limits().clone());
+        check_pool(runtime.instance_pool(), what, &limits)?;
+        Ok(Candidate {
+            inspected,
+            what: what.to_string(),
+            grant: Grant::none(),
+            limits,
+            config: options.config.clone(),
+            expected_name: None,
+            host_range_checked: false,
+        })
+    }
+}
+
+impl Plugin {
+    /// Links the admitted component, starts a first instance (metadata, tools,
+    /// subscriptions, `init`) and keeps it warm. Any failure refuses the whole plugin.
+    /// From `options`, only the pool sizes, isolation, failure threshold and state apply:
+    /// the limits and configuration are the candidate's.
+    pub(crate) async fn start(
+        runtime: Runtime,
+        candidate: Candidate,
         options: LoadOptions,
-        grant: Grant,
-        expected_name: Option<&str>,
     ) -> Result<Plugin, LoadError> {
         let rt = runtime.inner();
-        let exports = export_names(&rt.engine, &component);
-        let world = detect_world(&exports, what)?;
-        let imports = import_names(&rt.engine, &component);
-        refuse_unknown(what, &audit(&imports))?;
+        let Candidate {
+            inspected,
+            what,
+            grant,
+            limits,
+            config,
+            expected_name,
+            host_range_checked,
+        } = candidate;
+        let what = what.as_str();
+        let Inspected {
+            component,
+            world,
+            exports,
+            imports,
+        } = inspected;
         // Busy instances (one per slot) and idle ones may be alive at once.
         let alive = options.max_instances.max(1) + options.max_idle;
         let reach = Reach::new(grant, rt.sessions.clone(), alive);
@@ -120,12 +176,7 @@ impl Plugin {
         };
         let pre = rt.linker.instantiate_pre(&component).map_err(link)?;
         let indices = ExportIndices::new(&pre, world).map_err(link)?;
-        let limits = options
-            .limits
-            .clone()
-            .unwrap_or_else(|| rt.default_limits.clone());
-        check_pool(rt.pool.as_ref(), what, &limits)?;
-        let config = serde_json::to_string(&options.config).expect("a JSON value serialises");
+        let config = serde_json::to_string(&config).expect("a JSON value serialises");
         let start_error = |source| LoadError::Start {
             plugin: what.to_string(),
             source: Box::new(source),
@@ -144,11 +195,13 @@ impl Plugin {
         if let Some(expected) = expected_name.filter(|e| *e != name) {
             return Err(LoadError::NameMismatch {
                 manifest: what.to_string(),
-                expected: expected.to_string(),
+                expected,
                 actual: name,
             });
         }
-        check_host_version(&declared.metadata)?;
+        if !host_range_checked {
+            check_host_version(&declared.metadata)?;
+        }
         let schemas = compile_schemas(&name, &declared.tools)?;
         let start_error = |source| LoadError::Start {
             plugin: name.clone(),
@@ -691,7 +744,13 @@ fn check_subscriptions(kinds: &[hooks::HookKind]) -> Result<(), String> {
 
 /// Refuses limits whose memory or table cap the runtime's instance pool cannot hold: better
 /// a clear error at load than every instantiation failing later.
-fn check_pool(pool: Option<&InstancePool>, what: &str, limits: &Limits) -> Result<(), LoadError> {
+/// The limits must fit the instance pool's slots (memory, tables), or no instance could
+/// ever be made: refused at admission, naming the cap and the slot.
+pub(crate) fn check_pool(
+    pool: Option<&InstancePool>,
+    what: &str,
+    limits: &Limits,
+) -> Result<(), LoadError> {
     match pool.and_then(|pool| pool.shortfall(limits)) {
         Some((cap_kind, cap, slot)) => Err(LoadError::PoolTooSmall {
             plugin: what.to_string(),

@@ -225,6 +225,46 @@ fn audit_prints_a_report_and_exits_by_verdict() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `airlock audit` checks the configuration a load would get (`--config`, default `{}`)
+/// against the manifest's `[config]` schema: its verdict is what loading with it does.
+#[test]
+fn audit_checks_the_configuration_a_load_would_get() {
+    let out = airlock(&[
+        "audit",
+        guests::REDACT_DIR,
+        "--config",
+        r#"{"deny_tools": 7}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("REFUSED") && text.contains("deny_tools"),
+        "the refusal names the field:\n{text}"
+    );
+    let out = airlock(&[
+        "audit",
+        guests::REDACT_DIR,
+        "--json",
+        "--config",
+        r#"{"deny_tools": ["rm"]}"#,
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["verdict"]["loads"], true);
+
+    let out = airlock(&["audit", guests::REDACT_DIR, "--config", "{not json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a usage error, as for the other commands"
+    );
+    assert!(
+        stderr(&out).contains("--config is not valid JSON"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn pin_writes_the_digest_and_folders_load_with_it() {
     let dir = std::env::temp_dir().join(format!("airlock-cli-pin-{}", std::process::id()));

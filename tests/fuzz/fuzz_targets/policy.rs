@@ -64,7 +64,7 @@ fn check_grant(policy: &Policy, manifest: &Manifest) {
     };
     match Grant::compute(name, requested, &allowed, &policy.blocklist, dirs) {
         Ok(grant) => {
-            for pattern in &grant.network {
+            for pattern in &grant.network.entries {
                 assert!(
                     requested.network.contains(pattern),
                     "not requested: {pattern}"

@@ -676,7 +676,7 @@ async fn a_policy_built_in_code_grants_like_a_policy_file() {
         .load_dir(folder.path(), &policy, LoadOptions::default())
         .await
         .unwrap();
-    assert_eq!(plugin.grant().env, ["HOME"]);
+    assert_eq!(plugin.grant().env.names, ["HOME"]);
     assert_eq!(plugin.limits().fuel, Some(5_000_000));
     let (ok, home) = probe(&plugin, "env", json!({"name": "HOME"})).await;
     assert!(ok && home == std::env::var("HOME").unwrap());

@@ -337,3 +337,73 @@ async fn registry_dispatch_follows_manifest_priority_and_policy_failure_modes() 
         .await;
     assert!(other.steps.is_empty() && other.allowed());
 }
+
+/// Admission is one way: a review checks the configuration a load would get (so a folder
+/// whose `[config]` schema the configuration breaks is refused by the review itself, as
+/// `airlock audit` reports it), and the admitted plugin starts as it was reviewed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_review_checks_the_configuration_and_the_admitted_plugin_starts_with_it() {
+    let redact = plugin_folder(
+        "redact",
+        guests::REDACT,
+        r#"[config]
+schema = { type = "object", required = ["deny_tools"], properties = { deny_tools = { type = "array", items = { type = "string" } } } }"#,
+    );
+    let rt = runtime();
+    let policy = Policy::default();
+    let review = airlock::folder::review(&rt, redact.path(), &policy).await;
+    assert!(
+        matches!(review.errors.as_slice(), [LoadError::BadConfig { .. }]),
+        "{:?}",
+        review.errors
+    );
+    let config = json!({"deny_tools": ["rm"]});
+    let review = airlock::folder::review_config(&rt, redact.path(), &policy, &config).await;
+    assert!(review.loads(), "{:?}", review.errors);
+    assert_eq!(review.config.as_ref(), Some(&config));
+    let admitted = review.admit().expect("admitted");
+    assert_eq!(admitted.name(), "redact");
+    let (plugin, manifest) = rt
+        .start(admitted, airlock::LoadOptions::default())
+        .await
+        .expect("an admitted plugin starts");
+    assert_eq!(manifest.plugin.name, "redact");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(plugin.config()).unwrap(),
+        config
+    );
+}
+
+/// Limits the runtime's instance pool cannot hold are refused by the review (before, the
+/// review said it loads and the load then failed).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_review_refuses_limits_the_instance_pool_cannot_hold() {
+    let calculator = plugin_folder(
+        "calculator",
+        guests::CALCULATOR,
+        "[limits]\nmemory = \"1GiB\"",
+    );
+    let policy = Policy::parse(
+        "[limits]\nmemory = \"1GiB\"\n",
+        std::path::Path::new("policy.toml"),
+        std::path::Path::new("/"),
+    )
+    .unwrap();
+    let small = airlock_tests::runtime_for_memory(0);
+    let review = airlock::folder::review(&small, calculator.path(), &policy).await;
+    assert!(
+        review
+            .errors
+            .iter()
+            .any(|e| matches!(e, LoadError::PoolTooSmall { .. })),
+        "{:?}",
+        review.errors
+    );
+    // Fitted to the policy, as the CLI builds it, the pool holds it.
+    let fitted = airlock::Runtime::builder()
+        .fit_policy(&policy)
+        .build()
+        .unwrap();
+    let review = airlock::folder::review(&fitted, calculator.path(), &policy).await;
+    assert!(review.loads(), "{:?}", review.errors);
+}

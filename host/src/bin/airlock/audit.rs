@@ -5,16 +5,23 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use airlock::Runtime;
-use airlock::folder::{AuditReport, Review, plugin_dir, review};
+use airlock::folder::{AuditReport, Review, plugin_dir, review_config};
 use airlock::manifest::{FILE_NAME, Manifest};
 use airlock::policy::Policy;
 use airlock::text::{self, Untrusted};
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-pub async fn audit(path: &Path, policy: &Policy, as_json: bool) -> Result<ExitCode> {
-    let runtime = Runtime::new()?;
-    let review = review(&runtime, path, policy).await;
+/// Reviews the folder at `path` on the runtime the registry loads with
+/// ([`runtime_for`]), with the configuration `config` (`--config`, default `{}`).
+pub async fn audit(
+    path: &Path,
+    policy: &Policy,
+    config: &Value,
+    as_json: bool,
+) -> Result<ExitCode> {
+    let runtime = runtime_for(policy)?;
+    let review = review_config(&runtime, path, policy, config).await;
     let report = AuditReport::from(&review);
     if as_json {
         println!("{}", text::to_json_pretty(&report)?);
@@ -117,6 +124,9 @@ fn print_report(review: &Review, report: &AuditReport) {
     }
     if review.loads() {
         println!("Verdict  LOADS: it can reach exactly the effective column, nothing else.");
+        println!(
+            "         (The plugin's own `init` runs at load: it may still refuse the configuration.)"
+        );
     } else {
         println!("Verdict  REFUSED");
         for error in &review.errors {
@@ -200,6 +210,13 @@ pub fn pin(path: &Path) -> Result<ExitCode> {
 }
 
 /// The policy at `path`, or an empty one (nothing allowed) when none is given.
+/// The runtime plugin folders are reviewed and loaded on: its instance pool fitted to the
+/// policy's caps. `airlock audit` and the registry (`plugins`, `serve`, `mcp`) share it, so
+/// the limits, pool checks and cache keys an audit reports are the ones a load meets.
+pub fn runtime_for(policy: &Policy) -> Result<Runtime> {
+    Ok(Runtime::builder().fit_policy(policy).build()?)
+}
+
 pub fn load_policy(path: Option<&Path>) -> Result<Policy> {
     Ok(match path {
         Some(path) => Policy::from_file(path)?,

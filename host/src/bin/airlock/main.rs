@@ -76,6 +76,10 @@ enum Command {
         /// The operator policy (TOML); without one nothing is allowed.
         #[arg(long)]
         policy: Option<PathBuf>,
+        /// The configuration to check against the manifest's `[config]` schema, as a JSON
+        /// object: what a load with it would get (default `{}`).
+        #[arg(long, default_value = "{}")]
+        config: String,
         /// Print stable JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -219,8 +223,13 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Audit {
             plugin,
             policy,
+            config,
             json,
-        } => audit::audit(&plugin, &audit::load_policy(policy.as_deref())?, json).await,
+        } => {
+            let policy = audit::load_policy(policy.as_deref())?;
+            let config = parse_json("--config", &config)?;
+            audit::audit(&plugin, &policy, &config, json).await
+        }
         Command::Pin { plugin } => audit::pin(&plugin),
         Command::Call {
             component,

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use airlock::Runtime;
 use airlock::registry::Registry;
 use airlock::text::{self, Untrusted};
 use anyhow::{Context, Result};
@@ -183,7 +182,7 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
 pub fn open_registry(path: Option<PathBuf>, policy: Option<&Path>) -> Result<Registry> {
     let path = registry_path(path);
     let policy = crate::audit::load_policy(policy)?;
-    let runtime = Runtime::builder().fit_policy(&policy).build()?;
+    let runtime = crate::audit::runtime_for(&policy)?;
     Registry::open(&path, runtime, policy)
         .with_context(|| format!("opening the registry at {}", path.display()))
 }
