@@ -1,0 +1,235 @@
+//! Calls into a plugin: tools (arguments checked against their schema first, results parsed
+//! within their caps), hooks, health and the state hand-over of a hot swap. Each runs on an
+//! instance leased from the pool (`lease.rs`).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::Plugin;
+use super::validate::{self, Verdict};
+use crate::bindings::hooks;
+use crate::types::{CallContext, Health, HookKind, HookOutcome};
+use crate::{CallError, Isolation};
+
+impl Plugin {
+    /// Calls tool `tool` with `arguments`, validated against its schema first.
+    pub async fn call_tool(
+        &self,
+        tool: &str,
+        arguments: &Value,
+        context: &CallContext,
+    ) -> Result<Value, CallError> {
+        let text = self.encode_input("arguments", arguments)?;
+        self.check_arguments(tool, &text, Some(arguments)).await?;
+        let arguments = text;
+        let text = self.run_tool(tool, &arguments, context).await?;
+        validate::parse_off_worker(text, |text| serde_json::from_str(&text))
+            .await
+            .map_err(|e| self.bad_result(tool, e))
+    }
+
+    /// [`Plugin::call_tool`] for callers that hold JSON text and want JSON text back (a
+    /// JSON-RPC server, a proxy): the arguments are parsed once, to check them against the
+    /// schema, and handed to the plugin as given; the result is checked to be JSON but not
+    /// parsed into a tree, so it can be embedded in a reply as it is. The plugin receives
+    /// the text exactly as given: where JSON is ambiguous (a repeated key, a number beyond
+    /// `f64` precision) the schema check and the plugin's parser may read it differently,
+    /// so send plain JSON, or use `call_tool`, which re-serialises what it checked.
+    pub async fn call_tool_json(
+        &self,
+        tool: &str,
+        arguments: &str,
+        context: &CallContext,
+    ) -> Result<Box<RawValue>, CallError> {
+        self.check_size("arguments", arguments.len())?;
+        self.check_arguments(tool, arguments, None).await?;
+        let text = self.run_tool(tool, arguments, context).await?;
+        validate::parse_off_worker(text, RawValue::from_string)
+            .await
+            .map_err(|e| self.bad_result(tool, e))
+    }
+
+    /// Refuses an unknown tool, or arguments (`text`, and the same as a value when the
+    /// caller has it) its schema does not accept, or whose check outlasts the deadline.
+    async fn check_arguments(
+        &self,
+        tool: &str,
+        text: &str,
+        parsed: Option<&Value>,
+    ) -> Result<(), CallError> {
+        let schema = self
+            .inner
+            .schemas
+            .get(tool)
+            .ok_or_else(|| CallError::UnknownTool {
+                plugin: self.name().to_string(),
+                tool: tool.to_string(),
+                available: self.inner.tools.iter().map(|t| t.name.clone()).collect(),
+            })?;
+        let deadline = self.inner.limits.deadline;
+        match self
+            .inner
+            .validation
+            .check(schema, text, parsed, deadline)
+            .await
+        {
+            Verdict::Valid => Ok(()),
+            Verdict::Problems(problems) => Err(CallError::BadArguments {
+                plugin: self.name().to_string(),
+                tool: tool.to_string(),
+                problems,
+            }),
+            Verdict::TimedOut => Err(CallError::ValidationTimeout {
+                plugin: self.name().to_string(),
+                tool: tool.to_string(),
+                deadline,
+            }),
+        }
+    }
+
+    /// Runs checked, encoded arguments through the tool; the plugin's answer as text.
+    async fn run_tool(
+        &self,
+        tool: &str,
+        arguments: &str,
+        context: &CallContext,
+    ) -> Result<String, CallError> {
+        let context = context.to_wit(self.call_id(context));
+        let limits = &self.inner.limits;
+        let mut lease = self.checkout().await?;
+        let result = lease
+            .instance
+            .call_tool(limits, tool, arguments, &context)
+            .await;
+        self.checkin(lease, &result);
+        result
+    }
+
+    fn bad_result(&self, tool: &str, e: serde_json::Error) -> CallError {
+        CallError::Protocol {
+            plugin: self.name().to_string(),
+            reason: format!("tool `{tool}` returned invalid JSON: {e}"),
+        }
+    }
+
+    /// Runs the plugin's handler for `kind` on `payload`. A plugin not subscribed to `kind`
+    /// passes without running.
+    pub async fn handle_hook(
+        &self,
+        kind: &HookKind,
+        payload: &Value,
+        context: &CallContext,
+    ) -> Result<HookOutcome, CallError> {
+        if !self.inner.subscriptions.contains(kind) {
+            return Ok(HookOutcome::Pass);
+        }
+        let payload = self.encode_input("payload", payload)?;
+        let context = context.to_wit(self.call_id(context));
+        let limits = &self.inner.limits;
+        let mut lease = self.checkout().await?;
+        let result = lease
+            .instance
+            .handle_hook(limits, &kind.to_wit(), &payload, &context)
+            .await;
+        self.checkin(lease, &result);
+        Ok(match result? {
+            hooks::HookOutcome::Pass => HookOutcome::Pass,
+            hooks::HookOutcome::Veto(reason) => HookOutcome::Veto(reason),
+            hooks::HookOutcome::Replace(text) => HookOutcome::Replace(
+                validate::parse_off_worker(text, |text| serde_json::from_str(&text))
+                    .await
+                    .map_err(|e| CallError::Protocol {
+                        plugin: self.name().to_string(),
+                        reason: format!(
+                            "hook `{kind}` replaced the payload with invalid JSON: {e}"
+                        ),
+                    })?,
+            ),
+        })
+    }
+
+    /// Polls the plugin's health on an instance.
+    pub async fn health(&self) -> Result<Health, CallError> {
+        let mut lease = self.checkout().await?;
+        let result = lease.instance.health(&self.inner.limits).await;
+        self.checkin(lease, &result);
+        Ok(Health::from_wit(result?))
+    }
+
+    /// Hot swap, step 1: the state an instance wants carried over.
+    pub async fn capture_state(&self) -> Result<Option<Vec<u8>>, CallError> {
+        let mut lease = self.checkout().await?;
+        let result = lease.instance.capture_state(&self.inner.limits).await;
+        self.checkin(lease, &result);
+        result
+    }
+
+    /// Hands captured state to one instance of this plugin (the next call's, when the
+    /// pool holds one idle). For a whole new version, load it with
+    /// [`LoadOptions::state`] instead: every instance then starts from that state. Under
+    /// [`Isolation::Fresh`] there is no instance to keep it, so once an instance accepts
+    /// the state it becomes the seed every later call's instance starts from.
+    pub async fn restore_state(&self, state: &[u8]) -> Result<(), CallError> {
+        let mut lease = self.checkout().await?;
+        let result = lease
+            .instance
+            .restore_state(&self.inner.limits, state)
+            .await;
+        self.checkin(lease, &result);
+        if result.is_ok() && self.inner.isolation == Isolation::Fresh {
+            *self.inner.seed.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::from(state));
+        }
+        result
+    }
+
+    pub(super) fn encode_input(
+        &self,
+        what: &'static str,
+        value: &Value,
+    ) -> Result<String, CallError> {
+        let text = serde_json::to_string(value).expect("a JSON value serialises");
+        self.check_size(what, text.len())?;
+        Ok(text)
+    }
+
+    pub(super) fn check_size(&self, what: &'static str, size: usize) -> Result<(), CallError> {
+        let limit = self.inner.limits.input_bytes;
+        match size > limit {
+            true => Err(CallError::InputTooLarge {
+                plugin: self.name().to_string(),
+                what,
+                size,
+                limit,
+            }),
+            false => Ok(()),
+        }
+    }
+
+    /// The caller's call id, or `<plugin>-<n>`. Written by hand: `format!` costs more
+    /// than everything else on this path together.
+    pub(super) fn call_id(&self, context: &CallContext) -> String {
+        if !context.call_id.is_empty() {
+            return context.call_id.clone();
+        }
+        let n = self.inner.next_call.fetch_add(1, Ordering::Relaxed);
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = n;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        let mut id = String::with_capacity(self.name().len() + 1 + digits.len() - at);
+        id.push_str(self.name());
+        id.push('-');
+        id.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+        id
+    }
+}

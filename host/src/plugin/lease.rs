@@ -1,0 +1,123 @@
+//! Handing out a plugin's instances: a warm one from the pool or a new one (initialised,
+//! seeded with carried-over state), back to the pool after the call or dropped after a
+//! trap; prewarming; and shutting the pool down.
+
+use super::Plugin;
+use super::instance::LiveInstance;
+use super::pool::{Lease, Pool};
+use crate::{CallError, Isolation};
+
+impl Plugin {
+    pub(super) async fn checkout(&self) -> Result<Lease, CallError> {
+        if let Some(reason) = self.inner.condition.failing() {
+            return Err(CallError::Failing {
+                plugin: self.name().to_string(),
+                reason,
+            });
+        }
+        let shut_down = || CallError::ShutDown {
+            plugin: self.name().to_string(),
+        };
+        let (slot, warm) = self.inner.pool.checkout().await.ok_or_else(shut_down)?;
+        let instance = match warm {
+            Some(instance) => instance,
+            None => {
+                // Only a failure counts here: a fresh instance after a trap says nothing
+                // about whether calls work.
+                let started = self.new_instance().await;
+                if started.is_err() {
+                    self.inner.condition.record(&started);
+                }
+                started?
+            }
+        };
+        Ok(Pool::lease(instance, slot))
+    }
+
+    /// A new instance, initialised with the plugin's configuration and any seed state.
+    pub(super) async fn new_instance(&self) -> Result<LiveInstance, CallError> {
+        let inner = &self.inner;
+        let mut instance = LiveInstance::new(
+            &inner.pre,
+            &inner.indices,
+            inner.name.clone(),
+            &inner.limits,
+            &inner.reach,
+        )
+        .await?;
+        instance.init(&inner.limits, &inner.config).await?;
+        let seed = inner.seed.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(seed) = seed {
+            instance.restore_state(&inner.limits, &seed).await?;
+        }
+        Ok(instance)
+    }
+
+    /// Keeps the instance unless the call trapped or hit a limit (its store is then
+    /// poisoned or half-way through something).
+    pub(super) fn checkin<T>(&self, lease: Lease, result: &Result<T, CallError>) {
+        self.inner.condition.record(result);
+        if self.inner.isolation == Isolation::Fresh {
+            // The call's instance ends with the call; dropping the lease frees its slot.
+            return;
+        }
+        match result {
+            Err(e) if e.discards_instance() => {
+                tracing::info!(plugin = %self.name(), kind = e.kind(), "instance discarded: {e}");
+            }
+            _ => {
+                if let Some(mut late) = self.inner.pool.checkin(lease) {
+                    // The plugin was shut down while this call ran: this instance gets its
+                    // `shutdown` too, off the caller's path.
+                    let (limits, name) = (self.inner.limits.clone(), self.inner.name.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = late.shutdown(&limits).await {
+                            tracing::warn!(plugin = %name, "shutdown failed: {e}");
+                        }
+                    });
+                }
+            }
+        }
+    }
+
+    /// Starts instances until `count` are idle (at most the pool's idle cap), so the next
+    /// calls — a burst of `count` at once included — skip instantiation and `init`.
+    /// Returns how many are idle. Does nothing under [`Isolation::Fresh`].
+    pub async fn prewarm(&self, count: usize) -> Result<usize, CallError> {
+        let pool = &self.inner.pool;
+        // Every lease holds a slot, so never ask for more than there are.
+        let wanted = count.min(pool.max_idle()).min(pool.max_instances());
+        // Hold every lease until all exist, so each checkout starts a new instance instead
+        // of taking back the one just returned.
+        let mut leases = Vec::with_capacity(wanted);
+        let mut failed = None;
+        for _ in 0..wanted {
+            match self.checkout().await {
+                Ok(lease) => leases.push(lease),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        for lease in leases {
+            // After a concurrent shutdown the pool hands the instance back: it never ran a
+            // call, so it is simply dropped.
+            let _ = pool.checkin(lease);
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(self.stats().idle_instances),
+        }
+    }
+
+    /// Stops the plugin: no new calls; idle instances get `shutdown` now, instances of
+    /// calls still running get it when those calls finish.
+    pub async fn shutdown(&self) {
+        for mut instance in self.inner.pool.close() {
+            if let Err(e) = instance.shutdown(&self.inner.limits).await {
+                tracing::warn!(plugin = %self.name(), "shutdown failed: {e}");
+            }
+        }
+    }
+}
