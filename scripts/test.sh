@@ -44,15 +44,15 @@ cargo clippy --all-targets -- -D warnings
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/guests" \
   cargo clippy --profile guest --target wasm32-wasip2 "${guests[@]}" -- -D warnings
 # --- API fuzzing (issue #12) -------------------------------------------------------------
-# host/tests/all/api_fuzz.rs runs schemathesis (pinned in host/tests/schemathesis.txt) against
+# host/cli/tests/all/api_fuzz.rs runs schemathesis (pinned in host/cli/tests/schemathesis.txt) against
 # `airlock serve --http`; it looks for it in this venv and fails, never skips, without it.
 fuzz_venv="$HOME/.cache/airlock-venv"
-if ! "$fuzz_venv/bin/pip" freeze 2>/dev/null | grep -qxFf <(grep -v '^#' host/tests/schemathesis.txt); then
+if ! "$fuzz_venv/bin/pip" freeze 2>/dev/null | grep -qxFf <(grep -v '^#' host/cli/tests/schemathesis.txt); then
   if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq python3 python3-venv
   fi
   python3 -m venv "$fuzz_venv"
-  "$fuzz_venv/bin/pip" install --quiet --disable-pip-version-check -r host/tests/schemathesis.txt
+  "$fuzz_venv/bin/pip" install --quiet --disable-pip-version-check -r host/cli/tests/schemathesis.txt
 fi
 export AIRLOCK_SCHEMATHESIS="$fuzz_venv/bin/schemathesis"
 # --- end of API fuzzing ----------------------------------------------------------------------

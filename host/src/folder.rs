@@ -263,7 +263,7 @@ fn read_schema_file(path: &Path) -> Result<String, String> {
 
 /// The configuration of the plugin folder `dir` checked against its `[config]` schema,
 /// defaults filled in, without loading the plugin.
-pub(crate) fn checked_config(
+pub fn checked_config(
     dir: &Path,
     config: &serde_json::Value,
 ) -> Result<serde_json::Value, LoadError> {

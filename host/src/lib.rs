@@ -19,6 +19,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! This crate runs plugins in-process. Serving them to other processes (the tenant
+//! registry, JSON-RPC, MCP, the HTTP API, OCI registries) is `airlock-server`; the
+//! `airlock` command is `airlock-cli`.
+//!
 //! Data flows one way: bytes → [`component`] checks → compile → [`plugin::Plugin`]
 //! (`InstancePre` + instance pool) → a call under [`Limits`].
 
@@ -30,7 +34,6 @@ pub mod catalog;
 pub mod component;
 pub mod context;
 pub mod digest;
-pub mod discovery;
 mod engine;
 mod error;
 pub mod folder;
@@ -42,16 +45,11 @@ mod isolation;
 pub mod limits;
 pub mod log_budget;
 pub mod manifest;
-#[cfg(feature = "oci")]
-pub mod oci;
 pub mod pipeline;
 pub mod plugin;
 pub mod policy;
-pub mod registry;
 mod runtime;
 mod schema;
-#[cfg(feature = "serve")]
-pub mod serve;
 mod store;
 pub mod text;
 pub mod trust;

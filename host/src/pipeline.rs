@@ -108,7 +108,7 @@ impl Pipeline {
     /// [`Pipeline::dispatch`], where a plugin that was shut down before its step started
     /// (a hot reload swapped it out) is replaced by what `successor` names, and the step
     /// runs there: nothing ran on the old one, so nothing runs twice.
-    pub(crate) async fn dispatch_rerouted(
+    pub async fn dispatch_rerouted(
         &self,
         kind: &HookKind,
         payload: Value,

@@ -332,7 +332,7 @@ impl Runtime {
     /// midway, so the thread finishes it and its result is dropped, not cached. `digest`:
     /// the bytes' SHA-256 when the caller has it already (a folder load), so they are
     /// hashed once.
-    pub(crate) async fn compile(
+    pub async fn compile(
         &self,
         bytes: Vec<u8>,
         digest: Option<Sha256>,
@@ -381,8 +381,9 @@ impl Runtime {
             .map(|(plugin, _)| plugin)
     }
 
-    /// [`Runtime::load_dir`], also handing back the manifest it loaded by.
-    pub(crate) async fn load_folder(
+    /// [`Runtime::load_dir`], also handing back the manifest it loaded by (the registry
+    /// keeps its hook priority and dependencies).
+    pub async fn load_folder(
         &self,
         path: &Path,
         policy: &Policy,

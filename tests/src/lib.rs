@@ -1,7 +1,7 @@
 //! Shared helpers for the integration tests: one runtime per test, loading the guest
 //! components built by `airlock-guests`, and hand-made fixtures for exact control.
 
-use airlock::{Limits, LoadOptions, Plugin, Runtime};
+use airlock::{CallContext, CallError, Limits, LoadOptions, Plugin, Runtime};
 
 pub use airlock_guests as guests;
 
@@ -11,8 +11,8 @@ pub mod polyglot;
 pub mod token_service;
 
 /// A registry in `dir` (its own database) under the default policy.
-pub fn registry(dir: &TempDir) -> airlock::registry::Registry {
-    airlock::registry::Registry::open(
+pub fn registry(dir: &TempDir) -> airlock_server::registry::Registry {
+    airlock_server::registry::Registry::open(
         &dir.path().join("registry.db"),
         runtime(),
         airlock::policy::Policy::default(),
@@ -41,6 +41,17 @@ pub async fn load_with(runtime: &Runtime, path: &str, limits: Limits) -> Plugin 
         .load_file(path, LoadOptions::default().limits(limits))
         .await
         .unwrap_or_else(|e| panic!("loading {path}: {e}"))
+}
+
+/// Calls `tool` with `arguments` (default context) and expects it to fail: the typed error.
+pub async fn call_error(plugin: &Plugin, tool: &str, arguments: &serde_json::Value) -> CallError {
+    match plugin
+        .call_tool(tool, arguments, &CallContext::default())
+        .await
+    {
+        Ok(value) => panic!("`{tool}` was expected to fail, and returned {value}"),
+        Err(error) => error,
+    }
 }
 
 /// Loads `path` with default limits.

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use airlock::registry::Registry;
+use airlock_server::registry::Registry;
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::{Value, json};
 
@@ -147,9 +147,9 @@ async fn registry_phase(registry: &Registry, calls: u64) -> Result<Phase> {
 async fn mcp_phase(registry: Arc<Registry>, calls: u64) -> Result<Phase> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
-    let server = airlock::serve::McpServer::new(registry, TENANT);
-    let app = airlock::serve::http::mcp::router(server, vec![]);
-    tokio::spawn(airlock::serve::http::serve(
+    let server = airlock_server::serve::McpServer::new(registry, TENANT);
+    let app = airlock_server::serve::http::mcp::router(server, vec![]);
+    tokio::spawn(airlock_server::serve::http::serve(
         listener,
         app,
         std::future::pending(),

@@ -13,7 +13,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use airlock::serve::Service;
+use airlock_server::serve::Service;
 use libfuzzer_sys::fuzz_target;
 
 fn service() -> Arc<Service> {

@@ -12,9 +12,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use airlock::serve::McpServer;
-use airlock::serve::jsonrpc::{self, Frame, Request};
-use airlock::serve::mcp::{LEGACY, MODERN};
+use airlock_server::serve::McpServer;
+use airlock_server::serve::jsonrpc::{self, Frame, Request};
+use airlock_server::serve::mcp::{LEGACY, MODERN};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

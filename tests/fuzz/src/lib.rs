@@ -1,6 +1,6 @@
 //! Shared pieces of the fuzz targets: one tokio runtime and one empty registry per fuzzing
 //! process (built once, never per input), a driver that feeds raw bytes through the real
-//! line-framed server (`airlock::serve::lines::serve`) into memory, and the checks every
+//! line-framed server (`airlock_server::serve::lines::serve`) into memory, and the checks every
 //! JSON-RPC answer must pass. The targets themselves are in `fuzz_targets/`.
 
 use std::future::Future;
@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use airlock::policy::Policy;
-use airlock::registry::Registry;
-use airlock::serve::jsonrpc::{self, Frame};
-use airlock::serve::lines::{self, Handler};
+use airlock_server::registry::Registry;
+use airlock_server::serve::jsonrpc::{self, Frame};
+use airlock_server::serve::lines::{self, Handler};
 use serde_json::Value;
 use tokio::sync::mpsc;
 

@@ -8,19 +8,27 @@ use std::path::Path;
 use airlock::folder::{AuditReport, review};
 use airlock::policy::Policy;
 use airlock::{CallContext, CallError, LoadError, LoadOptions, Plugin};
-use airlock_tests::{TempDir, guests, plugin_folder, runtime};
+use airlock_tests::{TempDir, call_error, guests, plugin_folder, runtime};
 use serde_json::{Value, json};
+
+/// The policy `text`, its relative paths resolved from the plugin `folder`.
+fn policy_in(folder: &TempDir, text: &str) -> Policy {
+    Policy::parse(text, Path::new("policy.toml"), folder.path()).expect("policy parses")
+}
+
+/// Loads the plugin `folder` under `policy` with default options.
+async fn load_in(folder: &TempDir, policy: &Policy) -> Result<Plugin, LoadError> {
+    runtime()
+        .load_dir(folder.path(), policy, LoadOptions::default())
+        .await
+}
 
 /// Loads the prober with `capabilities` (manifest TOML) under `policy` (policy TOML whose
 /// relative paths are relative to the plugin folder).
 async fn prober(capabilities: &str, policy: &str) -> (Plugin, TempDir) {
     let folder = plugin_folder("prober", guests::PROBER, capabilities);
-    let policy =
-        Policy::parse(policy, Path::new("policy.toml"), folder.path()).expect("policy parses");
-    let plugin = runtime()
-        .load_dir(folder.path(), &policy, LoadOptions::default())
-        .await
-        .expect("prober loads");
+    let policy = policy_in(&folder, policy);
+    let plugin = load_in(&folder, &policy).await.expect("prober loads");
     (plugin, folder)
 }
 
@@ -68,16 +76,8 @@ fn with_data(folder: &TempDir) {
 async fn prober_with_data(access: &str) -> (Plugin, TempDir) {
     let folder = plugin_folder("prober", guests::PROBER, &files_manifest(access));
     with_data(&folder);
-    let policy = Policy::parse(
-        &files_policy(access),
-        Path::new("policy.toml"),
-        folder.path(),
-    )
-    .unwrap();
-    let plugin = runtime()
-        .load_dir(folder.path(), &policy, LoadOptions::default())
-        .await
-        .expect("loads");
+    let policy = policy_in(&folder, &files_policy(access));
+    let plugin = load_in(&folder, &policy).await.expect("loads");
     (plugin, folder)
 }
 
@@ -152,16 +152,8 @@ async fn a_read_write_grant_writes() {
 async fn a_request_beyond_the_policy_is_refused_with_the_line_to_add() {
     let folder = plugin_folder("prober", guests::PROBER, &files_manifest("read-write"));
     with_data(&folder);
-    let policy = Policy::parse(
-        &files_policy("read"),
-        Path::new("policy.toml"),
-        folder.path(),
-    )
-    .unwrap();
-    let err = runtime()
-        .load_dir(folder.path(), &policy, LoadOptions::default())
-        .await
-        .unwrap_err();
+    let policy = policy_in(&folder, &files_policy("read"));
+    let err = load_in(&folder, &policy).await.unwrap_err();
     let LoadError::Denied { missing, .. } = &err else {
         panic!("expected a denial, got {err:?}")
     };
@@ -197,16 +189,8 @@ async fn environment_variables_need_a_grant() {
 async fn every_missing_grant_is_listed() {
     let manifest = "[capabilities]\nenv = [\"API_KEY\", \"AWS_*\"]\nnetwork = [\"api.example.com:443\"]\nexec = [{ command = \"git\", args = [\"**\"] }]\n";
     let folder = plugin_folder("prober", guests::PROBER, manifest);
-    let policy = Policy::parse(
-        "[plugins.prober]\nenv = [\"AWS_REGION\"]\n",
-        Path::new("p.toml"),
-        folder.path(),
-    )
-    .unwrap();
-    let err = runtime()
-        .load_dir(folder.path(), &policy, LoadOptions::default())
-        .await
-        .unwrap_err();
+    let policy = policy_in(&folder, "[plugins.prober]\nenv = [\"AWS_REGION\"]\n");
+    let err = load_in(&folder, &policy).await.unwrap_err();
     let text = err.to_string();
     let LoadError::Denied { missing, .. } = err else {
         panic!("expected a denial: {text}")
@@ -406,10 +390,7 @@ async fn exec_output_is_capped_without_blocking_the_program() {
 async fn a_component_that_does_not_match_its_pin_is_refused() {
     let folder = plugin_folder("calculator", guests::CALCULATOR, "");
     std::fs::copy(guests::COUNT_VOWELS, folder.path().join("plugin.wasm")).unwrap();
-    let err = runtime()
-        .load_dir(folder.path(), &Policy::default(), LoadOptions::default())
-        .await
-        .unwrap_err();
+    let err = load_in(&folder, &Policy::default()).await.unwrap_err();
     assert!(matches!(err, LoadError::DigestMismatch { .. }), "{err:?}");
     assert!(
         err.to_string().contains("failed its integrity check"),
@@ -424,10 +405,7 @@ async fn a_component_that_does_not_match_its_pin_is_refused() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(&manifest, unpinned).unwrap();
-    let err = runtime()
-        .load_dir(folder.path(), &Policy::default(), LoadOptions::default())
-        .await
-        .unwrap_err();
+    let err = load_in(&folder, &Policy::default()).await.unwrap_err();
     assert!(matches!(err, LoadError::Unpinned { .. }), "{err:?}");
 }
 
@@ -435,11 +413,8 @@ async fn a_component_that_does_not_match_its_pin_is_refused() {
 async fn a_policy_pin_refuses_other_components() {
     let folder = plugin_folder("calculator", guests::CALCULATOR, "");
     let policy = format!("[plugins.calculator]\nsha256 = \"{}\"\n", "0".repeat(64));
-    let policy = Policy::parse(&policy, Path::new("p.toml"), folder.path()).unwrap();
-    let err = runtime()
-        .load_dir(folder.path(), &policy, LoadOptions::default())
-        .await
-        .unwrap_err();
+    let policy = policy_in(&folder, &policy);
+    let err = load_in(&folder, &policy).await.unwrap_err();
     assert!(matches!(err, LoadError::PolicyPin { .. }), "{err:?}");
 }
 
@@ -464,11 +439,8 @@ async fn the_policy_lowers_limits_but_never_raises_them() {
         "[limits]\nfuel = 2000000000\ndeadline = \"1s\"\nmemory = \"8MiB\"\n",
     );
     let policy = "[limits]\nfuel = 10000000\ndeadline = \"10s\"\nmemory = \"64MiB\"\n";
-    let policy = Policy::parse(policy, Path::new("p.toml"), folder.path()).unwrap();
-    let plugin = runtime()
-        .load_dir(folder.path(), &policy, LoadOptions::default())
-        .await
-        .unwrap();
+    let policy = policy_in(&folder, policy);
+    let plugin = load_in(&folder, &policy).await.unwrap();
     let limits = plugin.limits();
     assert_eq!(limits.fuel, Some(10_000_000), "lowered to the cap");
     assert_eq!(
@@ -477,10 +449,7 @@ async fn the_policy_lowers_limits_but_never_raises_them() {
         "the request stands below the cap"
     );
     assert_eq!(limits.memory_bytes, 8 << 20, "never raised to the cap");
-    let err = plugin
-        .call_tool("spin", &json!({}), &CallContext::default())
-        .await
-        .unwrap_err();
+    let err = call_error(&plugin, "spin", &json!({})).await;
     assert!(
         matches!(
             err,
@@ -491,10 +460,7 @@ async fn the_policy_lowers_limits_but_never_raises_them() {
         ),
         "{err:?}"
     );
-    let err = plugin
-        .call_tool("grow", &json!({}), &CallContext::default())
-        .await
-        .unwrap_err();
+    let err = call_error(&plugin, "grow", &json!({})).await;
     assert!(
         matches!(err, CallError::MemoryLimit { limit, .. } if limit == 8 << 20),
         "{err:?}"
@@ -672,18 +638,12 @@ async fn a_policy_built_in_code_grants_like_a_policy_file() {
         ..Default::default()
     };
     let policy = Policy::default().allow("prober", allowed).with_caps(caps);
-    let plugin = runtime()
-        .load_dir(folder.path(), &policy, LoadOptions::default())
-        .await
-        .unwrap();
+    let plugin = load_in(&folder, &policy).await.unwrap();
     assert_eq!(plugin.grant().env.names, ["HOME"]);
     assert_eq!(plugin.limits().fuel, Some(5_000_000));
     let (ok, home) = probe(&plugin, "env", json!({"name": "HOME"})).await;
     assert!(ok && home == std::env::var("HOME").unwrap());
-    let err = runtime()
-        .load_dir(folder.path(), &Policy::default(), LoadOptions::default())
-        .await
-        .unwrap_err();
+    let err = load_in(&folder, &Policy::default()).await.unwrap_err();
     assert!(matches!(err, LoadError::Denied { .. }), "{err:?}");
 }
 

@@ -2,8 +2,8 @@
 //! reported, and a plugin that fails to load is skipped while the rest load.
 
 use airlock::LoadOptions;
-use airlock::discovery::{discover, load_all};
 use airlock::policy::Policy;
+use airlock_server::discovery::{discover, load_all};
 use airlock_tests::{TempDir, guests, plugin_folder, runtime};
 
 fn copy_folder(from: &std::path::Path, to: &std::path::Path) {

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use airlock::registry::{Registry, Role};
-use airlock::serve::{McpServer, Service, http, lines, mcp_stream};
+use airlock_server::registry::{Registry, Role};
+use airlock_server::serve::{McpServer, Service, http, lines, mcp_stream};
 use airlock_tests::http::request;
 use airlock_tests::{TempDir, guests};
 use serde_json::{Value, json};
@@ -345,6 +345,6 @@ async fn every_front_end_resolves_a_name_on_the_search_path() {
     );
     assert!(matches!(
         registry.resolve_on("nowhere", &path),
-        Err(airlock::registry::RegistryError::NotFound(_))
+        Err(airlock_server::registry::RegistryError::NotFound(_))
     ));
 }

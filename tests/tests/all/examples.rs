@@ -1,7 +1,7 @@
 //! The example plugins' happy paths (and their deliberate errors) through the library.
 
 use airlock::{CallContext, CallError, HealthStatus, HookKind, HookOutcome, LoadOptions, World};
-use airlock_tests::{guests, load, runtime};
+use airlock_tests::{call_error, guests, load, runtime};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -54,10 +54,7 @@ async fn calculator_declares_itself() {
 async fn division_by_zero_is_a_plugin_error_with_its_code() {
     let runtime = runtime();
     let calc = load(&runtime, guests::CALCULATOR).await;
-    let err = calc
-        .call_tool("divide", &json!({"a": 1, "b": 0}), &CallContext::default())
-        .await
-        .unwrap_err();
+    let err = call_error(&calc, "divide", &json!({"a": 1, "b": 0})).await;
     match &err {
         CallError::Plugin {
             plugin,
@@ -79,10 +76,7 @@ async fn division_by_zero_is_a_plugin_error_with_its_code() {
 async fn arguments_are_validated_before_the_plugin_runs() {
     let runtime = runtime();
     let calc = load(&runtime, guests::CALCULATOR).await;
-    let err = calc
-        .call_tool("add", &json!({"a": "two"}), &CallContext::default())
-        .await
-        .unwrap_err();
+    let err = call_error(&calc, "add", &json!({"a": "two"})).await;
     let CallError::BadArguments { tool, problems, .. } = err else {
         panic!("expected bad arguments, got {err:?}")
     };
@@ -106,10 +100,7 @@ async fn arguments_are_validated_before_the_plugin_runs() {
 async fn unknown_tool_lists_the_available_ones() {
     let runtime = runtime();
     let calc = load(&runtime, guests::CALCULATOR).await;
-    let err = calc
-        .call_tool("sqrt", &json!({}), &CallContext::default())
-        .await
-        .unwrap_err();
+    let err = call_error(&calc, "sqrt", &json!({})).await;
     let CallError::UnknownTool {
         tool, available, ..
     } = err
@@ -329,10 +320,7 @@ async fn health_and_shutdown() {
     );
     calc.shutdown().await;
     assert!(calc.is_shut_down());
-    let err = calc
-        .call_tool("add", &json!({"a": 1, "b": 1}), &CallContext::default())
-        .await
-        .unwrap_err();
+    let err = call_error(&calc, "add", &json!({"a": 1, "b": 1})).await;
     assert!(matches!(err, CallError::ShutDown { .. }), "{err:?}");
 }
 

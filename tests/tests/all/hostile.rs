@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use airlock::{CallContext, CallError, Limits, Plugin, Runtime};
-use airlock_tests::{guests, load, load_with, runtime, runtime_for_memory};
+use airlock_tests::{call_error, guests, load, load_with, runtime, runtime_for_memory};
 use serde_json::{Value, json};
 
 /// Runs `tool` on the hostile plugin while the calculator keeps answering, then checks the
@@ -122,10 +122,7 @@ async fn an_infinite_loop_without_fuel_hits_the_deadline() {
     let runtime = runtime();
     let hostile = load_with(&runtime, guests::HOSTILE, limits.clone()).await;
     let started = Instant::now();
-    let error = hostile
-        .call_tool("spin", &json!({}), &CallContext::default())
-        .await
-        .unwrap_err();
+    let error = call_error(&hostile, "spin", &json!({})).await;
     let took = started.elapsed();
     assert!(
         matches!(error, CallError::DeadlineExceeded { .. }),

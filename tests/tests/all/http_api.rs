@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use airlock::registry::{Registry, Role};
-use airlock::serve::{Service, http};
+use airlock_server::registry::{Registry, Role};
+use airlock_server::serve::{Service, http};
 use airlock_tests::http::request;
 use airlock_tests::{TempDir, guests, plugin_folder};
 use serde_json::json;
@@ -369,7 +369,7 @@ async fn a_revoked_token_is_refused_on_its_next_request() {
     let id = &listed.iter().find(|t| t.label == "leaked").unwrap().id;
     assert!(matches!(
         registry.revoke_token(&id[..4]),
-        Err(airlock::registry::RegistryError::NoSuchToken(_))
+        Err(airlock_server::registry::RegistryError::NoSuchToken(_))
     ));
     let revoked = registry.revoke_token(&id[..8]).unwrap();
     assert_eq!(revoked.label, "leaked");
@@ -381,7 +381,7 @@ async fn a_revoked_token_is_refused_on_its_next_request() {
     assert_eq!(tools(&kept).await, 200, "other tokens keep working");
     assert!(matches!(
         registry.revoke_token(id),
-        Err(airlock::registry::RegistryError::NoSuchToken(_))
+        Err(airlock_server::registry::RegistryError::NoSuchToken(_))
     ));
     assert_eq!(registry.tokens(None).unwrap().len(), 1);
 

@@ -7,7 +7,7 @@ use airlock::policy::Policy;
 use airlock::{
     CallContext, CallError, InstancePool, Isolation, Limits, LoadError, LoadOptions, Runtime,
 };
-use airlock_tests::{guests, plugin_folder, runtime};
+use airlock_tests::{call_error, guests, plugin_folder, runtime};
 use serde_json::{Value, json};
 
 async fn counter(plugin: &airlock::Plugin) -> Value {
@@ -104,10 +104,7 @@ async fn concurrent_fresh_calls_each_get_their_own_instance() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fresh_plugin_recovers_from_a_trap_like_any_other() {
     let fresh = load_fresh(guests::HOSTILE).await;
-    let error = fresh
-        .call_tool("panic", &json!({"text": "boom"}), &CallContext::default())
-        .await
-        .unwrap_err();
+    let error = call_error(&fresh, "panic", &json!({"text": "boom"})).await;
     assert!(matches!(error, CallError::Trap { .. }), "{error:?}");
     assert_eq!(counter(&fresh).await, 1);
 }
@@ -250,10 +247,7 @@ async fn the_on_demand_allocator_still_works_and_enforces_the_memory_cap() {
         .load_file(guests::HOSTILE, LoadOptions::default().limits(limits))
         .await
         .unwrap();
-    let error = hostile
-        .call_tool("grow", &json!({}), &CallContext::default())
-        .await
-        .unwrap_err();
+    let error = call_error(&hostile, "grow", &json!({})).await;
     assert!(matches!(error, CallError::MemoryLimit { .. }), "{error:?}");
     assert_eq!(counter(&hostile).await, 1);
 }
@@ -270,10 +264,7 @@ async fn a_pool_with_elided_bounds_checks_still_caps_memory() {
         .load_file(guests::HOSTILE, LoadOptions::default())
         .await
         .unwrap();
-    let error = hostile
-        .call_tool("grow", &json!({}), &CallContext::default())
-        .await
-        .unwrap_err();
+    let error = call_error(&hostile, "grow", &json!({})).await;
     assert!(
         matches!(error, CallError::MemoryLimit { limit, .. } if limit == 32 << 20),
         "{error:?}"

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use airlock::registry::Registry;
-use airlock::serve::{Service, lines};
+use airlock_server::registry::Registry;
+use airlock_server::serve::{Service, lines};
 use airlock_tests::{TempDir, guests, plugin_folder};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, DuplexStream, Lines, WriteHalf};

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use airlock::pipeline::StepOutcome;
 use airlock::plugin::PluginState;
 use airlock::policy::Policy;
-use airlock::registry::{Registry, RegistryError};
 use airlock::{CallContext, CallError, HealthStatus, HookKind, LoadError, LoadOptions};
+use airlock_server::registry::{Registry, RegistryError};
 use airlock_tests::{TempDir, guests, plugin_folder, runtime, write_plugin_folder};
 use serde_json::json;
 

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use airlock::registry::Registry;
-use airlock::serve::{McpServer, announce_tool_changes, http, lines};
+use airlock_server::registry::Registry;
+use airlock_server::serve::{McpServer, announce_tool_changes, http, lines};
 use airlock_tests::http::request;
 use airlock_tests::{TempDir, guests, plugin_folder, write_plugin_folder};
 use serde_json::{Value, json};

@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use airlock::CallContext;
-use airlock::oci::{Auth, OciError, OciOptions, OciRef, pull, push};
 use airlock::trust::TrustError;
 use airlock::trust::sign::sign_folder;
+use airlock_server::oci::{Auth, OciError, OciOptions, OciRef, pull, push};
 use airlock_tests::oci_registry::{DockerRegistry, LOGIN, free_port};
 use airlock_tests::token_service::{self, TokenService};
 use airlock_tests::{TempDir, copy_folder, guests, runtime, signing_key, trusting};
@@ -47,7 +47,7 @@ async fn push_folder(dir: &Path, target: &str) -> String {
 /// The OCI manifest `digest` of `plugins/calculator`, as the registry serves it.
 async fn get_manifest(registry: &DockerRegistry, digest: &str) -> serde_json::Value {
     let path = format!("/v2/plugins/calculator/manifests/{digest}");
-    let accept = [("accept", airlock::oci::OCI_MANIFEST_MEDIA_TYPE)];
+    let accept = [("accept", airlock_server::oci::OCI_MANIFEST_MEDIA_TYPE)];
     let got = airlock_tests::http::request(registry.address, "GET", &path, &accept, b"").await;
     assert_eq!(got.status, 200);
     got.json()
@@ -60,7 +60,7 @@ async fn put_manifest(
     tag: &str,
     manifest: &serde_json::Value,
 ) -> String {
-    let headers = [("content-type", airlock::oci::OCI_MANIFEST_MEDIA_TYPE)];
+    let headers = [("content-type", airlock_server::oci::OCI_MANIFEST_MEDIA_TYPE)];
     let put = airlock_tests::http::request(
         registry.address,
         "PUT",
@@ -78,7 +78,7 @@ async fn push_as(
     dir: &Path,
     target: &OciRef,
     auth: &Auth,
-) -> Result<airlock::oci::Pushed, OciError> {
+) -> Result<airlock_server::oci::Pushed, OciError> {
     push(&runtime(), dir, target, auth, &OciOptions::default()).await
 }
 
@@ -86,7 +86,7 @@ async fn pull_into(
     source: &str,
     store: &Path,
     policy: &airlock::policy::Policy,
-) -> Result<airlock::oci::Pulled, OciError> {
+) -> Result<airlock_server::oci::Pulled, OciError> {
     pull(
         &reference(source),
         store,
@@ -117,7 +117,7 @@ async fn push_then_install_by_tag_and_by_digest_then_call() {
         .expect("pull by digest");
     assert_eq!(again.dir, pulled.dir);
 
-    let registry_db = airlock::registry::Registry::open(
+    let registry_db = airlock_server::registry::Registry::open(
         &home.path().join("registry.db"),
         runtime(),
         policy.clone(),
@@ -226,7 +226,7 @@ async fn a_tag_moved_to_an_unsigned_artifact_changes_nothing_installed() {
     let pulled = pull_into(&tag, &home.path().join("store"), &policy)
         .await
         .unwrap();
-    let registry_db = airlock::registry::Registry::open(
+    let registry_db = airlock_server::registry::Registry::open(
         &home.path().join("registry.db"),
         runtime(),
         policy.clone(),
@@ -467,7 +467,7 @@ async fn an_artifact_that_is_not_an_airlock_plugin_is_refused_and_nothing_instal
     no_manifest["layers"]
         .as_array_mut()
         .unwrap()
-        .retain(|l| l["mediaType"] != airlock::oci::MANIFEST_MEDIA_TYPE);
+        .retain(|l| l["mediaType"] != airlock_server::oci::MANIFEST_MEDIA_TYPE);
     let mut image_config = original.clone();
     image_config["config"]["mediaType"] = json!("application/vnd.oci.image.config.v1+json");
     let store = TempDir::new("oci-malformed-store");

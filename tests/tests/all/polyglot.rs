@@ -8,10 +8,10 @@
 use std::time::Duration;
 
 use airlock::policy::Policy;
-use airlock::registry::Registry;
 use airlock::{CallContext, CallError, HealthStatus, Limits};
+use airlock_server::registry::Registry;
 use airlock_tests::polyglot::{self, Lang};
-use airlock_tests::{TempDir, guests, load, load_with, runtime, write_plugin_folder};
+use airlock_tests::{TempDir, call_error, guests, load, load_with, runtime, write_plugin_folder};
 use serde_json::json;
 
 use crate::examples::{
@@ -77,10 +77,7 @@ async fn arguments_are_validated_against_the_derived_schema() {
     let runtime = runtime();
     for lang in Lang::ALL {
         let plugin = load(&runtime, polyglot::count_vowels(lang).path()).await;
-        let err = plugin
-            .call_tool("count_vowels", &json!({"text": 5}), &CallContext::default())
-            .await
-            .unwrap_err();
+        let err = call_error(&plugin, "count_vowels", &json!({"text": 5})).await;
         let CallError::BadArguments { problems, .. } = &err else {
             panic!("{lang:?}: expected bad arguments, got {err:?}")
         };
@@ -88,10 +85,7 @@ async fn arguments_are_validated_against_the_derived_schema() {
             problems.iter().any(|p| p.starts_with("/text:")),
             "{problems:?}"
         );
-        let err = plugin
-            .call_tool("count_vowels", &json!({}), &CallContext::default())
-            .await
-            .unwrap_err();
+        let err = call_error(&plugin, "count_vowels", &json!({})).await;
         assert!(matches!(err, CallError::BadArguments { .. }), "{err:?}");
     }
 }
@@ -253,10 +247,7 @@ async fn a_tool_the_plugin_does_not_have_is_refused_by_the_host() {
     let runtime = runtime();
     for lang in Lang::ALL {
         let plugin = load(&runtime, polyglot::hostile(lang).path()).await;
-        let err = plugin
-            .call_tool("nope", &json!({}), &CallContext::default())
-            .await
-            .unwrap_err();
+        let err = call_error(&plugin, "nope", &json!({})).await;
         let CallError::UnknownTool { available, .. } = err else {
             panic!("{lang:?}: expected unknown tool, got {err:?}")
         };

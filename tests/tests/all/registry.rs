@@ -2,8 +2,8 @@
 //! and restored exactly after a restart.
 
 use airlock::policy::Policy;
-use airlock::registry::{Registry, RegistryError};
 use airlock::{CallContext, HookKind, HookOutcome, LoadError};
+use airlock_server::registry::{Registry, RegistryError};
 use airlock_tests::{TempDir, guests, runtime};
 use serde_json::json;
 

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use airlock::policy::Policy;
-use airlock::registry::{Registry, RegistryEvent};
 use airlock::{CallContext, CallError};
+use airlock_server::registry::{Registry, RegistryEvent};
 use airlock_tests::{TempDir, guests, runtime, write_plugin_folder};
 use serde_json::{Value, json};
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use airlock::folder::{AuditReport, review};
 use airlock::policy::Policy;
-use airlock::serve::{McpServer, http};
 use airlock::{CallContext, CallError, LoadError, LoadOptions, Plugin, Runtime, SessionLimits};
+use airlock_server::serve::{McpServer, http};
 use airlock_tests::http::request;
 use airlock_tests::{TempDir, guests, plugin_folder, runtime};
 use serde_json::{Value, json};

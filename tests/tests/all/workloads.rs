@@ -2,7 +2,7 @@
 //! and `large` (a multi-MB regex component) answer correctly and obey the limits.
 
 use airlock::{CallContext, CallError, Limits};
-use airlock_tests::{guests, load, load_with, runtime};
+use airlock_tests::{call_error, guests, load, load_with, runtime};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -21,10 +21,7 @@ async fn compute_hashes_what_the_host_hashes() {
 async fn compute_bound_work_is_metered_by_fuel() {
     let limits = Limits::default().with_fuel(Some(1_000_000));
     let compute = load_with(&runtime(), guests::COMPUTE, limits).await;
-    let error = compute
-        .call_tool("sha256", &json!({"kib": 1024}), &CallContext::default())
-        .await
-        .unwrap_err();
+    let error = call_error(&compute, "sha256", &json!({"kib": 1024})).await;
     assert!(
         matches!(error, CallError::FuelExhausted { .. }),
         "{error:?}"

@@ -1,0 +1,183 @@
+//! `airlock demo`: builds the example plugins (and the misbehaving test plugin) if needed,
+//! then walks a newcomer through what Airlock does, printing each step and its outcome.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use airlock::{CallContext, HookKind, Limits, LoadOptions, Plugin, Runtime};
+use anyhow::{Context, Result, bail};
+use serde_json::json;
+
+const GUESTS: [&str; 4] = ["calculator", "redact", "count-vowels", "hostile"];
+
+pub async fn run() -> Result<()> {
+    let dir = build_guests()?;
+    let wasm = |name: &str| dir.join(format!("{}.wasm", name.replace('-', "_")));
+    let runtime = Runtime::new()?;
+    let ctx = CallContext::for_tenant("demo");
+
+    step("1. A tool plugin: `calculator` (examples/calculator)");
+    let calculator = runtime
+        .load_file(wasm("calculator"), LoadOptions::default())
+        .await?;
+    println!(
+        "   loaded `{}` {} as a {} with tools: {}",
+        calculator.name(),
+        calculator.metadata().version,
+        calculator.world(),
+        tool_names(&calculator)
+    );
+    let sum = calculator
+        .call_tool("add", &json!({"a": 2, "b": 3}), &ctx)
+        .await?;
+    println!("   add {{a: 2, b: 3}}        → {}", outcome(&Ok(sum)));
+    let refused = calculator
+        .call_tool("divide", &json!({"a": 1, "b": 0}), &ctx)
+        .await;
+    println!("   divide {{a: 1, b: 0}}     → {}", outcome(&refused));
+    let bad = calculator
+        .call_tool("add", &json!({"a": "two"}), &ctx)
+        .await;
+    println!("   add {{a: \"two\"}}         → {}", outcome(&bad));
+    println!(
+        "   (arguments are checked against the tool's JSON Schema before any plugin code runs)"
+    );
+
+    step("2. A hook plugin: `redact` (examples/redact), configured to deny the `shell` tool");
+    let redact = runtime
+        .load_file(
+            wasm("redact"),
+            LoadOptions::default().config(json!({"deny_tools": ["shell"]})),
+        )
+        .await?;
+    let payload = json!({"tool": "send_email", "arguments": {"to": "alice@example.com", "body": "key sk-live_4f9a8b7c6d5e4f3a2b1c"}});
+    println!("   before-tool-call {payload}");
+    let rewritten = redact
+        .handle_hook(&HookKind::BeforeToolCall, &payload, &ctx)
+        .await?;
+    println!("   → {}", outcome(&Ok(serde_json::to_string(&rewritten)?)));
+    let shell = json!({"tool": "shell", "arguments": {"cmd": "rm -rf /"}});
+    let vetoed = redact
+        .handle_hook(&HookKind::BeforeToolCall, &shell, &ctx)
+        .await?;
+    println!(
+        "   before-tool-call {shell}\n   → {}",
+        outcome(&Ok(serde_json::to_string(&vetoed)?))
+    );
+
+    step("3. A runaway plugin (tests/plugins/hostile) that loops forever");
+    let tight = Limits::default().with_fuel(Some(50_000_000));
+    let hostile = runtime
+        .load_file(wasm("hostile"), LoadOptions::default().limits(tight))
+        .await?;
+    timed(
+        "   spin, with a fuel budget of 50,000,000",
+        hostile.call_tool("spin", &json!({}), &ctx),
+    )
+    .await;
+    let unmetered = Limits::default()
+        .with_fuel(None)
+        .with_deadline(Duration::from_millis(500));
+    let hostile_no_fuel = runtime
+        .load_file(wasm("hostile"), LoadOptions::default().limits(unmetered))
+        .await?;
+    timed(
+        "   spin, fuel off, deadline 500ms",
+        hostile_no_fuel.call_tool("spin", &json!({}), &ctx),
+    )
+    .await;
+    let echo = hostile
+        .call_tool("echo", &json!({"text": "still here"}), &ctx)
+        .await?;
+    println!(
+        "   the same plugin, next call (a fresh instance): echo → {}",
+        outcome(&Ok(echo))
+    );
+    let product = calculator
+        .call_tool("multiply", &json!({"a": 6, "b": 7}), &ctx)
+        .await?;
+    println!(
+        "   the calculator was never disturbed: multiply 6 × 7 → {}",
+        outcome(&Ok(product))
+    );
+
+    step("Done");
+    println!(
+        "   Every call ran under fuel, a deadline and a memory cap; a limit hit became a typed"
+    );
+    println!("   error, the instance that hit it was thrown away, and everything else carried on.");
+    Ok(())
+}
+
+fn step(title: &str) {
+    println!("\n{title}");
+}
+
+fn tool_names(plugin: &Plugin) -> String {
+    plugin
+        .tools()
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A call's result or error, escaped ([`airlock::text`]): plugins chose that text.
+fn outcome<T: std::fmt::Display>(result: &Result<T, airlock::CallError>) -> String {
+    let text = match result {
+        Ok(value) => value.to_string(),
+        Err(e) => format!("{} error: {e}", e.kind()),
+    };
+    airlock::text::escape(&text).into_owned()
+}
+
+async fn timed<T: std::fmt::Display>(
+    label: &str,
+    call: impl Future<Output = Result<T, airlock::CallError>>,
+) {
+    let started = Instant::now();
+    let result = call.await;
+    println!(
+        "{label}\n   → stopped after {:.0?}: {}",
+        started.elapsed(),
+        outcome(&result)
+    );
+}
+
+/// Builds the guest plugins with cargo into `<target>/guests` (shared with the test suite)
+/// and returns the directory holding the `.wasm` files.
+fn build_guests() -> Result<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let exe = std::env::current_exe()?;
+    let target = exe
+        .ancestors()
+        .nth(2)
+        .context("locating the target directory")?
+        .join("guests");
+    println!("Building the example plugins for wasm32-wasip2 (first run only)...");
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(&root)
+        .args([
+            "build",
+            "--quiet",
+            "--profile",
+            "guest",
+            "--target",
+            "wasm32-wasip2",
+        ])
+        .env("CARGO_TARGET_DIR", &target);
+    for guest in GUESTS {
+        cargo.args(["-p", guest]);
+    }
+    let status = cargo
+        .status()
+        .context("running cargo to build the example plugins")?;
+    if !status.success() {
+        bail!(
+            "building the example plugins failed; is the target installed? `rustup target add wasm32-wasip2`"
+        );
+    }
+    Ok(target.join("wasm32-wasip2/guest"))
+}

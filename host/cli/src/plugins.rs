@@ -1,0 +1,252 @@
+//! `airlock plugins …`: the registry from the command line. Each command opens the registry
+//! database, does one thing, and prints a table (or JSON with `--json`). Exit codes: 0 done,
+//! 1 refused (a failing health poll, a reload that kept the old version), 2 bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use airlock::text::{self, Untrusted};
+use airlock_server::registry::Registry;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use serde_json::json;
+
+#[derive(Args)]
+pub struct PluginsArgs {
+    /// The registry database (default `$AIRLOCK_REGISTRY`, else
+    /// `$XDG_DATA_HOME/airlock/registry.db`).
+    #[arg(long, global = true)]
+    registry: Option<PathBuf>,
+    /// The operator policy (TOML) plugins are loaded under; without one nothing is allowed.
+    #[arg(long, global = true)]
+    policy: Option<PathBuf>,
+    /// The tenant to act for.
+    #[arg(long, global = true, default_value = "default")]
+    tenant: String,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: PluginsCommand,
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// Installed plugins and the tenant's registrations.
+    List,
+    /// Install (or update) a plugin folder, or pull one from a registry:
+    /// oci://HOST[:PORT]/REPO:TAG or oci://HOST/REPO@sha256:DIGEST (verified under the
+    /// policy's [trust] first).
+    Install { folder: PathBuf },
+    /// Enable a plugin for the tenant: by name (installed, or found on the plugin search
+    /// path) or by folder.
+    Enable {
+        plugin: String,
+        /// Configuration as a JSON object.
+        #[arg(long, default_value = "{}")]
+        config: String,
+    },
+    /// Disable a plugin for the tenant (refused while others depend on it).
+    Disable { plugin: String },
+    /// Read or change the tenant's configuration of a plugin.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Re-read a plugin's folder and switch every tenant to the new version.
+    Reload { plugin: String },
+    /// Start the plugin for the tenant and poll its health.
+    Health { plugin: String },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    Get { plugin: String },
+    Set { plugin: String, config: String },
+}
+
+pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
+    let registry_path = registry_path(args.registry.clone());
+    let registry = open_registry(Some(registry_path.clone()), args.policy.as_deref())?;
+    let tenant = args.tenant.as_str();
+    let out = Printer { json: args.json };
+    match args.command {
+        PluginsCommand::List => list(&registry, tenant, out),
+        PluginsCommand::Install { folder } if crate::publish::oci_target(&folder).is_some() => {
+            let reference = crate::publish::oci_target(&folder).unwrap_or_default();
+            let store = crate::publish::store_dir(&registry_path);
+            let done = crate::publish::install(&registry, &store, reference).await?;
+            let text = format!(
+                "installed {} {} from {reference} ({})",
+                done["installed"].as_str().unwrap_or_default(),
+                done["version"].as_str().unwrap_or_default(),
+                done["digest"].as_str().unwrap_or_default()
+            );
+            out.done(&done, &text);
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginsCommand::Install { folder } => {
+            let name = registry.install(&folder)?;
+            out.done(&json!({"installed": name}), &format!("installed {name}"));
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginsCommand::Enable { plugin, config } => {
+            let name = installed_name(&registry, &plugin)?;
+            let config = crate::parse_json("--config", &config)?;
+            let loaded = registry.enable(tenant, &name, config).await?;
+            let version = loaded.metadata().version.to_string();
+            out.done(
+                &json!({"tenant": tenant, "plugin": name, "version": version, "enabled": true}),
+                &format!("enabled {name} {version} for {tenant}"),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginsCommand::Disable { plugin } => {
+            registry.disable(tenant, &plugin).await?;
+            out.done(
+                &json!({"tenant": tenant, "plugin": plugin, "enabled": false}),
+                &format!("disabled {plugin} for {tenant}"),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginsCommand::Config {
+            action: ConfigAction::Get { plugin },
+        } => {
+            let config = registry.config(tenant, &plugin)?;
+            println!("{}", text::to_json_pretty(&config)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginsCommand::Config {
+            action: ConfigAction::Set { plugin, config },
+        } => {
+            let config = crate::parse_json("config", &config)?;
+            registry.set_config(tenant, &plugin, config.clone()).await?;
+            out.done(
+                &json!({"tenant": tenant, "plugin": plugin, "config": config}),
+                &format!("configured {plugin} for {tenant}"),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginsCommand::Reload { plugin } => {
+            let outcomes = registry.reload(&plugin).await?;
+            let text: Vec<String> = outcomes
+                .iter()
+                .map(|o| match &o.error {
+                    None => format!("{}: {} → {}", o.tenant, show(&o.from), show(&o.to)),
+                    Some(e) => format!("{}: kept {} ({})", o.tenant, show(&o.from), Untrusted(e)),
+                })
+                .collect();
+            let text = match text.is_empty() {
+                true => format!("{plugin}: reinstalled (no tenant has it enabled)"),
+                false => text.join("\n"),
+            };
+            out.done(&outcomes, &text);
+            Ok(match outcomes.iter().all(|o| o.succeeded()) {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::FAILURE,
+            })
+        }
+        PluginsCommand::Health { plugin } => {
+            let health = registry.health(tenant, &plugin).await?;
+            let fine = health.error.is_none()
+                && matches!(health.state, airlock::plugin::PluginState::Ready);
+            let text = match (&health.report, &health.error) {
+                (Some(r), _) => format!(
+                    "{} {} for {}: {:?} — {}",
+                    health.plugin,
+                    health.version,
+                    health.tenant,
+                    r.status,
+                    Untrusted(&r.message)
+                ),
+                (None, Some(e)) => format!(
+                    "{} for {}: {}",
+                    health.plugin,
+                    health.tenant,
+                    text::escape_lines(e, "  ")
+                ),
+                (None, None) => format!("{}: {:?}", health.plugin, health.state),
+            };
+            out.done(&health, &text);
+            Ok(match fine {
+                true => ExitCode::SUCCESS,
+                false => ExitCode::FAILURE,
+            })
+        }
+    }
+}
+
+/// Opens the registry at `path` (default `$AIRLOCK_REGISTRY`, else the XDG default) under
+/// the policy file.
+pub fn open_registry(path: Option<PathBuf>, policy: Option<&Path>) -> Result<Registry> {
+    let path = registry_path(path);
+    let policy = crate::audit::load_policy(policy)?;
+    let runtime = crate::audit::runtime_for(&policy)?;
+    Registry::open(&path, runtime, policy)
+        .with_context(|| format!("opening the registry at {}", path.display()))
+}
+
+/// The registry database: `path`, else `$AIRLOCK_REGISTRY`, else the XDG default.
+fn registry_path(path: Option<PathBuf>) -> PathBuf {
+    path.or_else(|| std::env::var_os("AIRLOCK_REGISTRY").map(PathBuf::from))
+        .unwrap_or_else(Registry::default_path)
+}
+
+fn show(version: &Option<String>) -> &str {
+    version.as_deref().unwrap_or("-")
+}
+
+/// The installed name for `target`: a folder is installed first; a name is resolved as
+/// every front end resolves it ([`Registry::resolve`]: installed, else the search path).
+fn installed_name(registry: &Registry, target: &str) -> Result<String> {
+    let path = Path::new(target);
+    if path.is_dir() {
+        return Ok(registry.install(path)?);
+    }
+    Ok(registry.resolve(target)?)
+}
+
+fn list(registry: &Registry, tenant: &str, out: Printer) -> Result<ExitCode> {
+    let installed = registry.installed()?;
+    let registrations = registry.registrations(Some(tenant))?;
+    if out.json {
+        let report =
+            json!({"tenant": tenant, "installed": installed, "registrations": registrations});
+        println!("{}", text::to_json_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{:<20} {:<10} {:<9} folder", "plugin", "version", tenant);
+    for plugin in &installed {
+        let state = match registrations.iter().find(|r| r.plugin == plugin.name) {
+            Some(r) if r.enabled => "enabled",
+            Some(_) => "disabled",
+            None => "-",
+        };
+        println!(
+            "{:<20} {:<10} {:<9} {}",
+            Untrusted(&plugin.name),
+            Untrusted(&plugin.version),
+            state,
+            Untrusted(&plugin.dir.display().to_string())
+        );
+        if let (Some(source), Some(digest)) = (&plugin.source, &plugin.source_digest) {
+            println!("{:<41} from {source} ({digest})", "");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Clone, Copy)]
+struct Printer {
+    json: bool,
+}
+
+impl Printer {
+    fn done(&self, value: &impl Serialize, text: &str) {
+        match self.json {
+            true => println!("{}", text::to_json_pretty(value).expect("serialisable")),
+            false => println!("{text}"),
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! The `airlock` command line on the real example components: output, exit codes, and the
+//! typed errors it prints.
+
+use std::process::{Command, Output};
+
+use airlock_guests as guests;
+
+fn airlock(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(args)
+        .output()
+        .expect("airlock runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn call_prints_the_json_result() {
+    let out = airlock(&["call", guests::CALCULATOR, "add", r#"{"a": 40, "b": 2}"#]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(value, serde_json::json!({"result": 42.0}));
+}
+
+#[test]
+fn a_plugin_error_exits_1_with_its_code() {
+    let out = airlock(&["call", guests::CALCULATOR, "divide", r#"{"a": 1, "b": 0}"#]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).is_empty());
+    let err = stderr(&out);
+    assert!(
+        err.contains("[plugin-error]") && err.contains("error 1001: division by zero"),
+        "{err}"
+    );
+}
+
+#[test]
+fn fuel_and_timeout_flags_stop_a_runaway() {
+    let out = airlock(&["call", guests::HOSTILE, "spin", "--fuel", "10000000"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("[fuel-exhausted]"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = airlock(&[
+        "call",
+        guests::HOSTILE,
+        "spin",
+        "--fuel",
+        "off",
+        "--timeout",
+        "200ms",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("[deadline-exceeded]"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = airlock(&["call", guests::HOSTILE, "grow", "--memory", "16MiB"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("[memory-limit]"), "{}", stderr(&out));
+}
+
+#[test]
+fn hook_prints_the_outcome() {
+    let payload = r#"{"tool": "mail", "arguments": {"to": "x@example.com"}}"#;
+    let out = airlock(&["hook", guests::REDACT, "before-tool-call", payload]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(value["outcome"], "replace");
+    assert_eq!(value["value"]["arguments"]["to"], "[REDACTED:email]");
+
+    let config = r#"{"deny_tools": ["mail"]}"#;
+    let out = airlock(&[
+        "hook",
+        guests::REDACT,
+        "before-tool-call",
+        payload,
+        "--config",
+        config,
+    ]);
+    let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(value["outcome"], "veto");
+}
+
+#[test]
+fn inspect_shows_world_exports_imports_and_tools() {
+    let out = airlock(&["inspect", guests::CALCULATOR]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "calculator 0.1.0",
+        "world        tool-plugin",
+        "airlock:plugin/tools@0.1.0",
+        "airlock:plugin/types@0.1.0",
+        "divide",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    let out = airlock(&["inspect", guests::REDACT, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["world"], "hook-plugin");
+    assert_eq!(report["hooks"], serde_json::json!(["before-tool-call"]));
+    assert_eq!(report["metadata"]["name"], "redact");
+    assert!(
+        report["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i == "airlock:plugin/host@0.1.0")
+    );
+}
+
+#[test]
+fn bad_inputs_exit_2_with_a_clear_message() {
+    let dir = std::env::temp_dir().join(format!("airlock-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text_file = dir.join("notes.txt");
+    std::fs::write(&text_file, "hello").unwrap();
+    let out = airlock(&["call", text_file.to_str().unwrap(), "add"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not WebAssembly"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("panicked"));
+
+    let out = airlock(&["call", guests::CLI_COMMAND, "run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("does not implement an Airlock world"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = airlock(&["call", guests::CALCULATOR, "add", "{not json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("arguments is not valid JSON"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = airlock(&["hook", guests::REDACT, "before-lunch", "{}"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown hook kind `before-lunch`"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn audit_prints_a_report_and_exits_by_verdict() {
+    let out = airlock(&["audit", guests::CALCULATOR_DIR]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for expected in [
+        "calculator 0.1.0",
+        "verified",
+        "wasi:cli/environment@0.2.6",
+        "env",
+        "Isolation reuse",
+        "Verdict  LOADS",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+
+    let out = airlock(&["audit", guests::REDACT_DIR, "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["verdict"]["loads"], true);
+    assert_eq!(report["world"], "hook-plugin");
+    assert_eq!(report["plugin"]["isolation"], "reuse");
+
+    // A folder whose manifest asks for a network grant the (empty) policy does not give.
+    let dir = std::env::temp_dir().join(format!("airlock-cli-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest =
+        std::fs::read_to_string(format!("{}/airlock.toml", guests::CALCULATOR_DIR)).unwrap();
+    std::fs::write(
+        dir.join("airlock.toml"),
+        format!("{manifest}\n[capabilities]\nnetwork = [\"api.example.com:443\"]\n"),
+    )
+    .unwrap();
+    std::fs::copy(
+        format!("{}/calculator.wasm", guests::CALCULATOR_DIR),
+        dir.join("calculator.wasm"),
+    )
+    .unwrap();
+    let out = airlock(&["audit", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "refused means a non-zero exit");
+    let text = stdout(&out);
+    assert!(
+        text.contains("REFUSED")
+            && text.contains("[plugins.calculator] network = [\"api.example.com:443\"]"),
+        "{text}"
+    );
+
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        "[plugins.calculator]\nnetwork = [\"*.example.com:443\"]\n",
+    )
+    .unwrap();
+    let out = airlock(&[
+        "audit",
+        dir.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `airlock audit` checks the configuration a load would get (`--config`, default `{}`)
+/// against the manifest's `[config]` schema: its verdict is what loading with it does.
+#[test]
+fn audit_checks_the_configuration_a_load_would_get() {
+    let out = airlock(&[
+        "audit",
+        guests::REDACT_DIR,
+        "--config",
+        r#"{"deny_tools": 7}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("REFUSED") && text.contains("deny_tools"),
+        "the refusal names the field:\n{text}"
+    );
+    let out = airlock(&[
+        "audit",
+        guests::REDACT_DIR,
+        "--json",
+        "--config",
+        r#"{"deny_tools": ["rm"]}"#,
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["verdict"]["loads"], true);
+
+    let out = airlock(&["audit", guests::REDACT_DIR, "--config", "{not json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a usage error, as for the other commands"
+    );
+    assert!(
+        stderr(&out).contains("--config is not valid JSON"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn pin_writes_the_digest_and_folders_load_with_it() {
+    let dir = std::env::temp_dir().join(format!("airlock-cli-pin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        format!("{}/calculator.wasm", guests::CALCULATOR_DIR),
+        dir.join("calculator.wasm"),
+    )
+    .unwrap();
+    let manifest =
+        "[plugin]\nname = \"calculator\"\nversion = \"0.1.0\"\ncomponent = \"calculator.wasm\"\n";
+    std::fs::write(dir.join("airlock.toml"), manifest).unwrap();
+    let folder = dir.to_str().unwrap();
+
+    let out = airlock(&["call", folder, "add", r#"{"a": 1, "b": 2}"#]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not pinned"), "{}", stderr(&out));
+
+    let out = airlock(&["pin", folder]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = airlock(&["call", folder, "add", r#"{"a": 1, "b": 2}"#]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("dev mode"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_bare_component_runs_in_dev_mode_and_says_so() {
+    let out = airlock(&["call", guests::CALCULATOR, "add", r#"{"a": 1, "b": 2}"#]);
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("dev mode") && stderr(&out).contains("no capabilities"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `airlock plugins …` against one registry database, one process per command, as an
+/// operator would run them.
+#[test]
+fn plugins_commands_manage_the_registry_across_processes() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-registry-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("registry.db");
+    let db = db.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["plugins", "--registry", db, "--tenant", "acme"];
+        all.extend_from_slice(args);
+        airlock(&all)
+    };
+    let json_of = |out: &Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", stderr(out));
+        serde_json::from_str(&stdout(out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+    };
+
+    let enabled = json_of(&run(&["enable", guests::CALCULATOR_DIR, "--json"]));
+    assert_eq!(enabled["plugin"], "calculator");
+    assert_eq!(enabled["version"], "0.1.0");
+    json_of(&run(&[
+        "enable",
+        guests::REDACT_DIR,
+        "--config",
+        r#"{"deny_tools": ["rm"]}"#,
+        "--json",
+    ]));
+
+    let listed = json_of(&run(&["list", "--json"]));
+    let registrations = listed["registrations"].as_array().unwrap();
+    assert_eq!(registrations.len(), 2);
+    assert!(registrations.iter().all(|r| r["enabled"] == true));
+    assert_eq!(listed["installed"].as_array().unwrap().len(), 2);
+
+    // Config: read, a refused change (every problem named, nothing stored), a good change.
+    assert_eq!(
+        json_of(&run(&["config", "get", "redact"])),
+        serde_json::json!({"deny_tools": ["rm"]})
+    );
+    let refused = run(&["config", "set", "redact", r#"{"deny_tools": "rm"}"#]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("deny_tools"),
+        "{}",
+        stderr(&refused)
+    );
+    json_of(&run(&[
+        "config",
+        "set",
+        "redact",
+        r#"{"deny_tools": ["curl"]}"#,
+        "--json",
+    ]));
+    assert_eq!(
+        json_of(&run(&["config", "get", "redact"])),
+        serde_json::json!({"deny_tools": ["curl"]})
+    );
+
+    let health = json_of(&run(&["health", "calculator", "--json"]));
+    assert_eq!(health["state"], "ready");
+    assert_eq!(health["report"]["status"], "ready");
+
+    let reloaded = json_of(&run(&["reload", "calculator", "--json"]));
+    assert_eq!(reloaded[0]["tenant"], "acme");
+    assert_eq!(reloaded[0]["to"], "0.1.0");
+    assert_eq!(reloaded[0]["error"], serde_json::Value::Null);
+
+    // Another tenant sees none of it.
+    let other = airlock(&[
+        "plugins",
+        "--registry",
+        db,
+        "--tenant",
+        "globex",
+        "list",
+        "--json",
+    ]);
+    assert!(
+        json_of(&other)["registrations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let not_enabled = airlock(&[
+        "plugins",
+        "--registry",
+        db,
+        "--tenant",
+        "globex",
+        "health",
+        "calculator",
+    ]);
+    assert_eq!(not_enabled.status.code(), Some(2));
+    assert!(stderr(&not_enabled).contains("not enabled for tenant `globex`"));
+
+    json_of(&run(&["disable", "calculator", "--json"]));
+    let listed = json_of(&run(&["list", "--json"]));
+    let calculator = listed["registrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["plugin"] == "calculator")
+        .unwrap()
+        .clone();
+    assert_eq!(calculator["enabled"], false);
+    let table = run(&["list"]);
+    assert!(stdout(&table).contains("disabled"), "{}", stdout(&table));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A Python script using only the standard library lists and calls the example tools over
+/// `airlock serve --stdio`.
+#[test]
+fn a_stdlib_python_client_lists_and_calls_tools_over_stdio() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("py-client-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("registry.db");
+    let db = db.to_str().unwrap();
+    for folder in [guests::CALCULATOR_DIR, guests::COUNT_VOWELS_DIR] {
+        let out = airlock(&[
+            "plugins",
+            "--registry",
+            db,
+            "--tenant",
+            "py",
+            "enable",
+            folder,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/clients/airlock_client.py");
+    let run = |tool: &str, arguments: &str| {
+        let out = Command::new("python3")
+            .arg(&script)
+            .args([
+                "--airlock",
+                env!("CARGO_BIN_EXE_airlock"),
+                "--registry",
+                db,
+                "--tenant",
+                "py",
+            ])
+            .args(["--call", tool, arguments])
+            .output()
+            .expect("python3 runs (it is part of the test requirements)");
+        assert!(out.status.success(), "{}", stderr(&out));
+        let lines: Vec<serde_json::Value> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{}", stdout(&out));
+        lines
+    };
+    let lines = run(
+        "count-vowels.count_vowels",
+        r#"{"text": "Airlock keeps plugins apart"}"#,
+    );
+    let tools = lines[0]["tools"].as_array().unwrap();
+    assert!(
+        tools.contains(&serde_json::json!("calculator.add")),
+        "{tools:?}"
+    );
+    assert!(tools.contains(&serde_json::json!("count-vowels.count_vowels")));
+    assert_eq!(lines[1]["result"]["count"], 9);
+    let lines = run("calculator.divide", r#"{"a": 1, "b": 0}"#);
+    assert_eq!(lines[1]["error"]["code"], -32005);
+    assert_eq!(lines[1]["error"]["data"]["code"], 1001);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `airlock cache stats|clear` over the cache a load fills.
+#[test]
+fn cache_commands_show_and_clear_the_compiled_artifacts() {
+    let home = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .args(args)
+            .env("XDG_CACHE_HOME", &home)
+            .output()
+            .unwrap()
+    };
+    let stats = |out: Output| -> serde_json::Value {
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    assert!(
+        run(&["call", guests::CALCULATOR, "add", r#"{"a": 1, "b": 1}"#])
+            .status
+            .success()
+    );
+    let filled = stats(run(&["cache", "stats", "--json"]));
+    assert_eq!(filled["entries"], 1, "{filled}");
+    assert!(
+        filled["dir"]
+            .as_str()
+            .unwrap()
+            .starts_with(home.to_str().unwrap())
+    );
+    assert_eq!(filled["max_bytes"], 2u64 << 30, "the default budget");
+    let budget = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["cache", "stats", "--json"])
+        .env("XDG_CACHE_HOME", &home)
+        .env("AIRLOCK_CACHE_MAX", "1MiB")
+        .output()
+        .unwrap();
+    assert_eq!(stats(budget)["max_bytes"], 1 << 20);
+    assert!(run(&["cache", "clear"]).status.success());
+    assert_eq!(stats(run(&["cache", "stats", "--json"]))["entries"], 0);
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+/// `airlock token create|list|revoke` across processes, on one registry database.
+#[test]
+fn tokens_are_created_listed_without_secrets_and_revoked() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-tokens-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("registry.db");
+    let db = db.to_str().unwrap();
+    let create = |label: &str| {
+        let out = airlock(&[
+            "token",
+            "create",
+            "--tenant",
+            "acme",
+            "--role",
+            "caller",
+            "--label",
+            label,
+            "--registry",
+            db,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).trim().to_string()
+    };
+    let ci = create("ci");
+    let laptop = create("laptop");
+    assert!(ci.starts_with("alk_") && laptop.starts_with("alk_"));
+
+    let list = || {
+        let out = airlock(&["token", "list", "--json", "--registry", db]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_str::<Vec<serde_json::Value>>(&stdout(&out)).unwrap()
+    };
+    let tokens = list();
+    assert_eq!(tokens.len(), 2);
+    let text = serde_json::to_string(&tokens).unwrap();
+    assert!(
+        !text.contains(&ci[4..]) && !text.contains(&laptop[4..]),
+        "{text}"
+    );
+    let laptop_id = tokens.iter().find(|t| t["label"] == "laptop").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let out = airlock(&["token", "revoke", &laptop_id[..10], "--registry", db]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("laptop"), "{}", stdout(&out));
+    let left = list();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["label"], "ci");
+
+    let again = airlock(&["token", "revoke", &laptop_id, "--registry", db]);
+    assert!(!again.status.success());
+    assert!(
+        stderr(&again).contains("no token matches"),
+        "{}",
+        stderr(&again)
+    );
+}

@@ -1,0 +1,74 @@
+//! Why a registry operation failed: [`RegistryError`], one variant per reason, each naming
+//! what to do.
+
+use std::path::PathBuf;
+
+use airlock::manifest::ManifestError;
+use airlock::{CallError, LoadError};
+
+/// Why a registry operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("registry database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A write found no room (SQLite's `SQLITE_FULL`): nothing of it was stored.
+    #[error(
+        "the registry database {} cannot be written: the disk is full (nothing was changed; \
+         free some space and retry)",
+        path.display()
+    )]
+    DiskFull { path: PathBuf },
+    #[error("registry database {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("plugin `{0}` is not installed")]
+    NotInstalled(String),
+    #[error(
+        "plugin `{0}` is not installed and not on the plugin search path; install its folder \
+         first (`airlock plugins install DIR`, JSON-RPC `plugin/load`)"
+    )]
+    NotFound(String),
+    #[error("plugin `{plugin}` is not enabled for tenant `{tenant}`")]
+    NotEnabled { tenant: String, plugin: String },
+    #[error("plugin `{plugin}` needs `{dependency}` {required} enabled for tenant `{tenant}`; {}",
+        found.as_ref().map_or("it is not enabled".to_string(), |v| format!("version {v} is")))]
+    MissingDependency {
+        tenant: String,
+        plugin: String,
+        dependency: String,
+        required: String,
+        found: Option<String>,
+    },
+    #[error("plugin `{plugin}` is needed by {} (tenant `{tenant}`); disable those first", dependents.join(", "))]
+    DependedOn {
+        tenant: String,
+        plugin: String,
+        dependents: Vec<String>,
+    },
+    #[error(
+        "version {version} of `{plugin}` does not satisfy `{dependent}`, which needs {required} (tenant `{tenant}`)"
+    )]
+    BreaksDependent {
+        tenant: String,
+        plugin: String,
+        version: String,
+        dependent: String,
+        required: String,
+    },
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error("cannot watch plugin folders: {0}")]
+    Watch(String),
+    #[error("no randomness available: {0}")]
+    Random(String),
+    #[error("no token matches `{0}` (give at least 8 characters of a token id from `token list`)")]
+    NoSuchToken(String),
+    #[error("`{prefix}` matches {count} tokens; give more of the id")]
+    AmbiguousToken { prefix: String, count: usize },
+}

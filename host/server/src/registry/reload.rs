@@ -1,0 +1,148 @@
+//! Hot reload: a new version is verified, compiled and started beside the old one, with the
+//! old one's captured state restored into every new instance; only then is it switched in,
+//! in one write of the live map. Calls already running finish on the old version; calls
+//! that had not started are routed to the new one. A version that fails to verify, load,
+//! restore or init is dropped and the old one goes on serving; the failure is reported.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Live, Registry, RegistryError, RegistryEvent, key};
+use airlock::Plugin;
+
+/// What a reload did for one tenant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReloadOutcome {
+    pub tenant: String,
+    pub plugin: String,
+    /// The version that served before.
+    pub from: Option<String>,
+    /// The version serving now (unchanged when the reload failed).
+    pub to: Option<String>,
+    /// Why the new version was refused.
+    pub error: Option<String>,
+}
+
+impl ReloadOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+impl Registry {
+    /// Reloads `name` from its folder for every tenant that has it enabled. The folder's
+    /// manifest is installed again (new version, new dependencies) once at least one tenant
+    /// switched, or when no tenant has it enabled.
+    pub async fn reload(&self, name: &str) -> Result<Vec<ReloadOutcome>, RegistryError> {
+        let _changes = self.changes.lock().await;
+        let dir = self.installed_dir(name)?;
+        let enabled: Vec<_> = self
+            .db()
+            .registrations(None, Some(name))?
+            .into_iter()
+            .filter(|r| r.enabled)
+            .collect();
+        let mut outcomes = Vec::new();
+        for registration in enabled {
+            let tenant = registration.tenant.as_str();
+            let from = self
+                .plugin(tenant, name)
+                .map(|p| p.metadata().version.to_string());
+            let config = registration.config;
+            let swapped = self.swap(tenant, name, &dir, config.clone()).await;
+            let outcome = match swapped {
+                Ok(plugin) => {
+                    let to = plugin.metadata().version.to_string();
+                    self.db()
+                        .set_config(tenant, name, &to, &config)
+                        .map_err(|e| self.write_failed(e))?;
+                    self.emit(RegistryEvent::Reloaded {
+                        tenant: tenant.into(),
+                        plugin: name.into(),
+                        from: from.clone(),
+                        to: to.clone(),
+                    });
+                    ReloadOutcome {
+                        tenant: tenant.into(),
+                        plugin: name.into(),
+                        from,
+                        to: Some(to),
+                        error: None,
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        tenant,
+                        plugin = name,
+                        "reload refused, old version serves: {error}"
+                    );
+                    self.emit(RegistryEvent::ReloadFailed {
+                        tenant: tenant.into(),
+                        plugin: name.into(),
+                        reason: error.to_string(),
+                    });
+                    ReloadOutcome {
+                        tenant: tenant.into(),
+                        plugin: name.into(),
+                        to: from.clone(),
+                        from,
+                        error: Some(error.to_string()),
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        if outcomes.is_empty() || outcomes.iter().any(ReloadOutcome::succeeded) {
+            self.install(&dir)?;
+        }
+        Ok(outcomes)
+    }
+
+    /// Starts the folder's plugin for `tenant` with `config` and the current version's
+    /// state, then switches it in and shuts the old version down (its running calls
+    /// finish first). Nothing changes when any step fails.
+    pub(super) async fn swap(
+        &self,
+        tenant: &str,
+        name: &str,
+        dir: &Path,
+        config: Value,
+    ) -> Result<Plugin, RegistryError> {
+        let old = self.live_map().get(&key(tenant, name)).cloned();
+        let state = match &old {
+            Some(old) => capture(&old.plugin).await,
+            None => None,
+        };
+        let options = self.options(config).state(state);
+        let (plugin, manifest) = self.runtime.load_folder(dir, &self.policy, options).await?;
+        let version = plugin.metadata().version.to_string();
+        if let Err(e) = self.check_dependents(tenant, name, &version) {
+            plugin.shutdown().await;
+            return Err(e);
+        }
+        let live = Arc::new(Live {
+            plugin: plugin.clone(),
+            priority: manifest.hooks.priority,
+        });
+        let previous = self.live_map_mut().insert(key(tenant, name), live);
+        if let Some(previous) = previous {
+            previous.plugin.shutdown().await;
+        }
+        Ok(plugin)
+    }
+}
+
+/// The state the running version wants carried over; a version that cannot give it (it
+/// failed, or trapped in `capture-state`) is replaced without state, which is logged.
+async fn capture(plugin: &Plugin) -> Option<Vec<u8>> {
+    match plugin.capture_state().await {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::warn!(plugin = %plugin.name(), "state not carried over: {e}");
+            None
+        }
+    }
+}

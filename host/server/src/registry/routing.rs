@@ -1,0 +1,145 @@
+//! Calls, hook dispatch and health polls, always routed to the current version of each
+//! (tenant, plugin): a call that raced a reload is routed again.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{Key, Live, PluginHealth, Registry, RegistryError, key};
+use airlock::pipeline::Dispatch;
+use airlock::{CallContext, CallError, Catalog, HookKind, Pipeline, Plugin};
+
+impl Registry {
+    /// The plugins enabled for `tenant`, by name.
+    pub fn plugins(&self, tenant: &str) -> Vec<Plugin> {
+        let mut plugins: Vec<Plugin> = self
+            .live_of(tenant)
+            .into_iter()
+            .map(|l| l.plugin.clone())
+            .collect();
+        plugins.sort_by(|a, b| a.name().cmp(b.name()));
+        plugins
+    }
+
+    /// The current version of `name` for `tenant`, when enabled.
+    pub fn plugin(&self, tenant: &str, name: &str) -> Option<Plugin> {
+        self.live_map()
+            .get(&key(tenant, name))
+            .map(|l| l.plugin.clone())
+    }
+
+    /// The namespaced tools of `tenant`'s enabled plugins.
+    pub fn catalog(&self, tenant: &str) -> Catalog {
+        Catalog::new(self.plugins(tenant))
+    }
+
+    /// Calls the namespaced tool `plugin.tool` for `context.tenant`, on the current version.
+    /// A call that reached a version being swapped out before it started is routed to the
+    /// new one (nothing ran yet, so nothing runs twice).
+    pub async fn call_tool(
+        &self,
+        name: &str,
+        arguments: &Value,
+        context: &CallContext,
+    ) -> Result<Value, CallError> {
+        let tenant = &context.tenant;
+        let unknown = || CallError::UnknownTool {
+            plugin: name.split_once('.').map_or(name, |(p, _)| p).to_string(),
+            tool: name.to_string(),
+            available: self
+                .catalog(tenant)
+                .entries()
+                .into_iter()
+                .map(|e| e.name)
+                .collect(),
+        };
+        let (plugin_name, tool) = name.split_once('.').ok_or_else(unknown)?;
+        loop {
+            let plugin = self.plugin(tenant, plugin_name).ok_or_else(unknown)?;
+            match plugin.call_tool(tool, arguments, context).await {
+                Err(CallError::ShutDown { .. }) if self.replaced(tenant, &plugin) => continue,
+                result => return result,
+            }
+        }
+    }
+
+    /// True when `plugin` is no longer the live version for `tenant` but another one is.
+    pub(super) fn replaced(&self, tenant: &str, plugin: &Plugin) -> bool {
+        self.plugin(tenant, plugin.name())
+            .is_some_and(|current| !current.same_as(plugin))
+    }
+
+    /// Runs `payload` through `context.tenant`'s enabled plugins subscribed to `kind`, in
+    /// manifest `[hooks] priority` order (then name); the policy's `[hooks] fail-closed`
+    /// kinds stop at a failing plugin, the others go on.
+    pub async fn dispatch(
+        &self,
+        kind: &HookKind,
+        payload: Value,
+        context: &CallContext,
+    ) -> Dispatch {
+        let mut pipeline = Pipeline::new();
+        for live in self.live_of(&context.tenant) {
+            pipeline.add(live.plugin.clone(), live.priority);
+        }
+        for closed in &self.policy.fail_closed {
+            pipeline.fail_closed(closed.clone());
+        }
+        let tenant = &context.tenant;
+        let successor = |old: &Plugin| {
+            self.plugin(tenant, old.name())
+                .filter(|current| !current.same_as(old))
+        };
+        pipeline
+            .dispatch_rerouted(kind, payload, context, &successor)
+            .await
+    }
+
+    /// Polls `name`'s health for `tenant`, starting it from its registration when this
+    /// process has not yet.
+    pub async fn health(&self, tenant: &str, name: &str) -> Result<PluginHealth, RegistryError> {
+        let plugin = match self.plugin(tenant, name) {
+            Some(plugin) => plugin,
+            None => {
+                let registration = self.registration(tenant, name)?;
+                if !registration.enabled {
+                    return Err(RegistryError::NotEnabled {
+                        tenant: tenant.into(),
+                        plugin: name.into(),
+                    });
+                }
+                let _changes = self.changes.lock().await;
+                self.start_registered(&registration).await?
+            }
+        };
+        let (report, error) = match plugin.health().await {
+            Ok(report) => (Some(report), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        Ok(PluginHealth {
+            tenant: tenant.into(),
+            plugin: name.into(),
+            version: plugin.metadata().version.to_string(),
+            state: plugin.state(),
+            report,
+            error,
+        })
+    }
+
+    pub(super) fn live_of(&self, tenant: &str) -> Vec<Arc<Live>> {
+        self.live_map()
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, l)| l.clone())
+            .collect()
+    }
+
+    pub(super) fn live_map(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Key, Arc<Live>>> {
+        self.live.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn live_map_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Key, Arc<Live>>> {
+        self.live.write().unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,188 @@
+//! Per tenant: enabling, disabling and configuring a plugin (each a hot swap that changes
+//! nothing when any step fails), the stored registrations, and restoring them after a
+//! restart.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::db::Registration;
+use super::{Registry, RegistryError, RegistryEvent, key};
+use airlock::{LoadOptions, Plugin};
+
+impl Registry {
+    /// Enables `name` for `tenant` with `config`: checks its dependencies, loads it
+    /// (manifest, policy, config schema, `init`) and, only once that succeeded, records the
+    /// registration. Enabling an enabled plugin again restarts it with the new config.
+    pub async fn enable(
+        &self,
+        tenant: &str,
+        name: &str,
+        config: Value,
+    ) -> Result<Plugin, RegistryError> {
+        let _changes = self.changes.lock().await;
+        let dir = self.installed_dir(name)?;
+        self.check_dependencies(tenant, name)?;
+        let stored = self.db().registration(tenant, name)?;
+        let plugin = self.swap(tenant, name, &dir, config.clone()).await?;
+        let version = plugin.metadata().version.to_string();
+        let written = self.db().enable(tenant, name, &version, &config);
+        if let Err(e) = written {
+            let previous = stored.filter(|r| r.enabled).map(|r| r.config);
+            self.undo_swap(tenant, name, &dir, previous).await;
+            return Err(self.write_failed(e));
+        }
+        self.emit(RegistryEvent::Enabled {
+            tenant: tenant.into(),
+            plugin: name.into(),
+            version,
+        });
+        Ok(plugin)
+    }
+
+    /// Disables `name` for `tenant`: refused while other enabled plugins depend on it;
+    /// otherwise recorded, then its instances are shut down.
+    pub async fn disable(&self, tenant: &str, name: &str) -> Result<(), RegistryError> {
+        let _changes = self.changes.lock().await;
+        let dependents = self.db().dependents(tenant, name)?;
+        if !dependents.is_empty() {
+            return Err(RegistryError::DependedOn {
+                tenant: tenant.into(),
+                plugin: name.into(),
+                dependents,
+            });
+        }
+        self.db()
+            .disable(tenant, name)
+            .map_err(|e| self.write_failed(e))?;
+        let live = self.live_map_mut().remove(&key(tenant, name));
+        if let Some(live) = live {
+            live.plugin.shutdown().await;
+        }
+        self.emit(RegistryEvent::Disabled {
+            tenant: tenant.into(),
+            plugin: name.into(),
+        });
+        Ok(())
+    }
+
+    /// The configuration stored for `tenant`'s registration of `name`, as given.
+    pub fn config(&self, tenant: &str, name: &str) -> Result<Value, RegistryError> {
+        Ok(self.registration(tenant, name)?.config)
+    }
+
+    /// Replaces `tenant`'s configuration of `name`. It is checked against the manifest's
+    /// schema first; an enabled plugin is restarted with it (state carried over) before it
+    /// is stored, so a configuration its `init` refuses is never recorded.
+    pub async fn set_config(
+        &self,
+        tenant: &str,
+        name: &str,
+        config: Value,
+    ) -> Result<(), RegistryError> {
+        let _changes = self.changes.lock().await;
+        let registration = self.registration(tenant, name)?;
+        let dir = self.installed_dir(name)?;
+        let version = match registration.enabled {
+            true => {
+                let plugin = self.swap(tenant, name, &dir, config.clone()).await?;
+                plugin.metadata().version.to_string()
+            }
+            false => {
+                airlock::folder::checked_config(&dir, &config)?;
+                registration.version
+            }
+        };
+        let written = self.db().set_config(tenant, name, &version, &config);
+        if let Err(e) = written {
+            if registration.enabled {
+                self.undo_swap(tenant, name, &dir, Some(registration.config))
+                    .await;
+            }
+            return Err(self.write_failed(e));
+        }
+        Ok(())
+    }
+
+    /// After a swap whose database write failed (a full disk): serves what the database
+    /// holds again, so a change reported as failed has no effect. `previous` is the stored
+    /// configuration of an enabled registration; `None` stops the plugin.
+    pub(super) async fn undo_swap(
+        &self,
+        tenant: &str,
+        name: &str,
+        dir: &Path,
+        previous: Option<Value>,
+    ) {
+        match previous {
+            Some(config) => {
+                if let Err(e) = self.swap(tenant, name, dir, config).await {
+                    tracing::warn!(
+                        tenant,
+                        plugin = name,
+                        "cannot restore the stored version: {e}"
+                    );
+                }
+            }
+            None => {
+                let live = self.live_map_mut().remove(&key(tenant, name));
+                if let Some(live) = live {
+                    live.plugin.shutdown().await;
+                }
+            }
+        }
+    }
+
+    pub(super) fn registration(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Registration, RegistryError> {
+        self.db()
+            .registration(tenant, name)?
+            .ok_or_else(|| RegistryError::NotEnabled {
+                tenant: tenant.into(),
+                plugin: name.into(),
+            })
+    }
+
+    /// Stored registrations, of one tenant or of all.
+    pub fn registrations(&self, tenant: Option<&str>) -> Result<Vec<Registration>, RegistryError> {
+        Ok(self.db().registrations(tenant, None)?)
+    }
+
+    /// After a restart: loads every enabled registration with its stored configuration.
+    /// Failures are returned (and logged) and never stop the others.
+    pub async fn restore(&self) -> Result<Vec<(Registration, RegistryError)>, RegistryError> {
+        let _changes = self.changes.lock().await;
+        let mut failures = Vec::new();
+        for registration in self.registrations(None)?.into_iter().filter(|r| r.enabled) {
+            // A restart changes nothing stored: start, do not re-record.
+            if let Err(error) = self.start_registered(&registration).await {
+                tracing::warn!(
+                    tenant = registration.tenant,
+                    plugin = registration.plugin,
+                    "not restored: {error}"
+                );
+                failures.push((registration, error));
+            }
+        }
+        Ok(failures)
+    }
+
+    pub(super) async fn start_registered(
+        &self,
+        registration: &Registration,
+    ) -> Result<Plugin, RegistryError> {
+        let dir = self.installed_dir(&registration.plugin)?;
+        let config = registration.config.clone();
+        self.swap(&registration.tenant, &registration.plugin, &dir, config)
+            .await
+    }
+
+    pub(super) fn options(&self, config: Value) -> LoadOptions {
+        LoadOptions::default()
+            .config(config)
+            .pool(self.pool.0, self.pool.1)
+    }
+}

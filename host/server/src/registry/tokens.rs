@@ -1,0 +1,160 @@
+//! API tokens: bearer secrets for the admin HTTP API, each bound to one tenant and one role.
+//! Only a SHA-256 of each secret is stored; the secret itself is shown once, at creation.
+
+use serde::Serialize;
+
+use super::db::TokenRow;
+use super::{Registry, RegistryError};
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// Manage the tenant's plugins (enable, disable, config, health) and call its tools.
+    Admin,
+    /// Call the tenant's tools and dispatch its hooks; nothing else.
+    Caller,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Caller => "caller",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "caller" => Ok(Role::Caller),
+            other => Err(format!("unknown role `{other}`; expected admin or caller")),
+        }
+    }
+}
+
+/// Who a token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenHolder {
+    pub tenant: String,
+    pub role: Role,
+}
+
+/// A token as `token list` shows it: never the secret, only an id derived from its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenInfo {
+    /// The first 16 hex digits of the secret's SHA-256: enough to name it for revocation,
+    /// useless for authenticating.
+    pub id: String,
+    pub tenant: String,
+    pub role: String,
+    pub label: String,
+    /// Seconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// An id as errors show it: at most an id's length, so a hash never appears whole.
+fn shown(id: &str) -> String {
+    id.chars().take(ID_LEN).collect()
+}
+
+impl From<TokenRow> for TokenInfo {
+    fn from(row: TokenRow) -> Self {
+        TokenInfo {
+            id: row.hash[..ID_LEN.min(row.hash.len())].to_string(),
+            tenant: row.tenant,
+            role: row.role,
+            label: row.label,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// Hex digits of the hash shown as a token's id, and the fewest accepted to revoke one.
+const ID_LEN: usize = 16;
+const MIN_ID_LEN: usize = 8;
+
+/// The prefix every secret starts with, so a leaked one is recognisable.
+const PREFIX: &str = "alk_";
+
+impl Registry {
+    /// Creates a token for `tenant` with `role`; returns the secret (stored only hashed).
+    pub fn create_token(
+        &self,
+        tenant: &str,
+        role: Role,
+        label: &str,
+    ) -> Result<String, RegistryError> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| RegistryError::Random(e.to_string()))?;
+        let secret = format!("{PREFIX}{}", airlock::digest::hex(&bytes));
+        self.db()
+            .add_token(
+                &airlock::digest::Sha256::of(secret.as_bytes()).to_string(),
+                tenant,
+                role.as_str(),
+                label,
+            )
+            .map_err(|e| self.write_failed(e))?;
+        Ok(secret)
+    }
+
+    /// The tokens of `tenant` (all tenants when `None`), oldest first.
+    pub fn tokens(&self, tenant: Option<&str>) -> Result<Vec<TokenInfo>, RegistryError> {
+        let rows = self.db().tokens(tenant)?;
+        Ok(rows.into_iter().map(TokenInfo::from).collect())
+    }
+
+    /// Revokes the one token whose id starts with `id` (at least 8 hex digits, as `tokens`
+    /// shows them). Takes effect on the next request: every request looks its token up.
+    /// The secret itself is accepted too (and never echoed back).
+    pub fn revoke_token(&self, id: &str) -> Result<TokenInfo, RegistryError> {
+        let id = id.trim();
+        let id = match id.starts_with(PREFIX) {
+            true => airlock::digest::Sha256::of(id.as_bytes()).to_string(),
+            false => id.to_ascii_lowercase(),
+        };
+        if id.len() < MIN_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(RegistryError::NoSuchToken(shown(&id)));
+        }
+        let db = self.db();
+        let mut matching: Vec<TokenRow> = db
+            .tokens(None)?
+            .into_iter()
+            .filter(|row| row.hash.starts_with(&id))
+            .collect();
+        match matching.len() {
+            0 => Err(RegistryError::NoSuchToken(shown(&id))),
+            1 => {
+                let row = matching.remove(0);
+                db.remove_token(&row.hash)
+                    .map_err(|e| self.write_failed(e))?;
+                Ok(TokenInfo::from(row))
+            }
+            count => Err(RegistryError::AmbiguousToken {
+                prefix: shown(&id),
+                count,
+            }),
+        }
+    }
+
+    /// Who `secret` speaks for, if it is a token of this registry.
+    pub fn token_holder(&self, secret: &str) -> Result<Option<TokenHolder>, RegistryError> {
+        if !secret.starts_with(PREFIX) {
+            return Ok(None);
+        }
+        let found = self
+            .db()
+            .token(&airlock::digest::Sha256::of(secret.as_bytes()).to_string())?;
+        Ok(found.and_then(|(tenant, role)| {
+            Some(TokenHolder {
+                tenant,
+                role: role.parse().ok()?,
+            })
+        }))
+    }
+}

@@ -1,0 +1,85 @@
+//! The OpenAPI 3.1 document of the admin and tool API, served at `/api/v1/openapi.json`.
+
+use serde_json::{Value, json};
+
+fn operation(summary: &str, role: &str, body: Option<Value>, params: &[&str]) -> Value {
+    let mut parameters: Vec<Value> = params
+        .iter()
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    parameters.push(json!({
+        "name": "tenant", "in": "query", "required": false,
+        "description": "Must be the token's tenant when given.",
+        "schema": {"type": "string"}
+    }));
+    let mut op = json!({
+        "summary": summary,
+        "description": format!("Needs a token with the {role} role."),
+        "security": [{"bearer": []}],
+        "parameters": parameters,
+        "responses": {
+            "200": {"description": "Done", "content": {"application/json": {"schema": {}}}},
+            "400": {"$ref": "#/components/responses/Error"},
+            "401": {"$ref": "#/components/responses/Error"},
+            "403": {"$ref": "#/components/responses/Error"},
+            "404": {"$ref": "#/components/responses/Error"},
+            "409": {"$ref": "#/components/responses/Error"},
+            "413": {"$ref": "#/components/responses/Error"},
+            "422": {"$ref": "#/components/responses/Error"}
+        }
+    });
+    if let Some(schema) = body {
+        op["requestBody"] =
+            json!({"required": false, "content": {"application/json": {"schema": schema}}});
+    }
+    op
+}
+
+pub(super) fn document() -> Value {
+    let object = json!({"type": "object"});
+    let call_body = json!({"type": "object", "properties": {
+        "arguments": {"type": "object"}, "session": {"type": "string"}}});
+    let hook_body = json!({"type": "object", "properties": {
+        "payload": {}, "session": {"type": "string"}}});
+    let enable_body = json!({"type": "object", "properties": {"config": {"type": "object"}}});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Airlock admin and tool API",
+            "version": airlock::HOST_VERSION,
+            "description": "Plugins, tools and hooks of one tenant; the bearer token decides the tenant."
+        },
+        "paths": {
+            "/api/v1/plugins": {"get": operation("Installed plugins and the tenant's registrations", "admin", None, &[])},
+            "/api/v1/plugins/{name}/enable": {"post": operation("Enable a plugin for the tenant", "admin", Some(enable_body), &["name"])},
+            "/api/v1/plugins/{name}/disable": {"post": operation("Disable a plugin for the tenant", "admin", None, &["name"])},
+            "/api/v1/plugins/{name}/config": {
+                "get": operation("The tenant's configuration of a plugin", "admin", None, &["name"]),
+                "put": operation("Replace the tenant's configuration of a plugin", "admin", Some(object), &["name"])
+            },
+            "/api/v1/plugins/{name}/health": {"get": operation("Poll a plugin's health", "admin", None, &["name"])},
+            "/api/v1/tools": {"get": operation("The tenant's tools, namespaced plugin.tool", "caller or admin", None, &[])},
+            "/api/v1/tools/{tool}/call": {"post": operation("Call a tool", "caller or admin", Some(call_body), &["tool"])},
+            "/api/v1/hooks/{kind}": {"post": operation("Dispatch a hook event through the tenant's plugins", "caller or admin", Some(hook_body), &["kind"])}
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": {
+                "description": "A failure, in one stable shape",
+                "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {
+                            "code": {"type": "string"},
+                            "message": {"type": "string"},
+                            "details": {}
+                        }
+                    }}
+                }}}
+            }}
+        }
+    })
+}

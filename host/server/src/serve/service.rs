@@ -1,0 +1,240 @@
+//! The Airlock methods every front end serves (JSON-RPC over stdio, the admin HTTP API):
+//! plugin management, tool listing and calls, hook dispatch, over one [`Registry`]. Each
+//! method takes a JSON object of parameters, checked strictly (unknown keys are errors),
+//! and answers JSON or an [`RpcError`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::errors::{call_error, registry_error};
+use super::jsonrpc::RpcError;
+use crate::registry::Registry;
+use airlock::{CallContext, HookKind};
+
+/// The methods, by name.
+pub const METHODS: &[&str] = &[
+    "plugin/list",
+    "plugin/load",
+    "plugin/unload",
+    "plugin/enable",
+    "plugin/disable",
+    "plugin/config/get",
+    "plugin/config/set",
+    "plugin/health",
+    "tool/list",
+    "tool/call",
+    "hook/dispatch",
+];
+
+/// Airlock's methods over a registry.
+#[derive(Clone)]
+pub struct Service {
+    registry: Arc<Registry>,
+    default_tenant: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantOnly {
+    #[serde(default)]
+    tenant: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Load {
+    path: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Named {
+    plugin: String,
+    #[serde(default)]
+    tenant: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Enable {
+    plugin: String,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default = "empty_object")]
+    config: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetConfig {
+    plugin: String,
+    #[serde(default)]
+    tenant: Option<String>,
+    config: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolCall {
+    /// `plugin.tool`
+    tool: String,
+    #[serde(default = "empty_object")]
+    arguments: Value,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    session: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HookDispatch {
+    kind: HookKind,
+    #[serde(default = "empty_object")]
+    payload: Value,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    session: Option<String>,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+fn params<T: DeserializeOwned>(method: &str, params: Value) -> Result<T, RpcError> {
+    // By-position parameters are not part of these methods' contract.
+    let params = match params {
+        Value::Array(items) if items.is_empty() => json!({}),
+        other => other,
+    };
+    serde_json::from_value(params)
+        .map_err(|e| RpcError::invalid_params(format!("invalid params for {method}: {e}")))
+}
+
+impl Service {
+    /// Serves `registry`; requests that name no tenant act for `default_tenant`.
+    pub fn new(registry: Arc<Registry>, default_tenant: impl Into<String>) -> Self {
+        Service {
+            registry,
+            default_tenant: default_tenant.into(),
+        }
+    }
+
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    fn tenant(&self, given: Option<String>) -> String {
+        given.unwrap_or_else(|| self.default_tenant.clone())
+    }
+
+    fn context(&self, tenant: Option<String>, session: Option<String>) -> CallContext {
+        CallContext::for_tenant(self.tenant(tenant)).with_session(session.unwrap_or_default())
+    }
+
+    /// Runs `method` with `params`.
+    pub async fn call(&self, method: &str, raw: Value) -> Result<Value, RpcError> {
+        let registry = &self.registry;
+        let failed = |e: crate::registry::RegistryError| registry_error(&e);
+        match method {
+            "plugin/list" => {
+                let p: TenantOnly = params(method, raw)?;
+                let tenant = self.tenant(p.tenant);
+                Ok(json!({
+                    "tenant": tenant,
+                    "installed": registry.installed().map_err(failed)?,
+                    "registrations": registry.registrations(Some(&tenant)).map_err(failed)?,
+                }))
+            }
+            "plugin/load" => {
+                let p: Load = params(method, raw)?;
+                let name = registry.install(&p.path).map_err(failed)?;
+                Ok(json!({"plugin": name}))
+            }
+            "plugin/unload" => {
+                let p: Named = params(method, raw)?;
+                let mut tenants = Vec::new();
+                for registration in registry.registrations(None).map_err(failed)? {
+                    if registration.plugin == p.plugin && registration.enabled {
+                        registry
+                            .disable(&registration.tenant, &p.plugin)
+                            .await
+                            .map_err(failed)?;
+                        tenants.push(registration.tenant);
+                    }
+                }
+                Ok(json!({"plugin": p.plugin, "disabled_for": tenants}))
+            }
+            "plugin/enable" => {
+                let p: Enable = params(method, raw)?;
+                let tenant = self.tenant(p.tenant);
+                // The same lookup as `airlock plugins enable`: installed, else the search path.
+                let name = registry.resolve(&p.plugin).map_err(failed)?;
+                let plugin = registry
+                    .enable(&tenant, &name, p.config)
+                    .await
+                    .map_err(failed)?;
+                Ok(json!({
+                    "tenant": tenant,
+                    "plugin": name,
+                    "version": plugin.metadata().version.to_string(),
+                    "enabled": true,
+                }))
+            }
+            "plugin/disable" => {
+                let p: Named = params(method, raw)?;
+                let tenant = self.tenant(p.tenant);
+                registry.disable(&tenant, &p.plugin).await.map_err(failed)?;
+                Ok(json!({"tenant": tenant, "plugin": p.plugin, "enabled": false}))
+            }
+            "plugin/config/get" => {
+                let p: Named = params(method, raw)?;
+                registry
+                    .config(&self.tenant(p.tenant), &p.plugin)
+                    .map_err(failed)
+            }
+            "plugin/config/set" => {
+                let p: SetConfig = params(method, raw)?;
+                let tenant = self.tenant(p.tenant);
+                registry
+                    .set_config(&tenant, &p.plugin, p.config.clone())
+                    .await
+                    .map_err(failed)?;
+                Ok(json!({"tenant": tenant, "plugin": p.plugin, "config": p.config}))
+            }
+            "plugin/health" => {
+                let p: Named = params(method, raw)?;
+                let health = registry
+                    .health(&self.tenant(p.tenant), &p.plugin)
+                    .await
+                    .map_err(failed)?;
+                Ok(serde_json::to_value(health).expect("serialisable"))
+            }
+            "tool/list" => {
+                let p: TenantOnly = params(method, raw)?;
+                let entries = registry.catalog(&self.tenant(p.tenant)).entries();
+                Ok(json!({"tools": entries}))
+            }
+            "tool/call" => {
+                let p: ToolCall = params(method, raw)?;
+                let context = self.context(p.tenant, p.session);
+                registry
+                    .call_tool(&p.tool, &p.arguments, &context)
+                    .await
+                    .map_err(|e| call_error(&e))
+            }
+            "hook/dispatch" => {
+                let p: HookDispatch = params(method, raw)?;
+                let context = self.context(p.tenant, p.session);
+                let dispatch = registry.dispatch(&p.kind, p.payload, &context).await;
+                Ok(serde_json::to_value(dispatch).expect("serialisable"))
+            }
+            other => Err(RpcError::method_not_found(other)),
+        }
+    }
+}
