@@ -7,10 +7,12 @@
 
 use std::time::{Duration, Instant};
 
+use crate::catalogue::Id;
+
 pub type Run<'a> = Box<dyn FnMut(u64) -> Duration + 'a>;
 
 pub struct Bench<'a> {
-    pub id: &'static str,
+    pub id: Id,
     /// Calls made per iteration (concurrent callers for throughput rows, else 1).
     pub calls_per_iter: u64,
     pub batch: u64,
@@ -20,7 +22,7 @@ pub struct Bench<'a> {
 }
 
 impl<'a> Bench<'a> {
-    pub fn new(id: &'static str, calls_per_iter: u64, run: Run<'a>) -> Self {
+    pub fn new(id: Id, calls_per_iter: u64, run: Run<'a>) -> Self {
         Bench {
             id,
             calls_per_iter,

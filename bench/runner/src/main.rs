@@ -13,8 +13,10 @@
 //! (benchmark ids), `--markdown FILE` (splice the results between the markers in FILE),
 //! `--json FILE`, `--reproduce "COMMAND"` (shown in the report).
 
+mod catalogue;
 mod harness;
 mod load;
+mod machine;
 mod peers;
 mod raw;
 mod raw_async;
@@ -27,6 +29,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use catalogue::Id;
 use harness::{Bench, Run};
 
 const PANGRAM: &str = "The quick brown fox jumps over the lazy dog. ";
@@ -135,14 +138,14 @@ fn main() -> Result<()> {
             "waiting for the machine to be quiet (at most {} min)…",
             opts.wait_idle.as_secs() / 60
         );
-        report::wait_for_quiet(0.15, opts.wait_idle);
+        machine::wait_for_quiet(0.15, opts.wait_idle);
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     let rt = &rt;
-    let machine_before = report::Machine::probe();
+    let machine_before = machine::Machine::probe();
     let started = Instant::now();
 
     // ---- setup (everything compiled, instantiated and checked once before measuring) ----
@@ -462,213 +465,213 @@ fn main() -> Result<()> {
 
     let mut benches: Vec<Bench> = vec![
         Bench::new(
-            "native_96",
+            Id::Native96,
             1,
             Box::new(|n| peers::native(&mut native_total, a96, n)),
         ),
         Bench::new(
-            "native_10k",
+            Id::Native10k,
             1,
             Box::new(|n| peers::native(&mut native_total_10k, a10k, n)),
         ),
         Bench::new(
-            "raw_96",
+            Id::Raw96,
             1,
             Box::new(|n| raw::warm(&mut raw_cv96, "count_vowels", a96, n)),
         ),
         Bench::new(
-            "raw_10k",
+            Id::Raw10k,
             1,
             Box::new(|n| raw::warm(&mut raw_cv10k, "count_vowels", a10k, n)),
         ),
         Bench::new(
-            "raw_sized_96",
+            Id::RawSized96,
             1,
             Box::new(|n| raw::warm(&mut raw_sized96, "count_vowels", a96, n)),
         ),
         Bench::new(
-            "raw_add",
+            Id::RawAdd,
             1,
             Box::new(|n| raw::warm(&mut raw_add, "add", add_s, n)),
         ),
         Bench::new(
-            "raw_async_96",
+            Id::RawAsync96,
             1,
             Box::new(|n| raw_async::warm(rt, &mut raw_async_bare, "count_vowels", a96, n)),
         ),
         Bench::new(
-            "raw_async_fuel_96",
+            Id::RawAsyncFuel96,
             1,
             Box::new(|n| raw_async::warm(rt, &mut raw_async_fuel, "count_vowels", a96, n)),
         ),
         Bench::new(
-            "raw_async_deadline_96",
+            Id::RawAsyncDeadline96,
             1,
             Box::new(|n| raw_async::warm(rt, &mut raw_async_deadline, "count_vowels", a96, n)),
         ),
         Bench::new(
-            "raw_async_limits_96",
+            Id::RawAsyncLimits96,
             1,
             Box::new(|n| raw_async::warm(rt, &mut raw_async_limits, "count_vowels", a96, n)),
         ),
         Bench::new(
-            "host_json_96",
+            Id::HostJson96,
             1,
             Box::new(|n| json_work(v96, &result96, n)),
         ),
         Bench::new(
-            "host_json_10k",
+            Id::HostJson10k,
             1,
             Box::new(|n| json_work(v10k, &result10k, n)),
         ),
         Bench::new(
-            "raw_async_limits_10k",
+            Id::RawAsyncLimits10k,
             1,
             Box::new(|n| raw_async::warm(rt, &mut raw_async_limits10k, "count_vowels", a10k, n)),
         ),
         Bench::new(
-            "raw_fresh_pool_96",
+            Id::RawFreshPool96,
             1,
             Box::new(|n| raw::fresh(&raw_pool, "count_vowels", a96, n)),
         ),
-        Bench::new("airlock_96", 1, airlock_warm("count_vowels", &air_cv, v96)),
+        Bench::new(Id::Airlock96, 1, airlock_warm("count_vowels", &air_cv, v96)),
         Bench::new(
-            "airlock_10k",
+            Id::Airlock10k,
             1,
             airlock_warm("count_vowels", &air_cv, v10k),
         ),
-        Bench::new("airlock_add", 1, airlock_warm("add", &air_calc, vadd)),
-        Bench::new("airlock_json_96", 1, airlock_json(&air_cv, a96)),
+        Bench::new(Id::AirlockAdd, 1, airlock_warm("add", &air_calc, vadd)),
+        Bench::new(Id::AirlockJson96, 1, airlock_json(&air_cv, a96)),
         Bench::new(
-            "airlock_elided_96",
+            Id::AirlockElided96,
             1,
             airlock_warm("count_vowels", &air_elided, v96),
         ),
         Bench::new(
-            "airlock_fresh_96",
+            Id::AirlockFresh96,
             1,
             airlock_warm("count_vowels", &air_fresh, v96),
         ),
         Bench::new(
-            "airlock_fresh_ondemand_96",
+            Id::AirlockFreshOndemand96,
             1,
             airlock_warm("count_vowels", &air_fresh_ondemand, v96),
         ),
         Bench::new(
-            "raw_sha",
+            Id::RawSha,
             1,
             Box::new(|n| raw::warm(&mut raw_sha, "sha256", &sha_args, n)),
         ),
         Bench::new(
-            "raw_sha_sized",
+            Id::RawShaSized,
             1,
             Box::new(|n| raw::warm(&mut raw_sha_sized, "sha256", &sha_args, n)),
         ),
         Bench::new(
-            "raw_async_sha",
+            Id::RawAsyncSha,
             1,
             Box::new(|n| raw_async::warm(rt, &mut raw_async_sha, "sha256", &sha_args, n)),
         ),
         Bench::new(
-            "raw_async_sha_fuel",
+            Id::RawAsyncShaFuel,
             1,
             Box::new(|n| raw_async::warm(rt, &mut raw_async_sha_fuel, "sha256", &sha_args, n)),
         ),
         Bench::new(
-            "raw_async_sha_deadline",
+            Id::RawAsyncShaDeadline,
             1,
             Box::new(|n| raw_async::warm(rt, &mut raw_async_sha_deadline, "sha256", &sha_args, n)),
         ),
         Bench::new(
-            "raw_async_sha_limits",
+            Id::RawAsyncShaLimits,
             1,
             Box::new(|n| raw_async::warm(rt, &mut raw_async_sha_limits, "sha256", &sha_args, n)),
         ),
         Bench::new(
-            "airlock_sha",
+            Id::AirlockSha,
             1,
             airlock_warm("sha256", &air_sha, &sha_value),
         ),
         Bench::new(
-            "extism_96",
+            Id::Extism96,
             1,
             Box::new(|n| peers::extism_warm(&mut ext_bare, a96, n)),
         ),
         Bench::new(
-            "extism_10k",
+            Id::Extism10k,
             1,
             Box::new(|n| peers::extism_warm(&mut ext_bare10k, a10k, n)),
         ),
         Bench::new(
-            "extism_fuel_96",
+            Id::ExtismFuel96,
             1,
             Box::new(|n| peers::extism_warm(&mut ext_fuel, a96, n)),
         ),
         Bench::new(
-            "extism_fuel_10k",
+            Id::ExtismFuel10k,
             1,
             Box::new(|n| peers::extism_warm(&mut ext_fuel10k, a10k, n)),
         ),
         Bench::new(
-            "extism_limits_96",
+            Id::ExtismLimits96,
             1,
             Box::new(|n| peers::extism_warm(&mut ext_limits, a96, n)),
         ),
         Bench::new(
-            "extism_fresh_96",
+            Id::ExtismFresh96,
             1,
             Box::new(|n| peers::extism_fresh(&ext_compiled, a96, n)),
         ),
         Bench::new(
-            "stdio_96",
+            Id::Stdio96,
             1,
             Box::new(|n| peers::stdio_warm(&mut stdio96, a96, n)),
         ),
         Bench::new(
-            "stdio_10k",
+            Id::Stdio10k,
             1,
             Box::new(|n| peers::stdio_warm(&mut stdio10k, a10k, n)),
         ),
         Bench::new(
-            "spawn_96",
+            Id::Spawn96,
             1,
             Box::new(|n| peers::spawn_per_call(&stdio_bin, a96, n)),
         ),
         Bench::new(
-            "spawn_10k",
+            Id::Spawn10k,
             1,
             Box::new(|n| peers::spawn_per_call(&stdio_bin, a10k, n)),
         ),
-        Bench::new("tp_airlock_1", 1, callers_threads(&air_tp, 1)),
-        Bench::new("tp_airlock_2", 2, callers_threads(&air_tp, 2)),
-        Bench::new("tp_airlock_8", 8, callers_threads(&air_tp, 8)),
-        Bench::new("tp_idle8_8", 8, callers_threads(&air_tp8, 8)),
-        Bench::new("tp_plugins_8", 8, callers_plugins(&air_eight)),
-        Bench::new("tp_tasks_1", 1, callers_tasks(1)),
-        Bench::new("tp_tasks_2", 2, callers_tasks(2)),
-        Bench::new("tp_tasks_8", 8, callers_tasks(8)),
+        Bench::new(Id::TpAirlock1, 1, callers_threads(&air_tp, 1)),
+        Bench::new(Id::TpAirlock2, 2, callers_threads(&air_tp, 2)),
+        Bench::new(Id::TpAirlock8, 8, callers_threads(&air_tp, 8)),
+        Bench::new(Id::TpIdle8_8, 8, callers_threads(&air_tp8, 8)),
+        Bench::new(Id::TpPlugins8, 8, callers_plugins(&air_eight)),
+        Bench::new(Id::TpTasks1, 1, callers_tasks(1)),
+        Bench::new(Id::TpTasks2, 2, callers_tasks(2)),
+        Bench::new(Id::TpTasks8, 8, callers_tasks(8)),
         Bench::new(
-            "tp_native_1",
+            Id::TpNative1,
             1,
             Box::new(|n| peers::native_threads(1, a96, n)),
         ),
         Bench::new(
-            "tp_native_2",
+            Id::TpNative2,
             2,
             Box::new(|n| peers::native_threads(2, a96, n)),
         ),
         Bench::new(
-            "tp_raw_1",
+            Id::TpRaw1,
             1,
             Box::new(|n| raw::threads(&mut raw_threads1, "count_vowels", a96, n)),
         ),
         Bench::new(
-            "tp_raw_2",
+            Id::TpRaw2,
             2,
             Box::new(|n| raw::threads(&mut raw_threads2, "count_vowels", a96, n)),
         ),
     ];
-    benches.retain(|b| wanted(b.id));
+    benches.retain(|b| wanted(b.id.name()));
 
     eprintln!(
         "warming up {} benchmarks ({} ms each)…",
@@ -677,7 +680,7 @@ fn main() -> Result<()> {
     );
     for b in benches.iter_mut() {
         b.warm_up(opts.warmup, opts.sample);
-        eprintln!("  {:<22} batch {}", b.id, b.batch);
+        eprintln!("  {:<22} batch {}", b.id.name(), b.batch);
     }
     eprintln!(
         "measuring: {} interleaved rounds, ~{} ms per sample…",
@@ -698,18 +701,18 @@ fn main() -> Result<()> {
                 "attempt {attempt}/{}: waiting for a quiet machine first…",
                 opts.attempts
             );
-            report::wait_for_quiet(QUIET, opts.wait_idle.max(Duration::from_secs(60)));
+            machine::wait_for_quiet(QUIET, opts.wait_idle.max(Duration::from_secs(60)));
         }
         for b in benches.iter_mut() {
             b.samples.clear();
         }
-        let cpu_before = report::CpuTicks::with_children(&children);
+        let cpu_before = machine::CpuTicks::with_children(&children);
         harness::run_rounds(&mut benches, opts.rounds, |r| {
             if r % 10 == 0 || r == opts.rounds {
                 eprintln!("  round {r}/{}", opts.rounds);
             }
         });
-        let busy = report::CpuTicks::with_children(&children).busy_since(&cpu_before);
+        let busy = machine::CpuTicks::with_children(&children).busy_since(&cpu_before);
         eprintln!(
             "  other processes kept {:.0} % of the CPUs busy during this attempt",
             busy.1 * 100.0
@@ -747,7 +750,7 @@ fn main() -> Result<()> {
         false => None,
     };
     let elapsed = started.elapsed();
-    let machine_after = report::Machine::probe();
+    let machine_after = machine::Machine::probe();
 
     let mut results = report::Results::new(
         &benches,

@@ -82,7 +82,7 @@ fn check_grant(policy: &Policy, manifest: &Manifest) {
                 );
             }
             assert_eq!(
-                grant.env, requested.env,
+                grant.env.names, requested.env,
                 "env requests are granted whole or refused"
             );
             assert_eq!(grant.files.len(), requested.files.len());

@@ -1,0 +1,353 @@
+//! The results as Markdown (spliced into BENCHMARKS.md between two markers) and JSON: the
+//! tables of the report, rendered from the measurements and the row catalogue. The target
+//! verdicts are in `targets`.
+
+mod targets;
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use serde_json::json;
+
+use crate::Options;
+use crate::catalogue::{self, Id, Table};
+use crate::harness::{Bench, Stats, paired};
+use crate::machine::Machine;
+
+pub const BEGIN: &str =
+    "<!-- bench:results:begin (written by bench/run.sh; edits inside are overwritten) -->";
+pub const END: &str = "<!-- bench:results:end -->";
+
+pub struct Results {
+    stats: HashMap<Id, Stats>,
+    samples: HashMap<Id, Vec<f64>>,
+    batches: HashMap<Id, u64>,
+    rounds: usize,
+    sample: Duration,
+    reproduce: String,
+    before: Machine,
+    after: Machine,
+    elapsed: Duration,
+    limits: airlock::Limits,
+    args96: usize,
+    args10k: usize,
+    /// Share of all CPUs busy while measuring: everything, and processes other than ours.
+    busy: (f64, f64),
+    attempts: usize,
+    /// Cold vs cached loads (measured outside the interleaved harness).
+    pub loads: Vec<crate::load::LoadRow>,
+    /// Resident memory per plugin and per pooled instance (a child process).
+    pub rss: Option<crate::rss::RssReport>,
+}
+
+fn time(ns: f64) -> String {
+    if !ns.is_finite() {
+        "—".into()
+    } else if ns < 1_000.0 {
+        format!("{ns:.0} ns")
+    } else if ns < 10_000.0 {
+        format!("{:.2} µs", ns / 1e3)
+    } else if ns < 1_000_000.0 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    }
+}
+
+fn ratio(r: f64) -> String {
+    if !r.is_finite() {
+        "—".into()
+    } else if r >= 100.0 {
+        format!("{r:.0}×")
+    } else if r >= 10.0 {
+        format!("{r:.1}×")
+    } else {
+        format!("{r:.2}×")
+    }
+}
+
+fn rate(per_sec: f64) -> String {
+    if per_sec >= 1e6 {
+        format!("{:.2} M/s", per_sec / 1e6)
+    } else {
+        format!("{:.0} k/s", per_sec / 1e3)
+    }
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| "unknown".into())
+}
+
+impl Results {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        benches: &[Bench<'_>],
+        opts: &Options,
+        before: Machine,
+        after: Machine,
+        elapsed: Duration,
+        limits: &airlock::Limits,
+        args96: usize,
+        args10k: usize,
+        busy: (f64, f64),
+        attempts: usize,
+    ) -> Results {
+        Results {
+            stats: benches.iter().map(|b| (b.id, b.stats())).collect(),
+            samples: benches.iter().map(|b| (b.id, b.samples.clone())).collect(),
+            batches: benches.iter().map(|b| (b.id, b.batch)).collect(),
+            rounds: opts.rounds,
+            sample: opts.sample,
+            reproduce: opts.reproduce.clone(),
+            before,
+            after,
+            elapsed,
+            limits: limits.clone(),
+            args96,
+            args10k,
+            busy,
+            attempts,
+            loads: Vec::new(),
+            rss: None,
+        }
+    }
+
+    fn median(&self, id: Id) -> f64 {
+        self.stats.get(&id).map_or(f64::NAN, |s| s.median)
+    }
+
+    /// `a ÷ b` of medians, and the per-round paired ratios.
+    fn ratio(&self, a: Id, b: Id) -> (f64, Option<Stats>) {
+        let r = self.median(a) / self.median(b);
+        let p = match (self.samples.get(&a), self.samples.get(&b)) {
+            (Some(x), Some(y)) => Some(paired(x, y)),
+            _ => None,
+        };
+        (r, p)
+    }
+
+    fn latency_table(&self, out: &mut String, table: Table) {
+        out.push_str("| what | input | median | p25 – p75 | × raw floor | peer ÷ Airlock |\n");
+        out.push_str("|---|---|---:|---:|---:|---:|\n");
+        for (id, r) in catalogue::rows(table) {
+            let Some(s) = self.stats.get(&id) else {
+                continue;
+            };
+            let floor = ratio(self.ratio(id, r.base).0);
+            let vs = r.airlock.map_or("".into(), |a| ratio(self.ratio(id, a).0));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} – {} | {} | {} |",
+                r.what,
+                r.input,
+                time(s.median),
+                time(s.p25),
+                time(s.p75),
+                floor,
+                vs
+            );
+        }
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{BEGIN}\n");
+        self.run_and_machine(&mut out);
+        self.limits_paragraph(&mut out);
+
+        out.push_str("**Warm calls** (time per call)\n\n");
+        self.latency_table(&mut out, Table::Warm);
+        out.push_str("\n**A fresh instance per call**\n\n");
+        self.latency_table(&mut out, Table::Fresh);
+
+        out.push_str(
+            "\n**Limits overhead on a compute-bound call**: the `compute` test plugin hashes 1 MiB \
+             it generates itself (SHA-256), so nearly all the time is the guest's own \
+             instructions\n\n",
+        );
+        self.latency_table(&mut out, Table::Compute);
+        self.loads_table(&mut out);
+        self.rss_table(&mut out);
+        self.throughput_table(&mut out);
+        self.targets_table(&mut out);
+        let _ = write!(out, "\n{END}");
+        out
+    }
+
+    /// When, at which commit, how long, and on what machine under how much other load.
+    fn run_and_machine(&self, out: &mut String) {
+        let m = &self.before;
+        let _ = writeln!(
+            out,
+            "Measured {} at Airlock `{}` with `{}`: {} interleaved rounds of ~{} ms samples per \
+             benchmark ({:.0} s in all, set-up and warm-up included).\n",
+            env("AIRLOCK_BENCH_DATE"),
+            env("AIRLOCK_BENCH_COMMIT"),
+            self.reproduce,
+            self.rounds,
+            self.sample.as_millis(),
+            self.elapsed.as_secs_f64()
+        );
+        let _ = writeln!(
+            out,
+            "Machine: {} ({} logical CPUs), {} RAM, Linux {}; load average {} before, {} after \
+             (a shared VM: read ratios, not absolutes). While measuring, other processes kept \
+             {:.0} % of all CPUs busy{}{}. {}, {}; wasmtime 48.0.8 (raw rows and \
+             Airlock), Extism 1.30.0 (embeds wasmtime 43). Host code built with the release \
+             profile; Airlock components with the main workspace's `guest` profile, the Extism \
+             plugin (wasm32-unknown-unknown) with the same settings; the subprocess plugin in \
+             release.\n",
+            m.cpu,
+            m.logical_cpus,
+            m.memory,
+            m.kernel,
+            m.loadavg,
+            self.after.loadavg,
+            self.busy.1 * 100.0,
+            match self.attempts {
+                1 => String::new(),
+                n => format!(" (the quietest of {n} attempts)"),
+            },
+            if self.busy.1 > 0.15 {
+                " — **the machine was shared during this run: absolute numbers are inflated and \
+                 the throughput scaling is not meaningful**"
+            } else {
+                ""
+            },
+            env("AIRLOCK_BENCH_RUSTC"),
+            env("AIRLOCK_BENCH_CARGO"),
+        );
+    }
+
+    /// The limits every Airlock row runs with, and the argument sizes.
+    fn limits_paragraph(&self, out: &mut String) {
+        let l = &self.limits;
+        let fuel = l.fuel.map_or("unmetered".into(), |f| format!("{f}"));
+        let _ = writeln!(
+            out,
+            "Limits: every Airlock row runs with `Limits::default()` as in production — fuel {fuel} \
+             per call (refilled per call), deadline {:?} (epoch ticks every 5 ms + the outer \
+             timer), memory cap {} MiB (store limiter), output cap {} MiB (hostcall fuel), \
+             input cap {} MiB — and validates the arguments against the tool's JSON Schema and \
+             parses the result. Raw rows run with no limits; Extism rows as labelled. Same \
+             argument bytes everywhere: `{{\"text\": …}}` of {} B (96 B text) and {} B (10 KiB \
+             text).\n",
+            l.deadline,
+            l.memory_bytes >> 20,
+            l.output_bytes >> 20,
+            l.input_bytes >> 20,
+            self.args96,
+            self.args10k
+        );
+
+    }
+
+    fn throughput_table(&self, out: &mut String) {
+        out.push_str("\n**Throughput**, count-vowels 96 B, callers in parallel for one batch\n\n");
+        out.push_str("| callers | what | calls/s (median) | p25 – p75 | vs 1 caller |\n");
+        out.push_str("|---:|---|---:|---:|---:|\n");
+        for (id, r) in catalogue::rows(Table::Throughput) {
+            let Some(s) = self.stats.get(&id) else {
+                continue;
+            };
+            let scale = self.ratio(r.base, id).0;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} – {} | {} |",
+                r.input,
+                r.what,
+                rate(1e9 / s.median),
+                rate(1e9 / s.p75),
+                rate(1e9 / s.p25),
+                ratio(scale)
+            );
+        }
+    }
+
+    fn loads_table(&self, out: &mut String) {
+        if self.loads.is_empty() {
+            return;
+        }
+        out.push_str(
+            "\n**Cold vs cached load** (`Runtime::load_file`, which also starts the plugin: a \
+             probe instance and the first instance's `init`; median of the runs shown)\n\n\
+             | component | size | cold (compile) | cached (mmap'd artifact) | cold ÷ cached |\n\
+             |---|---:|---:|---:|---:|\n",
+        );
+        for r in &self.loads {
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} MB | {} ({} runs) | {} ({} runs) | {} |",
+                r.name,
+                r.bytes as f64 / 1e6,
+                time(r.cold.as_nanos() as f64),
+                r.cold_runs,
+                time(r.cached.as_nanos() as f64),
+                r.cached_runs,
+                ratio(r.cold.as_secs_f64() / r.cached.as_secs_f64()),
+            );
+        }
+    }
+
+    fn rss_table(&self, out: &mut String) {
+        let Some(r) = &self.rss else {
+            return;
+        };
+        let mib = |b: f64| format!("{:.2} MiB", b / 1048576.0);
+        let _ = writeln!(
+            out,
+            "\n**Memory** (VmRSS growth in a separate process, count-vowels, {} copies; process \
+             baseline {}). The linear memory column is the size the instances' memories have \
+             (`Plugin::stats`); pages a guest never touched are not resident, so the RSS \
+             growth can be smaller than it.\n\n\
+             | what | RSS growth each, all of it | linear memory each (size) |\n\
+             |---|---:|---:|\n\
+             | a loaded, idle plugin (one warm instance, after one call) | {} | {} |\n\
+             | one more pooled idle instance of a plugin (`prewarm`, `init` run) | {} | {} |",
+            crate::rss::COPIES,
+            mib(r.baseline),
+            mib(r.per_plugin),
+            mib(r.plugin_linear),
+            mib(r.per_instance),
+            mib(r.instance_linear),
+        );
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        let mut rows = serde_json::Map::new();
+        for (id, s) in &self.stats {
+            rows.insert(
+                id.name().to_string(),
+                json!({ "ns_per_call": s, "batch": self.batches.get(id), "samples": self.samples.get(id) }),
+            );
+        }
+        json!({
+            "date": env("AIRLOCK_BENCH_DATE"),
+            "commit": env("AIRLOCK_BENCH_COMMIT"),
+            "rustc": env("AIRLOCK_BENCH_RUSTC"),
+            "machine_before": self.before,
+            "machine_after": self.after,
+            "cpu_busy_all": self.busy.0,
+            "cpu_busy_others": self.busy.1,
+            "rounds": self.rounds,
+            "sample_ms": self.sample.as_millis() as u64,
+            "rows": rows,
+        })
+    }
+}
+
+/// Replaces the text between the markers in `path` with `block` (which carries them).
+pub fn splice(path: &str, block: &str) -> Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let (Some(b), Some(e)) = (text.find(BEGIN), text.find(END)) else {
+        bail!("{path} has no results markers ({BEGIN} … {END})");
+    };
+    if e < b {
+        bail!("{path}: the results markers are out of order");
+    }
+    let new = format!("{}{}{}", &text[..b], block, &text[e + END.len()..]);
+    std::fs::write(path, new)?;
+    Ok(())
+}
