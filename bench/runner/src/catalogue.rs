@@ -93,6 +93,7 @@ pub enum Table {
     Throughput,
 }
 
+/// How a benchmark is shown in the report.
 pub struct Row {
     pub table: Table,
     pub what: &'static str,
@@ -231,13 +232,7 @@ impl Id {
                 Id::Raw96,
                 None,
             ),
-            Id::Airlock10k => row(
-                Warm,
-                "**Airlock warm call**",
-                "10 KiB",
-                Id::Raw10k,
-                None,
-            ),
+            Id::Airlock10k => row(Warm, "**Airlock warm call**", "10 KiB", Id::Raw10k, None),
             Id::AirlockAdd => row(
                 Warm,
                 "**Airlock warm call**, calculator `add`",

@@ -34,6 +34,10 @@ use harness::{Bench, Run};
 
 const PANGRAM: &str = "The quick brown fox jumps over the lazy dog. ";
 
+/// One measuring attempt: the CPU shares busy (everything, other processes) and the samples
+/// of every benchmark.
+type Attempt = ((f64, f64), Vec<Vec<f64>>);
+
 pub struct Options {
     rounds: usize,
     sample: Duration,
@@ -692,7 +696,7 @@ fn main() -> Result<()> {
     // on the machine's load, never on the numbers.
     const QUIET: f64 = 0.15;
     let children = [stdio_pids.0, stdio_pids.1];
-    let mut kept: Option<((f64, f64), Vec<Vec<f64>>)> = None;
+    let mut kept: Option<Attempt> = None;
     let mut attempts = 0;
     for attempt in 1..=opts.attempts {
         attempts = attempt;

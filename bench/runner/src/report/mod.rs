@@ -241,7 +241,6 @@ impl Results {
             self.args96,
             self.args10k
         );
-
     }
 
     fn throughput_table(&self, out: &mut String) {

@@ -160,7 +160,11 @@ impl Results {
         match t.ceiling {
             Some((x, y)) if self.stats.contains_key(&x) && self.stats.contains_key(&y) => {
                 let c = self.ratio(x, y).0;
-                let reach = if t.met(c) { "" } else { " (target out of reach)" };
+                let reach = if t.met(c) {
+                    ""
+                } else {
+                    " (target out of reach)"
+                };
                 format!("{}{reach}", ratio(c))
             }
             _ => "—".into(),
