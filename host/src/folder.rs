@@ -458,9 +458,9 @@ impl From<&Review> for AuditReport {
     fn from(r: &Review) -> Self {
         use serde_json::json;
         let m = r.manifest.as_ref();
-        let requested = m.map(|m| m.capabilities.clone()).unwrap_or_default();
-        let capabilities =
-            crate::capabilities::audit_rows(&requested, &r.allowed, r.grant.as_ref());
+        let nothing = Requested::default();
+        let requested = m.map_or(&nothing, |m| &m.capabilities);
+        let capabilities = crate::capabilities::audit_rows(requested, &r.allowed, r.grant.as_ref());
         let limits = m.map(|m| &m.limits);
         AuditReport {
             dir: r.dir.clone(),

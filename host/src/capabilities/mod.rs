@@ -96,24 +96,14 @@ impl AuditRow {
         allowed: impl Serialize,
         effective: impl Serialize,
     ) -> Self {
-        let json = |v: &dyn erased::Json| v.json();
-        AuditRow {
-            requested: json(&requested),
-            allowed: json(&allowed),
-            effective: json(&effective),
+        // Serialising plain data cannot fail; `null` stands in if it ever did.
+        fn json(value: impl Serialize) -> serde_json::Value {
+            serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
         }
-    }
-}
-
-mod erased {
-    /// `serde_json::to_value` behind a trait object, so [`super::AuditRow::new`] takes any
-    /// three types. Serialising plain data cannot fail; `null` stands in if it ever did.
-    pub trait Json {
-        fn json(&self) -> serde_json::Value;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> serde_json::Value {
-            serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+        AuditRow {
+            requested: json(requested),
+            allowed: json(allowed),
+            effective: json(effective),
         }
     }
 }
