@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_FUZZ_VERSION=0.13.2
-ALL_TARGETS="manifest policy exec_pattern network_grant jsonrpc mcp schema"
+ALL_TARGETS="manifest policy exec_pattern network_grant http_grant jsonrpc mcp schema"
 seconds=20
 runs=""
 targets="$ALL_TARGETS"

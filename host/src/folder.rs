@@ -352,7 +352,7 @@ fn compute_grant(review: &mut Review, name: &str, requested: &Requested, policy:
         plugin: &review.dir,
         policy: &policy.base_dir,
     };
-    match Grant::compute(name, requested, &review.allowed, &policy.blocklist, dirs) {
+    match Grant::compute(name, requested, &review.allowed, policy, dirs) {
         Ok(grant) => review.grant = Some(grant),
         Err(missing) => review.errors.push(LoadError::Denied {
             plugin: name.to_string(),

@@ -32,6 +32,10 @@ pub struct Limits {
     /// low (see [`handles`](crate::handles)). Past it the call fails with
     /// [`CallError::HandleLimit`](crate::CallError::HandleLimit).
     pub handles: usize,
+    /// Maximum bytes of one outgoing HTTP request body, and of one response body (see
+    /// [`http`](crate::capabilities::http)); past it the request or the body read fails
+    /// with `wasi:http`'s `HTTP-request-body-size` / `HTTP-response-body-size`.
+    pub http_body_bytes: usize,
 }
 
 impl Default for Limits {
@@ -45,6 +49,7 @@ impl Default for Limits {
             table_elements: 20_000,
             instances: 32,
             handles: 1024,
+            http_body_bytes: 4 << 20,
         }
     }
 }
@@ -99,6 +104,13 @@ pub struct LimitTable {
     pub memory: Option<usize>,
     #[serde(default, deserialize_with = "crate::units::optional_size")]
     pub output: Option<usize>,
+    /// `http-body`: the cap on each outgoing HTTP request and response body.
+    #[serde(
+        default,
+        rename = "http-body",
+        deserialize_with = "crate::units::optional_size"
+    )]
+    pub http_body: Option<usize>,
 }
 
 impl LimitTable {
@@ -111,6 +123,7 @@ impl LimitTable {
         limits.deadline = self.deadline.unwrap_or(limits.deadline);
         limits.memory_bytes = self.memory.unwrap_or(limits.memory_bytes);
         limits.output_bytes = self.output.unwrap_or(limits.output_bytes);
+        limits.http_body_bytes = self.http_body.unwrap_or(limits.http_body_bytes);
         limits
     }
 }
@@ -130,6 +143,7 @@ impl Limits {
             table_elements: self.table_elements.min(other.table_elements),
             instances: self.instances.min(other.instances),
             handles: self.handles.min(other.handles),
+            http_body_bytes: self.http_body_bytes.min(other.http_body_bytes),
         }
     }
 }

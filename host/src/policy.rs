@@ -13,6 +13,9 @@
 //! block = ["203.0.113.0/24"]   # always blocked, whatever is granted
 //! allow-local = ["127.0.0.1/32"]  # exempt from the default private/loopback block
 //!
+//! [http]
+//! ca = "private-ca.pem"        # CA certificates trusted besides the web PKI roots
+//!
 //! [hooks]
 //! fail-closed = ["before-tool-call"]  # a failing plugin stops these chains (default: open)
 //!
@@ -22,6 +25,7 @@
 //! env = ["WEATHER_API_KEY"]
 //! files = [{ host = "/srv/weather", access = "read" }]
 //! exec = [{ command = "git", args = ["log", "**"] }]
+//! http = ["https://api.weather.example/v1", { url = "https://*.example.org", methods = ["GET"] }]
 //! clocks = "deterministic"     # or "host" (default); same for random
 //!
 //! [trust]                      # signed plugins: see `crate::trust`
@@ -36,6 +40,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 
 use crate::capabilities::Allowed;
+use crate::capabilities::http::HttpSettings;
 use crate::capabilities::network::Blocklist;
 use crate::limits::LimitTable;
 use crate::manifest::ManifestError;
@@ -47,6 +52,8 @@ pub struct Policy {
     /// Caps on limits; where a cap is unset, the runtime's default is the ceiling.
     pub caps: LimitTable,
     pub blocklist: Blocklist,
+    /// `[http]`: settings of outbound HTTP (the extra CA bundle, resolved and checked).
+    pub http: HttpSettings,
     pub plugins: BTreeMap<String, Allowed>,
     /// Hook kinds whose chains stop when a plugin fails (the others go on).
     pub fail_closed: Vec<HookKind>,
@@ -63,6 +70,8 @@ struct PolicyFile {
     limits: LimitTable,
     #[serde(default)]
     network: NetworkSection,
+    #[serde(default)]
+    http: HttpSettings,
     #[serde(default)]
     plugins: BTreeMap<String, Allowed>,
     #[serde(default)]
@@ -104,6 +113,13 @@ impl Policy {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
+        let http = file
+            .http
+            .resolve(base_dir)
+            .map_err(|message| ManifestError {
+                path: path.to_path_buf(),
+                message,
+            })?;
         let trust = file
             .trust
             .resolve(base_dir)
@@ -117,6 +133,7 @@ impl Policy {
                 block: file.network.block,
                 allow_local: file.network.allow_local,
             },
+            http,
             plugins: file.plugins,
             fail_closed: file.hooks.fail_closed,
             base_dir: base_dir.to_path_buf(),

@@ -48,6 +48,8 @@ impl Reach {
 pub struct InstanceState {
     pub(crate) plugin: Arc<str>,
     pub(crate) wasi: WasiCtx,
+    /// What each capability keeps for this instance beyond the WASI context.
+    pub(crate) capabilities: crate::capabilities::Instances,
     pub(crate) table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) stderr: OutputCapture,
@@ -71,7 +73,7 @@ impl InstanceState {
         let log = LogBudget::new(plugin.clone());
         let stdout = OutputCapture::new(plugin.clone(), Stream::Stdout, log.clone());
         let stderr = OutputCapture::new(plugin.clone(), Stream::Stderr, log.clone());
-        let wasi = grant.wasi_context(&stdout, &stderr)?;
+        let (wasi, capabilities) = grant.prepare(&plugin, limits, &stdout, &stderr)?;
         let handles = reserve_handles(&grant, limits, reach);
         let mut table = ResourceTable::new();
         // A guest cannot make the host hold an unbounded number of handles.
@@ -79,6 +81,7 @@ impl InstanceState {
         Ok(InstanceState {
             plugin,
             wasi,
+            capabilities,
             table,
             limiter: Limiter::new(limits),
             stderr,

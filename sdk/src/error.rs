@@ -17,6 +17,8 @@ pub struct PluginError {
 impl PluginError {
     /// The input was invalid.
     pub const INVALID_INPUT: u32 = 400;
+    /// The host refused a request for reach the plugin was not granted.
+    pub const NOT_GRANTED: u32 = 403;
     /// Something named in the input does not exist.
     pub const NOT_FOUND: u32 = 404;
     /// The request conflicts with the current state.

@@ -36,6 +36,8 @@ mod error;
 pub mod exec;
 mod export;
 mod hooks;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod log;
 mod plugin;
 mod tools;

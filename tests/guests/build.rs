@@ -26,6 +26,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("sprawl", "sprawl.wasm", "SPRAWL"),
     ("sprawl-deep", "sprawl_deep.wasm", "SPRAWL_DEEP"),
     ("garish", "garish.wasm", "GARISH"),
+    ("fetch", "fetch.wasm", "FETCH"),
+    ("webhook", "webhook.wasm", "WEBHOOK"),
 ];
 
 fn main() {
@@ -95,7 +97,7 @@ fn main() {
             path.display().to_string()
         ));
     }
-    for example in ["calculator", "redact", "count-vowels"] {
+    for example in ["calculator", "redact", "count-vowels", "fetch"] {
         let folder = assemble(
             &root.join("examples").join(example),
             &release,

@@ -9,6 +9,7 @@ pub mod http;
 pub mod oci_registry;
 pub mod polyglot;
 pub mod token_service;
+pub mod web;
 
 /// A registry in `dir` (its own database) under the default policy.
 pub fn registry(dir: &TempDir) -> airlock_server::registry::Registry {
@@ -189,4 +190,41 @@ pub fn trusting(keys: &[&str], required: bool) -> airlock::policy::Policy {
     }
     trust.require_signature = required;
     airlock::policy::Policy::default().with_trust(trust)
+}
+
+/// The host's log output while `work` runs, as the `fmt` subscriber writes it: (lines,
+/// bytes, text). The test runs on one thread, so the thread's default subscriber sees every
+/// record the plugin causes.
+pub async fn host_log_of<F: Future>(work: F) -> (usize, usize, String) {
+    use std::sync::{Arc, Mutex};
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let writer = {
+        let buffer = buffer.clone();
+        move || SharedWriter(buffer.clone())
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        // As an operator runs it: wasmtime-wasi traces every host call at TRACE.
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(writer)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    work.await;
+    drop(guard);
+    let text = String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned();
+    (text.lines().count(), text.len(), text)
+}
+
+/// A `tracing` writer appending to a shared buffer.
+pub struct SharedWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -78,6 +78,8 @@ ids! {
     TpRaw2 = "tp_raw_2",
     TpNative1 = "tp_native_1",
     TpNative2 = "tp_native_2",
+    HttpNative = "http_native",
+    HttpAirlock = "http_airlock",
 }
 
 /// The table of the report a row is shown in.
@@ -453,6 +455,20 @@ impl Id {
                 "2",
                 "native call, two OS threads (machine reference)",
                 Id::TpNative1,
+            ),
+            Id::HttpNative => row(
+                Warm,
+                "outbound HTTP, native Rust: one GET to a loopback server (hyper, new connection, 100 B body)",
+                "GET",
+                Id::HttpNative,
+                Some(Id::HttpAirlock),
+            ),
+            Id::HttpAirlock => row(
+                Warm,
+                "outbound HTTP through a plugin: `fetch` (wasi:http; grant check, resolve, blocklist, connect, body into the guest)",
+                "GET",
+                Id::HttpNative,
+                None,
             ),
         }
     }

@@ -15,6 +15,7 @@
 
 mod catalogue;
 mod harness;
+mod http;
 mod load;
 mod machine;
 mod peers;
@@ -270,6 +271,10 @@ fn main() -> Result<()> {
     let air_fresh = load(&count_vowels, fresh())?;
     let air_fresh_ondemand = rt.block_on(ondemand.load_file(&count_vowels, fresh()))?;
     let air_sha = load(&compute, airlock::LoadOptions::default())?;
+    let http_server = rt.block_on(http::serve())?;
+    let air_fetch = rt.block_on(http::plugin(&runtime, &guest("fetch.wasm")))?;
+    rt.block_on(http::check(&air_fetch, http_server))?;
+    let fetch_args = http::arguments(http_server);
     let sha_value: Value = serde_json::from_str(&sha_args)?;
     let out =
         rt.block_on(air_sha.call_tool("sha256", &sha_value, &airlock::CallContext::default()))?;
@@ -595,6 +600,16 @@ fn main() -> Result<()> {
             Id::AirlockSha,
             1,
             airlock_warm("sha256", &air_sha, &sha_value),
+        ),
+        Bench::new(
+            Id::HttpNative,
+            1,
+            Box::new(|n| rt.block_on(http::native(http_server, n))),
+        ),
+        Bench::new(
+            Id::HttpAirlock,
+            1,
+            airlock_warm("fetch", &air_fetch, &fetch_args),
         ),
         Bench::new(
             Id::Extism96,

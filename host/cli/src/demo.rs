@@ -9,7 +9,7 @@ use airlock::{CallContext, HookKind, Limits, LoadOptions, Plugin, Runtime};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
-const GUESTS: [&str; 4] = ["calculator", "redact", "count-vowels", "hostile"];
+const GUESTS: [&str; 5] = ["calculator", "redact", "count-vowels", "hostile", "fetch"];
 
 pub async fn run() -> Result<()> {
     let dir = build_guests()?;
@@ -102,12 +102,84 @@ pub async fn run() -> Result<()> {
         outcome(&Ok(product))
     );
 
+    step("4. Outbound HTTP: `fetch` (examples/fetch) against a local web server");
+    outbound_http(&runtime, &wasm("fetch"), &ctx).await?;
+
     step("Done");
     println!(
         "   Every call ran under fuel, a deadline and a memory cap; a limit hit became a typed"
     );
     println!("   error, the instance that hit it was thrown away, and everything else carried on.");
     Ok(())
+}
+
+/// Step 4: a grant, a denial naming the missing grant, the SSRF block and a redirect that
+/// is not followed, against a web server on 127.0.0.1 started here.
+async fn outbound_http(runtime: &Runtime, component: &Path, ctx: &CallContext) -> Result<()> {
+    let origin = local_web_server().await?;
+    let folder = std::env::temp_dir().join(format!("airlock-demo-fetch-{}", std::process::id()));
+    std::fs::create_dir_all(&folder)?;
+    let bytes = std::fs::read(component)?;
+    std::fs::write(folder.join("fetch.wasm"), &bytes)?;
+    let grant = format!(r#"["{origin}/v1", "http://169.254.169.254/latest"]"#);
+    let manifest = format!(
+        "[plugin]\nname = \"fetch\"\nversion = \"0.1.0\"\ncomponent = \"fetch.wasm\"\nsha256 = \"{}\"\n\n[capabilities]\nhttp = {grant}\n",
+        airlock::digest::Sha256::of(&bytes)
+    );
+    std::fs::write(folder.join("airlock.toml"), manifest)?;
+    let policy_text =
+        format!("[network]\nallow-local = [\"127.0.0.1/32\"]\n\n[plugins.fetch]\nhttp = {grant}\n");
+    println!("   manifest and policy: http = {grant}");
+    println!("   policy: [network] allow-local = [\"127.0.0.1/32\"] (the demo server's address)");
+    let policy =
+        airlock::policy::Policy::parse(&policy_text, Path::new("demo-policy.toml"), &folder)?;
+    let fetch = runtime
+        .load_dir(&folder, &policy, LoadOptions::default())
+        .await?;
+    let get = |url: String| {
+        let fetch = &fetch;
+        async move {
+            let result = fetch.call_tool("fetch", &json!({ "url": url }), ctx).await;
+            let shown = match &result {
+                Ok(v) => format!("{} {}", v["status"], v["text"]),
+                Err(_) => outcome(&result),
+            };
+            println!("   GET {url}\n     → {}", airlock::text::escape(&shown));
+        }
+    };
+    get(format!("{origin}/v1/hello")).await;
+    get(format!("{origin}/admin")).await;
+    println!("     (the host logged the grant that would allow it, above)");
+    get("http://169.254.169.254/latest/meta-data/".to_string()).await;
+    println!("     (granted, yet the cloud metadata address stays blocked: SSRF)");
+    get(format!("{origin}/v1/redirect")).await;
+    println!("     (a redirect is handed back, never followed by the host)");
+    let _ = std::fs::remove_dir_all(&folder);
+    Ok(())
+}
+
+/// A web server on a free 127.0.0.1 port: `/v1/hello`, `/admin` (which the plugin must never
+/// reach) and `/v1/redirect` (to the cloud metadata address). Returns its origin.
+async fn local_web_server() -> Result<String> {
+    use axum::http::{StatusCode, header};
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route("/v1/hello", get(|| async { "hello from the demo server" }))
+        .route("/admin", get(|| async { "the admin page" }))
+        .route(
+            "/v1/redirect",
+            get(|| async {
+                (
+                    StatusCode::FOUND,
+                    [(header::LOCATION, "http://169.254.169.254/latest/meta-data/")],
+                    "moved",
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let origin = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(origin)
 }
 
 fn step(title: &str) {

@@ -77,7 +77,12 @@ mod tests {
         assert_eq!(capability_of("wasi:io/streams@0.2.6"), Some("stdio"));
         assert_eq!(capability_of("airlock:plugin/host@0.1.0"), Some("core"));
         assert_eq!(capability_of("airlock:plugin/exec@0.1.0"), Some("exec"));
-        assert_eq!(capability_of("wasi:http/outgoing-handler@0.2.6"), None);
+        assert_eq!(
+            capability_of("wasi:http/outgoing-handler@0.2.6"),
+            Some("http")
+        );
+        assert_eq!(capability_of("wasi:http/types@0.2.0"), Some("http"));
+        assert_eq!(capability_of("wasi:http/incoming-handler@0.2.6"), None);
         assert_eq!(capability_of("evil:backdoor/open"), None);
     }
 }

@@ -37,6 +37,7 @@ impl Capability for Base {
     type Request = ();
     type Allow = ();
     type Grant = ();
+    type Instance = ();
 
     fn grant(_: &(), _: &(), _: &Scope<'_>) -> ((), Vec<Missing>) {
         ((), Vec::new())

@@ -25,6 +25,7 @@ impl Capability for Clocks {
     type Request = ();
     type Allow = ClockMode;
     type Grant = ClockMode;
+    type Instance = ();
 
     fn grant(_: &(), mode: &ClockMode, _: &Scope<'_>) -> (ClockMode, Vec<Missing>) {
         (*mode, Vec::new())

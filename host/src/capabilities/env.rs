@@ -34,6 +34,7 @@ impl Capability for Env {
     type Request = Vec<String>;
     type Allow = Vec<String>;
     type Grant = EnvGrant;
+    type Instance = ();
 
     fn grant(
         requests: &Vec<String>,

@@ -35,6 +35,7 @@ impl Capability for Exec {
     type Request = Vec<ExecPattern>;
     type Allow = Vec<ExecPattern>;
     type Grant = Vec<ExecPattern>;
+    type Instance = ();
 
     fn grant(
         requests: &Vec<ExecPattern>,

@@ -29,6 +29,7 @@ impl Capability for Files {
     type Request = Vec<FileRequest>;
     type Allow = Vec<FileAllow>;
     type Grant = Vec<FileGrant>;
+    type Instance = ();
 
     fn grant(
         requests: &Vec<FileRequest>,
@@ -264,6 +265,7 @@ mod tests {
             plugin_dir: &root.join("plugin"),
             policy_dir: &root.join("policy"),
             blocklist: &Blocklist::default(),
+            policy_http: &Default::default(),
             unsafe_host_paths,
         };
         grant(requests, allows, &scope)

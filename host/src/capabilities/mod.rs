@@ -22,6 +22,7 @@ pub mod env;
 pub mod exec;
 pub mod files;
 pub mod host_paths;
+pub mod http;
 pub mod network;
 pub mod random;
 pub mod stdio;
@@ -53,6 +54,10 @@ pub trait Capability {
     type Allow: Debug + Clone + Default + PartialEq + Eq + Serialize;
     /// The effective reach: what instances are built from, and nothing else.
     type Grant: Debug + Clone + Default + PartialEq + Serialize;
+    /// What one instance keeps for this capability beyond its WASI context (`()` for most;
+    /// `http` keeps its `wasi:http` context and request hooks). Reached by `link`'s host
+    /// bindings through `InstanceState::capabilities`.
+    type Instance: Send + 'static;
 
     /// Requested ∩ allowed. Each request not covered is returned as a [`Missing`] naming the
     /// policy line that would allow it (or why nothing can).
@@ -66,8 +71,9 @@ pub trait Capability {
     /// Every plugin's imports are linked; what a call may do is decided by its grant.
     fn link(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()>;
 
-    /// Applies `grant` to one instance being built.
-    fn prepare(grant: &Self::Grant, instance: &mut Prepare<'_>) -> wasmtime::Result<()>;
+    /// Applies `grant` to one instance being built, returning what the instance keeps.
+    fn prepare(grant: &Self::Grant, instance: &mut Prepare<'_>)
+    -> wasmtime::Result<Self::Instance>;
 
     /// The audit's row — requested, allowed, effective — or `None` for a capability every
     /// plugin has unconditionally (its imports are still listed by the import audit).
@@ -119,12 +125,17 @@ pub struct Scope<'a> {
     pub policy_dir: &'a Path,
     /// The policy's `[network]` blocklist: always applied, whatever is granted.
     pub blocklist: &'a Blocklist,
+    /// The policy's `[http]` section.
+    pub policy_http: &'a http::HttpSettings,
     /// `[plugins.NAME] unsafe-host-paths = true`: file grants may expose the host.
     pub unsafe_host_paths: bool,
 }
 
-/// One instance being built: its WASI context and the captures of its output.
+/// One instance being built: whose it is, its limits, its WASI context and the captures
+/// of its output.
 pub struct Prepare<'a> {
+    pub(crate) plugin: &'a std::sync::Arc<str>,
+    pub(crate) limits: &'a crate::limits::Limits,
     pub(crate) wasi: &'a mut WasiCtxBuilder,
     pub(crate) stdout: &'a OutputCapture,
     pub(crate) stderr: &'a OutputCapture,
@@ -261,14 +272,15 @@ macro_rules! capabilities {
                 plugin: &str,
                 requested: &Requested,
                 allowed: &Allowed,
-                blocklist: &Blocklist,
+                policy: &crate::policy::Policy,
                 dirs: Dirs<'_>,
             ) -> Result<Grant, Vec<Missing>> {
                 let scope = Scope {
                     plugin,
                     plugin_dir: dirs.plugin,
                     policy_dir: dirs.policy,
-                    blocklist,
+                    blocklist: &policy.blocklist,
+                    policy_http: &policy.http,
                     unsafe_host_paths: allowed.unsafe_host_paths,
                 };
                 let mut missing = Vec::new();
@@ -286,17 +298,28 @@ macro_rules! capabilities {
                 }
             }
 
-            /// Builds one instance's WASI context from this grant only.
-            pub(crate) fn wasi_context(
+            /// Builds one instance's WASI context, and what each capability keeps for it,
+            /// from this grant only.
+            pub(crate) fn prepare(
                 &self,
+                plugin: &std::sync::Arc<str>,
+                limits: &crate::limits::Limits,
                 stdout: &OutputCapture,
                 stderr: &OutputCapture,
-            ) -> wasmtime::Result<WasiCtx> {
+            ) -> wasmtime::Result<(WasiCtx, Instances)> {
                 let mut wasi = WasiCtxBuilder::new();
-                let mut instance = Prepare { wasi: &mut wasi, stdout, stderr };
-                $(<$cap>::prepare(&self.$field, &mut instance)?;)*
-                Ok(wasi.build())
+                let mut instance = Prepare { plugin, limits, wasi: &mut wasi, stdout, stderr };
+                let instances = Instances {
+                    $($field: <$cap>::prepare(&self.$field, &mut instance)?,)*
+                };
+                Ok((wasi.build(), instances))
             }
+        }
+
+        /// What one instance keeps per capability (see [`Capability::Instance`]).
+        #[allow(dead_code, reason = "most capabilities keep nothing (`()`) per instance")]
+        pub struct Instances {
+            $(pub(crate) $field: <$cap as Capability>::Instance,)*
         }
 
         /// Links every capability's host bindings (once per runtime).
@@ -341,6 +364,7 @@ capabilities! {
     exec: exec::Exec,
         manifest #[serde(default, deserialize_with = "exec::checked")],
         policy #[serde(default, deserialize_with = "exec::checked")];
+    http: http::Http, manifest #[serde(default)], policy #[serde(default)];
     clocks: clocks::Clocks, manifest #[serde(skip)], policy #[serde(default)];
     random: random::Random, manifest #[serde(skip)], policy #[serde(default)];
 }
@@ -391,7 +415,7 @@ mod tests {
             policy: Path::new("/"),
         };
         let allowed = policy.allowed(plugin);
-        Grant::compute(plugin, requested, &allowed, &policy.blocklist, dirs)
+        Grant::compute(plugin, requested, &allowed, policy, dirs)
     }
 
     /// Every capability with requests: covered requests are granted as asked (not as wide
@@ -511,7 +535,9 @@ exec = [{ command = "sh", args = ["**"] }]"#,
         let names: Vec<&str> = rows.keys().map(String::as_str).collect();
         assert_eq!(
             names,
-            ["clocks", "env", "exec", "files", "network", "random"]
+            [
+                "clocks", "env", "exec", "files", "http", "network", "random"
+            ]
         );
         assert_eq!(rows["env"]["requested"], serde_json::json!(["HOME"]));
         assert_eq!(rows["env"]["effective"], serde_json::Value::Null);

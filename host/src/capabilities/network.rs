@@ -46,6 +46,7 @@ impl Capability for Network {
     type Request = Vec<NetPattern>;
     type Allow = Vec<NetPattern>;
     type Grant = NetworkGrant;
+    type Instance = ();
 
     fn grant(
         requests: &Vec<NetPattern>,
@@ -89,17 +90,25 @@ impl Capability for Network {
     }
 }
 
+/// The host of an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostPattern {
+    /// `*`: any host.
     Any,
+    /// `*.domain`: subdomains of the domain (lower-case), not the domain itself.
     Subdomains(String),
+    /// An exact host name (lower-case).
     Name(String),
+    /// An IP (a one-address network) or a CIDR.
     Net(IpNet),
 }
 
+/// The port of an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PortPattern {
+    /// `*`: any port.
     Any,
+    /// `low-high`, inclusive (a single port is `Range(p, p)`).
     Range(u16, u16),
 }
 
@@ -135,7 +144,8 @@ impl FromStr for NetPattern {
     }
 }
 
-fn parse_host(host: &str) -> Result<HostPattern, String> {
+/// A host entry: `*`, `*.domain`, a CIDR, an IP or a name (shared with `http` entries).
+pub(crate) fn parse_host(host: &str) -> Result<HostPattern, String> {
     if host == "*" {
         return Ok(HostPattern::Any);
     }
@@ -163,7 +173,8 @@ fn valid_name(name: &str) -> Result<&str, String> {
         .ok_or_else(|| format!("`{name}` is not a host name"))
 }
 
-fn parse_port(port: &str) -> Result<PortPattern, String> {
+/// A port entry: a number, a range `low-high` or `*` (shared with `http` entries).
+pub(crate) fn parse_port(port: &str) -> Result<PortPattern, String> {
     let number = |p: &str| p.parse::<u16>().map_err(|_| format!("`{p}` is not a port"));
     match port {
         "*" => Ok(PortPattern::Any),
@@ -177,19 +188,26 @@ fn parse_port(port: &str) -> Result<PortPattern, String> {
     }
 }
 
+/// As written in entries: `*`, `*.domain`, a name, an IP (`[…]` for IPv6) or a CIDR.
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostPattern::Any => f.write_str("*"),
+            HostPattern::Subdomains(d) => write!(f, "*.{d}"),
+            HostPattern::Name(n) => f.write_str(n),
+            HostPattern::Net(net) if net.prefix_len() == net.max_prefix_len() => match net.addr() {
+                IpAddr::V6(ip) => write!(f, "[{ip}]"),
+                ip => write!(f, "{ip}"),
+            },
+            HostPattern::Net(IpNet::V6(net)) => write!(f, "[{net}]"),
+            HostPattern::Net(net) => write!(f, "{net}"),
+        }
+    }
+}
+
 impl fmt::Display for NetPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.host {
-            HostPattern::Any => f.write_str("*")?,
-            HostPattern::Subdomains(d) => write!(f, "*.{d}")?,
-            HostPattern::Name(n) => f.write_str(n)?,
-            HostPattern::Net(net) if net.prefix_len() == net.max_prefix_len() => match net.addr() {
-                IpAddr::V6(ip) => write!(f, "[{ip}]")?,
-                ip => write!(f, "{ip}")?,
-            },
-            HostPattern::Net(IpNet::V6(net)) => write!(f, "[{net}]")?,
-            HostPattern::Net(net) => write!(f, "{net}")?,
-        }
+        write!(f, "{}", self.host)?;
         match self.port {
             PortPattern::Any => f.write_str(":*"),
             PortPattern::Range(low, high) if low == high => write!(f, ":{low}"),
@@ -213,7 +231,8 @@ impl<'de> Deserialize<'de> for NetPattern {
 }
 
 impl PortPattern {
-    fn covers(self, other: PortPattern) -> bool {
+    /// Does this allow every port `other` allows?
+    pub fn covers(self, other: PortPattern) -> bool {
         match (self, other) {
             (PortPattern::Any, _) => true,
             (PortPattern::Range(..), PortPattern::Any) => false,
@@ -221,13 +240,15 @@ impl PortPattern {
         }
     }
 
-    fn matches(self, port: u16) -> bool {
+    /// Does this allow `port`?
+    pub fn matches(self, port: u16) -> bool {
         self.covers(PortPattern::Range(port, port))
     }
 }
 
 impl HostPattern {
-    fn covers(&self, other: &HostPattern) -> bool {
+    /// Does this allow every host `other` allows?
+    pub fn covers(&self, other: &HostPattern) -> bool {
         match (self, other) {
             (HostPattern::Any, _) => true,
             (_, HostPattern::Any) => false,
@@ -321,7 +342,7 @@ impl Blocklist {
 }
 
 /// IPv4-mapped IPv6 addresses are checked as the IPv4 address they carry.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,

@@ -25,6 +25,7 @@ impl Capability for Random {
     type Request = ();
     type Allow = RandomMode;
     type Grant = RandomMode;
+    type Instance = ();
 
     fn grant(_: &(), mode: &RandomMode, _: &Scope<'_>) -> (RandomMode, Vec<Missing>) {
         (*mode, Vec::new())

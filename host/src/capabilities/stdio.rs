@@ -44,6 +44,7 @@ impl Capability for Stdio {
     type Request = ();
     type Allow = ();
     type Grant = ();
+    type Instance = ();
 
     fn grant(_: &(), _: &(), _: &Scope<'_>) -> ((), Vec<Missing>) {
         ((), Vec::new())

@@ -62,7 +62,7 @@ fn check_grant(policy: &Policy, manifest: &Manifest) {
         plugin: Path::new("/nonexistent/plugin"),
         policy: &policy.base_dir,
     };
-    match Grant::compute(name, requested, &allowed, &policy.blocklist, dirs) {
+    match Grant::compute(name, requested, &allowed, &policy, dirs) {
         Ok(grant) => {
             for pattern in &grant.network.entries {
                 assert!(

@@ -4,13 +4,12 @@
 //! refused execs) stay within the per-call log budget, counted on the host's real log
 //! output; oversized error and health texts are cut. All on the `sprawl` test plugin.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use airlock::log_budget::{LOG_BYTES, LOG_RECORDS};
 use airlock::{CallContext, CallError, Limits, LoadError, LoadOptions};
-use airlock_tests::{guests, load, load_with, runtime};
+use airlock_tests::{guests, host_log_of, load, load_with, runtime};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -102,41 +101,6 @@ async fn costly_validation_ends_at_the_deadline_and_starves_no_other_call() {
         );
         assert_eq!(err.kind(), "validation-timeout");
         assert!(took < deadline * 4, "ended at the deadline, took {took:?}");
-    }
-}
-
-/// The host's log output while `work` runs, as the `fmt` subscriber writes it: (lines,
-/// bytes, text). The test runs on one thread, so the thread's default subscriber sees every
-/// record the plugin causes.
-async fn host_log_of<F: Future>(work: F) -> (usize, usize, String) {
-    let buffer = Arc::new(Mutex::new(Vec::new()));
-    let writer = {
-        let buffer = buffer.clone();
-        move || SharedWriter(buffer.clone())
-    };
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        // As an operator runs it: wasmtime-wasi traces every host call at TRACE.
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(writer)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    work.await;
-    drop(guard);
-    let text = String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned();
-    (text.lines().count(), text.len(), text)
-}
-
-struct SharedWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

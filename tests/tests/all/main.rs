@@ -16,6 +16,7 @@ mod jsonrpc;
 mod lifecycle;
 mod mcp;
 mod oci;
+mod outbound_http;
 mod pipeline;
 mod polyglot;
 mod polyglot_bench;
