@@ -461,3 +461,56 @@ async fn answer<H: lines::Handler>(handler: &H, request: Value) -> Value {
     let frame = airlock_server::serve::jsonrpc::parse(&request.to_string());
     lines::answer(handler, frame).await.expect("a reply")
 }
+
+/// At most `MAX_IN_FLIGHT` requests of one instance are open at once: the next is refused
+/// with `connection-limit-reached` while they hang, and they are released with the call.
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_requests_per_instance_are_capped() {
+    use airlock::capabilities::http::send::MAX_IN_FLIGHT;
+    let server = WebServer::start(None).await;
+    let entry = format!("[\"{}/v1\"]", server.origin(false));
+    let folder = plugin_folder(
+        "prober",
+        guests::PROBER,
+        &format!("[capabilities]\nhttp = {entry}\n"),
+    );
+    let policy = policy_for(
+        &folder,
+        &format!("{ALLOW_LOCAL}\n[plugins.prober]\nhttp = {entry}\n"),
+    );
+    let prober = runtime()
+        .load_dir(folder.path(), &policy, LoadOptions::default())
+        .await
+        .unwrap();
+    let burst = |path: &str| json!({"url_authority": server.address.to_string(), "path": path, "count": MAX_IN_FLIGHT + 1});
+    let ctx = CallContext::default();
+    let states = prober
+        .call_tool("http_burst", &burst("/v1/hang"), &ctx)
+        .await
+        .unwrap();
+    let states: Vec<&str> = states
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states[..MAX_IN_FLIGHT],
+        vec!["pending"; MAX_IN_FLIGHT],
+        "{states:?}"
+    );
+    assert_eq!(
+        states[MAX_IN_FLIGHT], "error ErrorCode::ConnectionLimitReached",
+        "{states:?}"
+    );
+    let states = prober
+        .call_tool("http_burst", &burst("/v1/hello"), &ctx)
+        .await
+        .unwrap();
+    assert!(
+        states.as_array().unwrap()[..MAX_IN_FLIGHT]
+            .iter()
+            .all(|s| s == "response 200"),
+        "the hanging requests were released with their call: {states}"
+    );
+}

@@ -37,6 +37,50 @@ struct ExecArg {
 struct Empty {}
 
 #[derive(Deserialize, JsonSchema)]
+struct BurstArg {
+    url_authority: String,
+    path: String,
+    count: usize,
+}
+
+/// Opens `count` GETs of `http://AUTHORITY/PATH` at once, then reports each one's state
+/// after waiting up to 50 ms for it: `pending`, `response STATUS` or `error CODE`.
+fn http_burst(args: BurstArg) -> Vec<String> {
+    use wasip2::http::outgoing_handler::handle;
+    use wasip2::http::types::{Fields, OutgoingBody, OutgoingRequest, Scheme};
+    let pending: Vec<_> = (0..args.count)
+        .map(|_| {
+            let request = OutgoingRequest::new(Fields::new());
+            let _ = request.set_scheme(Some(&Scheme::Http));
+            let _ = request.set_authority(Some(&args.url_authority));
+            let _ = request.set_path_with_query(Some(&args.path));
+            let body = request.body().expect("body");
+            let future = handle(request, None);
+            let _ = OutgoingBody::finish(body, None);
+            future
+        })
+        .collect();
+    pending
+        .into_iter()
+        .map(|future| match future {
+            Err(code) => format!("error {code:?}"),
+            // A future's state is only looked at once its pollable was polled.
+            Ok(future) => match {
+                let ready = future.subscribe();
+                let timeout = wasip2::clocks::monotonic_clock::subscribe_duration(50_000_000);
+                wasip2::io::poll::poll(&[&ready, &timeout]);
+                future.get()
+            } {
+                None => "pending".to_string(),
+                Some(Ok(Ok(response))) => format!("response {}", response.status()),
+                Some(Ok(Err(code))) => format!("error {code:?}"),
+                Some(Err(())) => "taken".to_string(),
+            },
+        })
+        .collect()
+}
+
+#[derive(Deserialize, JsonSchema)]
 struct HoldArg {
     path: String,
     count: usize,
@@ -171,6 +215,11 @@ impl Plugin for Prober {
                     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
                     attempt(now.map(|d| d.as_secs()))
                 },
+            )
+            .tool(
+                "http_burst",
+                "Open COUNT GETs at once; each one's state after up to 50 ms",
+                |_, a: BurstArg, _| Ok(http_burst(a)),
             )
             .tool("random", "Draw 8 random bytes (hex)", |_, _: Empty, _| {
                 let mut bytes = [0u8; 8];
