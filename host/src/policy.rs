@@ -109,24 +109,13 @@ impl Policy {
 
     /// Parses policy text; `path` names it in errors, `base_dir` anchors relative paths.
     pub fn parse(text: &str, path: &Path, base_dir: &Path) -> Result<Policy, ManifestError> {
-        let file: PolicyFile = toml::from_str(text).map_err(|e| ManifestError {
+        let error = |message: String| ManifestError {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let http = file
-            .http
-            .resolve(base_dir)
-            .map_err(|message| ManifestError {
-                path: path.to_path_buf(),
-                message,
-            })?;
-        let trust = file
-            .trust
-            .resolve(base_dir)
-            .map_err(|message| ManifestError {
-                path: path.to_path_buf(),
-                message,
-            })?;
+            message,
+        };
+        let file: PolicyFile = toml::from_str(text).map_err(|e| error(e.to_string()))?;
+        let http = file.http.resolve(base_dir).map_err(error)?;
+        let trust = file.trust.resolve(base_dir).map_err(error)?;
         Ok(Policy {
             caps: file.limits,
             blocklist: Blocklist {

@@ -71,15 +71,25 @@ impl WasiHttpHooks for Hooks {
         _response_error: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> SendFuture {
         let checked = self.check(&mut request);
+        // Taken when the guest sends, not when the task runs: the request past the cap is
+        // the one refused, whatever order the tasks are scheduled in.
+        let permit = self.in_flight.clone().try_acquire_owned();
         let link = Link {
             plugin: self.plugin.clone(),
             blocklist: self.blocklist.clone(),
             tls: self.tls.clone(),
             body_cap: self.body_cap,
-            in_flight: self.in_flight.clone(),
             timeouts: Timeouts::within(options, self.deadline),
         };
-        Box::new(async move { link.send(checked?, request).await })
+        Box::new(async move {
+            let checked = checked?;
+            let permit = permit.map_err(|_| {
+                tracing::warn!(plugin = %link.plugin, request = %checked.label,
+                    "http request refused: {MAX_IN_FLIGHT} requests of this instance are already open");
+                Error::ConnectionLimitReached
+            })?;
+            link.send(checked, request, permit).await
+        })
     }
 }
 
@@ -208,7 +218,6 @@ struct Link {
     blocklist: Arc<Blocklist>,
     tls: Arc<rustls::ClientConfig>,
     body_cap: u64,
-    in_flight: Arc<Semaphore>,
     timeouts: Timeouts,
 }
 
@@ -217,6 +226,7 @@ impl Link {
         self,
         checked: Checked,
         request: http::Request<WasiBody>,
+        permit: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<
         (
             http::Response<WasiBody>,
@@ -224,11 +234,6 @@ impl Link {
         ),
         Error,
     > {
-        let permit = self.in_flight.clone().try_acquire_owned().map_err(|_| {
-            tracing::warn!(plugin = %self.plugin, request = %checked.label,
-                "http request refused: {MAX_IN_FLIGHT} requests of this instance are already open");
-            Error::ConnectionLimitReached
-        })?;
         if exceeds(request.headers(), self.body_cap) {
             return Err(Error::HttpRequestBodySize(Some(self.body_cap)));
         }
