@@ -163,6 +163,9 @@ impl FromStr for UrlPattern {
 fn split_host(text: &str) -> Result<(&str, &str), String> {
     if let Some(rest) = text.strip_prefix('[') {
         let end = rest.find(']').ok_or("an IPv6 host needs [addr]")?;
+        if !rest[..end].contains(':') {
+            return Err("only an IPv6 address or network goes in brackets".into());
+        }
         return Ok((&rest[..end], &rest[end + 1..]));
     }
     let end = text.find([':', '/']).unwrap_or(text.len());
@@ -184,6 +187,9 @@ fn split_host(text: &str) -> Result<(&str, &str), String> {
 
 /// A pattern's path prefix: plain segments only; `""` for every path.
 fn pattern_path(path: &str) -> Result<String, String> {
+    if !path.is_empty() && !path.starts_with('/') {
+        return Err(format!("`{path}` follows the host: expected `:port` or `/path`"));
+    }
     let trimmed = path.trim_end_matches('/');
     if trimmed.is_empty() {
         return Ok(String::new());
@@ -521,6 +527,11 @@ mod tests {
             "https://example.com/v1?x=1",
             "https://[::1",
             "https://*./",
+            // Found by the `http_grant` fuzz target: a name in brackets, and text after
+            // the host that is neither a port nor a path, were taken as a host and a path.
+            "https://[OSP]1",
+            "https://[::1]x",
+            "https://[example.com]",
         ] {
             assert!(bad.parse::<UrlPattern>().is_err(), "{bad}");
         }
