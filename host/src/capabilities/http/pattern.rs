@@ -215,6 +215,15 @@ fn unreserved(b: u8) -> bool {
 impl fmt::Display for UrlPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}://{}", self.scheme, self.host)?;
+        // A lone IPv4 address prints bare, and `IPv4/N` reads as a CIDR: keep the `/32`
+        // when a path would follow it directly.
+        if let HostPattern::Net(ipnet::IpNet::V4(net)) = &self.host
+            && net.prefix_len() == 32
+            && self.port.is_none()
+            && !self.path.is_empty()
+        {
+            f.write_str("/32")?;
+        }
         match self.port {
             Some(PortPattern::Any) => f.write_str(":*")?,
             Some(PortPattern::Range(low, high)) if low == high => write!(f, ":{low}")?,
@@ -503,6 +512,9 @@ mod tests {
             "https://[fd00::/8]",
             "http://*:8000-8999",
             "https://api.example.com/v1/users:search",
+            // Found by the `http_grant` fuzz target: printed bare, the address and a path
+            // of one or two digits read back as a CIDR.
+            "http://10.1.0.0/32/8:*",
         ] {
             assert_eq!(u(text).to_string(), text);
         }
