@@ -111,9 +111,23 @@ pub(crate) fn compile_cached(
     if let Some(component) = cache.load(engine, &key) {
         return Ok(component);
     }
+    compile_missed(engine, cache, &key, bytes, what, abandoned)
+}
+
+/// After a cache miss for `key`: compiles `bytes` (checked first) and stores the artifact
+/// unless `abandoned` was set meanwhile.
+pub(crate) fn compile_missed(
+    engine: &Engine,
+    cache: &ArtifactCache,
+    key: &Key,
+    bytes: &[u8],
+    what: &str,
+    abandoned: &AtomicBool,
+) -> Result<Component, LoadError> {
+    check_component(bytes, what)?;
     let component = compile(engine, bytes, what)?;
     if !abandoned.load(Ordering::Relaxed) {
-        cache.store(&key, &component);
+        cache.store(key, &component);
     }
     Ok(component)
 }

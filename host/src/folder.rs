@@ -133,13 +133,14 @@ pub async fn review_config(
     }
     review.limits = Some(limits);
     review.manifest = Some(manifest);
-    let (bytes, digest) = match crate::runtime::read_component_digested(&component_path).await {
-        Ok(read) => read,
+    let file = match crate::runtime::read_component_digested(&component_path).await {
+        Ok(file) => file,
         Err(e) => {
             review.errors.push(e);
             return review;
         }
     };
+    let digest = file.digest;
     review.digest = Some(digest);
     // The signature first: its refusal is the most precise reason there is.
     let signature_ok = check_signature(&mut review, &name, &manifest_bytes, &digest, policy);
@@ -155,7 +156,7 @@ pub async fn review_config(
         // one whose signature the policy refuses.
         return review;
     }
-    match runtime.compile(bytes, Some(digest), &what).await {
+    match runtime.compile_file(file, &what).await {
         Ok(component) => inspect_component(&mut review, runtime, component, &what),
         Err(e) => review.errors.push(e),
     }

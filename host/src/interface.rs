@@ -56,9 +56,9 @@ pub async fn describe_file(
 ) -> Result<Interface, LoadError> {
     let path = path.as_ref();
     let what = path.display().to_string();
-    let (bytes, digest) = crate::runtime::read_component_digested(path).await?;
+    let file = crate::runtime::read_component_digested(path).await?;
     // Under the compile budget like every load: an inspected file is untrusted too.
-    let component = runtime.compile(bytes, Some(digest), &what).await?;
+    let component = runtime.compile_file(file, &what).await?;
     Ok(describe(runtime.engine(), &component))
 }
 

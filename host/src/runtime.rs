@@ -308,8 +308,8 @@ impl Runtime {
     ) -> Result<Plugin, LoadError> {
         let path = path.as_ref();
         let what = path.display().to_string();
-        let (bytes, digest) = read_component_digested(path).await?;
-        let component = self.compile(bytes, Some(digest), &what).await?;
+        let file = read_component_digested(path).await?;
+        let component = self.compile_file(file, &what).await?;
         let candidate = Candidate::bare(self, component, &what, &options)?;
         Plugin::start(self.clone(), candidate, options).await
     }
@@ -338,19 +338,69 @@ impl Runtime {
         digest: Option<Sha256>,
         what: &str,
     ) -> Result<Component, LoadError> {
-        let engine = self.inner.engine.clone();
-        let cache = self.inner.cache.clone();
-        let label = what.to_string();
-        let abandoned = Arc::new(AtomicBool::new(false));
-        let gave_up = abandoned.clone();
-        let task = tokio::task::spawn_blocking(move || {
+        let (engine, cache, label) = (
+            self.inner.engine.clone(),
+            self.inner.cache.clone(),
+            what.to_string(),
+        );
+        self.within_compile_budget(what, move |gave_up| {
             let source = crate::component::Source {
                 bytes: &bytes,
                 digest,
                 what: &label,
             };
-            crate::component::compile_cached(&engine, cache.as_ref(), source, &gave_up)
-        });
+            crate::component::compile_cached(&engine, cache.as_ref(), source, gave_up)
+        })
+        .await
+    }
+
+    /// [`Runtime::compile`] for a component file: a file whose digest is known and whose
+    /// artifact is cached is never read.
+    pub(crate) async fn compile_file(
+        &self,
+        file: ComponentFile,
+        what: &str,
+    ) -> Result<Component, LoadError> {
+        let (engine, cache, label) = (
+            self.inner.engine.clone(),
+            self.inner.cache.clone(),
+            what.to_string(),
+        );
+        self.within_compile_budget(what, move |gave_up| {
+            let digest = file.digest;
+            if file.bytes.is_none()
+                && let Some(cache) = &cache
+            {
+                let key = crate::cache::Key::of(&engine, &digest);
+                if let Some(component) = cache.load(&engine, &key) {
+                    return Ok(component);
+                }
+                let bytes = file.bytes()?;
+                let missed = crate::component::compile_missed;
+                return missed(&engine, cache, &key, &bytes, &label, gave_up);
+            }
+            let bytes = file.bytes()?;
+            let source = crate::component::Source {
+                bytes: &bytes,
+                digest: Some(digest),
+                what: &label,
+            };
+            crate::component::compile_cached(&engine, cache.as_ref(), source, gave_up)
+        })
+        .await
+    }
+
+    /// Runs `job` on a blocking thread within the compile budget. Past the budget the caller
+    /// gets [`LoadError::CompileTimeout`] at once; the flag handed to `job` is set, so what
+    /// it finishes is not cached.
+    async fn within_compile_budget(
+        &self,
+        what: &str,
+        job: impl FnOnce(&AtomicBool) -> Result<Component, LoadError> + Send + 'static,
+    ) -> Result<Component, LoadError> {
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let gave_up = abandoned.clone();
+        let task = tokio::task::spawn_blocking(move || job(&gave_up));
         let budget = self.inner.compile_timeout;
         match tokio::time::timeout(budget, task).await {
             Ok(joined) => {
@@ -419,20 +469,75 @@ impl Runtime {
     }
 }
 
-/// The bytes of the component file at `path`; [`LoadError::Read`] when it cannot be read.
-/// Reads the component at `path` and its SHA-256, taken from the process's memo when the
-/// file is unchanged since it was last hashed ([`crate::digest::of_file`]).
-pub(crate) async fn read_component_digested(path: &Path) -> Result<(Vec<u8>, Sha256), LoadError> {
-    use tokio::io::AsyncReadExt;
-    let failed = |source| LoadError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = tokio::fs::File::open(path).await.map_err(failed)?;
-    let before = file.metadata().await.map_err(failed)?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).await.map_err(failed)?;
-    let after = file.metadata().await.map_err(failed)?;
+/// A component file on disk: its SHA-256 and, unless the digest came from the process's
+/// memo, its bytes. A file whose digest is known is read only if its artifact is not
+/// cached ([`Runtime::compile_file`]): a cached load of an 18 MB component reads nothing
+/// but the artifact.
+pub(crate) struct ComponentFile {
+    pub(crate) path: std::path::PathBuf,
+    pub(crate) digest: Sha256,
+    bytes: Option<Vec<u8>>,
+}
+
+/// Looks at the component file at `path` on a blocking thread: its digest from the
+/// process's memo when the file is unchanged since it was last hashed (same device, inode,
+/// size and change time: [`crate::digest::known`]), else read and hashed;
+/// [`LoadError::Read`] when it cannot be read.
+pub(crate) async fn read_component_digested(path: &Path) -> Result<ComponentFile, LoadError> {
+    let owned = path.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || {
+        let meta = std::fs::metadata(&owned)?;
+        if let Some(digest) = crate::digest::known(&meta) {
+            return Ok(ComponentFile {
+                path: owned,
+                digest,
+                bytes: None,
+            });
+        }
+        let (bytes, digest) = read_hashed(&owned)?;
+        Ok(ComponentFile {
+            path: owned,
+            digest,
+            bytes: Some(bytes),
+        })
+    });
+    read.await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        .map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Reads `path` whole (one blocking read: tokio's file API would move every few KiB through
+/// a blocking task of its own) and hashes it ([`crate::digest::of_file`]).
+fn read_hashed(path: &Path) -> std::io::Result<(Vec<u8>, Sha256)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let before = file.metadata()?;
+    let mut bytes = Vec::with_capacity(before.len() as usize);
+    file.read_to_end(&mut bytes)?;
+    let after = file.metadata()?;
     let digest = crate::digest::of_file(&bytes, &before, &after);
     Ok((bytes, digest))
+}
+
+impl ComponentFile {
+    /// The bytes, read now if they were not: they must still be those `digest` names (a
+    /// file replaced since its digest was taken is refused, not compiled unchecked).
+    fn bytes(self) -> Result<Vec<u8>, LoadError> {
+        if let Some(bytes) = self.bytes {
+            return Ok(bytes);
+        }
+        let failed = |source| LoadError::Read {
+            path: self.path.clone(),
+            source,
+        };
+        let (bytes, digest) = read_hashed(&self.path).map_err(failed)?;
+        if digest != self.digest {
+            let changed = std::io::Error::other("the file changed while it was being loaded");
+            return Err(failed(changed));
+        }
+        Ok(bytes)
+    }
 }

@@ -188,7 +188,9 @@ fn split_host(text: &str) -> Result<(&str, &str), String> {
 /// A pattern's path prefix: plain segments only; `""` for every path.
 fn pattern_path(path: &str) -> Result<String, String> {
     if !path.is_empty() && !path.starts_with('/') {
-        return Err(format!("`{path}` follows the host: expected `:port` or `/path`"));
+        return Err(format!(
+            "`{path}` follows the host: expected `:port` or `/path`"
+        ));
     }
     let trimmed = path.trim_end_matches('/');
     if trimmed.is_empty() {
