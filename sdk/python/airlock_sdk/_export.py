@@ -31,7 +31,24 @@ from .schema import convert
 #: Traceback text kept in an error's details; the host caps results anyway.
 MAX_TRACEBACK_CHARS = 4000
 
-_state: Dict[str, Any] = {"plugin": None, "tools": None, "hooks": None}
+_state: Dict[str, Any] = {"plugin": None, "tools": None, "hooks": None, "tool_list": None}
+
+
+def prepare() -> None:
+    """Does now what every new instance would otherwise do on the host's first calls:
+    imports the generated bindings and derives the tool list (schemas from type hints,
+    rendered as JSON). The entry module ``airlock build`` generates calls it at import,
+    which componentize-py runs when it builds the component and snapshots: a new instance
+    starts with the result, so the host's probe of a plugin (metadata, tools) and a load
+    from the artifact cache stay fast."""
+    import importlib
+
+    for module in ("wit_world.imports.types", "wit_world.exports.tools", "wit_world.exports.hooks"):
+        try:
+            importlib.import_module(module)
+        except ImportError:  # the plugin's world does not export that interface
+            pass
+    _state["tool_list"] = [(s.name, s.description, json.dumps(s.input_schema)) for s in _tools().values()]
 
 
 def _err(error: PluginError):
@@ -145,7 +162,10 @@ class Tools:
     def list_tools(self):
         from wit_world.exports import tools
 
-        return [tools.ToolDefinition(s.name, s.description, json.dumps(s.input_schema)) for s in _tools().values()]
+        rows = _state["tool_list"]
+        if rows is None:
+            rows = [(s.name, s.description, json.dumps(s.input_schema)) for s in _tools().values()]
+        return [tools.ToolDefinition(name, description, schema) for name, description, schema in rows]
 
     def call_tool(self, name: str, arguments: str, context) -> str:
         def body():
