@@ -108,8 +108,7 @@ impl Request {
         let body = request
             .body()
             .expect("a new request's body is not yet taken");
-        let pending =
-            outgoing_handler::handle(request, self.options()).map_err(|code| fail(code))?;
+        let pending = outgoing_handler::handle(request, self.options()).map_err(&fail)?;
         // If the host refuses the request while its body is being written, the write fails
         // with a closed stream: the reason is the response's error, read below.
         let _ = write_body(body, &self.body);
@@ -134,7 +133,7 @@ impl Request {
         let body = response
             .consume()
             .expect("a new response's body is not yet taken");
-        let (body, truncated) = read_body(&body, self.max_bytes).map_err(|code| fail(code))?;
+        let (body, truncated) = read_body(&body, self.max_bytes).map_err(&fail)?;
         Ok(Response {
             status,
             headers,

@@ -43,6 +43,20 @@ struct BurstArg {
     count: usize,
 }
 
+/// A request's state once its pollable was polled (up to 50 ms): a future's state is only
+/// looked at then.
+fn state_after_waiting(future: &wasip2::http::types::FutureIncomingResponse) -> String {
+    let ready = future.subscribe();
+    let timeout = wasip2::clocks::monotonic_clock::subscribe_duration(50_000_000);
+    wasip2::io::poll::poll(&[&ready, &timeout]);
+    match future.get() {
+        None => "pending".to_string(),
+        Some(Ok(Ok(response))) => format!("response {}", response.status()),
+        Some(Ok(Err(code))) => format!("error {code:?}"),
+        Some(Err(())) => "taken".to_string(),
+    }
+}
+
 /// Opens `count` GETs of `http://AUTHORITY/PATH` at once, then reports each one's state
 /// after waiting up to 50 ms for it: `pending`, `response STATUS` or `error CODE`.
 fn http_burst(args: BurstArg) -> Vec<String> {
@@ -64,18 +78,7 @@ fn http_burst(args: BurstArg) -> Vec<String> {
         .into_iter()
         .map(|future| match future {
             Err(code) => format!("error {code:?}"),
-            // A future's state is only looked at once its pollable was polled.
-            Ok(future) => match {
-                let ready = future.subscribe();
-                let timeout = wasip2::clocks::monotonic_clock::subscribe_duration(50_000_000);
-                wasip2::io::poll::poll(&[&ready, &timeout]);
-                future.get()
-            } {
-                None => "pending".to_string(),
-                Some(Ok(Ok(response))) => format!("response {}", response.status()),
-                Some(Ok(Err(code))) => format!("error {code:?}"),
-                Some(Err(())) => "taken".to_string(),
-            },
+            Ok(future) => state_after_waiting(&future),
         })
         .collect()
 }
