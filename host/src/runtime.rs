@@ -338,20 +338,8 @@ impl Runtime {
         digest: Option<Sha256>,
         what: &str,
     ) -> Result<Component, LoadError> {
-        let (engine, cache, label) = (
-            self.inner.engine.clone(),
-            self.inner.cache.clone(),
-            what.to_string(),
-        );
-        self.within_compile_budget(what, move |gave_up| {
-            let source = crate::component::Source {
-                bytes: &bytes,
-                digest,
-                what: &label,
-            };
-            crate::component::compile_cached(&engine, cache.as_ref(), source, gave_up)
-        })
-        .await
+        self.within_compile_budget(what, move |job| job.bytes(&bytes, digest))
+            .await
     }
 
     /// [`Runtime::compile`] for a component file: a file whose digest is known and whose
@@ -361,46 +349,47 @@ impl Runtime {
         file: ComponentFile,
         what: &str,
     ) -> Result<Component, LoadError> {
-        let (engine, cache, label) = (
-            self.inner.engine.clone(),
-            self.inner.cache.clone(),
-            what.to_string(),
-        );
-        self.within_compile_budget(what, move |gave_up| {
+        self.within_compile_budget(what, move |job| {
             let digest = file.digest;
             if file.bytes.is_none()
-                && let Some(cache) = &cache
+                && let Some(cache) = job.cache
             {
-                let key = crate::cache::Key::of(&engine, &digest);
-                if let Some(component) = cache.load(&engine, &key) {
+                let key = crate::cache::Key::of(job.engine, &digest);
+                if let Some(component) = cache.load(job.engine, &key) {
                     return Ok(component);
                 }
                 let bytes = file.bytes()?;
                 let missed = crate::component::compile_missed;
-                return missed(&engine, cache, &key, &bytes, &label, gave_up);
+                return missed(job.engine, cache, &key, &bytes, job.what, job.abandoned);
             }
-            let bytes = file.bytes()?;
-            let source = crate::component::Source {
-                bytes: &bytes,
-                digest: Some(digest),
-                what: &label,
-            };
-            crate::component::compile_cached(&engine, cache.as_ref(), source, gave_up)
+            job.bytes(&file.bytes()?, Some(digest))
         })
         .await
     }
 
     /// Runs `job` on a blocking thread within the compile budget. Past the budget the caller
-    /// gets [`LoadError::CompileTimeout`] at once; the flag handed to `job` is set, so what
+    /// gets [`LoadError::CompileTimeout`] at once; the job's `abandoned` flag is set, so what
     /// it finishes is not cached.
     async fn within_compile_budget(
         &self,
         what: &str,
-        job: impl FnOnce(&AtomicBool) -> Result<Component, LoadError> + Send + 'static,
+        job: impl FnOnce(Compiling<'_>) -> Result<Component, LoadError> + Send + 'static,
     ) -> Result<Component, LoadError> {
+        let (engine, cache, label) = (
+            self.inner.engine.clone(),
+            self.inner.cache.clone(),
+            what.to_string(),
+        );
         let abandoned = Arc::new(AtomicBool::new(false));
         let gave_up = abandoned.clone();
-        let task = tokio::task::spawn_blocking(move || job(&gave_up));
+        let task = tokio::task::spawn_blocking(move || {
+            job(Compiling {
+                engine: &engine,
+                cache: cache.as_ref(),
+                what: &label,
+                abandoned: &gave_up,
+            })
+        });
         let budget = self.inner.compile_timeout;
         match tokio::time::timeout(budget, task).await {
             Ok(joined) => {
@@ -520,6 +509,27 @@ fn read_hashed(path: &Path) -> std::io::Result<(Vec<u8>, Sha256)> {
     let after = file.metadata()?;
     let digest = crate::digest::of_file(&bytes, &before, &after);
     Ok((bytes, digest))
+}
+
+/// What a compilation job runs with, on its blocking thread.
+struct Compiling<'a> {
+    engine: &'a Engine,
+    cache: Option<&'a ArtifactCache>,
+    what: &'a str,
+    /// Set when the caller gave up waiting: what the job finishes is not cached.
+    abandoned: &'a AtomicBool,
+}
+
+impl Compiling<'_> {
+    /// Compiles `bytes`, or loads their artifact from the cache ([`crate::component::compile_cached`]).
+    fn bytes(&self, bytes: &[u8], digest: Option<Sha256>) -> Result<Component, LoadError> {
+        let source = crate::component::Source {
+            bytes,
+            digest,
+            what: self.what,
+        };
+        crate::component::compile_cached(self.engine, self.cache, source, self.abandoned)
+    }
 }
 
 impl ComponentFile {
