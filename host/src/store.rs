@@ -73,7 +73,7 @@ impl InstanceState {
         let log = LogBudget::new(plugin.clone());
         let stdout = OutputCapture::new(plugin.clone(), Stream::Stdout, log.clone());
         let stderr = OutputCapture::new(plugin.clone(), Stream::Stderr, log.clone());
-        let (wasi, capabilities) = grant.prepare(&plugin, limits, &stdout, &stderr)?;
+        let (wasi, capabilities) = grant.prepare(&plugin, limits, &log, &stdout, &stderr)?;
         let handles = reserve_handles(&grant, limits, reach);
         let mut table = ResourceTable::new();
         // A guest cannot make the host hold an unbounded number of handles.

@@ -136,6 +136,8 @@ pub struct Scope<'a> {
 pub struct Prepare<'a> {
     pub(crate) plugin: &'a std::sync::Arc<str>,
     pub(crate) limits: &'a crate::limits::Limits,
+    /// The call's budget for what the plugin makes the host log (shared with its stdio).
+    pub(crate) log: &'a crate::log_budget::LogBudget,
     pub(crate) wasi: &'a mut WasiCtxBuilder,
     pub(crate) stdout: &'a OutputCapture,
     pub(crate) stderr: &'a OutputCapture,
@@ -304,11 +306,12 @@ macro_rules! capabilities {
                 &self,
                 plugin: &std::sync::Arc<str>,
                 limits: &crate::limits::Limits,
+                log: &crate::log_budget::LogBudget,
                 stdout: &OutputCapture,
                 stderr: &OutputCapture,
             ) -> wasmtime::Result<(WasiCtx, Instances)> {
                 let mut wasi = WasiCtxBuilder::new();
-                let mut instance = Prepare { plugin, limits, wasi: &mut wasi, stdout, stderr };
+                let mut instance = Prepare { plugin, limits, log, wasi: &mut wasi, stdout, stderr };
                 let instances = Instances {
                     $($field: <$cap>::prepare(&self.$field, &mut instance)?,)*
                 };

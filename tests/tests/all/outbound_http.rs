@@ -523,3 +523,35 @@ async fn concurrent_requests_per_instance_are_capped() {
     }
     panic!("the hanging requests were not released after their call: {released}");
 }
+
+/// What a plugin makes the host log about its requests counts against the call's log
+/// budget: a loop of refused requests cannot flood the host's log.
+#[tokio::test(flavor = "current_thread")]
+async fn refused_requests_log_within_the_calls_budget() {
+    use airlock::log_budget::LOG_RECORDS;
+    let server = WebServer::start(None).await;
+    let entry = format!("[\"{}/v1\"]", server.origin(false));
+    let (prober, _folder) =
+        granted("prober", guests::PROBER, &entry, &entry, ALLOW_LOCAL, "").await;
+    let count = LOG_RECORDS * 3;
+    let arguments =
+        json!({"url_authority": server.address.to_string(), "path": "/admin", "count": count});
+    let (lines, _, log) = host_log_of(async {
+        let answered = prober
+            .call_tool("http_repeat", &arguments, &CallContext::default())
+            .await
+            .unwrap();
+        assert_eq!(answered, 0, "every request was refused");
+    })
+    .await;
+    let denials = log.matches("http request denied").count();
+    assert!(
+        denials > 0 && denials <= LOG_RECORDS,
+        "{denials} denial lines for {count} requests"
+    );
+    assert!(
+        lines <= LOG_RECORDS + 10,
+        "{lines} host log lines for {count} refused requests"
+    );
+    assert!(server.paths().is_empty());
+}

@@ -22,7 +22,11 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::pattern::{self, HttpRule, Target, TargetHost};
 use crate::capabilities::network::Blocklist;
+use crate::log_budget::LogBudget;
 use crate::text::escape;
+
+/// Bytes of a request's URL a log line shows.
+const SHOWN_URL_BYTES: usize = 1024;
 
 /// Outgoing requests one instance may have open at once; the next is refused with
 /// `connection-limit-reached` until one ends.
@@ -31,6 +35,9 @@ pub const MAX_IN_FLIGHT: usize = 8;
 /// The per-instance hooks `wasi:http` calls to send a request.
 pub(crate) struct Hooks {
     pub(crate) plugin: Arc<str>,
+    /// The running call's log budget: a plugin looping on refused requests cannot flood
+    /// the host's log.
+    pub(crate) log: LogBudget,
     pub(crate) rules: Arc<[HttpRule]>,
     pub(crate) blocklist: Arc<Blocklist>,
     pub(crate) tls: Arc<rustls::ClientConfig>,
@@ -76,6 +83,7 @@ impl WasiHttpHooks for Hooks {
         let permit = self.in_flight.clone().try_acquire_owned();
         let link = Link {
             plugin: self.plugin.clone(),
+            log: self.log.clone(),
             blocklist: self.blocklist.clone(),
             tls: self.tls.clone(),
             body_cap: self.body_cap,
@@ -84,8 +92,10 @@ impl WasiHttpHooks for Hooks {
         Box::new(async move {
             let checked = checked?;
             let permit = permit.map_err(|_| {
-                tracing::warn!(plugin = %link.plugin, request = %checked.label,
-                    "http request refused: {MAX_IN_FLIGHT} requests of this instance are already open");
+                link.warn(
+                    &checked.label,
+                    &format!("refused: {MAX_IN_FLIGHT} requests of this instance are already open"),
+                );
                 Error::ConnectionLimitReached
             })?;
             link.send(checked, request, permit).await
@@ -99,9 +109,11 @@ impl Hooks {
     fn check(&self, request: &mut http::Request<WasiBody>) -> Result<Checked, Error> {
         let uri = request.uri().clone();
         let method = request.method().as_str().to_string();
-        let label = format!("{method} {}", escape(&uri.to_string()));
+        let label = shown(&method, &uri.to_string());
         let deny = |why: &str| {
-            tracing::warn!(plugin = %self.plugin, request = %label, "http request denied: {why}");
+            if self.log.admit(label.len() + why.len()) {
+                tracing::warn!(plugin = %self.plugin, request = %label, "http request denied: {why}");
+            }
             Err(Error::HttpRequestDenied)
         };
         let scheme = match uri.scheme_str() {
@@ -164,6 +176,13 @@ impl Hooks {
     }
 }
 
+/// `METHOD URL` as a log line shows it: escaped, the URL cut at [`SHOWN_URL_BYTES`].
+fn shown(method: &str, url: &str) -> String {
+    let cut = &url[..url.floor_char_boundary(SHOWN_URL_BYTES)];
+    let more = if cut.len() < url.len() { "…" } else { "" };
+    format!("{} {}{more}", escape(method), escape(cut))
+}
+
 /// The manifest and policy entries that would allow `target`, as a denial names them.
 fn missing_grant(target: &Target<'_>, host: &str, plugin: &str) -> String {
     let host = match target.host {
@@ -215,6 +234,7 @@ impl Timeouts {
 /// What sending needs, moved out of the store.
 struct Link {
     plugin: Arc<str>,
+    log: LogBudget,
     blocklist: Arc<Blocklist>,
     tls: Arc<rustls::ClientConfig>,
     body_cap: u64,
@@ -222,6 +242,13 @@ struct Link {
 }
 
 impl Link {
+    /// Logs `what` happened to `request`, within the call's log budget.
+    fn warn(&self, request: &str, what: &str) {
+        if self.log.admit(request.len() + what.len()) {
+            tracing::warn!(plugin = %self.plugin, request, "http request {what}");
+        }
+    }
+
     async fn send(
         self,
         checked: Checked,
@@ -304,9 +331,12 @@ impl Link {
             .into_iter()
             .partition(|ip| !self.blocklist.blocks(*ip));
         if allowed.is_empty() {
-            tracing::warn!(plugin = %self.plugin, request = %checked.label, ?blocked,
-                "http request denied: the host resolves only to addresses the policy blocks \
-                 (private, loopback, link-local or listed); to exempt one: [network] allow-local = [\"ADDR/32\"]");
+            let blocked: Vec<String> = blocked.iter().take(4).map(IpAddr::to_string).collect();
+            self.warn(&checked.label, &format!(
+                "denied: the host resolves only to addresses the policy blocks ({}: private, \
+                 loopback, link-local or listed); to exempt one: [network] allow-local = [\"ADDR/32\"]",
+                blocked.join(", ")
+            ));
             return Err(Error::HttpRequestDenied);
         }
         let mut last = Error::ConnectionRefused;
@@ -338,7 +368,10 @@ impl Link {
             Err(_) => Err(Error::ConnectionTimeout),
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(error)) => {
-                tracing::warn!(plugin = %self.plugin, request = %checked.label, "TLS failed: {error}");
+                self.warn(
+                    &checked.label,
+                    &format!("failed: TLS: {}", escape(&error.to_string())),
+                );
                 let certificate = error
                     .get_ref()
                     .and_then(|e| e.downcast_ref::<rustls::Error>())

@@ -43,6 +43,28 @@ struct BurstArg {
     count: usize,
 }
 
+/// Sends `count` GETs of `http://AUTHORITY/PATH` one after the other; returns how many got
+/// a response.
+fn http_repeat(args: BurstArg) -> usize {
+    use wasip2::http::outgoing_handler::handle;
+    use wasip2::http::types::{Fields, OutgoingBody, OutgoingRequest, Scheme};
+    (0..args.count)
+        .filter(|_| {
+            let request = OutgoingRequest::new(Fields::new());
+            let _ = request.set_scheme(Some(&Scheme::Http));
+            let _ = request.set_authority(Some(&args.url_authority));
+            let _ = request.set_path_with_query(Some(&args.path));
+            let body = request.body().expect("body");
+            let Ok(future) = handle(request, None) else {
+                return false;
+            };
+            let _ = OutgoingBody::finish(body, None);
+            future.subscribe().block();
+            matches!(future.get(), Some(Ok(Ok(_))))
+        })
+        .count()
+}
+
 /// A request's state once its pollable was polled (up to 50 ms): a future's state is only
 /// looked at then.
 fn state_after_waiting(future: &wasip2::http::types::FutureIncomingResponse) -> String {
@@ -218,6 +240,11 @@ impl Plugin for Prober {
                     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
                     attempt(now.map(|d| d.as_secs()))
                 },
+            )
+            .tool(
+                "http_repeat",
+                "Send COUNT GETs one after the other; how many got a response",
+                |_, a: BurstArg, _| Ok(http_repeat(a)),
             )
             .tool(
                 "http_burst",
