@@ -480,9 +480,9 @@ impl From<&Review> for AuditReport {
             imports: r.imports.clone(),
             capabilities: serde_json::Value::Object(capabilities),
             limits: json!({
-                "requested": limits.map(|l| json!({"fuel": l.fuel, "deadline_ms": l.deadline.map(|d| d.as_millis() as u64), "memory": l.memory, "output": l.output})),
-                "caps": {"fuel": r.caps.fuel, "deadline_ms": r.caps.deadline.map(|d| d.as_millis() as u64), "memory": r.caps.memory, "output": r.caps.output},
-                "effective": r.limits.as_ref().map(|l| json!({"fuel": l.fuel, "deadline_ms": l.deadline.as_millis() as u64, "memory": l.memory_bytes, "output": l.output_bytes})),
+                "requested": limits.map(|l| json!({"fuel": l.fuel, "deadline_ms": l.deadline.map(|d| d.as_millis() as u64), "memory": l.memory, "output": l.output, "http_body": l.http_body})),
+                "caps": {"fuel": r.caps.fuel, "deadline_ms": r.caps.deadline.map(|d| d.as_millis() as u64), "memory": r.caps.memory, "output": r.caps.output, "http_body": r.caps.http_body},
+                "effective": r.limits.as_ref().map(|l| json!({"fuel": l.fuel, "deadline_ms": l.deadline.as_millis() as u64, "memory": l.memory_bytes, "output": l.output_bytes, "http_body": l.http_body_bytes})),
             }),
             warnings: unsafe_grants(r),
             verdict: json!({

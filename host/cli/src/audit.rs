@@ -105,6 +105,7 @@ fn print_report(review: &Review, report: &AuditReport) {
         ("deadline_ms", "deadline ms"),
         ("memory", "memory B"),
         ("output", "output B"),
+        ("http_body", "http-body B"),
     ] {
         let cell = |part: &str| match &limits[part][key] {
             Value::Null => "-".to_string(),

@@ -420,6 +420,11 @@ async fn ungranted_requests_are_refused_at_load_and_audited() {
         json!(["https://api.example.com", "https://*.example.com"])
     );
     assert_eq!(row["effective"], row["requested"]);
+    assert_eq!(
+        report.limits["effective"]["http_body"],
+        4 << 20,
+        "the default body cap"
+    );
     assert!(report.imports.iter().any(
         |i| i.import.starts_with("wasi:http/outgoing-handler") && i.capability == Some("http")
     ));
