@@ -48,7 +48,12 @@ def prepare() -> None:
             importlib.import_module(module)
         except ImportError:  # the plugin's world does not export that interface
             pass
-    _state["tool_list"] = [(s.name, s.description, json.dumps(s.input_schema)) for s in _tools().values()]
+    _state["tool_list"] = _tool_rows()
+
+
+def _tool_rows() -> List[tuple]:
+    """``(name, description, input schema JSON)`` of every tool, as ``list-tools`` reports."""
+    return [(s.name, s.description, json.dumps(s.input_schema)) for s in _tools().values()]
 
 
 def _err(error: PluginError):
@@ -162,9 +167,7 @@ class Tools:
     def list_tools(self):
         from wit_world.exports import tools
 
-        rows = _state["tool_list"]
-        if rows is None:
-            rows = [(s.name, s.description, json.dumps(s.input_schema)) for s in _tools().values()]
+        rows = _state["tool_list"] or _tool_rows()
         return [tools.ToolDefinition(name, description, schema) for name, description, schema in rows]
 
     def call_tool(self, name: str, arguments: str, context) -> str:
