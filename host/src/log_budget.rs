@@ -19,6 +19,9 @@ pub const RECORD_OVERHEAD: usize = 64;
 
 #[derive(Default)]
 struct Spent {
+    /// The name the records are tagged with: where the component came from until it said
+    /// who it is, then its name (see [`LogBudget::relabel`]).
+    plugin: Arc<str>,
     records: usize,
     bytes: usize,
     dropped_records: usize,
@@ -29,43 +32,69 @@ struct Spent {
 /// captures and the host imports draw from the same budget.
 #[derive(Clone)]
 pub(crate) struct LogBudget {
-    plugin: Arc<str>,
     spent: Arc<Mutex<Spent>>,
 }
 
 impl LogBudget {
+    /// A budget whose records are tagged `plugin`.
     pub(crate) fn new(plugin: Arc<str>) -> Self {
-        LogBudget {
+        let spent = Spent {
             plugin,
-            spent: Arc::default(),
+            ..Spent::default()
+        };
+        LogBudget {
+            spent: Arc::new(Mutex::new(spent)),
         }
     }
 
-    /// Takes room for one record of `text_bytes`; false (and the record counted as
-    /// dropped) when the call's budget has no room left for it.
-    pub(crate) fn admit(&self, text_bytes: usize) -> bool {
+    fn spent(&self) -> std::sync::MutexGuard<'_, Spent> {
+        self.spent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes room for one record of `text_bytes`: the name to tag it with, or `None` (and
+    /// the record counted as dropped) when the call's budget has no room left for it.
+    pub(crate) fn admit(&self, text_bytes: usize) -> Option<Arc<str>> {
         let cost = text_bytes.saturating_add(RECORD_OVERHEAD);
-        let mut spent = self.spent.lock().unwrap_or_else(|e| e.into_inner());
+        let mut spent = self.spent();
         let fits = spent.records < LOG_RECORDS && spent.bytes.saturating_add(cost) <= LOG_BYTES;
         match fits {
             true => {
                 spent.records += 1;
                 spent.bytes += cost;
+                Some(spent.plugin.clone())
             }
             false => {
                 spent.dropped_records += 1;
                 spent.dropped_bytes = spent.dropped_bytes.saturating_add(text_bytes);
+                None
             }
         }
-        fits
+    }
+
+    /// The name records are tagged with now.
+    pub(crate) fn label(&self) -> Arc<str> {
+        self.spent().plugin.clone()
+    }
+
+    /// Tags every later record, on every path sharing this budget, `plugin`: an instance
+    /// that served as the load's probe keeps running under the plugin's own name.
+    pub(crate) fn relabel(&self, plugin: Arc<str>) {
+        self.spent().plugin = plugin;
     }
 
     /// Ends the call's budget: logs one line if records were dropped, and starts afresh.
     pub(crate) fn settle(&self) {
-        let spent = std::mem::take(&mut *self.spent.lock().unwrap_or_else(|e| e.into_inner()));
+        let spent = {
+            let mut guard = self.spent();
+            let fresh = Spent {
+                plugin: guard.plugin.clone(),
+                ..Spent::default()
+            };
+            std::mem::replace(&mut *guard, fresh)
+        };
         if spent.dropped_records > 0 {
             tracing::warn!(
-                plugin = %self.plugin,
+                plugin = %spent.plugin,
                 dropped_records = spent.dropped_records,
                 dropped_bytes = spent.dropped_bytes,
                 "{} log records dropped ({} bytes): the call reached its log budget of \
@@ -84,7 +113,9 @@ mod tests {
     #[test]
     fn counts_records_as_well_as_bytes() {
         let budget = LogBudget::new("p".into());
-        let admitted = (0..LOG_RECORDS * 3).filter(|_| budget.admit(0)).count();
+        let admitted = (0..LOG_RECORDS * 3)
+            .filter(|_| budget.admit(0).is_some())
+            .count();
         assert_eq!(admitted, LOG_RECORDS);
         let spent = budget.spent.lock().unwrap();
         assert_eq!(spent.dropped_records, 2 * LOG_RECORDS);
@@ -94,12 +125,23 @@ mod tests {
     fn counts_bytes_and_starts_afresh_after_settling() {
         let budget = LogBudget::new("p".into());
         let big = LOG_BYTES / 4;
-        let admitted = (0..10).filter(|_| budget.admit(big)).count();
+        let admitted = (0..10).filter(|_| budget.admit(big).is_some()).count();
         assert_eq!(
             admitted, 3,
             "three records and their overhead fit, the fourth not"
         );
         budget.settle();
-        assert!(budget.admit(big));
+        assert!(budget.admit(big).is_some());
+    }
+
+    #[test]
+    fn a_relabelled_budget_tags_later_records_with_the_new_name() {
+        let budget = LogBudget::new("/plugins/p.wasm".into());
+        let shared = budget.clone();
+        assert_eq!(shared.admit(1).as_deref(), Some("/plugins/p.wasm"));
+        budget.relabel("p".into());
+        assert_eq!(shared.admit(1).as_deref(), Some("p"));
+        budget.settle();
+        assert_eq!(shared.label().as_ref(), "p", "settling keeps the name");
     }
 }

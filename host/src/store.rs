@@ -71,9 +71,9 @@ impl InstanceState {
     pub(crate) fn new(plugin: Arc<str>, limits: &Limits, reach: &Reach) -> wasmtime::Result<Self> {
         let (grant, sessions) = (reach.grant.clone(), reach.sessions.clone());
         let log = LogBudget::new(plugin.clone());
-        let stdout = OutputCapture::new(plugin.clone(), Stream::Stdout, log.clone());
-        let stderr = OutputCapture::new(plugin.clone(), Stream::Stderr, log.clone());
-        let (wasi, capabilities) = grant.prepare(&plugin, limits, &log, &stdout, &stderr)?;
+        let stdout = OutputCapture::new(Stream::Stdout, log.clone());
+        let stderr = OutputCapture::new(Stream::Stderr, log.clone());
+        let (wasi, capabilities) = grant.prepare(limits, &log, &stdout, &stderr)?;
         let handles = reserve_handles(&grant, limits, reach);
         let mut table = ResourceTable::new();
         // A guest cannot make the host hold an unbounded number of handles.
@@ -93,6 +93,19 @@ impl InstanceState {
             scope: None,
             handles,
         })
+    }
+}
+
+impl InstanceState {
+    /// Hands a load's probe instance over to the plugin it proved to be: its records and
+    /// errors carry `plugin` from now on, and it reaches `reach`'s session contexts (its
+    /// grant must already be the same as `reach`'s).
+    pub(crate) fn adopt(&mut self, plugin: Arc<str>, reach: &Reach) {
+        debug_assert!(*self.grant == *reach.grant);
+        self.log.relabel(plugin.clone());
+        self.plugin = plugin;
+        self.grant = reach.grant.clone();
+        self.sessions = reach.sessions.clone();
     }
 }
 

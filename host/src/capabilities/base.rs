@@ -62,10 +62,10 @@ impl host::Host for InstanceState {
     /// are dropped and counted.
     async fn log(&mut self, level: LogLevel, message: String) {
         let text = sanitize(&message.as_bytes()[..message.len().min(MESSAGE_CAP)]);
-        if !self.log.admit(text.len()) {
+        let Some(plugin) = self.log.admit(text.len()) else {
             return;
-        }
-        let plugin = &*self.plugin;
+        };
+        let plugin = &*plugin;
         match level {
             LogLevel::Trace => tracing::trace!(plugin, "{text}"),
             LogLevel::Debug => tracing::debug!(plugin, "{text}"),

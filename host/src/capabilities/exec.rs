@@ -87,18 +87,19 @@ fn log_exec(
     args: &[String],
     result: &Result<ExecOutput, String>,
 ) {
-    let plugin = &*state.plugin;
     match result {
         Ok(out) => {
             let line = shown(command, args);
-            if state.log.admit(line.len()) {
+            if let Some(plugin) = state.log.admit(line.len()) {
+                let plugin = &*plugin;
                 tracing::info!(target: LOG_TARGET, plugin, status = out.status, "exec {}", Untrusted(&line));
             }
         }
         // The denial already shows the command line, cut short; it quotes the plugin's
         // command, so CR/LF there must not forge a log line.
         Err(why) => {
-            if state.log.admit(why.len()) {
+            if let Some(plugin) = state.log.admit(why.len()) {
+                let plugin = &*plugin;
                 tracing::warn!(target: LOG_TARGET, plugin, "exec refused: {}", Untrusted(why));
             }
         }

@@ -131,10 +131,9 @@ pub struct Scope<'a> {
     pub unsafe_host_paths: bool,
 }
 
-/// One instance being built: whose it is, its limits, its WASI context and the captures
-/// of its output.
+/// One instance being built: its limits, its log budget (which names whose it is), its
+/// WASI context and the captures of its output.
 pub struct Prepare<'a> {
-    pub(crate) plugin: &'a std::sync::Arc<str>,
     pub(crate) limits: &'a crate::limits::Limits,
     /// The call's budget for what the plugin makes the host log (shared with its stdio).
     pub(crate) log: &'a crate::log_budget::LogBudget,
@@ -304,14 +303,13 @@ macro_rules! capabilities {
             /// from this grant only.
             pub(crate) fn prepare(
                 &self,
-                plugin: &std::sync::Arc<str>,
                 limits: &crate::limits::Limits,
                 log: &crate::log_budget::LogBudget,
                 stdout: &OutputCapture,
                 stderr: &OutputCapture,
             ) -> wasmtime::Result<(WasiCtx, Instances)> {
                 let mut wasi = WasiCtxBuilder::new();
-                let mut instance = Prepare { plugin, limits, log, wasi: &mut wasi, stdout, stderr };
+                let mut instance = Prepare { limits, log, wasi: &mut wasi, stdout, stderr };
                 let instances = Instances {
                     $($field: <$cap>::prepare(&self.$field, &mut instance)?,)*
                 };

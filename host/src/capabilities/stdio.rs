@@ -107,7 +107,6 @@ struct Capture {
 /// One captured stream of one instance. Cheap to clone; clones share the buffer.
 #[derive(Clone)]
 pub(crate) struct OutputCapture {
-    plugin: Arc<str>,
     stream: Stream,
     budget: LogBudget,
     state: Arc<Mutex<Capture>>,
@@ -115,9 +114,8 @@ pub(crate) struct OutputCapture {
 
 impl OutputCapture {
     /// A capture of `stream` whose lines draw on `budget`.
-    pub(crate) fn new(plugin: Arc<str>, stream: Stream, budget: LogBudget) -> Self {
+    pub(crate) fn new(stream: Stream, budget: LogBudget) -> Self {
         OutputCapture {
-            plugin,
             stream,
             budget,
             state: Arc::default(),
@@ -144,12 +142,12 @@ impl OutputCapture {
     /// Logs one line, if the call's budget has room for it.
     fn emit(&self, line: &[u8]) {
         let text = sanitize(line);
-        if !self.budget.admit(text.len()) {
+        let Some(plugin) = self.budget.admit(text.len()) else {
             return;
-        }
+        };
         match self.stream {
-            Stream::Stdout => tracing::info!(plugin = %self.plugin, stream = "stdout", "{text}"),
-            Stream::Stderr => tracing::warn!(plugin = %self.plugin, stream = "stderr", "{text}"),
+            Stream::Stdout => tracing::info!(plugin = %plugin, stream = "stdout", "{text}"),
+            Stream::Stderr => tracing::warn!(plugin = %plugin, stream = "stderr", "{text}"),
         }
     }
 
@@ -271,7 +269,7 @@ mod tests {
 
     #[test]
     fn buffers_at_most_a_line_but_keeps_the_tail() {
-        let capture = OutputCapture::new("p".into(), Stream::Stderr, LogBudget::new("p".into()));
+        let capture = OutputCapture::new(Stream::Stderr, LogBudget::new("p".into()));
         let chunk = vec![b'a'; 64 << 10];
         for _ in 0..32 {
             capture.accept(&chunk);

@@ -134,6 +134,12 @@ impl LiveInstance {
         }
     }
 
+    /// Hands this instance, a load's probe, to the plugin it proved to be (see
+    /// [`InstanceState::adopt`]).
+    pub(crate) fn adopt(&mut self, plugin: Arc<str>, reach: &Reach) {
+        self.store.data_mut().adopt(plugin, reach);
+    }
+
     /// Bytes of linear memory the instance holds now, all its memories together.
     pub(crate) fn memory_bytes(&self) -> usize {
         self.store.data().limiter.memory_used()

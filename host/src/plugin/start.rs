@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
-use wasmtime::component::Component;
+use wasmtime::component::{Component, InstancePre};
 
 use super::condition::Condition;
 use super::instance::{ExportIndices, LiveInstance};
@@ -20,7 +20,7 @@ use crate::component::Inspected;
 use crate::context::Sessions;
 use crate::engine::InstancePool;
 use crate::schema::ArgumentSchema;
-use crate::store::Reach;
+use crate::store::{InstanceState, Reach};
 use crate::types::{
     HookKind, MAX_SUBSCRIPTIONS, MAX_TOOLS, Metadata, SHORT_TEXT_BYTES, ToolDefinition,
 };
@@ -129,7 +129,6 @@ impl Plugin {
             .await
             .map_err(start_error)?;
         let declared = declare(&mut probe, &limits).await.map_err(start_error)?;
-        drop(probe);
         let name = declared.metadata.name.clone();
         if let Some(expected) = expected_name.filter(|e| *e != name) {
             return Err(LoadError::NameMismatch {
@@ -146,10 +145,8 @@ impl Plugin {
             plugin: name.clone(),
             source: Box::new(source),
         };
-        let mut first =
-            LiveInstance::new(&pre, &indices, Arc::from(name.as_str()), &limits, &reach)
-                .await
-                .map_err(start_error)?;
+        let first = first_instance(probe, &pre, &indices, &name, &limits, &reach).await;
+        let mut first = first.map_err(start_error)?;
         first.init(&limits, &config).await.map_err(start_error)?;
         if let Some(seed) = &options.state {
             first
@@ -199,6 +196,25 @@ impl Plugin {
         tracing::info!(plugin = %plugin.name(), world = %world, version = %plugin.metadata().version, %isolation, "plugin loaded");
         Ok(plugin)
     }
+}
+
+/// The plugin's first instance. A plugin granted nothing would get an instance just like
+/// the probe, so the probe becomes it, renamed, and the load instantiates once (a Python
+/// component's instantiation takes ~2 ms); any grant gets an instance of its own.
+async fn first_instance(
+    mut probe: LiveInstance,
+    pre: &InstancePre<InstanceState>,
+    indices: &ExportIndices,
+    name: &str,
+    limits: &Limits,
+    reach: &Reach,
+) -> Result<LiveInstance, CallError> {
+    if *reach.grant == Grant::none() {
+        probe.adopt(Arc::from(name), reach);
+        return Ok(probe);
+    }
+    drop(probe);
+    LiveInstance::new(pre, indices, Arc::from(name), limits, reach).await
 }
 
 /// Asks a fresh instance what the plugin is: metadata, tools, subscriptions.

@@ -483,3 +483,53 @@ async fn the_pool_accepts_modules_with_several_tables_and_memories() {
         );
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_plugin_granted_nothing_is_served_by_its_probe_instance_under_its_own_name() {
+    let asked = |plugin: airlock::Plugin| async move {
+        plugin
+            .call_tool("metadata_asked", &json!({}), &CallContext::default())
+            .await
+            .unwrap()
+    };
+    // Granted nothing: the instance that answered the load's questions serves the first
+    // call, so the load instantiated once.
+    let bare = runtime()
+        .load_file(guests::HOSTILE, LoadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(asked(bare.clone()).await, json!(1));
+    // It now carries the plugin's name, not the path it was probed under.
+    let (_, _, log) = airlock_tests::host_log_of(async {
+        let _ = bare
+            .call_tool(
+                "panic",
+                &json!({"text": "adopted"}),
+                &CallContext::default(),
+            )
+            .await;
+    })
+    .await;
+    let line = log.lines().find(|l| l.contains("adopted")).expect(&log);
+    assert!(line.contains("plugin=hostile"), "{line}");
+    assert!(!line.contains("hostile.wasm"), "{line}");
+
+    // Granted something: the grant goes only to a new instance, never to one that ran
+    // before the load's checks passed.
+    let folder = plugin_folder(
+        "hostile",
+        guests::HOSTILE,
+        "[capabilities]\nenv = [\"HOME\"]\n",
+    );
+    let policy = Policy::parse(
+        "[plugins.hostile]\nenv = [\"HOME\"]\n",
+        &folder.path().join("policy.toml"),
+        folder.path(),
+    )
+    .unwrap();
+    let granted = runtime()
+        .load_dir(folder.path(), &policy, LoadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(asked(granted).await, json!(0));
+}

@@ -108,7 +108,6 @@ impl Capability for Http {
     fn prepare(grant: &HttpGrant, instance: &mut Prepare<'_>) -> wasmtime::Result<HttpInstance> {
         let tls = client_config(grant.ca.as_deref()).map_err(wasmtime::Error::msg)?;
         let hooks = send::Hooks {
-            plugin: instance.plugin.clone(),
             log: instance.log.clone(),
             rules: Arc::from(grant.entries.as_slice()),
             blocklist: Arc::new(grant.blocklist.clone()),

@@ -34,7 +34,6 @@ pub const MAX_IN_FLIGHT: usize = 8;
 
 /// The per-instance hooks `wasi:http` calls to send a request.
 pub(crate) struct Hooks {
-    pub(crate) plugin: Arc<str>,
     /// The running call's log budget: a plugin looping on refused requests cannot flood
     /// the host's log.
     pub(crate) log: LogBudget,
@@ -82,7 +81,6 @@ impl WasiHttpHooks for Hooks {
         // the one refused, whatever order the tasks are scheduled in.
         let permit = self.in_flight.clone().try_acquire_owned();
         let link = Link {
-            plugin: self.plugin.clone(),
             log: self.log.clone(),
             blocklist: self.blocklist.clone(),
             tls: self.tls.clone(),
@@ -111,8 +109,8 @@ impl Hooks {
         let method = request.method().as_str().to_string();
         let label = shown(&method, &uri.to_string());
         let deny = |why: &str| {
-            if self.log.admit(label.len() + why.len()) {
-                tracing::warn!(plugin = %self.plugin, request = %label, "http request denied: {why}");
+            if let Some(plugin) = self.log.admit(label.len() + why.len()) {
+                tracing::warn!(plugin = %plugin, request = %label, "http request denied: {why}");
             }
             Err(Error::HttpRequestDenied)
         };
@@ -146,7 +144,7 @@ impl Hooks {
             method: &method,
         };
         if !self.rules.iter().any(|rule| rule.matches(&target)) {
-            let fix = missing_grant(&target, &host, &self.plugin);
+            let fix = missing_grant(&target, &host, &self.log.label());
             return deny(&format!("no http grant covers it; to allow it: {fix}"));
         }
         // Sent as checked: the normalised path, and a Host header that is the authority.
@@ -233,7 +231,6 @@ impl Timeouts {
 
 /// What sending needs, moved out of the store.
 struct Link {
-    plugin: Arc<str>,
     log: LogBudget,
     blocklist: Arc<Blocklist>,
     tls: Arc<rustls::ClientConfig>,
@@ -244,8 +241,8 @@ struct Link {
 impl Link {
     /// Logs `what` happened to `request`, within the call's log budget.
     fn warn(&self, request: &str, what: &str) {
-        if self.log.admit(request.len() + what.len()) {
-            tracing::warn!(plugin = %self.plugin, request, "http request {what}");
+        if let Some(plugin) = self.log.admit(request.len() + what.len()) {
+            tracing::warn!(plugin = %plugin, request, "http request {what}");
         }
     }
 

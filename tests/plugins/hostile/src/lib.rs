@@ -27,6 +27,9 @@ struct Hostile {
     calls: u64,
 }
 
+/// How many times the host asked this instance for its metadata.
+static METADATA_ASKED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Recursion on the WebAssembly stack only: scalar locals, no address taken, and a
 /// non-associative step so the optimiser cannot turn it into a loop.
 #[inline(never)]
@@ -49,6 +52,7 @@ impl Plugin for Hostile {
     type Config = NoConfig;
 
     fn metadata() -> Metadata {
+        METADATA_ASKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Metadata::new("hostile", env!("CARGO_PKG_VERSION"))
             .author("Airlock tests")
             .description("Misbehaves on request: loops, bombs, panics, recursion, huge output.")
@@ -79,6 +83,11 @@ impl Plugin for Hostile {
                     me.calls += 1;
                     Ok(me.calls)
                 },
+            )
+            .tool(
+                "metadata_asked",
+                "How many times the host asked this instance for its metadata",
+                |_, _: Nothing, _| Ok(METADATA_ASKED.load(std::sync::atomic::Ordering::Relaxed)),
             )
             .tool(
                 "spin",
