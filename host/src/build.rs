@@ -69,7 +69,57 @@ const PYTHON_SDK: &[(&str, &str)] = &[
         "_build.py",
         include_str!("../../sdk/python/airlock_sdk/_build.py"),
     ),
+    (
+        "http.py",
+        include_str!("../../sdk/python/airlock_sdk/http.py"),
+    ),
 ];
+/// The WASI 0.2.9 WIT (componentize-py 0.25.1's own version) a Python plugin that imports
+/// `airlock_sdk.http` is built against, file by file (`sdk/python/wit-deps/README.md`).
+const WASI_WIT: &[(&str, &str)] = &[
+    ("cli.wit", include_str!("../../sdk/python/wit-deps/cli.wit")),
+    (
+        "clocks.wit",
+        include_str!("../../sdk/python/wit-deps/clocks.wit"),
+    ),
+    (
+        "filesystem.wit",
+        include_str!("../../sdk/python/wit-deps/filesystem.wit"),
+    ),
+    (
+        "http.wit",
+        include_str!("../../sdk/python/wit-deps/http.wit"),
+    ),
+    ("io.wit", include_str!("../../sdk/python/wit-deps/io.wit")),
+    (
+        "random.wit",
+        include_str!("../../sdk/python/wit-deps/random.wit"),
+    ),
+    (
+        "sockets.wit",
+        include_str!("../../sdk/python/wit-deps/sockets.wit"),
+    ),
+];
+/// The worlds a Python plugin importing `airlock_sdk.http` is built for: each of the
+/// contract's worlds plus `wasi:http/outgoing-handler`, appended to the build's copy of
+/// the contract (`_build.py` names them: `tool-plugin-http` etc.).
+const HTTP_WORLDS: &str = "
+/// Written by `airlock build` for a Python plugin that imports `airlock_sdk.http`.
+world tool-plugin-http {
+    include tool-plugin;
+    import wasi:http/outgoing-handler@0.2.9;
+}
+
+world hook-plugin-http {
+    include hook-plugin;
+    import wasi:http/outgoing-handler@0.2.9;
+}
+
+world plugin-http {
+    include plugin;
+    import wasi:http/outgoing-handler@0.2.9;
+}
+";
 /// The JavaScript SDK module.
 const JS_SDK: &str = include_str!("../../sdk/js/index.js");
 /// Its TypeScript declarations.
@@ -220,7 +270,8 @@ pub fn fingerprint() -> String {
         hash.update(part.as_bytes());
         hash.update(&[0]);
     }
-    for (file, text) in PYTHON_SDK {
+    hash.update(HTTP_WORLDS.as_bytes());
+    for (file, text) in PYTHON_SDK.iter().chain(WASI_WIT) {
         hash.update(file.as_bytes());
         hash.update(text.as_bytes());
     }
@@ -366,6 +417,16 @@ fn python_toolchain(toolchains: &Toolchains) -> Result<(PathBuf, PathBuf), Build
     Ok((python, componentize))
 }
 
+/// Adds the `-http` worlds to the build's copy of the contract, and the WASI WIT they use.
+fn add_http_worlds(work: &Path) -> Result<(), BuildError> {
+    let deps = work.join("wit/deps");
+    std::fs::create_dir_all(&deps).map_err(io(format!("creating {}", deps.display())))?;
+    for (file, text) in WASI_WIT {
+        write(&deps.join(file), text)?;
+    }
+    write(&work.join("wit/plugin.wit"), &format!("{WIT}{HTTP_WORLDS}"))
+}
+
 fn build_python(
     dir: &Path,
     component: &Path,
@@ -397,6 +458,9 @@ fn build_python(
         .env("PYTHONPATH", &pythonpath)
         .current_dir(dir);
     let world = last_line(&run_step("checking plugin.py", describe, progress)?);
+    if world.ends_with("-http") {
+        add_http_worlds(&work)?;
+    }
     progress(&format!(
         "the plugin needs world `{world}`; componentizing with componentize-py {COMPONENTIZE_PY_VERSION} (~15 s)"
     ));

@@ -70,6 +70,11 @@ pub fn redact(lang: Lang) -> Built {
     built(repo().join("examples").join(lang.dir()).join("redact"))
 }
 
+/// `examples/python/fetch` (outbound HTTP through `airlock_sdk.http`), built.
+pub fn python_fetch() -> Built {
+    built(repo().join("examples/python/fetch"))
+}
+
 /// `tests/plugins/hostile-py` or `hostile-js`, built.
 pub fn hostile(lang: Lang) -> Built {
     let name = match lang {

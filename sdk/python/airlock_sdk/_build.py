@@ -1,7 +1,9 @@
 """Build-time helper run by ``airlock build`` with the toolchain's Python (outside any
 component): ``python -m airlock_sdk._build MODULE`` imports the plugin module and prints
-the WIT world its plugin class needs (``tool-plugin``, ``hook-plugin`` or ``plugin``), after
-deriving every tool schema so mistakes surface before the slow componentize step."""
+the WIT world its plugin class needs (``tool-plugin``, ``hook-plugin`` or ``plugin``, with
+``-http`` when the module imports :mod:`airlock_sdk.http`: that world adds
+``wasi:http/outgoing-handler``), after deriving every tool schema so mistakes surface
+before the slow componentize step."""
 
 import importlib
 import sys
@@ -16,7 +18,8 @@ def main(module: str) -> int:
         print(f"error: {cls.__name__} has no `metadata = Metadata(...)`", file=sys.stderr)
         return 1
     cls.tool_specs()
-    print(world_of(cls))
+    http = "-http" if "airlock_sdk.http" in sys.modules else ""
+    print(world_of(cls) + http)
     return 0
 
 

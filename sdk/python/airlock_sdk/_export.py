@@ -42,13 +42,33 @@ def prepare() -> None:
     starts with the result, so the host's probe of a plugin (metadata, tools) and a load
     from the artifact cache stay fast."""
     import importlib
+    import sys
 
-    for module in ("wit_world.imports.types", "wit_world.exports.tools", "wit_world.exports.hooks"):
+    _types()
+    for module in ("wit_world.exports.tools", "wit_world.exports.hooks"):
         try:
             importlib.import_module(module)
         except ImportError:  # the plugin's world does not export that interface
             pass
+    if "airlock_sdk.http" in sys.modules:
+        from .http import _bindings
+
+        _bindings()
     _state["tool_list"] = _tool_rows()
+
+
+def _types():
+    """The ``airlock:plugin/types`` bindings: ``wit_world.imports.types``, or
+    ``airlock_plugin_types`` when the world also imports ``wasi:http/types`` and
+    componentize-py tells the two apart by package."""
+    types = _state.get("types")
+    if types is None:
+        try:
+            from wit_world.imports import airlock_plugin_types as types
+        except ImportError:
+            from wit_world.imports import types
+        _state["types"] = types
+    return types
 
 
 def _tool_rows() -> List[tuple]:
@@ -58,7 +78,7 @@ def _tool_rows() -> List[tuple]:
 
 def _err(error: PluginError):
     from componentize_py_types import Err
-    from wit_world.imports import types
+    types = _types()
 
     return Err(types.PluginError(error.code, error.message, error.details_json()))
 
@@ -106,7 +126,7 @@ class Lifecycle:
     """``airlock:plugin/lifecycle``."""
 
     def metadata(self):
-        from wit_world.imports import types
+        types = _types()
 
         m = registered_plugin().metadata
         return types.PluginMetadata(
@@ -134,7 +154,7 @@ class Lifecycle:
                 pass
 
     def health(self):
-        from wit_world.imports import types
+        types = _types()
 
         plugin = _state["plugin"]
         if plugin is None:

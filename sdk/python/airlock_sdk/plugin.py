@@ -18,10 +18,11 @@ HOST_VERSIONS = "^0.1.0"
 class PluginError(Exception):
     """A failure the plugin reports on purpose: the caller gets a typed plugin error with
     this ``code``, ``message`` and optional ``details`` (any JSON-serialisable value).
-    Codes below 1000 are shared: 400 invalid input, 404 not found, 409 conflict, 422
-    refused, 500 internal, 503 unavailable."""
+    Codes below 1000 are shared: 400 invalid input, 403 not granted, 404 not found, 409
+    conflict, 422 refused, 500 internal, 503 unavailable."""
 
     INVALID_INPUT = 400
+    NOT_GRANTED = 403
     NOT_FOUND = 404
     CONFLICT = 409
     REFUSED = 422

@@ -109,5 +109,80 @@ class SchemaTest(unittest.TestCase):
             PluginError(-1, "negative")
 
 
+class HttpTest(unittest.TestCase):
+    """The parts of ``airlock_sdk.http`` that need no host: error mapping and responses.
+    Requests themselves are tested on the built ``examples/python/fetch`` component
+    (tests/tests/all/outbound_http.rs)."""
+
+    def test_wasi_error_codes_become_plugin_errors_with_the_rust_sdks_codes(self):
+        from airlock_sdk import http
+
+        def code(name):
+            return type(f"ErrorCode_{name}", (), {})()
+
+        cases = {
+            "HttpRequestDenied": ("not-granted", 403),
+            "ConnectionReadTimeout": ("timeout", 504),
+            "HttpResponseBodySize": ("too-large", 413),
+            "TlsCertificateError": ("tls", 502),
+            "HttpRequestUriInvalid": ("invalid-request", 400),
+            "ConnectionRefused": ("connection", 502),
+        }
+        for name, (kind, status) in cases.items():
+            error = http._failure("GET https://x.example/", code(name))
+            self.assertIsInstance(error, PluginError)
+            self.assertEqual((error.kind, error.code), (kind, status), name)
+            self.assertEqual(error.details, {"kind": kind, "request": "GET https://x.example/"})
+        self.assertIn("not granted", http._failure("GET u", code("HttpRequestDenied")).message)
+        self.assertEqual(http._body_error("GET u", "body size exceeds limit").kind, "too-large")
+
+    def test_a_response_reads_headers_text_and_json(self):
+        from airlock_sdk.http import HttpError, Response
+
+        reply = Response(200, [("content-type", "application/json")], b'{"a": 1}')
+        self.assertEqual(reply.header("Content-Type"), "application/json")
+        self.assertEqual((reply.text(), reply.json()), ('{"a": 1}', {"a": 1}))
+        with self.assertRaises(HttpError) as bad:
+            Response(200, [], b"not json").json()
+        self.assertEqual(bad.exception.kind, "invalid-response")
+
+    def test_the_build_adds_wasi_http_only_for_a_module_that_imports_it(self):
+        import io
+        import sys
+        import types
+        from contextlib import redirect_stdout
+
+        from airlock_sdk import _build
+
+        def world_printed(source: str) -> str:
+            saved = Plugin._registered
+            module = types.ModuleType("probe_plugin")
+            sys.modules["probe_plugin"] = module
+            # As in the fresh interpreter of a build: the SDK's http module not yet imported.
+            sys.modules.pop("airlock_sdk.http", None)
+            sys.modules["airlock_sdk"].__dict__.pop("http", None)
+            try:
+                exec(source, module.__dict__)
+                out = io.StringIO()
+                with redirect_stdout(out):
+                    _build.main("probe_plugin")
+            finally:
+                del sys.modules["probe_plugin"]
+                Plugin._registered = saved
+            return out.getvalue().strip().splitlines()[-1]
+
+        base = (
+            "from airlock_sdk import Metadata, Plugin, tool\n"
+            "class P(Plugin):\n"
+            "    metadata = Metadata(name='p', version='0.1.0')\n"
+            "    @tool\n"
+            "    def t(self, x: int) -> int:\n"
+            "        '''T.'''\n"
+            "        return x\n"
+        )
+        self.assertEqual(world_printed(base), "tool-plugin")
+        self.assertEqual(world_printed("from airlock_sdk import http\n" + base), "tool-plugin-http")
+
+
 if __name__ == "__main__":
     unittest.main()

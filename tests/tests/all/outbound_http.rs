@@ -560,3 +560,107 @@ async fn refused_requests_log_within_the_calls_budget() {
     );
     assert!(server.paths().is_empty());
 }
+
+/// The Python SDK's `http` module, in the Python `fetch` example: the same grant checks and
+/// the same answers as the Rust plugin, its failures typed plugin errors with the same
+/// codes; and only a Python plugin that imports it imports `wasi:http` at all.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_plugin_fetches_through_its_sdk_within_its_grant() {
+    let built = airlock_tests::polyglot::python_fetch();
+    let server = WebServer::start(None).await;
+    let origin = server.origin(false);
+    let entry = format!("[{{ url = \"{origin}/v1\", methods = [\"GET\", \"POST\"] }}]");
+    let (plugin, folder) = granted("fetch", built.path(), &entry, &entry, ALLOW_LOCAL, "").await;
+
+    let hello = plugin
+        .call_tool(
+            "fetch",
+            &json!({"url": format!("{origin}/v1/hello")}),
+            &CallContext::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hello["status"], 200);
+    assert_eq!(hello["text"], "hello from v1");
+    assert_eq!(hello["content_type"], "text/plain");
+    let posted = send(
+        &plugin,
+        json!({"method": "POST", "url": format!("{origin}/v1/echo"), "body": "ping",
+               "headers": {"x-test": "1"}}),
+    )
+    .await
+    .unwrap();
+    let seen: Value = serde_json::from_str(posted["text"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (seen["method"].as_str(), seen["body"].as_str()),
+        (Some("POST"), Some("ping"))
+    );
+    assert_eq!(posted["headers"]["content-type"], "application/json");
+    let cut = send(
+        &plugin,
+        json!({"method": "GET", "url": format!("{origin}/v1/big?n=10000"), "max_bytes": 100}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (cut["bytes"].as_u64(), cut["truncated"].as_bool()),
+        (Some(100), Some(true))
+    );
+
+    let before = server.paths().len();
+    assert_denied(get(&plugin, &format!("{origin}/admin")).await, "/admin");
+    assert_denied(
+        send(
+            &plugin,
+            json!({"method": "DELETE", "url": format!("{origin}/v1/hello")}),
+        )
+        .await,
+        "DELETE",
+    );
+    assert_eq!(
+        server.paths().len(),
+        before,
+        "nothing denied reached the server"
+    );
+    match send(
+        &plugin,
+        json!({"method": "GET", "url": format!("{origin}/v1/hang"), "timeout_ms": 200}),
+    )
+    .await
+    {
+        Err((504, message)) => assert!(message.contains("timed out"), "{message}"),
+        other => panic!("a hanging server is not a timeout: {other:?}"),
+    }
+    match get(&plugin, "ftp://example.com/x").await {
+        Err((400, message)) => assert!(message.contains("neither http nor https"), "{message}"),
+        other => panic!("a bad scheme is not a bad request: {other:?}"),
+    }
+
+    // The audit shows the import; a Python plugin without `airlock_sdk.http` has none.
+    let http_imports = |report: &AuditReport| {
+        let imports = report
+            .imports
+            .iter()
+            .filter(|i| i.import.starts_with("wasi:http/"));
+        imports
+            .map(|i| (i.import.clone(), i.capability))
+            .collect::<Vec<_>>()
+    };
+    let policy = policy_for(
+        &folder,
+        &format!("{ALLOW_LOCAL}\n[plugins.fetch]\nhttp = {entry}\n"),
+    );
+    let fetch = review(&runtime(), folder.path(), &policy).await;
+    assert!(fetch.errors.is_empty(), "{:?}", fetch.errors);
+    assert_eq!(
+        http_imports(&AuditReport::from(&fetch)),
+        [
+            ("wasi:http/types@0.2.9".to_string(), Some("http")),
+            ("wasi:http/outgoing-handler@0.2.9".to_string(), Some("http"))
+        ]
+    );
+    let vowels = airlock_tests::polyglot::count_vowels(airlock_tests::polyglot::Lang::Python);
+    let vowels = review(&runtime(), &vowels.dir, &Policy::default()).await;
+    assert!(vowels.errors.is_empty(), "{:?}", vowels.errors);
+    assert_eq!(http_imports(&AuditReport::from(&vowels)), []);
+}
