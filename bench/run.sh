@@ -38,6 +38,18 @@ GUESTS="$MAIN_TARGET/guests-$CHECKOUT/wasm32-wasip2/guest"
 # The assembled example plugin folders (manifest + pinned component), for the soak.
 export AIRLOCK_BENCH_PLUGINS="$MAIN_TARGET/guests-$CHECKOUT/plugins"
 
+echo "== building the Python and JavaScript count-vowels (airlock build, pinned toolchains)" >&2
+# Each is built in a copy of its example folder, as an author would: `airlock build DIR`.
+(cd "$ROOT" && source scripts/toolchains.sh &&
+    CARGO_TARGET_DIR="$MAIN_TARGET" cargo build -q -p airlock-cli &&
+    for lang in python js; do
+        copy="$BENCH_TARGET/polyglot/$lang-count-vowels"
+        rm -rf "$copy" && mkdir -p "$(dirname "$copy")" && cp -r "examples/$lang/count-vowels" "$copy"
+        "$MAIN_TARGET/debug/airlock" build "$copy"
+    done)
+export AIRLOCK_BENCH_PY_COUNT_VOWELS="$BENCH_TARGET/polyglot/python-count-vowels/count_vowels.wasm"
+export AIRLOCK_BENCH_JS_COUNT_VOWELS="$BENCH_TARGET/polyglot/js-count-vowels/count_vowels.wasm"
+
 echo "== building the peers and the runner (bench workspace)" >&2
 cd "$BENCH"
 export CARGO_TARGET_DIR="$BENCH_TARGET"

@@ -24,17 +24,9 @@ npm ci --prefix tests/mcp-clients --ignore-scripts --no-audit --no-fund --loglev
 
 # --- Python and JavaScript plugin toolchains (issue #14) ---------------------------------
 # The Python/JS example and hostile plugins are built from source by the tests with the
-# pinned toolchains: componentize-py in its own virtualenv, componentize-js + rolldown from
-# the lockfile in sdk/js. A missing toolchain fails those tests with the install command;
+# pinned toolchains. A missing toolchain fails those tests with the install command;
 # nothing is skipped.
-export AIRLOCK_PY_TOOLCHAIN="${AIRLOCK_PY_TOOLCHAIN:-$HOME/.cache/airlock-py-toolchain}"
-if [ ! -x "$AIRLOCK_PY_TOOLCHAIN/bin/componentize-py" ] ||
-   ! "$AIRLOCK_PY_TOOLCHAIN/bin/componentize-py" --version | grep -q '0.25.1'; then
-  python3 -m venv "$AIRLOCK_PY_TOOLCHAIN"
-  "$AIRLOCK_PY_TOOLCHAIN/bin/pip" install --quiet --disable-pip-version-check -r sdk/python/requirements-build.txt
-fi
-npm ci --prefix sdk/js --no-audit --no-fund --loglevel=error
-export AIRLOCK_JS_TOOLCHAIN="$PWD/sdk/js"
+source scripts/toolchains.sh
 python3 -m unittest discover -s sdk/python/tests -t sdk/python
 node --test sdk/js/test/
 # --- end of the Python and JavaScript toolchains block ---------------------------------

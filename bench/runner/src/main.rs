@@ -6,7 +6,8 @@
 //! Normally run through `bench/run.sh`, which builds the components and peers and sets:
 //! `AIRLOCK_BENCH_COUNT_VOWELS`, `AIRLOCK_BENCH_CALCULATOR` (Airlock components),
 //! `AIRLOCK_BENCH_EXTISM_WASM` (the Extism plugin), `AIRLOCK_BENCH_STDIO` (the subprocess
-//! plugin binary). Options: `--rounds N` (default 60), `--sample-ms N` (20), `--warmup-ms N`
+//! plugin binary), `AIRLOCK_BENCH_PY_COUNT_VOWELS` and `AIRLOCK_BENCH_JS_COUNT_VOWELS` (the
+//! Python and JavaScript count-vowels, built by `airlock build`). Options: `--rounds N` (default 60), `--sample-ms N` (20), `--warmup-ms N`
 //! (400), `--wait-idle-min N` (first wait up to N minutes for other processes to leave the
 //! CPUs idle), `--attempts N` (measure again, up to N times, while other processes took
 //! more than 15 % of the CPUs; the quietest attempt is reported), `--only SUBSTRING`
@@ -19,6 +20,7 @@ mod http;
 mod load;
 mod machine;
 mod peers;
+mod polyglot;
 mod raw;
 mod raw_async;
 mod report;
@@ -768,6 +770,18 @@ fn main() -> Result<()> {
         }
         false => None,
     };
+    let polyglot = match wanted("polyglot") {
+        true => {
+            eprintln!("Rust / Python / JavaScript count-vowels…");
+            let components = [
+                ("Rust", count_vowels.clone()),
+                ("Python", env_path("AIRLOCK_BENCH_PY_COUNT_VOWELS")?),
+                ("JavaScript", env_path("AIRLOCK_BENCH_JS_COUNT_VOWELS")?),
+            ];
+            polyglot::measure(rt, &components)?
+        }
+        false => Vec::new(),
+    };
     let elapsed = started.elapsed();
     let machine_after = machine::Machine::probe();
 
@@ -785,6 +799,7 @@ fn main() -> Result<()> {
     );
     results.loads = loads;
     results.rss = rss;
+    results.polyglot = polyglot;
     println!("{}", results.markdown());
     if let Some(path) = &opts.json {
         std::fs::write(path, serde_json::to_string_pretty(&results.json())?)?;

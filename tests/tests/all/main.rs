@@ -19,7 +19,6 @@ mod oci;
 mod outbound_http;
 mod pipeline;
 mod polyglot;
-mod polyglot_bench;
 mod registry;
 mod reload;
 mod resources;

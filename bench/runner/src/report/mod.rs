@@ -40,6 +40,8 @@ pub struct Results {
     pub loads: Vec<crate::load::LoadRow>,
     /// Resident memory per plugin and per pooled instance (a child process).
     pub rss: Option<crate::rss::RssReport>,
+    /// Rust / Python / JavaScript count-vowels side by side (issue #14).
+    pub polyglot: Vec<crate::polyglot::PolyglotRow>,
 }
 
 fn time(ns: f64) -> String {
@@ -110,6 +112,7 @@ impl Results {
             busy,
             attempts,
             loads: Vec::new(),
+            polyglot: Vec::new(),
             rss: None,
         }
     }
@@ -170,6 +173,7 @@ impl Results {
         self.latency_table(&mut out, Table::Compute);
         self.loads_table(&mut out);
         self.rss_table(&mut out);
+        self.polyglot_table(&mut out);
         self.throughput_table(&mut out);
         self.targets_table(&mut out);
         let _ = write!(out, "\n{END}");
@@ -286,6 +290,36 @@ impl Results {
                 time(r.cached.as_nanos() as f64),
                 r.cached_runs,
                 ratio(r.cold.as_secs_f64() / r.cached.as_secs_f64()),
+            );
+        }
+    }
+
+    fn polyglot_table(&self, out: &mut String) {
+        if self.polyglot.is_empty() {
+            return;
+        }
+        out.push_str(
+            "\n**Plugins in Python and JavaScript** (issue #14): the same count-vowels in each \
+             language (`examples/count-vowels`, `examples/python/count-vowels`, \
+             `examples/js/count-vowels`, the last two built by `airlock build`). Cold: one \
+             `load_file` without a cache; cached: median of 10 `load_file`s, each on a fresh \
+             runtime sharing one artifact cache; warm call: mean of 2,000 calls; fresh-instance \
+             call: median of 50 calls with isolation `fresh` (instantiate + `init` + call); RSS: \
+             VmRSS growth over 10 more loaded plugins, one call each, ÷ 10.\n\n\
+             | count-vowels | component | cold compile + start | cached load + start | warm call | fresh-instance call | RSS per idle plugin |\n\
+             |---|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for r in &self.polyglot {
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} MiB | {} | {} | {} | {} | {:.1} MiB |",
+                r.lang,
+                r.bytes as f64 / 1048576.0,
+                time(r.cold.as_nanos() as f64),
+                time(r.cached.as_nanos() as f64),
+                time(r.warm.as_nanos() as f64),
+                time(r.fresh.as_nanos() as f64),
+                r.rss as f64 / 1048576.0,
             );
         }
     }

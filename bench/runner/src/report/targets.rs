@@ -120,6 +120,33 @@ impl Results {
         }
         self.load_target(out);
         self.rss_target(out);
+        self.polyglot_targets(out);
+    }
+
+    /// Issue #14: a cached load of a Python or JS plugin ≤ 10 ms; a warm Python call within
+    /// 10× the Rust one.
+    fn polyglot_targets(&self, out: &mut String) {
+        let row = |lang: &str| self.polyglot.iter().find(|r| r.lang == lang);
+        let verdict = |met: bool| if met { "**pass**" } else { "**miss**" };
+        for lang in ["Python", "JavaScript"] {
+            if let Some(r) = row(lang) {
+                let _ = writeln!(
+                    out,
+                    "| cached load + start of a {lang} plugin ≤ 10 ms | {} | {} | — |",
+                    super::time(r.cached.as_nanos() as f64),
+                    verdict(r.cached <= std::time::Duration::from_millis(10))
+                );
+            }
+        }
+        if let (Some(rust), Some(python)) = (row("Rust"), row("Python")) {
+            let r = python.warm.as_secs_f64() / rust.warm.as_secs_f64();
+            let _ = writeln!(
+                out,
+                "| warm Python call ≤ 10× the Rust one | {} | {} | — |",
+                super::ratio(r),
+                verdict(r <= 10.0)
+            );
+        }
     }
 
     /// Extism's fastest warm configuration in this run: the one Airlock is compared with.
