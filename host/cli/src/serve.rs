@@ -61,13 +61,18 @@ pub struct McpArgs {
     registry: RegistryFlags,
 }
 
-/// Opens the registry, restores what was enabled and (unless told not to) watches folders.
+/// What keeps a served registry current while it lives: the database follower (changes
+/// other processes make, e.g. `airlock plugins disable`) and the folder watcher.
+struct Following {
+    _database: airlock_server::registry::Follower,
+    _folders: Option<airlock_server::registry::Watcher>,
+}
+
+/// Opens the registry, restores what was enabled, follows the changes other processes make
+/// to its database and (unless told not to) watches folders.
 async fn start(
     flags: &RegistryFlags,
-) -> Result<(
-    Arc<airlock_server::registry::Registry>,
-    Option<airlock_server::registry::Watcher>,
-)> {
+) -> Result<(Arc<airlock_server::registry::Registry>, Following)> {
     let registry = Arc::new(crate::plugins::open_registry(
         flags.registry.clone(),
         flags.policy.as_deref(),
@@ -83,11 +88,15 @@ async fn start(
         true => None,
         false => Some(registry.watch()?),
     };
-    Ok((registry, watcher))
+    let following = Following {
+        _database: registry.follow()?,
+        _folders: watcher,
+    };
+    Ok((registry, following))
 }
 
 pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
-    let (registry, _watcher) = start(&args.registry).await?;
+    let (registry, _following) = start(&args.registry).await?;
     let service = Service::new(registry, args.tenant);
     match (args.stdio, args.http) {
         (true, _) => serve::jsonrpc_stdio(service, args.registry.max_frame).await?,
@@ -101,7 +110,7 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
 }
 
 pub async fn mcp(args: McpArgs) -> Result<ExitCode> {
-    let (registry, _watcher) = start(&args.registry).await?;
+    let (registry, _following) = start(&args.registry).await?;
     let server = McpServer::new(registry, args.tenant.clone());
     let Some(address) = args.http else {
         serve::mcp_stdio(server, args.registry.max_frame).await?;

@@ -145,3 +145,129 @@ async fn registrations_are_per_tenant_and_survive_a_restart() {
         .unwrap();
     assert_eq!(sum["result"], 4.0);
 }
+
+/// Whether `plugin`'s before-tool-call hook vetoes a call of `tool`.
+async fn vetoes(plugin: airlock::Plugin, tool: &str) -> bool {
+    let payload = json!({"tool": tool});
+    let ctx = CallContext::default();
+    let outcome = plugin
+        .handle_hook(&HookKind::BeforeToolCall, &payload, &ctx)
+        .await;
+    matches!(outcome.unwrap(), HookOutcome::Veto(_))
+}
+
+/// Waits (at most 5 s) until `done`; how long it took.
+async fn until(what: &str, done: impl Fn() -> bool) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{what}: not seen after 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    started.elapsed()
+}
+
+/// A serving registry follows what another process does to the same database (issue #20:
+/// `airlock plugins disable` from the CLI must reach a running server): enable, a new
+/// configuration, a reload and a disable made through another connection each take effect
+/// within about a second, announced as events; the server's own changes are not redone.
+#[tokio::test(flavor = "multi_thread")]
+async fn changes_made_by_another_process_reach_a_serving_registry() {
+    let dir = TempDir::new("registry-follow");
+    let db = dir.path().join("registry.db");
+    let server = std::sync::Arc::new(open(&db));
+    server
+        .install(std::path::Path::new(guests::CALCULATOR_DIR))
+        .unwrap();
+    server
+        .install(std::path::Path::new(guests::REDACT_DIR))
+        .unwrap();
+    server.restore().await.unwrap();
+    let _follower = server.follow().unwrap();
+    let mut events = server.events();
+    let other = open(&db);
+    let ctx = CallContext::default();
+
+    other.enable("acme", "calculator", json!({})).await.unwrap();
+    let took = until("an enable", || {
+        server.plugin("acme", "calculator").is_some()
+    })
+    .await;
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+    let sum = server
+        .catalog("acme")
+        .call("calculator.add", &json!({"a": 2, "b": 3}), &ctx)
+        .await
+        .unwrap();
+    assert_eq!(sum["result"], 5.0);
+
+    other
+        .enable("acme", "redact", json!({"deny_tools": ["shell"]}))
+        .await
+        .unwrap();
+    until("a second enable", || {
+        server.plugin("acme", "redact").is_some()
+    })
+    .await;
+    assert!(vetoes(server.plugin("acme", "redact").unwrap(), "shell").await);
+    let before = server.plugin("acme", "redact").unwrap();
+    other
+        .set_config("acme", "redact", json!({"deny_tools": ["email"]}))
+        .await
+        .unwrap();
+    until("a new configuration", || {
+        !server.plugin("acme", "redact").unwrap().same_as(&before)
+    })
+    .await;
+    let redact = server.plugin("acme", "redact").unwrap();
+    assert!(vetoes(redact.clone(), "email").await && !vetoes(redact, "shell").await);
+
+    let calculator = server.plugin("acme", "calculator").unwrap();
+    other.reload("calculator").await.unwrap();
+    until("a reload", || {
+        !server
+            .plugin("acme", "calculator")
+            .unwrap()
+            .same_as(&calculator)
+    })
+    .await;
+
+    // The server's own change is applied once, not again when another process writes.
+    server.enable("globex", "redact", json!({})).await.unwrap();
+    let own = server.plugin("globex", "redact").unwrap();
+    other.disable("acme", "calculator").await.unwrap();
+    let took = until("a disable", || {
+        server.plugin("acme", "calculator").is_none()
+    })
+    .await;
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+    assert!(
+        server
+            .catalog("acme")
+            .entries()
+            .iter()
+            .all(|e| !e.name.starts_with("calculator."))
+    );
+    assert!(server.plugin("globex", "redact").unwrap().same_as(&own));
+
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(event);
+    }
+    use airlock_server::registry::RegistryEvent::*;
+    let count = |f: &dyn Fn(&airlock_server::registry::RegistryEvent) -> bool| {
+        seen.iter().filter(|e| f(e)).count()
+    };
+    assert_eq!(
+        count(&|e| matches!(e, Enabled { tenant, .. } if tenant == "acme")),
+        2,
+        "{seen:?}"
+    );
+    assert_eq!(count(&|e| matches!(e, Reloaded { .. })), 2, "{seen:?}");
+    assert_eq!(
+        count(&|e| matches!(e, Disabled { plugin, .. } if plugin == "calculator")),
+        1
+    );
+}

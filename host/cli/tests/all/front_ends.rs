@@ -284,3 +284,87 @@ fn inspect_shows_the_imports_and_exports_of_any_component() {
             .any(|e| e["name"] == "airlock:plugin/tools@0.1.0")
     );
 }
+
+/// A change made by another process reaches a running server (issue #20): with `airlock mcp`
+/// serving the calculator, `airlock plugins disable calculator` (a separate process) makes
+/// the server send `notifications/tools/list_changed` within about a second, and its tool
+/// list no longer has the calculator's tools.
+#[test]
+fn a_plugin_disabled_from_the_cli_leaves_a_running_servers_tool_list() {
+    let dir = scratch("follow");
+    let db = dir.join("registry.db");
+    let db = db.to_str().unwrap();
+    let plugins = |args: &[&str]| {
+        let mut all = vec!["plugins", "--registry", db, "--tenant", "default"];
+        all.extend_from_slice(args);
+        let out = run(&all);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    plugins(&["enable", guests::CALCULATOR_DIR]);
+    let mut child = airlock()
+        .args(["mcp", "--registry", db])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel::<String>();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut stdin = child.stdin.take().unwrap();
+    let mut send = |message: Value| writeln!(stdin, "{message}").unwrap();
+    let wait_for = |what: &str, test: &dyn Fn(&Value) -> bool| -> (Value, Duration) {
+        let started = Instant::now();
+        loop {
+            let left = Duration::from_secs(10).saturating_sub(started.elapsed());
+            let line = received
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {what} within 10 s"));
+            let message: Value = serde_json::from_str(&line).unwrap();
+            if test(&message) {
+                return (message, started.elapsed());
+            }
+        }
+    };
+    let tools = |reply: &Value| -> Vec<String> {
+        let list = reply["result"]["tools"].as_array().unwrap();
+        list.iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    send(json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}}}));
+    wait_for("initialize reply", &|m| m["id"] == 1);
+    send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}));
+    let (listed, _) = wait_for("tools/list reply", &|m| m["id"] == 2);
+    assert!(
+        tools(&listed).contains(&"calculator.add".to_string()),
+        "{listed}"
+    );
+
+    plugins(&["disable", "calculator"]);
+    let (_, took) = wait_for("list_changed", &|m| {
+        m["method"] == "notifications/tools/list_changed"
+    });
+    assert!(took < Duration::from_secs(3), "list_changed after {took:?}");
+    send(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}));
+    let (listed, _) = wait_for("tools/list reply", &|m| m["id"] == 3);
+    assert!(
+        tools(&listed).iter().all(|t| !t.starts_with("calculator.")),
+        "{listed}"
+    );
+    child.kill().ok();
+    child.wait().ok();
+    std::fs::remove_dir_all(&dir).ok();
+}

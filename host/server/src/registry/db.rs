@@ -23,6 +23,10 @@ pub struct Registration {
     /// Unix seconds.
     pub installed_at: i64,
     pub updated_at: i64,
+    /// Counts the writes to this registration: a process serving it compares it with the
+    /// generation it applied to notice another process's change ([`super::follow`]).
+    #[serde(skip)]
+    pub generation: i64,
 }
 
 /// One installed plugin folder.
@@ -91,7 +95,15 @@ impl Db {
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
         add_source_columns(&connection)?;
+        add_generation_column(&connection)?;
         Ok(Db { connection })
+    }
+
+    /// SQLite's `data_version`: changes whenever another connection commits a write
+    /// (<https://sqlite.org/pragma.html#pragma_data_version>).
+    pub(crate) fn data_version(&self) -> rusqlite::Result<i64> {
+        self.connection
+            .query_row("PRAGMA data_version", [], |row| row.get(0))
     }
 
     /// Records (or updates) an installed folder and its dependencies, in one transaction.
@@ -148,44 +160,57 @@ impl Db {
         rows.collect()
     }
 
-    /// Records `tenant`'s registration of `plugin` as enabled with `config`.
+    /// Records `tenant`'s registration of `plugin` as enabled with `config`; returns its
+    /// new generation. Every write to a registration returns it, read in the same
+    /// statement, so a concurrent write by another process is never taken for this one.
     pub(crate) fn enable(
         &self,
         tenant: &str,
         plugin: &str,
         version: &str,
         config: &Value,
-    ) -> rusqlite::Result<()> {
-        self.connection.execute(
-            "INSERT INTO registrations (tenant, plugin, version, enabled, config, installed_at, updated_at)
-             VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5)
-             ON CONFLICT(tenant, plugin) DO UPDATE SET version = ?3, enabled = 1, config = ?4, updated_at = ?5",
+    ) -> rusqlite::Result<i64> {
+        self.connection.query_row(
+            "INSERT INTO registrations (tenant, plugin, version, enabled, config, installed_at, updated_at, generation)
+             VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5, 1)
+             ON CONFLICT(tenant, plugin) DO UPDATE SET version = ?3, enabled = 1, config = ?4,
+                 updated_at = ?5, generation = generation + 1
+             RETURNING generation",
             params![tenant, plugin, version, config.to_string(), now()],
-        )?;
-        Ok(())
+            |row| row.get(0),
+        )
     }
 
-    pub(crate) fn disable(&self, tenant: &str, plugin: &str) -> rusqlite::Result<()> {
-        self.connection.execute(
-            "UPDATE registrations SET enabled = 0, updated_at = ?3 WHERE tenant = ?1 AND plugin = ?2",
-            params![tenant, plugin, now()],
-        )?;
-        Ok(())
+    /// Records the registration as disabled; its new generation (`None`: there is none).
+    pub(crate) fn disable(&self, tenant: &str, plugin: &str) -> rusqlite::Result<Option<i64>> {
+        self.connection
+            .query_row(
+                "UPDATE registrations SET enabled = 0, updated_at = ?3, generation = generation + 1
+                 WHERE tenant = ?1 AND plugin = ?2 RETURNING generation",
+                params![tenant, plugin, now()],
+                |row| row.get(0),
+            )
+            .optional()
     }
 
-    /// Stores a new configuration (and the version it was checked against).
+    /// Stores a new configuration (and the version it was checked against); the
+    /// registration's new generation (`None`: there is none).
     pub(crate) fn set_config(
         &self,
         tenant: &str,
         plugin: &str,
         version: &str,
         config: &Value,
-    ) -> rusqlite::Result<()> {
-        self.connection.execute(
-            "UPDATE registrations SET config = ?3, version = ?4, updated_at = ?5 WHERE tenant = ?1 AND plugin = ?2",
-            params![tenant, plugin, config.to_string(), version, now()],
-        )?;
-        Ok(())
+    ) -> rusqlite::Result<Option<i64>> {
+        self.connection
+            .query_row(
+                "UPDATE registrations SET config = ?3, version = ?4, updated_at = ?5,
+                     generation = generation + 1
+                 WHERE tenant = ?1 AND plugin = ?2 RETURNING generation",
+                params![tenant, plugin, config.to_string(), version, now()],
+                |row| row.get(0),
+            )
+            .optional()
     }
 
     pub(crate) fn registrations(
@@ -194,7 +219,8 @@ impl Db {
         plugin: Option<&str>,
     ) -> rusqlite::Result<Vec<Registration>> {
         let mut statement = self.connection.prepare(
-            "SELECT tenant, plugin, version, enabled, config, installed_at, updated_at FROM registrations
+            "SELECT tenant, plugin, version, enabled, config, installed_at, updated_at, generation
+             FROM registrations
              WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR plugin = ?2) ORDER BY tenant, plugin",
         )?;
         let rows = statement.query_map(params![tenant, plugin], |row| {
@@ -207,6 +233,7 @@ impl Db {
                 config: serde_json::from_str(&config).unwrap_or(Value::Null),
                 installed_at: row.get(5)?,
                 updated_at: row.get(6)?,
+                generation: row.get(7)?,
             })
         })?;
         rows.collect()
@@ -322,6 +349,22 @@ fn add_source_columns(connection: &Connection) -> rusqlite::Result<()> {
         connection.execute_batch(
             "ALTER TABLE installed ADD COLUMN source TEXT;
              ALTER TABLE installed ADD COLUMN source_digest TEXT;",
+        )?;
+    }
+    Ok(())
+}
+
+/// Migration: databases made before registry changes were followed across processes lack
+/// the `generation` column of `registrations`; add it (0 for every existing row).
+fn add_generation_column(connection: &Connection) -> rusqlite::Result<()> {
+    let has: i64 = connection.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('registrations') WHERE name = 'generation'",
+        [],
+        |row| row.get(0),
+    )?;
+    if has == 0 {
+        connection.execute_batch(
+            "ALTER TABLE registrations ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;",
         )?;
     }
     Ok(())

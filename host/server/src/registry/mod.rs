@@ -15,6 +15,7 @@
 mod db;
 mod dependencies;
 mod errors;
+mod follow;
 mod reload;
 mod resolve;
 mod routing;
@@ -35,6 +36,7 @@ use airlock::{Health, LoadOptions, Plugin, Runtime};
 
 pub use db::{Installed, Registration};
 pub use errors::RegistryError;
+pub use follow::{FOLLOW_EVERY, Follower};
 pub use reload::ReloadOutcome;
 pub use tokens::{Role, TokenHolder, TokenInfo};
 pub use watch::Watcher;
@@ -106,6 +108,8 @@ pub struct Registry {
     /// swaps never interleave. Calls never take it.
     changes: tokio::sync::Mutex<()>,
     events: broadcast::Sender<RegistryEvent>,
+    /// What of the database this process serves (see [`follow`]).
+    applied: Mutex<follow::Applied>,
 }
 
 fn key(tenant: &str, plugin: &str) -> Key {
@@ -140,6 +144,7 @@ impl Registry {
             live: RwLock::default(),
             changes: tokio::sync::Mutex::new(()),
             events: broadcast::channel(256).0,
+            applied: Mutex::default(),
         })
     }
 

@@ -56,9 +56,13 @@ impl Registry {
             let outcome = match swapped {
                 Ok(plugin) => {
                     let to = plugin.metadata().version.to_string();
-                    self.db()
+                    let generation = self
+                        .db()
                         .set_config(tenant, name, &to, &config)
                         .map_err(|e| self.write_failed(e))?;
+                    if let Some(generation) = generation {
+                        self.record(tenant, name, generation);
+                    }
                     self.emit(RegistryEvent::Reloaded {
                         tenant: tenant.into(),
                         plugin: name.into(),

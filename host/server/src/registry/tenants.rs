@@ -27,10 +27,13 @@ impl Registry {
         let plugin = self.swap(tenant, name, &dir, config.clone()).await?;
         let version = plugin.metadata().version.to_string();
         let written = self.db().enable(tenant, name, &version, &config);
-        if let Err(e) = written {
-            let previous = stored.filter(|r| r.enabled).map(|r| r.config);
-            self.undo_swap(tenant, name, &dir, previous).await;
-            return Err(self.write_failed(e));
+        match written {
+            Ok(generation) => self.record(tenant, name, generation),
+            Err(e) => {
+                let previous = stored.filter(|r| r.enabled).map(|r| r.config);
+                self.undo_swap(tenant, name, &dir, previous).await;
+                return Err(self.write_failed(e));
+            }
         }
         self.emit(RegistryEvent::Enabled {
             tenant: tenant.into(),
@@ -52,9 +55,13 @@ impl Registry {
                 dependents,
             });
         }
-        self.db()
+        let generation = self
+            .db()
             .disable(tenant, name)
             .map_err(|e| self.write_failed(e))?;
+        if let Some(generation) = generation {
+            self.record(tenant, name, generation);
+        }
         let live = self.live_map_mut().remove(&key(tenant, name));
         if let Some(live) = live {
             live.plugin.shutdown().await;
@@ -94,14 +101,21 @@ impl Registry {
             }
         };
         let written = self.db().set_config(tenant, name, &version, &config);
-        if let Err(e) = written {
-            if registration.enabled {
-                self.undo_swap(tenant, name, &dir, Some(registration.config))
-                    .await;
+        match written {
+            Ok(generation) => {
+                if let Some(generation) = generation {
+                    self.record(tenant, name, generation);
+                }
+                Ok(())
             }
-            return Err(self.write_failed(e));
+            Err(e) => {
+                if registration.enabled {
+                    self.undo_swap(tenant, name, &dir, Some(registration.config))
+                        .await;
+                }
+                Err(self.write_failed(e))
+            }
         }
-        Ok(())
     }
 
     /// After a swap whose database write failed (a full disk): serves what the database
@@ -156,7 +170,16 @@ impl Registry {
     pub async fn restore(&self) -> Result<Vec<(Registration, RegistryError)>, RegistryError> {
         let _changes = self.changes.lock().await;
         let mut failures = Vec::new();
-        for registration in self.registrations(None)?.into_iter().filter(|r| r.enabled) {
+        for registration in self.registrations(None)? {
+            // Applied either way: a failure is not retried until the registration changes.
+            self.record(
+                &registration.tenant,
+                &registration.plugin,
+                registration.generation,
+            );
+            if !registration.enabled {
+                continue;
+            }
             // A restart changes nothing stored: start, do not re-record.
             if let Err(error) = self.start_registered(&registration).await {
                 tracing::warn!(

@@ -1,0 +1,202 @@
+//! Following the database: changes another process (the CLI, another server on the same
+//! file) makes to the registry reach the plugins this process serves within about
+//! [`FOLLOW_EVERY`]. SQLite's `PRAGMA data_version` changes on this connection whenever
+//! another connection commits, so the poll is one cheap query; when it moves, every
+//! registration whose generation differs from the one this process applied is started,
+//! restarted (new configuration, reloaded version) or stopped, and the change is announced
+//! through [`Registry::events`] as if it had been made here (an MCP front end sends
+//! `notifications/tools/list_changed`). Folders installed elsewhere are announced as
+//! [`RegistryEvent::Installed`], so the folder watcher covers them too.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use super::db::{Installed, Registration};
+use super::{Key, Registry, RegistryError, RegistryEvent, key};
+
+/// How often the database is checked for other processes' writes.
+pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
+
+/// Applies other processes' registry changes, until dropped.
+pub struct Follower {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What this process last applied: each registration's generation and each installed
+/// folder's row.
+#[derive(Default)]
+pub(super) struct Applied {
+    generations: HashMap<Key, i64>,
+    installed: HashMap<String, Installed>,
+}
+
+impl Registry {
+    /// Polls the database every [`FOLLOW_EVERY`] and applies what other processes changed
+    /// ([`Registry::sync`]), starting with whatever changed since this process restored.
+    /// Errors: the database cannot be read.
+    pub fn follow(self: &Arc<Self>) -> Result<Follower, RegistryError> {
+        let version = self.db().data_version()?;
+        for installed in self.installed()? {
+            self.applied()
+                .installed
+                .insert(installed.name.clone(), installed);
+        }
+        let task = tokio::spawn(poll(Arc::downgrade(self), version));
+        Ok(Follower { task })
+    }
+
+    /// Brings what this process serves in line with the database: every registration
+    /// changed since this process last applied it is started, restarted or stopped. A
+    /// registration that fails to start is logged and reported as
+    /// [`RegistryEvent::ReloadFailed`], and not retried until it changes again.
+    pub async fn sync(&self) -> Result<(), RegistryError> {
+        let _changes = self.changes.lock().await;
+        self.announce_installs()?;
+        let registrations = self.registrations(None)?;
+        let stored: HashSet<Key> = registrations
+            .iter()
+            .map(|r| key(&r.tenant, &r.plugin))
+            .collect();
+        for registration in registrations {
+            let k = key(&registration.tenant, &registration.plugin);
+            if self.applied().generations.get(&k) != Some(&registration.generation) {
+                self.apply(&registration).await;
+            }
+        }
+        // Registrations removed from the database altogether.
+        let gone: Vec<Key> = self
+            .live_map()
+            .keys()
+            .filter(|k| !stored.contains(*k))
+            .cloned()
+            .collect();
+        for (tenant, plugin) in gone {
+            self.stop(&tenant, &plugin).await;
+        }
+        Ok(())
+    }
+
+    /// Serves `registration` as stored: started with its configuration when enabled (the
+    /// version in its folder, state carried over), stopped when not.
+    async fn apply(&self, registration: &Registration) {
+        let (tenant, plugin) = (&registration.tenant, &registration.plugin);
+        let from = self
+            .plugin(tenant, plugin)
+            .map(|p| p.metadata().version.to_string());
+        self.record(tenant, plugin, registration.generation);
+        if !registration.enabled {
+            self.stop(tenant, plugin).await;
+            return;
+        }
+        match self.start_registered(registration).await {
+            Ok(started) => {
+                let to = started.metadata().version.to_string();
+                tracing::info!(
+                    tenant,
+                    plugin,
+                    version = to,
+                    "applied a change made by another process"
+                );
+                self.emit(match from {
+                    None => RegistryEvent::Enabled {
+                        tenant: tenant.clone(),
+                        plugin: plugin.clone(),
+                        version: to,
+                    },
+                    Some(from) => RegistryEvent::Reloaded {
+                        tenant: tenant.clone(),
+                        plugin: plugin.clone(),
+                        from: Some(from),
+                        to,
+                    },
+                });
+            }
+            Err(error) => {
+                tracing::warn!(
+                    tenant,
+                    plugin,
+                    "a change made by another process cannot be applied: {error}"
+                );
+                self.emit(RegistryEvent::ReloadFailed {
+                    tenant: tenant.clone(),
+                    plugin: plugin.clone(),
+                    reason: error.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Stops `tenant`'s `plugin` if this process serves it.
+    async fn stop(&self, tenant: &str, plugin: &str) {
+        let live = self.live_map_mut().remove(&key(tenant, plugin));
+        if let Some(live) = live {
+            live.plugin.shutdown().await;
+            tracing::info!(tenant, plugin, "stopped: disabled by another process");
+            self.emit(RegistryEvent::Disabled {
+                tenant: tenant.into(),
+                plugin: plugin.into(),
+            });
+        }
+    }
+
+    /// Announces folders installed (or installed again) by another process.
+    fn announce_installs(&self) -> Result<(), RegistryError> {
+        for installed in self.installed()? {
+            let known = self.applied().installed.get(&installed.name) == Some(&installed);
+            if !known {
+                self.applied()
+                    .installed
+                    .insert(installed.name.clone(), installed.clone());
+                self.emit(RegistryEvent::Installed {
+                    plugin: installed.name,
+                    version: installed.version,
+                    dir: installed.dir,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes that this process serves `tenant`'s `plugin` as of `generation`.
+    pub(super) fn record(&self, tenant: &str, plugin: &str, generation: i64) {
+        self.applied()
+            .generations
+            .insert(key(tenant, plugin), generation);
+    }
+
+    fn applied(&self) -> std::sync::MutexGuard<'_, Applied> {
+        self.applied.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+async fn poll(registry: Weak<Registry>, mut seen: i64) {
+    // A change between the restore and the first poll shows in the generations.
+    let mut changed = true;
+    loop {
+        let Some(strong) = registry.upgrade() else {
+            return;
+        };
+        if changed && let Err(e) = strong.sync().await {
+            tracing::warn!("cannot apply the registry's changes: {e}");
+        }
+        let version = strong.db().data_version();
+        drop(strong);
+        changed = match version {
+            Ok(version) => std::mem::replace(&mut seen, version) != version,
+            Err(e) => {
+                tracing::warn!("cannot check the registry database for changes: {e}");
+                false
+            }
+        };
+        if !changed {
+            tokio::time::sleep(FOLLOW_EVERY).await;
+        }
+    }
+}
