@@ -243,7 +243,8 @@ pub enum CallError {
     ShutDown { plugin: String },
 
     /// The plugin failed (trapped, hit a limit) too many times in a row; calls fail fast
-    /// until it is reloaded or enabled again.
+    /// until a trial call after the cool-down is answered ([`crate::LoadOptions::failure_cooldown`]),
+    /// or it is reset, reloaded or enabled again. `reason` says which, and how to reset.
     #[error("plugin `{plugin}` is marked failing: {reason}")]
     Failing { plugin: String, reason: String },
 

@@ -208,6 +208,10 @@ pub struct LoadOptions {
     /// After this many failures in a row (traps, limit hits, instances that cannot start)
     /// the plugin is marked failing and calls fail fast.
     pub failure_threshold: u32,
+    /// How long a failing plugin's calls fail fast before one call is let through to try
+    /// again (a circuit breaker's half-open state): its answer clears the mark, another
+    /// failure starts the wait again. Default 30 s.
+    pub failure_cooldown: std::time::Duration,
     /// Whether instances live across calls. A plugin folder's manifest may ask for
     /// `fresh`; the stricter of the two applies.
     pub isolation: Isolation,
@@ -222,6 +226,7 @@ impl Default for LoadOptions {
             max_idle: 4,
             state: None,
             failure_threshold: 5,
+            failure_cooldown: std::time::Duration::from_secs(30),
             isolation: Isolation::Reuse,
         }
     }
@@ -250,6 +255,14 @@ impl LoadOptions {
     /// These options with another isolation mode.
     pub fn isolation(mut self, isolation: Isolation) -> Self {
         self.isolation = isolation;
+        self
+    }
+
+    /// These options with another failure threshold and cool-down (see
+    /// [`LoadOptions::failure_threshold`], [`LoadOptions::failure_cooldown`]).
+    pub fn failures(mut self, threshold: u32, cooldown: std::time::Duration) -> Self {
+        self.failure_threshold = threshold.max(1);
+        self.failure_cooldown = cooldown;
         self
     }
 

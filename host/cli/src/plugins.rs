@@ -58,6 +58,9 @@ enum PluginsCommand {
     Reload { plugin: String },
     /// Start the plugin for the tenant and poll its health.
     Health { plugin: String },
+    /// Restart a plugin for the tenant with its stored configuration, clearing a failing
+    /// mark (a running server applies it within about a second).
+    Reset { plugin: String },
 }
 
 #[derive(Subcommand)]
@@ -146,6 +149,14 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
                 true => ExitCode::SUCCESS,
                 false => ExitCode::FAILURE,
             })
+        }
+        PluginsCommand::Reset { plugin } => {
+            registry.reset(tenant, &plugin).await?;
+            out.done(
+                &json!({"tenant": tenant, "plugin": plugin, "reset": true}),
+                &format!("reset {plugin} for {tenant}: restarted with its stored configuration"),
+            );
+            Ok(ExitCode::SUCCESS)
         }
         PluginsCommand::Health { plugin } => {
             let health = registry.health(tenant, &plugin).await?;

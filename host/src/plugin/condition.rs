@@ -1,13 +1,22 @@
-//! [`Condition`]: whether a plugin is fit to take calls. Failures that discard an instance
-//! (traps, limit hits, instances that cannot start) are counted; after enough in a row the
-//! plugin is marked failing and calls fail fast with the last reason, rather than burning
-//! a fresh instance per call on a plugin that cannot work. A success resets the count.
+//! [`Condition`]: whether a plugin is fit to take calls — a circuit breaker. Failures that
+//! discard an instance (traps, limit hits, instances that cannot start) are counted; after
+//! enough in a row the plugin is marked failing (open) and calls fail fast with the last
+//! reason, rather than burning a fresh instance per call on a plugin that cannot work.
+//! After a cool-down one call is let through (half-open): an answer clears the mark, a
+//! failure starts the cool-down again. An answer also resets the count.
+//!
+//! One caller can trip the breaker for everyone calling the same loaded plugin (in the
+//! registry: the same tenant's; tenants never share one), for at most the cool-down at a
+//! time: a plugin that traps on some inputs costs a fresh instance per failed call, and the
+//! breaker bounds that cost, while the half-open trial brings the plugin back without an
+//! operator. An operator can also reset it at once ([`Condition::reset`]).
 //!
 //! Every call reads and records here, from many threads at once: the healthy path is two
 //! atomic loads and writes nothing, so concurrent callers do not fight over a cache line.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -19,7 +28,8 @@ use crate::CallError;
 pub enum PluginState {
     /// Taking calls.
     Ready,
-    /// Failed too often in a row; calls fail fast until it is reloaded or enabled again.
+    /// Failed too often in a row; calls fail fast until a trial call after the cool-down
+    /// is answered, or it is reset, reloaded or enabled again.
     Failing { reason: String },
     /// Shut down; calls are refused.
     Stopped,
@@ -27,20 +37,57 @@ pub enum PluginState {
 
 pub(crate) struct Condition {
     threshold: u32,
+    cooldown: Duration,
     /// Discarding failures since the last success.
     failures: AtomicU32,
     /// Set once `reason` holds why the plugin is failing.
     failing: AtomicBool,
     reason: Mutex<Option<String>>,
+    /// While failing: when (milliseconds since `epoch`) the next trial call may go through.
+    retry_at: AtomicU64,
+    epoch: Instant,
 }
 
 impl Condition {
-    pub(crate) fn new(threshold: u32) -> Self {
+    /// Marks failing after `threshold` failures in a row; tries again after `cooldown`.
+    pub(crate) fn new(threshold: u32, cooldown: Duration) -> Self {
         Condition {
             threshold: threshold.max(1),
+            cooldown,
             failures: AtomicU32::new(0),
             failing: AtomicBool::new(false),
             reason: Mutex::new(None),
+            retry_at: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn cooldown_ms(&self) -> u64 {
+        self.cooldown.as_millis() as u64
+    }
+
+    /// Whether a call may go ahead: yes when the plugin is not failing, and for exactly
+    /// one caller once the cool-down is over (the trial; the next trial is a cool-down
+    /// later). Otherwise the reason it is failing.
+    pub(crate) fn admit(&self) -> Result<(), String> {
+        if !self.failing.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let now = self.now_ms();
+        let due = self.retry_at.load(Ordering::Acquire);
+        let next = now.saturating_add(self.cooldown_ms());
+        let won = now >= due
+            && self
+                .retry_at
+                .compare_exchange(due, next, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok();
+        match (won, self.failing()) {
+            (true, _) | (_, None) => Ok(()),
+            (false, Some(reason)) => Err(reason),
         }
     }
 
@@ -63,6 +110,11 @@ impl Condition {
         let answered = matches!(result, Ok(_) | Err(CallError::Plugin { .. }));
         match result {
             Err(e) if e.discards_instance() => self.failed(e),
+            // A trial call was answered: the plugin works again.
+            _ if answered && self.failing.load(Ordering::Acquire) => {
+                tracing::info!("a failing plugin answered its trial call: taking calls again");
+                self.reset();
+            }
             // Only write when there is a streak to end: the common case stays read-only.
             _ if answered && self.failures.load(Ordering::Relaxed) != 0 => {
                 self.failures.store(0, Ordering::Relaxed)
@@ -84,7 +136,18 @@ impl Condition {
         let failures = self.failures.load(Ordering::Relaxed);
         if reason.is_none() && failures >= self.threshold {
             tracing::warn!(plugin = e.plugin(), failures, "plugin marked failing: {e}");
-            *reason = Some(format!("{failures} failures in a row, the last: {e}"));
+            let wait = self.cooldown.as_secs_f64();
+            *reason = Some(format!(
+                "{failures} failures in a row, the last: {e}. Calls fail fast; one is let \
+                 through to try again every {wait} s, or reset it now (`airlock plugins reset \
+                 {plugin}`, JSON-RPC `plugin/reset`, `POST /api/v1/plugins/{plugin}/reset`, \
+                 `Plugin::reset`)",
+                plugin = e.plugin()
+            ));
+            self.retry_at.store(
+                self.now_ms().saturating_add(self.cooldown_ms()),
+                Ordering::Release,
+            );
             self.failing.store(true, Ordering::Release);
         }
     }
@@ -112,7 +175,7 @@ mod tests {
 
     #[test]
     fn a_streak_marks_failing_and_only_an_answer_ends_it() {
-        let condition = Condition::new(3);
+        let condition = Condition::new(3, Duration::from_secs(3600));
         condition.record(&trap());
         condition.record(&trap());
         // A full instance pool says nothing about the plugin: the streak goes on.
@@ -144,5 +207,28 @@ mod tests {
         condition.record(&trap());
         condition.record(&trap());
         assert!(condition.failing().is_none());
+    }
+
+    #[test]
+    fn after_the_cooldown_one_trial_goes_through_and_its_outcome_decides() {
+        let condition = Condition::new(2, Duration::from_millis(50));
+        condition.record(&trap());
+        condition.record(&trap());
+        let reason = condition.admit().expect_err("failing: calls fail fast");
+        assert!(reason.contains("airlock plugins reset p"), "{reason}");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(condition.admit().is_ok(), "the trial goes through");
+        assert!(condition.admit().is_err(), "only one trial per cool-down");
+        // The trial failed: fail fast for another cool-down, then try again.
+        condition.record(&trap());
+        assert!(condition.admit().is_err());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(condition.admit().is_ok());
+        condition.record(&Ok(()));
+        assert!(
+            condition.failing().is_none(),
+            "an answered trial clears the mark"
+        );
+        assert!(condition.admit().is_ok() && condition.admit().is_ok());
     }
 }

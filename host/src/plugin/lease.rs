@@ -9,7 +9,7 @@ use crate::{CallError, Isolation};
 
 impl Plugin {
     pub(super) async fn checkout(&self) -> Result<Lease, CallError> {
-        if let Some(reason) = self.inner.condition.failing() {
+        if let Err(reason) = self.inner.condition.admit() {
             return Err(CallError::Failing {
                 plugin: self.name().to_string(),
                 reason,

@@ -157,7 +157,8 @@ impl Plugin {
         }
     }
 
-    /// Clears a failing mark so calls are tried again.
+    /// Clears a failing mark so calls are tried again at once (without waiting for the
+    /// cool-down's trial call).
     pub fn reset(&self) {
         self.inner.condition.reset();
     }

@@ -179,7 +179,7 @@ impl Plugin {
             indices,
             pool,
             seed: RwLock::new(options.state.map(Arc::from)),
-            condition: Condition::new(options.failure_threshold),
+            condition: Condition::new(options.failure_threshold, options.failure_cooldown),
             next_call: AtomicU64::new(1),
             _runtime: runtime,
         };

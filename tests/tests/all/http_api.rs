@@ -84,6 +84,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
         r#"{"payload": {"tool": "curl"}}"#,
         false,
     ),
+    ("POST", "/api/v1/plugins/redact/reset", "", true),
     ("POST", "/api/v1/plugins/redact/disable", "", true),
 ];
 

@@ -416,3 +416,51 @@ async fn a_client_that_disconnects_mid_call_leaves_the_server_sound() {
         .unwrap();
     assert_eq!(echoed, json!("still here"));
 }
+
+/// A plugin marked failing says how to recover, and `plugin/reset` brings it back at once
+/// (issue #20): five traps in a row, then calls fail fast with a message naming the reset
+/// on every front end; after the reset the plugin answers again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_plugin_names_its_reset_and_the_reset_brings_it_back() {
+    let mut c = start(1 << 20).await;
+    let hostile = plugin_folder("hostile", guests::HOSTILE, "");
+    c.ok(1, "plugin/load", json!({"path": hostile.path()}))
+        .await;
+    c.ok(2, "plugin/enable", json!({"plugin": "hostile"})).await;
+    let panic = json!({"tool": "hostile.panic", "arguments": {"text": "boom"}});
+    for id in 10..15 {
+        assert_eq!(
+            c.error(id, "tool/call", panic.clone()).await["code"],
+            -32004
+        );
+    }
+    let echo = json!({"tool": "hostile.echo", "arguments": {"text": "hi"}});
+    let failing = c.error(20, "tool/call", echo.clone()).await;
+    assert_eq!(failing["data"]["kind"], "failing", "{failing}");
+    let message = failing["message"].as_str().unwrap();
+    for hint in [
+        "airlock plugins reset hostile",
+        "plugin/reset",
+        "/api/v1/plugins/hostile/reset",
+    ] {
+        assert!(message.contains(hint), "{message}");
+    }
+    let health = c
+        .ok(21, "plugin/health", json!({"plugin": "hostile"}))
+        .await;
+    assert_eq!(health["state"], "failing");
+
+    let reset = c.ok(22, "plugin/reset", json!({"plugin": "hostile"})).await;
+    assert_eq!(reset["state"]["state"], "ready", "{reset}");
+    assert_eq!(c.ok(23, "tool/call", echo).await, "hi");
+    let not_enabled = c
+        .error(24, "plugin/reset", json!({"plugin": "calculator"}))
+        .await;
+    assert!(
+        not_enabled["message"]
+            .as_str()
+            .unwrap()
+            .contains("calculator"),
+        "{not_enabled}"
+    );
+}

@@ -370,6 +370,8 @@ fn plugins_commands_manage_the_registry_across_processes() {
     assert_eq!(reloaded[0]["tenant"], "acme");
     assert_eq!(reloaded[0]["to"], "0.1.0");
     assert_eq!(reloaded[0]["error"], serde_json::Value::Null);
+    let reset = json_of(&run(&["reset", "calculator", "--json"]));
+    assert_eq!(reset["reset"], true);
 
     // Another tenant sees none of it.
     let other = airlock(&[
@@ -398,6 +400,16 @@ fn plugins_commands_manage_the_registry_across_processes() {
     ]);
     assert_eq!(not_enabled.status.code(), Some(2));
     assert!(stderr(&not_enabled).contains("not enabled for tenant `globex`"));
+    let reset = airlock(&[
+        "plugins",
+        "--registry",
+        db,
+        "--tenant",
+        "globex",
+        "reset",
+        "calculator",
+    ]);
+    assert_eq!(reset.status.code(), Some(2), "{}", stderr(&reset));
 
     json_of(&run(&["disable", "calculator", "--json"]));
     let listed = json_of(&run(&["list", "--json"]));

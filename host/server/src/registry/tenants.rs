@@ -118,6 +118,21 @@ impl Registry {
         }
     }
 
+    /// Resets `tenant`'s `name`: restarts it with its stored configuration (state carried
+    /// over), which clears a failing mark at once instead of after the cool-down's trial
+    /// call. Recorded as a change, so every process serving the registry restarts it too.
+    /// Errors: [`RegistryError::NotEnabled`] when the tenant has not enabled it.
+    pub async fn reset(&self, tenant: &str, name: &str) -> Result<(), RegistryError> {
+        let registration = self.registration(tenant, name)?;
+        if !registration.enabled {
+            return Err(RegistryError::NotEnabled {
+                tenant: tenant.into(),
+                plugin: name.into(),
+            });
+        }
+        self.set_config(tenant, name, registration.config).await
+    }
+
     /// After a swap whose database write failed (a full disk): serves what the database
     /// holds again, so a change reported as failed has no effect. `previous` is the stored
     /// configuration of an enabled registration; `None` stops the plugin.

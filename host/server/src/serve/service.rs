@@ -25,6 +25,7 @@ pub const METHODS: &[&str] = &[
     "plugin/config/get",
     "plugin/config/set",
     "plugin/health",
+    "plugin/reset",
     "tool/list",
     "tool/call",
     "hook/dispatch",
@@ -214,6 +215,13 @@ impl Service {
                     .await
                     .map_err(failed)?;
                 Ok(serde_json::to_value(health).expect("serialisable"))
+            }
+            "plugin/reset" => {
+                let p: Named = params(method, raw)?;
+                let tenant = self.tenant(p.tenant);
+                registry.reset(&tenant, &p.plugin).await.map_err(failed)?;
+                let state = registry.plugin(&tenant, &p.plugin).map(|p| p.state());
+                Ok(json!({"tenant": tenant, "plugin": p.plugin, "state": state}))
             }
             "tool/list" => {
                 let p: TenantOnly = params(method, raw)?;

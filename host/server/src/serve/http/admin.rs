@@ -5,7 +5,7 @@
 //!
 //! | | no token | caller | admin |
 //! |---|---|---|---|
-//! | `GET /plugins`, `POST /plugins/{name}/enable|disable`, `GET|PUT /plugins/{name}/config`, `GET /plugins/{name}/health` | 401 | 403 | ✓ |
+//! | `GET /plugins`, `POST /plugins/{name}/enable|disable|reset`, `GET|PUT /plugins/{name}/config`, `GET /plugins/{name}/health` | 401 | 403 | ✓ |
 //! | `GET /tools`, `POST /tools/{plugin.tool}/call`, `POST /hooks/{kind}` | 401 | ✓ | ✓ |
 
 use axum::Router;
@@ -39,6 +39,7 @@ pub fn router(service: Service, max_body: usize) -> Router {
             get(get_config).put(put_config),
         )
         .route("/api/v1/plugins/{name}/health", get(health))
+        .route("/api/v1/plugins/{name}/reset", post(reset))
         .route("/api/v1/tools", get(list_tools))
         .route("/api/v1/tools/{tool}/call", post(call_tool))
         .route("/api/v1/hooks/{kind}", post(dispatch))
@@ -159,6 +160,15 @@ async fn disable(
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
     on_plugin(&api, &headers, &query, "plugin/disable", name).await
+}
+
+async fn reset(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    on_plugin(&api, &headers, &query, "plugin/reset", name).await
 }
 
 async fn get_config(

@@ -58,6 +58,7 @@ pub(super) fn document() -> Value {
                 "put": operation("Replace the tenant's configuration of a plugin", "admin", Some(object), &["name"])
             },
             "/api/v1/plugins/{name}/health": {"get": operation("Poll a plugin's health", "admin", None, &["name"])},
+            "/api/v1/plugins/{name}/reset": {"post": operation("Restart a plugin for the tenant with its stored configuration, clearing a failing mark", "admin", None, &["name"])},
             "/api/v1/tools": {"get": operation("The tenant's tools, namespaced plugin.tool", "caller or admin", None, &[])},
             "/api/v1/tools/{tool}/call": {"post": operation("Call a tool", "caller or admin", Some(call_body), &["tool"])},
             "/api/v1/hooks/{kind}": {"post": operation("Dispatch a hook event through the tenant's plugins", "caller or admin", Some(hook_body), &["kind"])}
