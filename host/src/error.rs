@@ -94,12 +94,20 @@ pub enum LoadError {
     },
 
     #[error(
-        "plugin `{plugin}` requests capabilities the policy does not grant:{}",
-        missing.iter().map(|m| format!("\n  - {m}")).collect::<String>()
+        "plugin `{plugin}` requests capabilities the policy does not grant:{}{}",
+        missing.iter().map(|m| format!("\n  - {m}")).collect::<String>(),
+        pin.as_ref().map_or(String::new(), |line| format!(
+            "\n  and pin the component those grants are for, in the same table: {line} \
+             (policy allowances are keyed by plugin name; the pin keeps another folder \
+             claiming the name from getting them)"
+        ))
     )]
     Denied {
         plugin: String,
         missing: Vec<crate::capabilities::Missing>,
+        /// `sha256 = "…"`, when the component's digest is known and the policy does not pin
+        /// it yet.
+        pin: Option<String>,
     },
 
     #[error(

@@ -358,6 +358,10 @@ fn compute_grant(review: &mut Review, name: &str, requested: &Requested, policy:
         Err(missing) => review.errors.push(LoadError::Denied {
             plugin: name.to_string(),
             missing,
+            pin: review
+                .digest
+                .filter(|_| review.allowed.sha256.is_none())
+                .map(|digest| format!("sha256 = \"{digest}\"")),
         }),
     }
 }
@@ -413,6 +417,25 @@ impl Review {
             candidate,
         })
     }
+}
+
+/// What a reviewer must look at twice: file grants that expose the host, and a grant the
+/// policy does not pin to this component's digest.
+fn warnings(review: &Review) -> Vec<String> {
+    let mut warnings = unsafe_grants(review);
+    let granted = review.grant.as_ref().is_some_and(|g| *g != Grant::none());
+    if let (true, None, Some(digest)) = (granted, review.allowed.sha256, review.digest) {
+        let name = review
+            .manifest
+            .as_ref()
+            .map_or("?", |m| m.plugin.name.as_str());
+        warnings.push(format!(
+            "UNPINNED: the policy grants `{name}` by name only, so any folder claiming that \
+             name gets the same grants; pin this component: `{}`",
+            crate::capabilities::policy_setting(name, "sha256", &format!("\"{digest}\""))
+        ));
+    }
+    warnings
 }
 
 /// The effective file grants that expose the host, as audit warnings.
@@ -484,7 +507,7 @@ impl From<&Review> for AuditReport {
                 "caps": {"fuel": r.caps.fuel, "deadline_ms": r.caps.deadline.map(|d| d.as_millis() as u64), "memory": r.caps.memory, "output": r.caps.output, "http_body": r.caps.http_body},
                 "effective": r.limits.as_ref().map(|l| json!({"fuel": l.fuel, "deadline_ms": l.deadline.as_millis() as u64, "memory": l.memory_bytes, "output": l.output_bytes, "http_body": l.http_body_bytes})),
             }),
-            warnings: unsafe_grants(r),
+            warnings: warnings(r),
             verdict: json!({
                 "loads": r.loads(),
                 "reasons": r.errors.iter().map(|e| e.to_string()).collect::<Vec<_>>(),

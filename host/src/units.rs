@@ -21,6 +21,33 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// [`parse_duration`] for a command-line flag, where a bare number is more likely a
+/// mistake than seconds: `5s`, `500ms`, `2m`; `5` is refused with the spelling to use.
+pub fn parse_duration_with_unit(text: &str) -> Result<Duration, String> {
+    match split_number(text).1 {
+        "" => Err(format!("`{text}` has no unit: write {text}s or {text}ms")),
+        _ => parse_duration(text),
+    }
+}
+
+/// [`parse_bytes`] for a linear-memory flag: a unit is required (`64MiB`; a bare `64`
+/// would be 64 bytes), and less than one WebAssembly page (64 KiB) is refused, since no
+/// component can run in it.
+pub fn parse_memory_with_unit(text: &str) -> Result<usize, String> {
+    if split_number(text).1.is_empty() {
+        return Err(format!(
+            "`{text}` has no unit: write {text}MiB or {text}KiB"
+        ));
+    }
+    let bytes = parse_bytes(text)?;
+    match bytes >= 64 << 10 {
+        true => Ok(bytes),
+        false => Err(format!(
+            "`{text}` is less than one WebAssembly page (64KiB): no component runs in it"
+        )),
+    }
+}
+
 pub fn parse_bytes(text: &str) -> Result<usize, String> {
     let (number, unit) = split_number(text);
     let value: usize = number
@@ -40,6 +67,25 @@ pub fn parse_bytes(text: &str) -> Result<usize, String> {
     value
         .checked_mul(scale)
         .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// `bytes` for people: `64 MiB`, `256 KiB`, `4096 B` (whole units only; otherwise bytes).
+pub fn show_bytes(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
+        b => format!("{b} B"),
+    }
+}
+
+/// `millis` for people: `5 s`, `1.5 s`, `250 ms`.
+pub fn show_millis(millis: u64) -> String {
+    match millis {
+        m if m >= 1000 && m % 1000 == 0 => format!("{} s", m / 1000),
+        m if m >= 1000 => format!("{} s", m as f64 / 1000.0),
+        m => format!("{m} ms"),
+    }
 }
 
 /// A fuel budget; `None` is unmetered.
@@ -107,5 +153,27 @@ mod tests {
         assert!(parse_bytes("1TB").is_err());
         assert_eq!(parse_fuel("off"), Ok(Fuel(None)));
         assert_eq!(parse_fuel("1_000"), Ok(Fuel(Some(1000))));
+    }
+
+    #[test]
+    fn flags_need_a_unit_and_a_memory_that_can_hold_a_page() {
+        let no_unit = parse_memory_with_unit("64").unwrap_err();
+        assert!(no_unit.contains("64MiB"), "{no_unit}");
+        assert!(
+            parse_memory_with_unit("100B")
+                .unwrap_err()
+                .contains("64KiB")
+        );
+        assert_eq!(parse_memory_with_unit("64MiB"), Ok(64 << 20));
+        assert!(parse_duration_with_unit("5").unwrap_err().contains("5s"));
+        assert_eq!(parse_duration_with_unit("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(
+            (show_bytes(64 << 20), show_bytes(4097)),
+            ("64 MiB".into(), "4097 B".into())
+        );
+        assert_eq!(
+            (show_millis(5000), show_millis(1500), show_millis(250)),
+            ("5 s".into(), "1.5 s".into(), "250 ms".into())
+        );
     }
 }

@@ -9,6 +9,7 @@ use airlock::folder::{AuditReport, Review, plugin_dir, review_config};
 use airlock::manifest::{FILE_NAME, Manifest};
 use airlock::policy::Policy;
 use airlock::text::{self, Untrusted};
+use airlock::units;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
@@ -102,14 +103,20 @@ fn print_report(review: &Review, report: &AuditReport) {
     let limits = &report.limits;
     for (key, label) in [
         ("fuel", "fuel"),
-        ("deadline_ms", "deadline ms"),
-        ("memory", "memory B"),
-        ("output", "output B"),
-        ("http_body", "http-body B"),
+        ("deadline_ms", "deadline"),
+        ("memory", "memory"),
+        ("output", "output"),
+        ("http_body", "http-body"),
     ] {
-        let cell = |part: &str| match &limits[part][key] {
-            Value::Null => "-".to_string(),
-            v => v.to_string(),
+        // Every figure with its unit: the JSON report keeps plain numbers.
+        let cell = |part: &str| match (&limits[part][key], key) {
+            (Value::Null, _) => "-".to_string(),
+            (Value::Number(n), "deadline_ms") => {
+                n.as_u64().map_or(n.to_string(), units::show_millis)
+            }
+            (Value::Number(n), "fuel") => n.to_string(),
+            (Value::Number(n), _) => n.as_u64().map_or(n.to_string(), units::show_bytes),
+            (v, _) => v.to_string(),
         };
         println!(
             "  {:<12} {:<14} {:<14} {}",

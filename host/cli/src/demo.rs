@@ -199,7 +199,7 @@ fn tool_names(plugin: &Plugin) -> String {
 fn outcome<T: std::fmt::Display>(result: &Result<T, airlock::CallError>) -> String {
     let text = match result {
         Ok(value) => value.to_string(),
-        Err(e) => format!("{} error: {e}", e.kind()),
+        Err(e) => format!("error [{}]: {e}", e.kind()),
     };
     airlock::text::escape(&text).into_owned()
 }

@@ -37,7 +37,7 @@ struct Cli {
 enum Command {
     /// Show a component's world, exports, imports, metadata and tools.
     Inspect {
-        /// The plugin component (.wasm).
+        /// The component (.wasm), or a plugin folder (its manifest names the component).
         component: PathBuf,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -45,7 +45,8 @@ enum Command {
     },
     /// Call one tool of a plugin and print its JSON result.
     Call {
-        /// The plugin component (.wasm).
+        /// A plugin folder (manifest, policy and limits apply) or a bare component (.wasm,
+        /// dev mode: no capabilities).
         component: PathBuf,
         /// Tool name.
         tool: String,
@@ -57,7 +58,8 @@ enum Command {
     },
     /// Send one hook event to a plugin and print its outcome.
     Hook {
-        /// The plugin component (.wasm).
+        /// A plugin folder (manifest, policy and limits apply) or a bare component (.wasm,
+        /// dev mode: no capabilities).
         component: PathBuf,
         /// Hook kind: before-agent-run, after-agent-run, before-tool-call, after-tool-call,
         /// on-error, on-reasoning-step, or custom:NAME.
@@ -122,10 +124,10 @@ struct RunFlags {
     #[arg(long, value_parser = units::parse_fuel)]
     fuel: Option<units::Fuel>,
     /// Wall-clock deadline per call, e.g. `500ms`, `5s`.
-    #[arg(long, value_parser = units::parse_duration)]
+    #[arg(long, value_parser = units::parse_duration_with_unit)]
     timeout: Option<Duration>,
     /// Linear-memory cap, e.g. `64MiB`.
-    #[arg(long, value_parser = units::parse_bytes)]
+    #[arg(long, value_parser = units::parse_memory_with_unit)]
     memory: Option<usize>,
     /// Plugin configuration passed to `init`, as a JSON object.
     #[arg(long, default_value = "{}")]
@@ -156,6 +158,13 @@ impl RunFlags {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away
+    // (`airlock inspect x | head`) instead of panicking on the failed write.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     init_logging();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -166,10 +175,26 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // Load errors may quote the component or its manifest.
-            eprintln!("error: {}", text::escape_lines(&format!("{e:#}"), "  "));
+            eprintln!("error: {}", text::escape_lines(&error_chain(&e), "  "));
             ExitCode::from(2)
         }
     }
+}
+
+/// An error and its causes, `: `-separated, each cause left out when the text before it
+/// already says it (many errors quote their source in their own message, and printing
+/// both showed the same sentence twice).
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let line = cause.to_string();
+        if text.is_empty() {
+            text = line;
+        } else if !text.contains(&line) {
+            text = format!("{text}: {line}");
+        }
+    }
+    text
 }
 
 fn init_logging() {
@@ -345,6 +370,15 @@ fn report(result: Result<Value, airlock::CallError>) -> ExitCode {
 /// their WIT types and a line saying why it is not an Airlock plugin. Everything the
 /// component chose is shown escaped ([`airlock::text`]).
 async fn inspect(component: &Path, as_json: bool) -> Result<ExitCode> {
+    let folder_component;
+    let component = match component.is_dir() {
+        true => {
+            let manifest = airlock::manifest::Manifest::from_dir(component)?;
+            folder_component = component.join(&manifest.plugin.component);
+            folder_component.as_path()
+        }
+        false => component,
+    };
     let runtime = Runtime::new()?;
     let interface = airlock::interface::describe_file(&runtime, component).await?;
     let plugin = match runtime.load_file(component, LoadOptions::default()).await {

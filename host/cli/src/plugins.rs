@@ -40,8 +40,10 @@ enum PluginsCommand {
     /// policy's [trust] first).
     Install { folder: PathBuf },
     /// Enable a plugin for the tenant: by name (installed, or found on the plugin search
-    /// path) or by folder.
+    /// path) or by folder, written as a path (`./hello`, `plugins/hello`).
     Enable {
+        /// A plugin name, or a folder written as a path (`./NAME` for one in the current
+        /// directory).
         plugin: String,
         /// Configuration as a JSON object.
         #[arg(long, default_value = "{}")]
@@ -208,14 +210,36 @@ fn show(version: &Option<String>) -> &str {
     version.as_deref().unwrap_or("-")
 }
 
-/// The installed name for `target`: a folder is installed first; a name is resolved as
-/// every front end resolves it ([`Registry::resolve`]: installed, else the search path).
+/// The installed name for `target`. A path written as one (`./hello`, `dir/hello`, `/abs`,
+/// `.`) is a folder, installed first; anything else is a name, resolved as every front end
+/// resolves it ([`Registry::resolve`]: installed, else the search path). A bare word is
+/// never taken for a folder that happens to be in the current directory.
 fn installed_name(registry: &Registry, target: &str) -> Result<String> {
     let path = Path::new(target);
-    if path.is_dir() {
+    if written_as_path(target) {
+        anyhow::ensure!(
+            path.is_dir(),
+            "`{target}` is not a plugin folder (no such directory)"
+        );
         return Ok(registry.install(path)?);
     }
-    Ok(registry.resolve(target)?)
+    registry
+        .resolve(target)
+        .map_err(|error| match path.is_dir() {
+            true => anyhow::anyhow!(
+                "{error}. A folder named `{target}` is in the current directory: to use it, write \
+             `./{target}`"
+            ),
+            false => error.into(),
+        })
+}
+
+/// Whether `target` is written as a path rather than a plugin name.
+fn written_as_path(target: &str) -> bool {
+    target.contains(std::path::MAIN_SEPARATOR)
+        || target.contains('/')
+        || target == "."
+        || target == ".."
 }
 
 fn list(registry: &Registry, tenant: &str, out: Printer) -> Result<ExitCode> {

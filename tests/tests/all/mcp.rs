@@ -149,6 +149,18 @@ async fn the_handshake_generation_lists_and_calls_tools() {
         serde_json::from_str(sum["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(text, json!({"result": 5.0}));
     assert_eq!(sum["result"]["structuredContent"], json!({"result": 5.0}));
+    // A string result is its text, not the text's JSON quoting.
+    let echo = s
+        .call(
+            60,
+            "tools/call",
+            json!({"name": "hostile.echo", "arguments": {"text": "Hello, Ada!"}}),
+        )
+        .await;
+    assert_eq!(
+        echo["result"]["content"][0]["text"], "Hello, Ada!",
+        "{echo}"
+    );
 
     // Failures of the tool are results with isError, each with a readable message.
     for (id, name, arguments, kind) in [

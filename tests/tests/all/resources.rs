@@ -295,6 +295,11 @@ async fn grants_of_proc_sys_dev_and_their_parents_need_unsafe_host_paths() {
             error.to_string().contains("unsafe-host-paths = true"),
             "{host}: {error}"
         );
+        assert!(
+            error.to_string().contains("and pin the component")
+                && error.to_string().contains("sha256 = \""),
+            "{host}: the refusal recommends the pin too: {error}"
+        );
         assert_eq!(report.verdict["loads"], false, "{host}");
     }
 
@@ -315,10 +320,20 @@ async fn grants_of_proc_sys_dev_and_their_parents_need_unsafe_host_paths() {
             report.warnings
         );
     }
-    // A plain directory needs nothing of the kind, and the audit has nothing to say.
+    // A plain directory needs nothing of the kind, and the audit has nothing unsafe to
+    // say; it does recommend pinning the component, as the policy grants by name only.
     let (loaded, report) = grant_of("plain", false).await;
     loaded.expect("a plain directory is granted");
-    assert!(report.warnings.is_empty());
+    assert!(report.warnings.iter().all(|w| !w.starts_with("UNSAFE")));
+    let digest = report.sha256["actual"].as_str().unwrap().to_string();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("UNPINNED") && w.contains(&format!("sha256 = \"{digest}\""))),
+        "{:?}",
+        report.warnings
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -367,6 +367,10 @@ fn plugins_commands_manage_the_registry_across_processes() {
     assert_eq!(health["report"]["status"], "ready");
 
     let reloaded = json_of(&run(&["reload", "calculator", "--json"]));
+    assert_eq!(
+        reloaded[0]["from"], "0.1.0",
+        "the version that ran, not `-`"
+    );
     assert_eq!(reloaded[0]["tenant"], "acme");
     assert_eq!(reloaded[0]["to"], "0.1.0");
     assert_eq!(reloaded[0]["error"], serde_json::Value::Null);
@@ -589,5 +593,84 @@ fn tokens_are_created_listed_without_secrets_and_revoked() {
         stderr(&again).contains("no token matches"),
         "{}",
         stderr(&again)
+    );
+}
+
+/// `plugins enable NAME` means a plugin name even when a folder called NAME is in the
+/// current directory; the error says how to mean the folder (`./NAME`), which then works.
+#[test]
+fn a_bare_name_is_never_taken_for_a_folder_in_the_current_directory() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-name-or-path-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let folder = dir.join("calculator");
+    std::fs::create_dir_all(&folder).unwrap();
+    for entry in std::fs::read_dir(guests::CALCULATOR_DIR).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), folder.join(entry.file_name())).unwrap();
+    }
+    let db = dir.join("registry.db");
+    let enable = |target: &str| {
+        Command::new(env!("CARGO_BIN_EXE_airlock"))
+            .args([
+                "plugins",
+                "--registry",
+                db.to_str().unwrap(),
+                "enable",
+                target,
+            ])
+            .current_dir(&dir)
+            .env("AIRLOCK_PLUGIN_PATH", dir.join("empty"))
+            .env("XDG_DATA_HOME", dir.join("empty"))
+            .env("XDG_CONFIG_HOME", dir.join("empty"))
+            .output()
+            .expect("airlock runs")
+    };
+    let by_name = enable("calculator");
+    assert!(!by_name.status.success(), "{}", stdout(&by_name));
+    assert!(
+        stderr(&by_name).contains("`./calculator`"),
+        "{}",
+        stderr(&by_name)
+    );
+    let by_path = enable("./calculator");
+    assert!(by_path.status.success(), "{}", stderr(&by_path));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Flags whose bare numbers are surely mistakes need a unit; errors print each sentence
+/// once; `inspect` takes a plugin folder too (issue #20, units and errors).
+#[test]
+fn units_are_required_and_errors_are_said_once() {
+    let memory = airlock(&["call", guests::CALCULATOR, "add", "--memory", "64"]);
+    assert_eq!(memory.status.code(), Some(2));
+    assert!(
+        stderr(&memory).contains("write 64MiB"),
+        "{}",
+        stderr(&memory)
+    );
+    let small = airlock(&["call", guests::CALCULATOR, "add", "--memory", "1KiB"]);
+    assert!(
+        stderr(&small).contains("WebAssembly page"),
+        "{}",
+        stderr(&small)
+    );
+    let timeout = airlock(&["call", guests::CALCULATOR, "add", "--timeout", "5"]);
+    assert!(
+        stderr(&timeout).contains("write 5s or 5ms"),
+        "{}",
+        stderr(&timeout)
+    );
+
+    let missing = airlock(&["call", "/nonexistent/x.wasm", "add"]);
+    let err = stderr(&missing);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+
+    let folder = airlock(&["inspect", guests::CALCULATOR_DIR]);
+    assert!(folder.status.success(), "{}", stderr(&folder));
+    assert!(
+        stdout(&folder).starts_with("calculator 0.1.0"),
+        "{}",
+        stdout(&folder)
     );
 }

@@ -48,9 +48,12 @@ impl Registry {
         let mut outcomes = Vec::new();
         for registration in enabled {
             let tenant = registration.tenant.as_str();
+            // The version serving here, else (nothing runs in this process, e.g. the CLI)
+            // the one the registration last ran.
             let from = self
                 .plugin(tenant, name)
-                .map(|p| p.metadata().version.to_string());
+                .map(|p| p.metadata().version.to_string())
+                .or_else(|| Some(registration.version.clone()));
             let config = registration.config;
             let swapped = self.swap(tenant, name, &dir, config.clone()).await;
             let outcome = match swapped {

@@ -43,8 +43,9 @@ impl Registry {
         Ok(plugin)
     }
 
-    /// Disables `name` for `tenant`: refused while other enabled plugins depend on it;
-    /// otherwise recorded, then its instances are shut down.
+    /// Disables `name` for `tenant`: refused while other enabled plugins depend on it, and
+    /// [`RegistryError::NotEnabled`] when the tenant never enabled it; otherwise recorded,
+    /// then its instances are shut down.
     pub async fn disable(&self, tenant: &str, name: &str) -> Result<(), RegistryError> {
         let _changes = self.changes.lock().await;
         let dependents = self.db().dependents(tenant, name)?;
@@ -59,9 +60,12 @@ impl Registry {
             .db()
             .disable(tenant, name)
             .map_err(|e| self.write_failed(e))?;
-        if let Some(generation) = generation {
-            self.record(tenant, name, generation);
-        }
+        // Disabling what was never enabled is a mistake worth saying (a typo in the name).
+        let generation = generation.ok_or_else(|| RegistryError::NotEnabled {
+            tenant: tenant.into(),
+            plugin: name.into(),
+        })?;
+        self.record(tenant, name, generation);
         let live = self.live_map_mut().remove(&key(tenant, name));
         if let Some(live) = live {
             live.plugin.shutdown().await;

@@ -170,7 +170,11 @@ impl McpServer {
         Ok(
             match self.registry.call_tool(name, &arguments, &context).await {
                 Ok(value) => {
-                    let text = serde_json::to_string(&value).expect("a JSON value serialises");
+                    // A string result is the text itself, not its JSON quoting.
+                    let text = match &value {
+                        Value::String(text) => text.clone(),
+                        other => serde_json::to_string(other).expect("a JSON value serialises"),
+                    };
                     let mut result =
                         json!({"content": [{"type": "text", "text": text}], "isError": false});
                     if value.is_object() {
