@@ -20,6 +20,11 @@ if ! command -v npm >/dev/null 2>&1; then
     exit 1
   fi
 fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "error: Node.js 20 or newer is needed (found $(node --version)); install it (e.g. from https://nodejs.org) and re-run" >&2
+  exit 1
+fi
 npm ci --prefix tests/mcp-clients --ignore-scripts --no-audit --no-fund --loglevel=error
 
 # --- Python and JavaScript plugin toolchains (issue #14) ---------------------------------

@@ -217,7 +217,6 @@ pub fn pin(path: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The policy at `path`, or an empty one (nothing allowed) when none is given.
 /// The runtime plugin folders are reviewed and loaded on: its instance pool fitted to the
 /// policy's caps. `airlock audit` and the registry (`plugins`, `serve`, `mcp`) share it, so
 /// the limits, pool checks and cache keys an audit reports are the ones a load meets.
@@ -225,9 +224,11 @@ pub fn runtime_for(policy: &Policy) -> Result<Runtime> {
     Ok(Runtime::builder().fit_policy(policy).build()?)
 }
 
-pub fn load_policy(path: Option<&Path>) -> Result<Policy> {
-    Ok(match path {
-        Some(path) => Policy::from_file(path)?,
+/// The policy from `--policy` (`flag`), else `$AIRLOCK_POLICY`, else the config file's
+/// (see [`crate::settings`]); an empty one (nothing allowed) when none is set.
+pub fn load_policy(flag: Option<&Path>) -> Result<Policy> {
+    Ok(match crate::settings::policy(flag)? {
+        Some(found) => Policy::from_file(&found.value)?,
         None => Policy::default(),
     })
 }

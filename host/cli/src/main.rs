@@ -10,6 +10,7 @@ mod new;
 mod plugins;
 mod publish;
 mod serve;
+mod settings;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -91,6 +92,8 @@ enum Command {
         /// The plugin folder (or its airlock.toml).
         plugin: PathBuf,
     },
+    /// Show the remembered settings (policy, registry, tenant) and where each came from.
+    Config(ConfigArgs),
     /// Manage the plugin registry: list, install, enable, disable, config, reload, health.
     Plugins(plugins::PluginsArgs),
     /// Serve the registry to other processes: JSON-RPC 2.0 on stdio.
@@ -117,6 +120,23 @@ enum Command {
     Push(publish::PushArgs),
 }
 
+#[derive(clap::Args)]
+struct ConfigArgs {
+    #[command(subcommand)]
+    command: ConfigCommand,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print each setting, its value and where it came from (flag, environment, the config
+    /// file at `$AIRLOCK_CONFIG` or `$XDG_CONFIG_HOME/airlock/config.toml`, or the default).
+    Show {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
 /// Limits and configuration for one run.
 #[derive(Args)]
 struct RunFlags {
@@ -132,12 +152,14 @@ struct RunFlags {
     /// Plugin configuration passed to `init`, as a JSON object.
     #[arg(long, default_value = "{}")]
     config: String,
-    /// Operator policy (TOML) for plugin folders; without one nothing is allowed.
+    /// Operator policy (TOML) for plugin folders (default: `$AIRLOCK_POLICY`, else the
+    /// config file's); without one nothing is allowed.
     #[arg(long)]
     policy: Option<PathBuf>,
-    /// Tenant the call is made for.
-    #[arg(long, default_value = "default")]
-    tenant: String,
+    /// Tenant the call is made for (default: `$AIRLOCK_TENANT`, the config file's, else
+    /// `default`).
+    #[arg(long)]
+    tenant: Option<String>,
 }
 
 impl RunFlags {
@@ -265,7 +287,11 @@ async fn run(command: Command) -> Result<ExitCode> {
             let plugin = load(&component, &run).await?;
             let arguments = parse_json("arguments", &arguments)?;
             let result = plugin
-                .call_tool(&tool, &arguments, &CallContext::for_tenant(run.tenant))
+                .call_tool(
+                    &tool,
+                    &arguments,
+                    &CallContext::for_tenant(settings::tenant(run.tenant)?.value),
+                )
                 .await;
             Ok(report(result))
         }
@@ -279,13 +305,20 @@ async fn run(command: Command) -> Result<ExitCode> {
             let plugin = load(&component, &run).await?;
             let payload = parse_json("payload", &payload)?;
             let result = plugin
-                .handle_hook(&kind, &payload, &CallContext::for_tenant(run.tenant))
+                .handle_hook(
+                    &kind,
+                    &payload,
+                    &CallContext::for_tenant(settings::tenant(run.tenant)?.value),
+                )
                 .await;
             Ok(report(result.map(|outcome| {
                 serde_json::to_value(outcome).expect("serialisable")
             })))
         }
         Command::Plugins(args) => plugins::run(args).await,
+        Command::Config(ConfigArgs {
+            command: ConfigCommand::Show { json },
+        }) => settings::show(json),
         Command::Serve(args) => serve::serve(args).await,
         Command::Mcp(args) => serve::mcp(args).await,
         Command::Token(args) => serve::token(args).await,

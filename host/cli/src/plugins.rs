@@ -14,16 +14,18 @@ use serde_json::json;
 
 #[derive(Args)]
 pub struct PluginsArgs {
-    /// The registry database (default `$AIRLOCK_REGISTRY`, else
-    /// `$XDG_DATA_HOME/airlock/registry.db`).
+    /// The registry database (default: `$AIRLOCK_REGISTRY`, the config file's, else
+    /// `$XDG_DATA_HOME/airlock/registry.db`; `airlock config show` says which).
     #[arg(long, global = true)]
     registry: Option<PathBuf>,
-    /// The operator policy (TOML) plugins are loaded under; without one nothing is allowed.
+    /// The operator policy (TOML) plugins are loaded under (default: `$AIRLOCK_POLICY`,
+    /// else the config file's); without one nothing is allowed.
     #[arg(long, global = true)]
     policy: Option<PathBuf>,
-    /// The tenant to act for.
-    #[arg(long, global = true, default_value = "default")]
-    tenant: String,
+    /// The tenant to act for (default: `$AIRLOCK_TENANT`, the config file's, else
+    /// `default`).
+    #[arg(long, global = true)]
+    tenant: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
@@ -72,9 +74,10 @@ enum ConfigAction {
 }
 
 pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
-    let registry_path = registry_path(args.registry.clone());
+    let registry_path = registry_path(args.registry.clone())?;
     let registry = open_registry(Some(registry_path.clone()), args.policy.as_deref())?;
-    let tenant = args.tenant.as_str();
+    let tenant = crate::settings::tenant(args.tenant.clone())?.value;
+    let tenant = tenant.as_str();
     let out = Printer { json: args.json };
     match args.command {
         PluginsCommand::List => list(&registry, tenant, out),
@@ -193,17 +196,17 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
 /// Opens the registry at `path` (default `$AIRLOCK_REGISTRY`, else the XDG default) under
 /// the policy file.
 pub fn open_registry(path: Option<PathBuf>, policy: Option<&Path>) -> Result<Registry> {
-    let path = registry_path(path);
+    let path = registry_path(path)?;
     let policy = crate::audit::load_policy(policy)?;
     let runtime = crate::audit::runtime_for(&policy)?;
     Registry::open(&path, runtime, policy)
         .with_context(|| format!("opening the registry at {}", path.display()))
 }
 
-/// The registry database: `path`, else `$AIRLOCK_REGISTRY`, else the XDG default.
-fn registry_path(path: Option<PathBuf>) -> PathBuf {
-    path.or_else(|| std::env::var_os("AIRLOCK_REGISTRY").map(PathBuf::from))
-        .unwrap_or_else(Registry::default_path)
+/// The registry database: `path`, else `$AIRLOCK_REGISTRY`, the config file's, else the
+/// XDG default ([`crate::settings::registry`]).
+fn registry_path(path: Option<PathBuf>) -> Result<PathBuf> {
+    Ok(crate::settings::registry(path)?.value)
 }
 
 fn show(version: &Option<String>) -> &str {

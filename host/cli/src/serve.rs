@@ -12,11 +12,12 @@ use clap::Args;
 /// Where the registry is and what it may grant.
 #[derive(Args)]
 pub struct RegistryFlags {
-    /// The registry database (default `$AIRLOCK_REGISTRY`, else
-    /// `$XDG_DATA_HOME/airlock/registry.db`).
+    /// The registry database (default: `$AIRLOCK_REGISTRY`, the config file's, else
+    /// `$XDG_DATA_HOME/airlock/registry.db`; `airlock config show` says which).
     #[arg(long)]
     registry: Option<PathBuf>,
-    /// The operator policy (TOML); without one nothing is allowed.
+    /// The operator policy (TOML) (default: `$AIRLOCK_POLICY`, else the config file's);
+    /// without one nothing is allowed.
     #[arg(long)]
     policy: Option<PathBuf>,
     /// Do not reload plugins when their folders change.
@@ -35,9 +36,10 @@ pub struct ServeArgs {
     /// Serve the admin and tool HTTP API on this address, e.g. 127.0.0.1:8700.
     #[arg(long)]
     http: Option<String>,
-    /// The tenant for requests that name none.
-    #[arg(long, default_value = "default")]
-    tenant: String,
+    /// The tenant for requests that name none (default: `$AIRLOCK_TENANT`, the config
+    /// file's, else `default`).
+    #[arg(long)]
+    tenant: Option<String>,
     #[command(flatten)]
     registry: RegistryFlags,
 }
@@ -54,9 +56,10 @@ pub struct McpArgs {
     /// every request needs a bearer token of the tenant (`airlock token create`).
     #[arg(long, requires = "http")]
     allow_remote: bool,
-    /// The tenant whose enabled tools are served.
-    #[arg(long, default_value = "default")]
-    tenant: String,
+    /// The tenant whose enabled tools are served (default: `$AIRLOCK_TENANT`, the config
+    /// file's, else `default`).
+    #[arg(long)]
+    tenant: Option<String>,
     #[command(flatten)]
     registry: RegistryFlags,
 }
@@ -69,19 +72,42 @@ struct Following {
 }
 
 /// Opens the registry, restores what was enabled, follows the changes other processes make
-/// to its database and (unless told not to) watches folders.
+/// to its database and (unless told not to) watches folders. Says, in one line each, when
+/// the tenant has nothing to serve or no policy was found, naming where it looked.
 async fn start(
     flags: &RegistryFlags,
+    tenant: &str,
 ) -> Result<(Arc<airlock_server::registry::Registry>, Following)> {
+    let path = crate::settings::registry(flags.registry.clone())?;
+    let new = !path.value.exists();
     let registry = Arc::new(crate::plugins::open_registry(
-        flags.registry.clone(),
+        Some(path.value.clone()),
         flags.policy.as_deref(),
     )?);
+    if crate::settings::policy(flags.policy.as_deref())?.is_none() {
+        tracing::warn!(
+            "no policy (none from --policy, $AIRLOCK_POLICY or {}): plugins are granted \
+             nothing, and those that request capabilities are refused",
+            crate::settings::config_path().display()
+        );
+    }
     for (registration, error) in registry.restore().await? {
         tracing::warn!(
             tenant = registration.tenant,
             plugin = registration.plugin,
             "not served: {error}"
+        );
+    }
+    let enabled = registry.registrations(Some(tenant))?;
+    if !enabled.iter().any(|r| r.enabled) {
+        let state = if new { "new and empty" } else { "existing" };
+        tracing::warn!(
+            "tenant `{tenant}` has no plugins enabled in the registry at {} ({state}; from {}): \
+             nothing to serve yet. Enable one with `airlock plugins enable NAME --tenant \
+             {tenant}`, or point --registry, $AIRLOCK_REGISTRY or the config file at the \
+             registry you meant",
+            path.value.display(),
+            path.source
         );
     }
     let watcher = match flags.no_watch {
@@ -96,8 +122,9 @@ async fn start(
 }
 
 pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
-    let (registry, _following) = start(&args.registry).await?;
-    let service = Service::new(registry, args.tenant);
+    let tenant = crate::settings::tenant(args.tenant)?.value;
+    let (registry, _following) = start(&args.registry, &tenant).await?;
+    let service = Service::new(registry, tenant);
     match (args.stdio, args.http) {
         (true, _) => serve::jsonrpc_stdio(service, args.registry.max_frame).await?,
         (false, Some(address)) => {
@@ -110,8 +137,9 @@ pub async fn serve(args: ServeArgs) -> Result<ExitCode> {
 }
 
 pub async fn mcp(args: McpArgs) -> Result<ExitCode> {
-    let (registry, _following) = start(&args.registry).await?;
-    let server = McpServer::new(registry, args.tenant.clone());
+    let tenant = crate::settings::tenant(args.tenant)?.value;
+    let (registry, _following) = start(&args.registry, &tenant).await?;
+    let server = McpServer::new(registry, tenant.clone());
     let Some(address) = args.http else {
         serve::mcp_stdio(server, args.registry.max_frame).await?;
         return Ok(ExitCode::SUCCESS);
@@ -126,7 +154,7 @@ pub async fn mcp(args: McpArgs) -> Result<ExitCode> {
              address: other machines could call every tool. Bind 127.0.0.1, or pass \
              --allow-remote to require a bearer token of tenant `{}` (`airlock token create`) \
              on every request",
-            args.tenant
+            tenant
         ),
     };
     serve_on(listener, app).await?;

@@ -674,3 +674,116 @@ fn units_are_required_and_errors_are_said_once() {
         stdout(&folder)
     );
 }
+
+/// Settings are remembered (issue #20): the config file gives the policy, registry and
+/// tenant; an environment variable beats it and a flag beats both; `airlock config show`
+/// says where each came from; a bad config file is an error naming it; a server whose
+/// tenant has nothing enabled says so in one line naming the registry and tenant.
+#[test]
+fn settings_are_remembered_shown_and_reported_by_a_server() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-settings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "policy = \"policy.toml\"\nregistry = \"state/registry.db\"\ntenant = \"acme\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("policy.toml"), "[limits]\nmemory = \"64MiB\"\n").unwrap();
+    let with_config = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_airlock"));
+        command
+            .args(args)
+            .env("AIRLOCK_CONFIG", &config)
+            .env_remove("AIRLOCK_POLICY")
+            .env_remove("AIRLOCK_REGISTRY")
+            .env_remove("AIRLOCK_TENANT");
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().expect("airlock runs")
+    };
+    let shown = with_config(&["config", "show", "--json"], &[]);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    let shown: serde_json::Value = serde_json::from_str(&stdout(&shown)).unwrap();
+    let config_text = config.to_str().unwrap();
+    assert_eq!(
+        shown["policy"]["value"],
+        dir.join("policy.toml").to_str().unwrap()
+    );
+    assert_eq!(shown["policy"]["source"]["from"], "config-file");
+    assert_eq!(shown["policy"]["source"]["path"], config_text);
+    assert_eq!(
+        shown["registry"]["value"],
+        dir.join("state/registry.db").to_str().unwrap()
+    );
+    assert_eq!(shown["tenant"]["value"], "acme");
+    let by_env = with_config(
+        &["config", "show", "--json"],
+        &[("AIRLOCK_TENANT", "globex")],
+    );
+    let by_env: serde_json::Value = serde_json::from_str(&stdout(&by_env)).unwrap();
+    assert_eq!(by_env["tenant"]["value"], "globex");
+    assert_eq!(
+        by_env["tenant"]["source"],
+        serde_json::json!({"from": "env", "name": "AIRLOCK_TENANT"})
+    );
+
+    // A command without flags uses them: the registration lands in the configured
+    // registry, for the configured tenant.
+    let enabled = with_config(&["plugins", "enable", guests::CALCULATOR_DIR], &[]);
+    assert!(enabled.status.success(), "{}", stderr(&enabled));
+    let listed = with_config(&["plugins", "list", "--json", "--tenant", "acme"], &[]);
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    assert_eq!(
+        listed["registrations"][0]["plugin"], "calculator",
+        "{listed}"
+    );
+    assert!(dir.join("state/registry.db").is_file());
+
+    std::fs::write(&config, "polcy = \"x\"\n").unwrap();
+    let bad = with_config(&["config", "show"], &[]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains(config_text) && stderr(&bad).contains("polcy"),
+        "{}",
+        stderr(&bad)
+    );
+
+    // A server whose tenant has nothing enabled says so, naming the registry and tenant.
+    let empty = dir.join("empty.db");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["serve", "--http", "127.0.0.1:0", "--tenant", "nobody"])
+        .args(["--registry", empty.to_str().unwrap()])
+        .env("AIRLOCK_CONFIG", dir.join("none.toml"))
+        .env_remove("AIRLOCK_POLICY")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    let mut stderr_lines =
+        std::io::BufRead::lines(std::io::BufReader::new(server.stderr.take().unwrap()));
+    for line in stderr_lines.by_ref() {
+        let line = line.unwrap();
+        let listening = line.contains("listening on");
+        said.push_str(&line);
+        said.push('\n');
+        if listening {
+            break;
+        }
+    }
+    server.kill().ok();
+    server.wait().ok();
+    assert!(
+        said.contains("tenant `nobody` has no plugins enabled"),
+        "{said}"
+    );
+    assert!(
+        said.contains(empty.to_str().unwrap()) && said.contains("new and empty"),
+        "{said}"
+    );
+    assert!(said.contains("no policy"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -161,8 +161,9 @@ impl Db {
     }
 
     /// Records `tenant`'s registration of `plugin` as enabled with `config`; returns its
-    /// new generation. Every write to a registration returns it, read in the same
-    /// statement, so a concurrent write by another process is never taken for this one.
+    /// new generation. Every write to a registration returns it, read in the write's own
+    /// transaction, so a concurrent write by another process is never taken for this one;
+    /// and the commit is explicit, so its failure (a full disk) is reported.
     pub(crate) fn enable(
         &self,
         tenant: &str,
@@ -170,27 +171,30 @@ impl Db {
         version: &str,
         config: &Value,
     ) -> rusqlite::Result<i64> {
-        self.connection.query_row(
+        let tx = self.connection.unchecked_transaction()?;
+        tx.execute(
             "INSERT INTO registrations (tenant, plugin, version, enabled, config, installed_at, updated_at, generation)
              VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5, 1)
              ON CONFLICT(tenant, plugin) DO UPDATE SET version = ?3, enabled = 1, config = ?4,
-                 updated_at = ?5, generation = generation + 1
-             RETURNING generation",
+                 updated_at = ?5, generation = generation + 1",
             params![tenant, plugin, version, config.to_string(), now()],
-            |row| row.get(0),
-        )
+        )?;
+        let generation = generation_in(&tx, tenant, plugin)?;
+        tx.commit()?;
+        Ok(generation.unwrap_or_default())
     }
 
     /// Records the registration as disabled; its new generation (`None`: there is none).
     pub(crate) fn disable(&self, tenant: &str, plugin: &str) -> rusqlite::Result<Option<i64>> {
-        self.connection
-            .query_row(
-                "UPDATE registrations SET enabled = 0, updated_at = ?3, generation = generation + 1
-                 WHERE tenant = ?1 AND plugin = ?2 RETURNING generation",
-                params![tenant, plugin, now()],
-                |row| row.get(0),
-            )
-            .optional()
+        let tx = self.connection.unchecked_transaction()?;
+        tx.execute(
+            "UPDATE registrations SET enabled = 0, updated_at = ?3, generation = generation + 1
+             WHERE tenant = ?1 AND plugin = ?2",
+            params![tenant, plugin, now()],
+        )?;
+        let generation = generation_in(&tx, tenant, plugin)?;
+        tx.commit()?;
+        Ok(generation)
     }
 
     /// Stores a new configuration (and the version it was checked against); the
@@ -202,15 +206,16 @@ impl Db {
         version: &str,
         config: &Value,
     ) -> rusqlite::Result<Option<i64>> {
-        self.connection
-            .query_row(
-                "UPDATE registrations SET config = ?3, version = ?4, updated_at = ?5,
-                     generation = generation + 1
-                 WHERE tenant = ?1 AND plugin = ?2 RETURNING generation",
-                params![tenant, plugin, config.to_string(), version, now()],
-                |row| row.get(0),
-            )
-            .optional()
+        let tx = self.connection.unchecked_transaction()?;
+        tx.execute(
+            "UPDATE registrations SET config = ?3, version = ?4, updated_at = ?5,
+                 generation = generation + 1
+             WHERE tenant = ?1 AND plugin = ?2",
+            params![tenant, plugin, config.to_string(), version, now()],
+        )?;
+        let generation = generation_in(&tx, tenant, plugin)?;
+        tx.commit()?;
+        Ok(generation)
     }
 
     pub(crate) fn registrations(
@@ -352,6 +357,20 @@ fn add_source_columns(connection: &Connection) -> rusqlite::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The generation of `tenant`'s registration of `plugin`, inside a write's transaction.
+fn generation_in(
+    tx: &rusqlite::Transaction<'_>,
+    tenant: &str,
+    plugin: &str,
+) -> rusqlite::Result<Option<i64>> {
+    tx.query_row(
+        "SELECT generation FROM registrations WHERE tenant = ?1 AND plugin = ?2",
+        [tenant, plugin],
+        |row| row.get(0),
+    )
+    .optional()
 }
 
 /// Migration: databases made before registry changes were followed across processes lack
