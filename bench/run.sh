@@ -11,7 +11,7 @@
 # 100,000 through MCP over HTTP, RSS at start/middle/end; its own section of BENCHMARKS.md.
 #
 # Build directories (kept between runs; a cold build compiles two wasmtimes, 30-50 min on 2 busy cores):
-#   AIRLOCK_TARGET       main workspace, guests land in $AIRLOCK_TARGET/guests-<checkout> (default ~/.cache/airlock-target)
+#   AIRLOCK_TARGET       main workspace, guests land in $AIRLOCK_TARGET/guests-<checkout> (default: $CARGO_TARGET_DIR, else ./target, the build the demo and the tests share)
 #   AIRLOCK_BENCH_TARGET this workspace (default ~/.cache/airlock-bench-target)
 # Before measuring, the full run waits up to BENCH_WAIT_IDLE_MIN minutes (default 20, 0 = not at
 # all) for other processes to leave the CPUs idle, and measures again (up to BENCH_ATTEMPTS times,
@@ -21,7 +21,7 @@ set -euo pipefail
 
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH/.." && pwd)"
-MAIN_TARGET="${AIRLOCK_TARGET:-$HOME/.cache/airlock-target}"
+MAIN_TARGET="${AIRLOCK_TARGET:-${CARGO_TARGET_DIR:-$ROOT/target}}"
 BENCH_TARGET="${AIRLOCK_BENCH_TARGET:-$HOME/.cache/airlock-bench-target}"
 
 if command -v rustup >/dev/null; then

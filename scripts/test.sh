@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-# Reuse one target dir across clones: a cold build of wasmtime takes minutes.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/airlock-target}"
+# One build for the demo, the tests and the examples: cargo's ./target, unless
+# $CARGO_TARGET_DIR says otherwise (a cold build of wasmtime takes minutes).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 guests=(-p airlock-sdk -p calculator -p redact -p count-vowels -p hostile -p prober -p hooky -p cli-command -p versioned -p versioned-v2 -p compute -p large -p sprawl -p sprawl-deep -p garish -p fetch -p webhook)
 
 # The real MCP clients the tests run (Inspector, conformance suite), pinned by lockfile.

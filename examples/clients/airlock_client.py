@@ -4,10 +4,12 @@
 Starts `airlock serve --stdio` as a child process and speaks newline-delimited JSON-RPC 2.0
 to it: lists the tools enabled for a tenant and calls one.
 
-    python3 airlock_client.py [--airlock PATH] [--registry DB] [--tenant T] \
-        [--call plugin.tool '{"arg": 1}']
+    python3 airlock_client.py [--airlock PATH] [--registry DB] [--policy FILE] \
+        [--tenant T] [--call plugin.tool '{"arg": 1}']
 
 Prints one JSON object per line: the tool list, then the call's result (or its error).
+Exits 0 when the call succeeded (or none was asked for), 1 when it failed. Settings not
+given fall back to airlock's own (`airlock config show`).
 """
 
 import argparse
@@ -55,14 +57,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--airlock", default="airlock", help="the airlock binary")
     parser.add_argument("--registry", help="the registry database")
-    parser.add_argument("--tenant", default="default")
+    parser.add_argument("--policy", help="the operator policy (TOML)")
+    parser.add_argument("--tenant", help="the tenant (default: airlock's)")
     parser.add_argument("--call", nargs=2, metavar=("TOOL", "ARGUMENTS"))
     args = parser.parse_args()
 
-    command = [args.airlock, "serve", "--stdio", "--no-watch", "--tenant", args.tenant]
-    if args.registry:
-        command += ["--registry", args.registry]
+    command = [args.airlock, "serve", "--stdio", "--no-watch"]
+    for flag, value in (("--tenant", args.tenant), ("--registry", args.registry), ("--policy", args.policy)):
+        if value:
+            command += [flag, value]
     airlock = Airlock(command)
+    status = 0
     try:
         tools = airlock.request("tool/list")["tools"]
         print(json.dumps({"tools": [t["name"] for t in tools]}))
@@ -72,8 +77,10 @@ def main():
                 print(json.dumps({"result": airlock.request("tool/call", tool=tool, arguments=arguments)}))
             except AirlockError as e:
                 print(json.dumps({"error": e.error}))
+                status = 1
     finally:
         airlock.close()
+    return status
 
 
 if __name__ == "__main__":

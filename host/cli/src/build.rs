@@ -19,6 +19,10 @@ pub struct BuildArgs {
     /// Skip loading the built component (no check, no artifact cache warm-up).
     #[arg(long)]
     no_check: bool,
+    /// Print one JSON object (name, language, component, bytes, sha256, seconds, and the
+    /// check's world, tools and hooks) instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Runs `airlock build`. Exit 0 when built (and checked), 2 otherwise.
@@ -30,35 +34,52 @@ pub async fn run(args: BuildArgs) -> Result<ExitCode> {
         })
     })
     .await??;
-    println!(
-        "built {} ({}) → {} ({:.1} MiB, sha256 {}) in {:.1} s",
-        built.name,
-        built.lang,
-        built.component.display(),
-        built.bytes as f64 / (1024.0 * 1024.0),
-        built.sha256,
-        built.took.as_secs_f64()
-    );
-    if args.no_check {
-        return Ok(ExitCode::SUCCESS);
+    let mut report = serde_json::json!({
+        "name": built.name,
+        "lang": built.lang.to_string(),
+        "component": built.component,
+        "bytes": built.bytes,
+        "sha256": built.sha256,
+        "seconds": built.took.as_secs_f64(),
+    });
+    if !args.json {
+        println!(
+            "built {} ({}) → {} ({:.1} MiB, sha256 {}) in {:.1} s",
+            built.name,
+            built.lang,
+            built.component.display(),
+            built.bytes as f64 / (1024.0 * 1024.0),
+            built.sha256,
+            built.took.as_secs_f64()
+        );
     }
-    eprintln!("airlock build: loading it once (checks the exports, fills the artifact cache)");
-    let started = std::time::Instant::now();
-    let plugin = Runtime::new()?
-        .load_file(&built.component, LoadOptions::default())
-        .await?;
-    let tools: Vec<&str> = plugin.tools().iter().map(|t| t.name.as_str()).collect();
-    let hooks: Vec<String> = plugin
-        .subscriptions()
-        .iter()
-        .map(|k| k.to_string())
-        .collect();
-    println!(
-        "checked: world {}, tools [{}], hooks [{}] (loaded in {:.1} s)",
-        plugin.world(),
-        tools.join(", "),
-        hooks.join(", "),
-        started.elapsed().as_secs_f64()
-    );
+    if !args.no_check {
+        eprintln!("airlock build: loading it once (checks the exports, fills the artifact cache)");
+        let started = std::time::Instant::now();
+        let plugin = Runtime::new()?
+            .load_file(&built.component, LoadOptions::default())
+            .await?;
+        let tools: Vec<&str> = plugin.tools().iter().map(|t| t.name.as_str()).collect();
+        let hooks: Vec<String> = plugin
+            .subscriptions()
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        report["checked"] = serde_json::json!({
+            "world": plugin.world().to_string(), "tools": tools, "hooks": hooks,
+        });
+        if !args.json {
+            println!(
+                "checked: world {}, tools [{}], hooks [{}] (loaded in {:.1} s)",
+                plugin.world(),
+                tools.join(", "),
+                hooks.join(", "),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    if args.json {
+        println!("{}", airlock::text::to_json_pretty(&report)?);
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -14,6 +14,7 @@ const GUESTS: [&str; 5] = ["calculator", "redact", "count-vowels", "hostile", "f
 pub async fn run() -> Result<()> {
     let dir = build_guests()?;
     let wasm = |name: &str| dir.join(format!("{}.wasm", name.replace('-', "_")));
+    let folders = assemble_folders(&dir)?;
     let runtime = Runtime::new()?;
     let ctx = CallContext::for_tenant("demo");
 
@@ -110,6 +111,11 @@ pub async fn run() -> Result<()> {
         "   Every call ran under fuel, a deadline and a memory cap; a limit hit became a typed"
     );
     println!("   error, the instance that hit it was thrown away, and everything else carried on.");
+    println!(
+        "   Next: the example plugin folders are in {}; try\n     airlock plugins enable {}/calculator --tenant acme\n     airlock tools list --tenant acme",
+        folders.display(),
+        folders.display()
+    );
     Ok(())
 }
 
@@ -227,18 +233,14 @@ fn build_guests() -> Result<PathBuf> {
         .nth(2)
         .context("locating the target directory")?
         .join("guests");
-    println!("Building the example plugins for wasm32-wasip2 (first run only)...");
+    println!(
+        "Building the example plugins for wasm32-wasip2 into {} (1-2 minutes the first time; cargo's progress follows)...",
+        target.display()
+    );
     let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cargo
         .current_dir(&root)
-        .args([
-            "build",
-            "--quiet",
-            "--profile",
-            "guest",
-            "--target",
-            "wasm32-wasip2",
-        ])
+        .args(["build", "--profile", "guest", "--target", "wasm32-wasip2"])
         .env("CARGO_TARGET_DIR", &target);
     for guest in GUESTS {
         cargo.args(["-p", guest]);
@@ -252,4 +254,36 @@ fn build_guests() -> Result<PathBuf> {
         );
     }
     Ok(target.join("wasm32-wasip2/guest"))
+}
+
+/// Assembles a plugin folder per example under `<target>/guests/plugins/<name>`: its
+/// `airlock.toml`, pinned to the component just built, and the component. These are the
+/// folders the README's registry commands use (`airlock plugins enable
+/// target/guests/plugins/redact`). Returns their parent.
+fn assemble_folders(wasm_dir: &Path) -> Result<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let plugins = wasm_dir.join("../../plugins");
+    for name in GUESTS {
+        let source = root.join("examples").join(name);
+        let Ok(text) = std::fs::read_to_string(source.join(airlock::manifest::FILE_NAME)) else {
+            continue; // a test plugin, not an example: no folder
+        };
+        let manifest_path = source.join(airlock::manifest::FILE_NAME);
+        let manifest = airlock::manifest::Manifest::parse(&text, &manifest_path)?;
+        let folder = plugins.join(name);
+        std::fs::create_dir_all(&folder)?;
+        let built = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        let bytes =
+            std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+        std::fs::write(folder.join(&manifest.plugin.component), &bytes)?;
+        let digest = airlock::digest::Sha256::of(&bytes);
+        let pinned = airlock::manifest::pin_text(&text, &manifest_path, &digest)?;
+        std::fs::write(folder.join(airlock::manifest::FILE_NAME), pinned)?;
+    }
+    let plugins = plugins.canonicalize().unwrap_or(plugins);
+    println!(
+        "Plugin folders (manifest + pinned component): {}",
+        plugins.display()
+    );
+    Ok(plugins)
 }

@@ -94,15 +94,25 @@ enum Command {
     },
     /// Show the remembered settings (policy, registry, tenant) and where each came from.
     Config(ConfigArgs),
-    /// Manage the plugin registry: list, install, enable, disable, config, reload, health.
+    /// The tools a tenant's enabled plugins offer, as every front end lists them.
+    Tools(plugins::ToolsArgs),
+    /// Print a shell completion script: `airlock completions bash > /etc/bash_completion.d/airlock`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Manage the plugin registry: list, install, enable, disable, config, reload, health,
+    /// reset.
     Plugins(plugins::PluginsArgs),
-    /// Serve the registry to other processes: JSON-RPC 2.0 on stdio.
+    /// Serve the registry to other processes: JSON-RPC 2.0 on stdio (`--stdio`), or the
+    /// admin and tool HTTP API (`--http ADDR`, bearer tokens from `airlock token`).
     Serve(serve::ServeArgs),
     /// Serve one tenant's tools over the Model Context Protocol (stdio or streamable HTTP).
     Mcp(serve::McpArgs),
     /// Show or clear the compiled-artifact cache.
     Cache(cache::CacheArgs),
-    /// Create API tokens for `airlock serve --http`.
+    /// Create, list and revoke the API tokens of `airlock serve --http` (and of
+    /// `airlock mcp --http --allow-remote`).
     Token(serve::TokenArgs),
     /// Build the examples and show Airlock at work: tools, hooks, and runaway plugins stopped.
     Demo,
@@ -316,6 +326,17 @@ async fn run(command: Command) -> Result<ExitCode> {
             })))
         }
         Command::Plugins(args) => plugins::run(args).await,
+        Command::Tools(args) => plugins::tools(args).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "airlock",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(ConfigArgs {
             command: ConfigCommand::Show { json },
         }) => settings::show(json),
@@ -527,5 +548,33 @@ fn list_or_none(items: &[String]) -> String {
             .map(|i| text::escape(i))
             .collect::<Vec<_>>()
             .join(", "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every command and every argument says what it is in `--help` (issue #20).
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if command.get_about().is_none() {
+                missing.push(path.to_string());
+            }
+            for arg in command.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && !arg.is_hide_set() && arg.get_help().is_none() {
+                    missing.push(format!("{path} <{}>", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "airlock", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:#?}");
     }
 }

@@ -33,6 +33,76 @@ pub struct PluginsArgs {
     command: PluginsCommand,
 }
 
+/// `airlock tools …`.
+#[derive(Args)]
+pub struct ToolsArgs {
+    #[command(subcommand)]
+    command: ToolsCommand,
+}
+
+#[derive(Subcommand)]
+enum ToolsCommand {
+    /// List the tenant's tools (`plugin.tool`) with their descriptions; every enabled
+    /// plugin is started to ask it.
+    List {
+        /// The registry database (default: `$AIRLOCK_REGISTRY`, the config file's, else
+        /// `$XDG_DATA_HOME/airlock/registry.db`).
+        #[arg(long)]
+        registry: Option<PathBuf>,
+        /// The operator policy (default: `$AIRLOCK_POLICY`, else the config file's).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The tenant (default: `$AIRLOCK_TENANT`, the config file's, else `default`).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print JSON (name, plugin, description, input schema).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `airlock tools list`: the tenant's catalog, after starting what it has enabled.
+pub async fn tools(args: ToolsArgs) -> Result<ExitCode> {
+    let ToolsCommand::List {
+        registry,
+        policy,
+        tenant,
+        json,
+    } = args.command;
+    let registry = open_registry(registry, policy.as_deref())?;
+    let tenant = crate::settings::tenant(tenant)?.value;
+    for (registration, error) in registry.restore().await? {
+        if registration.tenant == tenant {
+            eprintln!(
+                "airlock: {} is enabled but does not start, so its tools are missing: {}",
+                Untrusted(&registration.plugin),
+                text::escape_lines(&error.to_string(), "  ")
+            );
+        }
+    }
+    let entries = registry.catalog(&tenant).entries();
+    if json {
+        println!(
+            "{}",
+            text::to_json_pretty(&json!({"tenant": tenant, "tools": entries}))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for entry in &entries {
+        println!(
+            "{:<32} {}",
+            Untrusted(&entry.name),
+            Untrusted(&entry.definition.description)
+        );
+    }
+    if entries.is_empty() {
+        eprintln!(
+            "airlock: tenant `{tenant}` has no tools: enable a plugin with `airlock plugins enable NAME --tenant {tenant}`"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[derive(Subcommand)]
 enum PluginsCommand {
     /// Installed plugins and the tenant's registrations.
@@ -40,7 +110,10 @@ enum PluginsCommand {
     /// Install (or update) a plugin folder, or pull one from a registry:
     /// oci://HOST[:PORT]/REPO:TAG or oci://HOST/REPO@sha256:DIGEST (verified under the
     /// policy's [trust] first).
-    Install { folder: PathBuf },
+    Install {
+        /// A plugin folder, or an `oci://` reference.
+        folder: PathBuf,
+    },
     /// Enable a plugin for the tenant: by name (installed, or found on the plugin search
     /// path) or by folder, written as a path (`./hello`, `plugins/hello`).
     Enable {
@@ -52,25 +125,48 @@ enum PluginsCommand {
         config: String,
     },
     /// Disable a plugin for the tenant (refused while others depend on it).
-    Disable { plugin: String },
+    Disable {
+        /// The plugin's name.
+        plugin: String,
+    },
     /// Read or change the tenant's configuration of a plugin.
     Config {
         #[command(subcommand)]
         action: ConfigAction,
     },
     /// Re-read a plugin's folder and switch every tenant to the new version.
-    Reload { plugin: String },
+    Reload {
+        /// The plugin's name.
+        plugin: String,
+    },
     /// Start the plugin for the tenant and poll its health.
-    Health { plugin: String },
+    Health {
+        /// The plugin's name.
+        plugin: String,
+    },
     /// Restart a plugin for the tenant with its stored configuration, clearing a failing
     /// mark (a running server applies it within about a second).
-    Reset { plugin: String },
+    Reset {
+        /// The plugin's name.
+        plugin: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum ConfigAction {
-    Get { plugin: String },
-    Set { plugin: String, config: String },
+    /// Print the tenant's configuration of a plugin (JSON).
+    Get {
+        /// The plugin's name.
+        plugin: String,
+    },
+    /// Replace it: checked against the manifest's `[config]` schema and the plugin's
+    /// `init` before it is stored.
+    Set {
+        /// The plugin's name.
+        plugin: String,
+        /// The new configuration, a JSON object.
+        config: String,
+    },
 }
 
 pub async fn run(args: PluginsArgs) -> Result<ExitCode> {

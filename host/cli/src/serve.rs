@@ -218,15 +218,21 @@ enum TokenCommand {
         /// Only this tenant's tokens.
         #[arg(long)]
         tenant: Option<String>,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// The registry database (default: `$AIRLOCK_REGISTRY`, the config file's, else
+        /// the XDG default).
         #[arg(long)]
         registry: Option<PathBuf>,
     },
     /// Revoke a token by its id (at least 8 characters of it, from `token list`). The next
     /// request with it is refused.
     Revoke {
+        /// The token's id, or at least its first 8 characters.
         id: String,
+        /// The registry database (default: `$AIRLOCK_REGISTRY`, the config file's, else
+        /// the XDG default).
         #[arg(long)]
         registry: Option<PathBuf>,
     },

@@ -237,6 +237,14 @@ async fn failures_have_one_json_shape_and_the_right_status() {
             400,
             "bad-json",
         ),
+        // The tool's arguments at the top level, not inside `arguments`.
+        (
+            "POST",
+            "/api/v1/tools/calculator.add/call",
+            br#"{"a": 1, "b": 2}"#,
+            400,
+            "bad-request",
+        ),
         (
             "GET",
             "/api/v1/plugins/weather/health",

@@ -453,7 +453,7 @@ fn a_stdlib_python_client_lists_and_calls_tools_over_stdio() {
     }
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/clients/airlock_client.py");
-    let run = |tool: &str, arguments: &str| {
+    let run = |tool: &str, arguments: &str, succeeds: bool| {
         let out = Command::new("python3")
             .arg(&script)
             .args([
@@ -467,7 +467,7 @@ fn a_stdlib_python_client_lists_and_calls_tools_over_stdio() {
             .args(["--call", tool, arguments])
             .output()
             .expect("python3 runs (it is part of the test requirements)");
-        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(out.status.success(), succeeds, "{}", stderr(&out));
         let lines: Vec<serde_json::Value> = stdout(&out)
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
@@ -478,6 +478,7 @@ fn a_stdlib_python_client_lists_and_calls_tools_over_stdio() {
     let lines = run(
         "count-vowels.count_vowels",
         r#"{"text": "Airlock keeps plugins apart"}"#,
+        true,
     );
     let tools = lines[0]["tools"].as_array().unwrap();
     assert!(
@@ -486,7 +487,8 @@ fn a_stdlib_python_client_lists_and_calls_tools_over_stdio() {
     );
     assert!(tools.contains(&serde_json::json!("count-vowels.count_vowels")));
     assert_eq!(lines[1]["result"]["count"], 9);
-    let lines = run("calculator.divide", r#"{"a": 1, "b": 0}"#);
+    // A failed call exits 1.
+    let lines = run("calculator.divide", r#"{"a": 1, "b": 0}"#, false);
     assert_eq!(lines[1]["error"]["code"], -32005);
     assert_eq!(lines[1]["error"]["data"]["code"], 1001);
     let _ = std::fs::remove_dir_all(&dir);
@@ -785,5 +787,55 @@ fn settings_are_remembered_shown_and_reported_by_a_server() {
         "{said}"
     );
     assert!(said.contains("no policy"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `airlock tools list` shows a tenant's tools as the front ends list them, and
+/// `airlock completions SHELL` prints a completion script (issue #20, `--help` and friends).
+#[test]
+fn tools_list_and_completions() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("cli-tools-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = dir.join("registry.db");
+    let db = db.to_str().unwrap();
+    let enabled = airlock(&[
+        "plugins",
+        "--registry",
+        db,
+        "--tenant",
+        "t",
+        "enable",
+        guests::CALCULATOR_DIR,
+    ]);
+    assert!(enabled.status.success(), "{}", stderr(&enabled));
+    let listed = airlock(&["tools", "list", "--registry", db, "--tenant", "t", "--json"]);
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let listed: serde_json::Value = serde_json::from_str(&stdout(&listed)).unwrap();
+    let names: Vec<&str> = listed["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"calculator.add"), "{names:?}");
+    let text = airlock(&["tools", "list", "--registry", db, "--tenant", "t"]);
+    assert!(
+        stdout(&text)
+            .lines()
+            .any(|l| l.starts_with("calculator.add")),
+        "{}",
+        stdout(&text)
+    );
+    let empty = airlock(&["tools", "list", "--registry", db, "--tenant", "nobody"]);
+    assert!(
+        stderr(&empty).contains("has no tools"),
+        "{}",
+        stderr(&empty)
+    );
+
+    let bash = airlock(&["completions", "bash"]);
+    assert!(bash.status.success());
+    assert!(stdout(&bash).contains("_airlock") && stdout(&bash).contains("plugins"));
     let _ = std::fs::remove_dir_all(&dir);
 }

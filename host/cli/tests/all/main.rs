@@ -9,4 +9,5 @@ mod hostile_text;
 mod mcp_clients;
 mod new_build;
 mod publish;
+mod readme;
 mod support;

@@ -118,6 +118,38 @@ async fn on_plugin(
     .await
 }
 
+/// Refuses a body with keys other than `keys`: the natural mistake is to send the tool's
+/// arguments (or the hook's payload) at the top level, which would otherwise reach the
+/// plugin as an empty object and fail with a misleading "required property" error.
+fn expect_shape(body: &Value, keys: &[&str], wrapper: &str, shape: &str) -> Result<(), ApiError> {
+    let unexpected: Vec<&str> = body
+        .as_object()
+        .map(|o| {
+            o.keys()
+                .map(String::as_str)
+                .filter(|k| !keys.contains(k))
+                .collect()
+        })
+        .unwrap_or_default();
+    if unexpected.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "bad-request",
+        format!(
+            "the body must be {shape}; it has {}: put the values the plugin gets inside \
+             `{wrapper}`",
+            unexpected
+                .iter()
+                .take(5)
+                .map(|k| format!("`{}`", airlock::text::escape(k)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    ))
+}
+
 /// A field of the request body, or its default.
 fn field(body: &Value, name: &str, default: Value) -> Value {
     body.get(name).cloned().unwrap_or(default)
@@ -220,6 +252,12 @@ async fn call_tool(
 ) -> Result<axum::Json<Value>, ApiError> {
     let holder = authorize(&api, &headers, &query, false)?;
     let body = read_json(body, api.max_body).await?;
+    expect_shape(
+        &body,
+        &["arguments", "session"],
+        "arguments",
+        r#"{"arguments": {…}, "session": "…"}"#,
+    )?;
     let mut params = json!({
         "tool": tool,
         "tenant": holder.tenant,
@@ -241,6 +279,12 @@ async fn dispatch(
 ) -> Result<axum::Json<Value>, ApiError> {
     let holder = authorize(&api, &headers, &query, false)?;
     let body = read_json(body, api.max_body).await?;
+    expect_shape(
+        &body,
+        &["payload", "session"],
+        "payload",
+        r#"{"payload": {…}, "session": "…"}"#,
+    )?;
     let mut params = json!({
         "kind": kind,
         "tenant": holder.tenant,
