@@ -26,7 +26,7 @@ from .plugin import (
     registered_plugin,
     to_json,
 )
-from .schema import convert
+from .schema import convert, is_plain
 
 #: Traceback text kept in an error's details; the host caps results anyway.
 MAX_TRACEBACK_CHARS = 4000
@@ -55,6 +55,8 @@ def prepare() -> None:
 
         _bindings()
     _state["tool_list"] = _tool_rows()
+    for spec in _tools().values():
+        _plan(spec)
 
 
 def _types():
@@ -109,6 +111,16 @@ def _tools():
     if _state["tools"] is None:
         _state["tools"] = {spec.name: spec for spec in registered_plugin().tool_specs()}
     return _state["tools"]
+
+
+def _plan(spec) -> List[tuple]:
+    """``(name, hint, plain)`` per parameter of ``spec``, worked out once per tool: a plain
+    parameter's JSON value is passed as it is (see :func:`~airlock_sdk.schema.is_plain`)."""
+    plans = _state.setdefault("plans", {})
+    plan = plans.get(spec.name)
+    if plan is None:
+        plan = plans[spec.name] = [(k, hint, is_plain(hint)) for k, hint in spec.params.items()]
+    return plan
 
 
 def _context(ctx) -> CallContext:
@@ -199,7 +211,11 @@ class Tools:
             args = _parse(arguments, "arguments")
             if not isinstance(args, dict):
                 raise PluginError.invalid_input("invalid arguments: expected a JSON object")
-            kwargs = {k: convert(args[k], hint, k) for k, hint in spec.params.items() if k in args}
+            kwargs = {
+                k: (args[k] if plain else convert(args[k], hint, k))
+                for k, hint, plain in _plan(spec)
+                if k in args
+            }
             if spec.context_param:
                 kwargs[spec.context_param] = _context(context)
             return to_json(spec.method(plugin, **kwargs))

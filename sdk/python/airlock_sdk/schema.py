@@ -177,6 +177,25 @@ def tool_spec(method: Any) -> ToolSpec:
     return ToolSpec(mark["name"], description, schema, method, params, context_param)
 
 
+def is_plain(hint: Any) -> bool:
+    """Whether :func:`convert` returns every schema-valid JSON value for ``hint`` unchanged
+    (``str``, ``int``, ``bool``, ``dict``, ``Any``, ``Literal``, and lists or optionals of
+    those), so a call can skip it: the typing introspection costs microseconds per argument
+    on every call in an interpreter running in WebAssembly."""
+    if hint is Any or hint is inspect.Parameter.empty or hint in (str, int, bool, dict):
+        return True
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Literal or origin in (dict, Dict):
+        return True
+    if origin in (list, List):
+        return all(is_plain(a) for a in args)
+    if origin is Union or _is_union_type(hint):
+        options = [a for a in args if a is not type(None)]
+        return len(options) == 1 and is_plain(options[0])
+    return False
+
+
 def convert(value: Any, hint: Any, where: str) -> Any:
     """Turns validated JSON ``value`` into ``hint``'s Python type (dataclasses, enums,
     tuples); a mismatch is a 400 PluginError naming ``where``."""

@@ -102,6 +102,17 @@ class SchemaTest(unittest.TestCase):
         self.assertEqual(world_of(Hooks), "hook-plugin")
         self.assertEqual(world_of(Both), "plugin")
 
+    def test_plain_hints_skip_conversion_and_convert_would_not_change_them(self):
+        from airlock_sdk.schema import is_plain
+
+        plain = {str: "x", int: 3, bool: True, Optional[str]: None, List[str]: ["a"],
+                 Literal["a", "b"]: "a", dict: {"k": [1]}}
+        for hint, value in plain.items():
+            self.assertTrue(is_plain(hint), hint)
+            self.assertEqual(convert(value, hint, "v"), value, hint)
+        for hint in (float, Point, List[Point], Colour, Optional[Point], tuple):
+            self.assertFalse(is_plain(hint), hint)
+
     def test_plugin_error_checks_its_code_and_serialises_details(self):
         error = PluginError(1001, "division by zero", {"a": 1})
         self.assertEqual((error.code, error.message, error.details_json()), (1001, "division by zero", '{"a": 1}'))
