@@ -190,15 +190,20 @@ impl RunFlags {
 }
 
 fn main() -> ExitCode {
-    // Like other Unix tools, end quietly when the reader of our output goes away
-    // (`airlock inspect x | head`) instead of panicking on the failed write.
-    #[cfg(unix)]
-    // SAFETY: restoring the default disposition of SIGPIPE, before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
     init_logging();
     let cli = Cli::parse();
+    // Like other Unix tools, a command that prints and exits ends quietly when the reader
+    // of its output goes away (`airlock inspect x | head`) instead of panicking on the
+    // failed write. Servers keep SIGPIPE ignored: a client going away is an error they
+    // handle, finishing what is in flight.
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve(_) | Command::Mcp(_)) {
+        // SAFETY: restoring the default disposition of SIGPIPE, before the tokio runtime
+        // starts its threads.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -425,10 +430,12 @@ fn report(result: Result<Value, airlock::CallError>) -> ExitCode {
 /// component chose is shown escaped ([`airlock::text`]).
 async fn inspect(component: &Path, as_json: bool) -> Result<ExitCode> {
     let folder_component;
-    let component = match component.is_dir() {
+    let is_folder = component.is_dir() || component.ends_with(airlock::manifest::FILE_NAME);
+    let component = match is_folder {
         true => {
-            let manifest = airlock::manifest::Manifest::from_dir(component)?;
-            folder_component = component.join(&manifest.plugin.component);
+            let dir = airlock::folder::plugin_dir(component);
+            let manifest = airlock::manifest::Manifest::from_dir(&dir)?;
+            folder_component = dir.join(&manifest.plugin.component);
             folder_component.as_path()
         }
         false => component,

@@ -299,6 +299,16 @@ pub fn open_registry(path: Option<PathBuf>, policy: Option<&Path>) -> Result<Reg
         .with_context(|| format!("opening the registry at {}", path.display()))
 }
 
+/// The registry at `path` for token commands, which load no plugin and so need no policy
+/// (a missing or broken policy file must not stop a token revocation).
+pub fn open_registry_for_tokens(path: Option<PathBuf>) -> Result<Registry> {
+    let path = registry_path(path)?;
+    let policy = airlock::policy::Policy::default();
+    let runtime = crate::audit::runtime_for(&policy)?;
+    Registry::open(&path, runtime, policy)
+        .with_context(|| format!("opening the registry at {}", path.display()))
+}
+
 /// The registry database: `path`, else `$AIRLOCK_REGISTRY`, the config file's, else the
 /// XDG default ([`crate::settings::registry`]).
 fn registry_path(path: Option<PathBuf>) -> Result<PathBuf> {

@@ -246,7 +246,7 @@ pub async fn token(args: TokenArgs) -> Result<ExitCode> {
             label,
             registry,
         } => {
-            let registry = crate::plugins::open_registry(registry, None)?;
+            let registry = crate::plugins::open_registry_for_tokens(registry)?;
             println!("{}", registry.create_token(&tenant, role, &label)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -255,7 +255,7 @@ pub async fn token(args: TokenArgs) -> Result<ExitCode> {
             json,
             registry,
         } => {
-            let registry = crate::plugins::open_registry(registry, None)?;
+            let registry = crate::plugins::open_registry_for_tokens(registry)?;
             let tokens = registry.tokens(tenant.as_deref())?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&tokens)?);
@@ -268,7 +268,7 @@ pub async fn token(args: TokenArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         TokenCommand::Revoke { id, registry } => {
-            let registry = crate::plugins::open_registry(registry, None)?;
+            let registry = crate::plugins::open_registry_for_tokens(registry)?;
             let revoked = registry.revoke_token(&id)?;
             println!(
                 "revoked {} ({} for tenant `{}`{})",

@@ -11,8 +11,8 @@
 //! breaker bounds that cost, while the half-open trial brings the plugin back without an
 //! operator. An operator can also reset it at once ([`Condition::reset`]).
 //!
-//! Every call reads and records here, from many threads at once: the healthy path is two
-//! atomic loads and writes nothing, so concurrent callers do not fight over a cache line.
+//! Every call reads and records here, from many threads at once: the healthy path is a
+//! few atomic loads and writes nothing, so concurrent callers do not fight over a cache line.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -134,14 +134,22 @@ impl Condition {
         let mut reason = self.reason();
         // Read again under the lock: a `reset` may have run since the increment.
         let failures = self.failures.load(Ordering::Relaxed);
-        if reason.is_none() && failures >= self.threshold {
+        if reason.is_some() {
+            // A trial call failed: fail fast for another cool-down, counted from now.
+            self.retry_at.store(
+                self.now_ms().saturating_add(self.cooldown_ms()),
+                Ordering::Release,
+            );
+            return;
+        }
+        if failures >= self.threshold {
             tracing::warn!(plugin = e.plugin(), failures, "plugin marked failing: {e}");
             let wait = self.cooldown.as_secs_f64();
             *reason = Some(format!(
                 "{failures} failures in a row, the last: {e}. Calls fail fast; one is let \
                  through to try again every {wait} s, or reset it now (`airlock plugins reset \
-                 {plugin}`, JSON-RPC `plugin/reset`, `POST /api/v1/plugins/{plugin}/reset`, \
-                 `Plugin::reset`)",
+                 {plugin} --tenant TENANT`, JSON-RPC `plugin/reset`, `POST \
+                 /api/v1/plugins/{plugin}/reset`, `Plugin::reset`)",
                 plugin = e.plugin()
             ));
             self.retry_at.store(
@@ -230,5 +238,18 @@ mod tests {
             "an answered trial clears the mark"
         );
         assert!(condition.admit().is_ok() && condition.admit().is_ok());
+
+        // A trial that fails after running longer than the cool-down starts a new one from
+        // its failure, not from when it was let through.
+        condition.record(&trap());
+        condition.record(&trap());
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(condition.admit().is_ok(), "the trial goes through");
+        std::thread::sleep(Duration::from_millis(60));
+        condition.record(&trap());
+        assert!(
+            condition.admit().is_err(),
+            "a fresh cool-down after the failed trial"
+        );
     }
 }

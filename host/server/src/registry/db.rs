@@ -94,8 +94,13 @@ impl Db {
         let connection = Connection::open(path)?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         connection.execute_batch(SCHEMA)?;
-        add_source_columns(&connection)?;
-        add_generation_column(&connection)?;
+        // Several processes may open an old database at once: check-then-alter under the
+        // write lock, so only the first one migrates.
+        let mut connection = connection;
+        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        add_source_columns(&tx)?;
+        add_generation_column(&tx)?;
+        tx.commit()?;
         Ok(Db { connection })
     }
 
@@ -198,22 +203,34 @@ impl Db {
     }
 
     /// Stores a new configuration (and the version it was checked against); the
-    /// registration's new generation (`None`: there is none).
+    /// registration's new generation. `None`: there is none, or `only_if_enabled` and it is
+    /// disabled (another process disabled it since it was read).
     pub(crate) fn set_config(
         &self,
         tenant: &str,
         plugin: &str,
         version: &str,
         config: &Value,
+        only_if_enabled: bool,
     ) -> rusqlite::Result<Option<i64>> {
         let tx = self.connection.unchecked_transaction()?;
-        tx.execute(
+        let changed = tx.execute(
             "UPDATE registrations SET config = ?3, version = ?4, updated_at = ?5,
                  generation = generation + 1
-             WHERE tenant = ?1 AND plugin = ?2",
-            params![tenant, plugin, config.to_string(), version, now()],
+             WHERE tenant = ?1 AND plugin = ?2 AND (?6 = 0 OR enabled = 1)",
+            params![
+                tenant,
+                plugin,
+                config.to_string(),
+                version,
+                now(),
+                only_if_enabled
+            ],
         )?;
-        let generation = generation_in(&tx, tenant, plugin)?;
+        let generation = match changed {
+            0 => None,
+            _ => generation_in(&tx, tenant, plugin)?,
+        };
         tx.commit()?;
         Ok(generation)
     }

@@ -183,19 +183,22 @@ async fn poll(registry: Weak<Registry>, mut seen: i64) {
         let Some(strong) = registry.upgrade() else {
             return;
         };
+        // A sync that failed (a busy database) is tried again at the next poll.
+        let mut retry = false;
         if changed && let Err(e) = strong.sync().await {
-            tracing::warn!("cannot apply the registry's changes: {e}");
+            tracing::warn!("cannot apply the registry's changes (trying again): {e}");
+            retry = true;
         }
         let version = strong.db().data_version();
         drop(strong);
         changed = match version {
-            Ok(version) => std::mem::replace(&mut seen, version) != version,
+            Ok(version) => std::mem::replace(&mut seen, version) != version || retry,
             Err(e) => {
                 tracing::warn!("cannot check the registry database for changes: {e}");
                 false
             }
         };
-        if !changed {
+        if !changed || retry {
             tokio::time::sleep(FOLLOW_EVERY).await;
         }
     }

@@ -18,7 +18,8 @@ use airlock::Plugin;
 pub struct ReloadOutcome {
     pub tenant: String,
     pub plugin: String,
-    /// The version that served before.
+    /// The version that served before: in this process, else (nothing of it runs here, as
+    /// in the CLI) the version the registration last ran.
     pub from: Option<String>,
     /// The version serving now (unchanged when the reload failed).
     pub to: Option<String>,
@@ -61,7 +62,7 @@ impl Registry {
                     let to = plugin.metadata().version.to_string();
                     let generation = self
                         .db()
-                        .set_config(tenant, name, &to, &config)
+                        .set_config(tenant, name, &to, &config, true)
                         .map_err(|e| self.write_failed(e))?;
                     if let Some(generation) = generation {
                         self.record(tenant, name, generation);
@@ -120,7 +121,12 @@ impl Registry {
     ) -> Result<Plugin, RegistryError> {
         let old = self.live_map().get(&key(tenant, name)).cloned();
         let state = match &old {
-            Some(old) => capture(&old.plugin).await,
+            // A failing version refuses calls, `capture-state` included: clear the mark so
+            // a reset or reload of a failing plugin still carries its state over.
+            Some(old) => {
+                old.plugin.reset();
+                capture(&old.plugin).await
+            }
             None => None,
         };
         let options = self.options(config).state(state);

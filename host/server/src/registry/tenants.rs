@@ -92,6 +92,16 @@ impl Registry {
         config: Value,
     ) -> Result<(), RegistryError> {
         let _changes = self.changes.lock().await;
+        self.store_config(tenant, name, config).await
+    }
+
+    /// [`Registry::set_config`] with the change lock held.
+    async fn store_config(
+        &self,
+        tenant: &str,
+        name: &str,
+        config: Value,
+    ) -> Result<(), RegistryError> {
         let registration = self.registration(tenant, name)?;
         let dir = self.installed_dir(name)?;
         let version = match registration.enabled {
@@ -104,7 +114,12 @@ impl Registry {
                 registration.version
             }
         };
-        let written = self.db().set_config(tenant, name, &version, &config);
+        // A running plugin's new configuration is stored only while its registration is
+        // still enabled: a disable by another process meanwhile wins, and this process's
+        // follower then stops the plugin (the generation is left unrecorded for that).
+        let written = self
+            .db()
+            .set_config(tenant, name, &version, &config, registration.enabled);
         match written {
             Ok(generation) => {
                 if let Some(generation) = generation {
@@ -127,6 +142,7 @@ impl Registry {
     /// call. Recorded as a change, so every process serving the registry restarts it too.
     /// Errors: [`RegistryError::NotEnabled`] when the tenant has not enabled it.
     pub async fn reset(&self, tenant: &str, name: &str) -> Result<(), RegistryError> {
+        let _changes = self.changes.lock().await;
         let registration = self.registration(tenant, name)?;
         if !registration.enabled {
             return Err(RegistryError::NotEnabled {
@@ -134,7 +150,7 @@ impl Registry {
                 plugin: name.into(),
             });
         }
-        self.set_config(tenant, name, registration.config).await
+        self.store_config(tenant, name, registration.config).await
     }
 
     /// After a swap whose database write failed (a full disk): serves what the database
