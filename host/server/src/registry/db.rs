@@ -166,9 +166,7 @@ impl Db {
     }
 
     /// Records `tenant`'s registration of `plugin` as enabled with `config`; returns its
-    /// new generation. Every write to a registration returns it, read in the write's own
-    /// transaction, so a concurrent write by another process is never taken for this one;
-    /// and the commit is explicit, so its failure (a full disk) is reported.
+    /// new generation.
     pub(crate) fn enable(
         &self,
         tenant: &str,
@@ -176,30 +174,27 @@ impl Db {
         version: &str,
         config: &Value,
     ) -> rusqlite::Result<i64> {
-        let tx = self.connection.unchecked_transaction()?;
-        tx.execute(
+        let generation = self.write_registration(
+            tenant,
+            plugin,
             "INSERT INTO registrations (tenant, plugin, version, enabled, config, installed_at, updated_at, generation)
              VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5, 1)
              ON CONFLICT(tenant, plugin) DO UPDATE SET version = ?3, enabled = 1, config = ?4,
                  updated_at = ?5, generation = generation + 1",
             params![tenant, plugin, version, config.to_string(), now()],
         )?;
-        let generation = generation_in(&tx, tenant, plugin)?;
-        tx.commit()?;
         Ok(generation.unwrap_or_default())
     }
 
     /// Records the registration as disabled; its new generation (`None`: there is none).
     pub(crate) fn disable(&self, tenant: &str, plugin: &str) -> rusqlite::Result<Option<i64>> {
-        let tx = self.connection.unchecked_transaction()?;
-        tx.execute(
+        self.write_registration(
+            tenant,
+            plugin,
             "UPDATE registrations SET enabled = 0, updated_at = ?3, generation = generation + 1
              WHERE tenant = ?1 AND plugin = ?2",
             params![tenant, plugin, now()],
-        )?;
-        let generation = generation_in(&tx, tenant, plugin)?;
-        tx.commit()?;
-        Ok(generation)
+        )
     }
 
     /// Stores a new configuration (and the version it was checked against); the
@@ -213,8 +208,9 @@ impl Db {
         config: &Value,
         only_if_enabled: bool,
     ) -> rusqlite::Result<Option<i64>> {
-        let tx = self.connection.unchecked_transaction()?;
-        let changed = tx.execute(
+        self.write_registration(
+            tenant,
+            plugin,
             "UPDATE registrations SET config = ?3, version = ?4, updated_at = ?5,
                  generation = generation + 1
              WHERE tenant = ?1 AND plugin = ?2 AND (?6 = 0 OR enabled = 1)",
@@ -226,8 +222,23 @@ impl Db {
                 now(),
                 only_if_enabled
             ],
-        )?;
-        let generation = match changed {
+        )
+    }
+
+    /// Runs one write (`sql`, which must bump `generation`) to `tenant`'s registration of
+    /// `plugin`, and returns the registration's new generation (`None` when no row
+    /// changed). The generation is read in the write's own transaction, so a concurrent
+    /// write by another process is never taken for this one; the commit is explicit, so its
+    /// failure (a full disk) is reported.
+    fn write_registration(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        sql: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> rusqlite::Result<Option<i64>> {
+        let tx = self.connection.unchecked_transaction()?;
+        let generation = match tx.execute(sql, params)? {
             0 => None,
             _ => generation_in(&tx, tenant, plugin)?,
         };
