@@ -19,6 +19,7 @@ mod oci;
 mod outbound_http;
 mod pipeline;
 mod polyglot;
+mod readme;
 mod registry;
 mod reload;
 mod resources;

@@ -11,7 +11,7 @@ use airlock_guests as guests;
 // Shared with the integration tests by path (no crate dependency); not all of it is used here.
 #[allow(dead_code)]
 #[path = "../../../../tests/src/oci_registry.rs"]
-mod oci_registry;
+pub(crate) mod oci_registry;
 
 use oci_registry::{DockerRegistry, require_program};
 

@@ -1,109 +1,287 @@
 //! The README's shell snippets, run as written (issue #20: snippets must work as pasted).
-//! Each runnable block is found by a line it contains and run line by line with `sh`, in
-//! order, against a fresh registry: `airlock` is the binary under test (first on `PATH`,
-//! and `target/debug/airlock` is rewritten to it), and `target/guests/plugins` — where
-//! `airlock demo` assembles the example plugin folders — is rewritten to the folders the
-//! test harness assembled the same way. Blocks needing toolchains, servers or tokens are
-//! covered by the tests of those features instead.
+//!
+//! Each block is found by a line only it contains and run as one `sh -e` script, as a
+//! terminal runs a pasted block (a `cd` holds for the lines after it). The outputs the
+//! README shows are checked: a comment line that follows a command and shows output
+//! (`# {"result":…}`, or an indented `#   pushed …`), and a trailing comment in quotes
+//! (`# "Hello, Ada."`); `…` in them stands for any text. Lines such as `#   or: …` are
+//! alternatives, not output.
+//!
+//! What a reader's machine has and the test has elsewhere is rewritten, and nothing else:
+//! Blocks that name the repository's files run from its root, the others in a fresh folder.
+//! `airlock` is the binary under test (first on `PATH`; `target/debug/airlock` and
+//! `cargo run -p airlock-cli --` become it), `target/guests/plugins` is the folders the
+//! test harness assembled the way `airlock demo` does, the example server and registry
+//! addresses (`127.0.0.1:8700`, `registry.example:5000`) are the ones the test started,
+//! and `$HOME` and the registry are fresh folders.
 
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
+use crate::publish::oci_registry::DockerRegistry;
 use airlock_guests as guests;
+
+use crate::support::{enable, listening_address, token};
 
 const README: &str = include_str!("../../../../README.md");
 
-/// The ```sh blocks of the README.
-fn sh_blocks() -> Vec<&'static str> {
+/// The fenced blocks of the README in language `lang`.
+fn blocks(lang: &str) -> Vec<&'static str> {
     README
-        .split("```sh\n")
+        .split(&format!("```{lang}\n"))
         .skip(1)
         .filter_map(|rest| rest.split("\n```").next())
         .collect()
 }
 
-/// The block containing `marker`.
-fn block(marker: &str) -> &'static str {
-    let blocks = sh_blocks();
-    let found: Vec<_> = blocks.iter().filter(|b| b.contains(marker)).collect();
-    assert_eq!(found.len(), 1, "one README block has `{marker}`");
+/// The block of language `lang` containing `marker`.
+fn block(lang: &str, marker: &str) -> &'static str {
+    let found: Vec<_> = blocks(lang)
+        .into_iter()
+        .filter(|b| b.contains(marker))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one ```{lang} block of the README has `{marker}`"
+    );
     found[0]
 }
 
-/// The block's commands: comments dropped, `\` continuations joined.
-fn commands(block: &str) -> Vec<String> {
-    let mut commands = Vec::new();
-    let mut current = String::new();
+/// The outputs a block shows: indented or JSON comment lines after a command, and
+/// quoted (or `…`-led) trailing comments.
+fn shown_outputs(block: &str) -> Vec<String> {
+    let mut shown = Vec::new();
     for line in block.lines() {
-        let line = line.split(" # ").next().unwrap_or(line).trim_end();
-        if line.trim_start().starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        match line.strip_suffix('\\') {
-            Some(start) => current.push_str(start),
-            None => {
-                current.push_str(line);
-                commands.push(std::mem::take(&mut current));
+        let line = line.trim();
+        if let Some(comment) = line.strip_prefix('#') {
+            let indented = comment.starts_with("   ") && !comment.trim_start().starts_with("or:");
+            if indented || comment.trim_start().starts_with('{') {
+                shown.push(comment.trim().to_string());
+            }
+        } else if let Some((_, trailing)) = line.split_once(" # ") {
+            let trailing = trailing.trim();
+            if trailing.starts_with('"') || trailing.starts_with('…') {
+                shown.push(trailing.to_string());
             }
         }
     }
-    commands
+    shown
 }
 
-/// Runs each command of `block` with `sh` in a fresh state folder; asserts each succeeds.
-fn run_block(marker: &str, state: &Path) {
-    let binary = Path::new(env!("CARGO_BIN_EXE_airlock"));
-    let plugins = Path::new(guests::CALCULATOR_DIR).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        binary.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for command in commands(block(marker)) {
-        let command = command
-            .replace("target/debug/airlock", binary.to_str().unwrap())
-            .replace("target/guests/plugins", plugins.to_str().unwrap());
+/// Whether `output` contains `shown`'s pieces (split at `…`) in order.
+fn shows(output: &str, shown: &str) -> bool {
+    let mut rest = output;
+    for piece in shown.split('…').map(str::trim).filter(|p| !p.is_empty()) {
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// A fresh folder for one snippet: the working directory, `$HOME` and the registry.
+struct Scene {
+    dir: PathBuf,
+    /// Where the block runs: `dir`, or the repository for blocks that name its files.
+    cwd: PathBuf,
+    env: Vec<(String, String)>,
+    rewrites: Vec<(String, String)>,
+}
+
+impl Scene {
+    fn new(label: &str) -> Scene {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("readme-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("home")).unwrap();
+        let binary = env!("CARGO_BIN_EXE_airlock");
+        let plugins = Path::new(guests::CALCULATOR_DIR).parent().unwrap();
+        Scene {
+            env: vec![("HOME".into(), dir.join("home").display().to_string())],
+            rewrites: vec![
+                ("cargo run -p airlock-cli -- ".into(), "airlock ".into()),
+                ("target/debug/airlock".into(), binary.into()),
+                (
+                    "target/guests/plugins".into(),
+                    plugins.display().to_string(),
+                ),
+            ],
+            cwd: dir.clone(),
+            dir,
+        }
+    }
+
+    /// Runs the block from the repository's root, as the README's own paths assume.
+    fn in_repo(mut self) -> Scene {
+        self.cwd = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        self
+    }
+
+    fn env(mut self, key: &str, value: &str) -> Scene {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    fn rewrite(mut self, written: &str, here: &str) -> Scene {
+        self.rewrites.push((written.into(), here.into()));
+        self
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.join(name).display().to_string()
+    }
+
+    /// Runs the ```sh block with `marker` as one script; asserts it succeeds and prints
+    /// every output the README shows. Returns its stdout.
+    fn run(&self, marker: &str) -> String {
+        let mut script = block("sh", marker).to_string();
+        for (written, here) in &self.rewrites {
+            script = script.replace(written, here);
+        }
+        let binary = Path::new(env!("CARGO_BIN_EXE_airlock"));
+        let path = format!(
+            "{}:{}",
+            binary.parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let out = Command::new("sh")
-            .args(["-c", &command])
-            .current_dir(&repo)
+            .args(["-e", "-c", &script])
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
             .env("PATH", &path)
-            .env("AIRLOCK_REGISTRY", state.join("registry.db"))
-            .env("AIRLOCK_CONFIG", state.join("none.toml"))
+            .env("AIRLOCK_CONFIG", self.dir.join("no-config.toml"))
+            .env_remove("AIRLOCK_REGISTRY")
             .env_remove("AIRLOCK_POLICY")
             .env_remove("AIRLOCK_TENANT")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("XDG_DATA_HOME")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("sh runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success(),
-            "README command failed: {command}\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            "the README block failed:\n{script}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
         );
+        for shown in shown_outputs(&script) {
+            assert!(
+                shows(&stdout, &shown),
+                "the README shows `{shown}`, the block printed:\n{stdout}\n--- stderr\n{stderr}"
+            );
+        }
+        stdout
     }
 }
 
-fn fresh(label: &str) -> std::path::PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("readme-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+impl Drop for Scene {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn shown_outputs_are_read_from_comments() {
+    let block = "a x # \"Hello.\"\n# {\"result\":3}\n#   or: other\n#   pushed … digest x\n# prose";
+    assert_eq!(
+        shown_outputs(block),
+        ["\"Hello.\"", "{\"result\":3}", "pushed … digest x"]
+    );
+    assert!(shows("pushed oci://a\n  digest x", "pushed … digest x"));
+    assert!(!shows("digest x pushed", "pushed … digest x"));
+}
+
+#[test]
+fn the_demo_command_runs_as_written() {
+    let out = Scene::new("demo").in_repo().run("-- demo");
+    assert!(out.contains("add {a: 2, b: 3}"), "{out}");
 }
 
 #[test]
 fn the_registry_commands_run_as_written() {
-    let state = fresh("registry");
-    run_block(
-        "airlock plugins enable target/guests/plugins/redact",
-        &state,
-    );
-    let _ = std::fs::remove_dir_all(&state);
+    Scene::new("registry")
+        .in_repo()
+        .run("airlock plugins enable target/guests/plugins/redact");
 }
 
 #[test]
 fn the_python_client_runs_as_written_on_a_fresh_registry() {
-    let state = fresh("python");
-    run_block("examples/clients/airlock_client.py", &state);
-    let _ = std::fs::remove_dir_all(&state);
+    Scene::new("python")
+        .in_repo()
+        .run("examples/clients/airlock_client.py");
+}
+
+#[test]
+fn the_first_plugin_commands_run_as_written() {
+    let out = Scene::new("first-plugin").run("airlock new hello --lang python");
+    assert!(out.contains("Hello, Ada."), "{out}");
+}
+
+#[test]
+fn the_tool_call_over_http_runs_as_written() {
+    let scene = Scene::new("curl").in_repo();
+    let db = scene.dir.join("registry.db");
+    enable(&db, "default", &[guests::CALCULATOR_DIR]);
+    let token = token(&db, "default", "caller");
+    let mut server = Stopped(
+        crate::support::airlock()
+            .args([
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--registry",
+                db.to_str().unwrap(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let address = listening_address(&mut server.0);
+    let scene = scene
+        .env("TOKEN", &token)
+        .rewrite("http://127.0.0.1:8700", &address);
+    scene.run("/api/v1/tools/calculator.add/call");
+}
+
+/// A server killed when the test ends, passed or not.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_publish_and_install_commands_run_as_written() {
+    let registry = DockerRegistry::start();
+    let scene = Scene::new("oci").rewrite("registry.example:5000", &registry.host());
+    std::fs::create_dir_all(scene.dir.join("plugins/calculator")).unwrap();
+    for entry in std::fs::read_dir(guests::CALCULATOR_DIR).unwrap() {
+        let entry = entry.unwrap().path();
+        std::fs::copy(
+            &entry,
+            scene
+                .dir
+                .join("plugins/calculator")
+                .join(entry.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    scene.run("airlock keygen --out release");
+
+    // The policy the README shows, with the key just made in place of its `RWQ…`.
+    let public = std::fs::read_to_string(scene.path("release.pub")).unwrap();
+    let key = public.lines().nth(1).unwrap();
+    let key_id = public.lines().next().unwrap().rsplit(' ').next().unwrap();
+    let policy = block("toml", "[trust.plugins.calculator]")
+        .replace("RWQ…", key)
+        .replace("E7620F1842B4E81F", key_id);
+    std::fs::write(scene.path("policy.toml"), policy).unwrap();
+    let scene = scene.rewrite("E7620F1842B4E81F", key_id);
+    scene.run("airlock plugins --policy policy.toml install oci://");
 }
