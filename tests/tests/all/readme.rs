@@ -107,3 +107,37 @@ async fn the_registry_snippet_runs_as_written() {
     assert!(Path::new(&dir.path().join("registry.db")).is_file());
     let _ = Arc::new(()); // the snippet uses `Arc` from this scope
 }
+
+/// A ```toml block of the README, found by its first line.
+fn toml_block(first_line: &str) -> &'static str {
+    const README: &str = include_str!("../../../README.md");
+    let found: Vec<&str> = README
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("\n```").next())
+        .filter(|block| block.starts_with(first_line))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one README toml block starts with `{first_line}`"
+    );
+    found[0]
+}
+
+/// `## Capabilities`: the manifest and the policy the README shows are accepted as they
+/// are, their `sha256 = "…"` placeholders aside, and the policy's CA file present.
+#[test]
+fn the_manifest_and_policy_examples_parse() {
+    let dir = TempDir::new("readme-toml");
+    let digest = format!("\"{}\"", "ab".repeat(32));
+    let manifest = toml_block("# airlock.toml").replace("\"…\"", &digest);
+    let manifest = airlock::manifest::Manifest::parse(&manifest, Path::new("airlock.toml"))
+        .expect("the README's manifest parses");
+    assert_eq!(manifest.plugin.name, "weather");
+
+    airlock_tests::web::Tls::new().write_ca(dir.path(), "private-ca.pem");
+    let policy = toml_block("# policy.toml").replace("\"…\"", &digest);
+    airlock::policy::Policy::parse(&policy, Path::new("policy.toml"), dir.path())
+        .expect("the README's policy parses");
+}

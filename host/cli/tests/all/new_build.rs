@@ -58,9 +58,39 @@ fn scratch(label: &str) -> PathBuf {
     dir
 }
 
-/// Scaffolds `hello` in `lang`, builds it and checks the tool (and hook) answer.
-fn new_build_call(lang: &str, hooks: bool) {
-    let root = scratch(&format!("{lang}-{hooks}"));
+/// Where a plugin's source goes, what replaces the scaffolded one, and what its hook
+/// says when it vetoes a `shell` call.
+struct Source {
+    file: &'static str,
+    code: &'static str,
+    veto: &'static str,
+}
+
+/// The scaffolded source of `lang` (`airlock new`'s template).
+fn template() -> Option<Source> {
+    None
+}
+
+/// The README's plugin code for `lang` ("Write your first plugin"), run as written in place
+/// of the template (issue #20: snippets work as pasted).
+fn readme_source(lang: &str) -> Option<Source> {
+    let (file, fence, marker) = match lang {
+        "python" => ("plugin.py", "python", "class Hello(Plugin)"),
+        "js" => ("plugin.js", "js", "definePlugin({"),
+        _ => ("src/lib.rs", "rust", "export_tool_plugin!(Hello)"),
+    };
+    Some(Source {
+        file,
+        code: crate::readme::block(fence, marker),
+        veto: "no shell",
+    })
+}
+
+/// Scaffolds `hello` in `lang` (with `source` in place of the template's code when
+/// given), builds it and checks the tool (and hook) answer.
+fn new_build_call(lang: &str, hooks: bool, source: Option<Source>) {
+    let label = if source.is_some() { "readme" } else { "new" };
+    let root = scratch(&format!("{lang}-{hooks}-{label}"));
     let dir = root.join("hello");
     let mut args = vec![
         "new",
@@ -81,6 +111,13 @@ fn new_build_call(lang: &str, hooks: bool) {
         // The workspace's lockfile pins the same dependency versions the SDK is tested with.
         std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     }
+    let veto = match &source {
+        Some(source) => {
+            std::fs::write(dir.join(source.file), source.code).unwrap();
+            source.veto
+        }
+        None => "the shell tool is not allowed",
+    };
 
     let build = airlock(&["build", dir.to_str().unwrap()], &[]);
     assert_ok(&build, "airlock build");
@@ -136,11 +173,7 @@ fn new_build_call(lang: &str, hooks: bool) {
             &[],
         );
         assert_ok(&hook, "airlock hook");
-        assert!(
-            text(&hook.stdout).contains("the shell tool is not allowed"),
-            "{}",
-            text(&hook.stdout)
-        );
+        assert!(text(&hook.stdout).contains(veto), "{}", text(&hook.stdout));
     }
 
     let audit = airlock(&["audit", dir.to_str().unwrap()], &[]);
@@ -150,22 +183,71 @@ fn new_build_call(lang: &str, hooks: bool) {
 
 #[test]
 fn a_new_python_plugin_builds_and_answers() {
-    new_build_call("python", false);
+    new_build_call("python", false, template());
 }
 
 #[test]
 fn a_new_javascript_plugin_with_hooks_builds_and_answers() {
-    new_build_call("js", true);
+    new_build_call("js", true, template());
 }
 
 #[test]
 fn a_new_rust_plugin_builds_and_answers() {
-    new_build_call("rust", false);
+    new_build_call("rust", false, template());
 }
 
 #[test]
 fn a_new_python_plugin_with_hooks_builds_and_answers() {
-    new_build_call("python", true);
+    new_build_call("python", true, template());
+}
+
+#[test]
+fn the_readme_python_plugin_builds_and_answers() {
+    new_build_call("python", true, readme_source("python"));
+}
+
+#[test]
+fn the_readme_javascript_plugin_builds_and_answers() {
+    new_build_call("js", true, readme_source("js"));
+}
+
+/// The README's Rust plugin, in the crate whose `Cargo.toml` the README shows: every line
+/// the README shows is in the scaffolded one (the SDK's path aside, which is the reader's).
+#[test]
+fn the_readme_rust_plugin_builds_and_answers() {
+    let shown = crate::readme::block("toml", "crate-type = [\"cdylib\"]");
+    let root = scratch("rust-cargo-toml");
+    let dir = root.join("hello");
+    let out = airlock(
+        &[
+            "new",
+            "hello",
+            "--lang",
+            "rust",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_ok(&out, "airlock new");
+    let scaffolded = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    for line in shown.lines() {
+        let line = line.split(" # ").next().unwrap().trim();
+        let key = line.split(" = ").next().unwrap();
+        let present = if key == "airlock-sdk" {
+            scaffolded
+                .lines()
+                .any(|l| l.starts_with("airlock-sdk = { path = "))
+        } else {
+            scaffolded.lines().any(|l| l.trim() == line)
+        };
+        assert!(
+            present,
+            "the README's Cargo.toml line `{line}` is not what `airlock new` writes:\n{scaffolded}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    new_build_call("rust", false, readme_source("rust"));
 }
 
 #[test]

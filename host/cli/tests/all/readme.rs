@@ -35,7 +35,7 @@ fn blocks(lang: &str) -> Vec<&'static str> {
 }
 
 /// The block of language `lang` containing `marker`.
-fn block(lang: &str, marker: &str) -> &'static str {
+pub(crate) fn block(lang: &str, marker: &str) -> &'static str {
     let found: Vec<_> = blocks(lang)
         .into_iter()
         .filter(|b| b.contains(marker))
