@@ -55,8 +55,8 @@ def prepare() -> None:
 
         _bindings()
     _state["tool_list"] = _tool_rows()
-    for spec in _tools().values():
-        _plan(spec)
+    for name in _tools():
+        _invoker_of(name)
 
 
 def _types():
@@ -85,10 +85,10 @@ def _err(error: PluginError):
     return Err(types.PluginError(error.code, error.message, error.details_json()))
 
 
-def _guarded(body: Callable[[], Any]) -> Any:
-    """Runs ``body``; a PluginError or other exception becomes the WIT error result."""
+def _guarded(body: Callable[..., Any], *args: Any) -> Any:
+    """Runs ``body(*args)``; a PluginError or other exception becomes the WIT error result."""
     try:
-        return body()
+        return body(*args)
     except PluginError as e:
         raise _err(e) from None
     except MemoryError:
@@ -113,22 +113,59 @@ def _tools():
     return _state["tools"]
 
 
-def _plan(spec) -> List[tuple]:
-    """``(name, hint, plain)`` per parameter of ``spec``, worked out once per tool: a plain
-    parameter's JSON value is passed as it is (see :func:`~airlock_sdk.schema.is_plain`)."""
-    plans = _state.setdefault("plans", {})
-    plan = plans.get(spec.name)
-    if plan is None:
-        plan = plans[spec.name] = [(k, hint, is_plain(hint)) for k, hint in spec.params.items()]
-    return plan
+#: Tool name → ``invoke(plugin, arguments, wit_context)``, filled by :func:`prepare` (at
+#: build time, so every instance starts with it) or on a tool's first call.
+_invokers: Dict[str, Callable[[Any, dict, Any], Any]] = {}
+
+
+def _invoker_of(name: str) -> Callable[[Any, dict, Any], Any]:
+    """How to call tool ``name``, worked out once per tool; raises 404 for an unknown one."""
+    invoke = _invokers.get(name)
+    if invoke is None:
+        spec = _tools().get(name)
+        if spec is None:
+            raise PluginError.not_found(f"no tool named `{name}`")
+        invoke = _invokers[name] = _invoker(spec)
+    return invoke
+
+
+def _invoker(spec) -> Callable[[Any, dict, Any], Any]:
+    """``spec``'s method as ``invoke(plugin, arguments, wit_context)``: a plain parameter's
+    JSON value is passed as it is (see :func:`~airlock_sdk.schema.is_plain`), others are
+    converted to their type hint; an argument the method does not take is left out."""
+    method, context_param = spec.method, spec.context_param
+    converted = tuple((k, hint) for k, hint in spec.params.items() if not is_plain(hint))
+    plain = tuple(k for k in spec.params if k not in dict(converted))
+
+    def invoke(plugin, args: dict, context) -> Any:
+        kwargs = {k: args[k] for k in plain if k in args}
+        for k, hint in converted:
+            if k in args:
+                kwargs[k] = convert(args[k], hint, k)
+        if context_param:
+            kwargs[context_param] = _context(context)
+        return method(plugin, **kwargs)
+
+    return invoke
 
 
 def _context(ctx) -> CallContext:
     return CallContext(ctx.tenant, ctx.session_id, ctx.call_id)
 
 
+#: The C scanner behind ``json.loads``, called directly: the host has already checked the
+#: text is JSON, and ``json.loads`` spends most of its time around the scanner.
+_scan = json.decoder.JSONDecoder().scan_once
+
+
 def _parse(text: str, what: str) -> Any:
     try:
+        value, end = _scan(text, 0)
+        if end == len(text):
+            return value
+    except (StopIteration, ValueError):
+        pass
+    try:  # whitespace around the value, or not JSON: json.loads accepts it or says why
         return json.loads(text)
     except ValueError as e:
         raise PluginError.invalid_input(f"invalid {what}: {e}") from None
@@ -203,24 +240,16 @@ class Tools:
         return [tools.ToolDefinition(name, description, schema) for name, description, schema in rows]
 
     def call_tool(self, name: str, arguments: str, context) -> str:
-        def body():
-            plugin = _plugin()
-            spec = _tools().get(name)
-            if spec is None:
-                raise PluginError.not_found(f"no tool named `{name}`")
-            args = _parse(arguments, "arguments")
-            if not isinstance(args, dict):
-                raise PluginError.invalid_input("invalid arguments: expected a JSON object")
-            kwargs = {
-                k: (args[k] if plain else convert(args[k], hint, k))
-                for k, hint, plain in _plan(spec)
-                if k in args
-            }
-            if spec.context_param:
-                kwargs[spec.context_param] = _context(context)
-            return to_json(spec.method(plugin, **kwargs))
+        return _guarded(_call_tool, name, arguments, context)
 
-        return _guarded(body)
+
+def _call_tool(name: str, arguments: str, context) -> str:
+    plugin = _plugin()
+    invoke = _invoker_of(name)
+    args = _parse(arguments, "arguments")
+    if type(args) is not dict:
+        raise PluginError.invalid_input("invalid arguments: expected a JSON object")
+    return to_json(invoke(plugin, args, context))
 
 
 def _wit_kind(kind):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import inspect
 import json
+from json import encoder as _json_encoder
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Dict, List, Optional
 
@@ -277,9 +278,33 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+#: One encoder for every result: ``json.dumps`` with non-default options builds (and
+#: initialises, in Python) a new ``JSONEncoder`` on every call.
+_ENCODER = json.JSONEncoder(default=_jsonable, separators=(",", ":"), ensure_ascii=False)
+#: The C encoder ``_ENCODER.encode`` builds for each value, built once: with the objects
+#: on the path being encoded in ``_MARKERS`` (the circular-reference check), emptied again
+#: after a failure. ``None`` where CPython has no ``_json``.
+_MARKERS: Dict[int, Any] = {}
+_C_ENCODE = (
+    None
+    if _json_encoder.c_make_encoder is None
+    else _json_encoder.c_make_encoder(
+        _MARKERS, _jsonable, _json_encoder.c_encode_basestring, None, ":", ",", False, False, True
+    )
+)
+
+
 def to_json(value: Any) -> str:
-    """Serialises a tool result or payload as compact JSON."""
-    return json.dumps(value, default=_jsonable, separators=(",", ":"), ensure_ascii=False)
+    """Serialises a tool result or payload as compact JSON (what ``json.dumps(value,
+    separators=(",", ":"), ensure_ascii=False)`` gives, with dataclasses, enums, sets and
+    tuples converted)."""
+    if _C_ENCODE is None:
+        return _ENCODER.encode(value)
+    try:
+        return "".join(_C_ENCODE(value, 0))
+    except BaseException:
+        _MARKERS.clear()
+        raise
 
 
 def is_context_param(param: inspect.Parameter, hint: Any) -> bool:

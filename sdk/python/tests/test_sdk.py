@@ -120,6 +120,43 @@ class SchemaTest(unittest.TestCase):
             PluginError(-1, "negative")
 
 
+class WireTest(unittest.TestCase):
+    """The JSON the SDK reads and writes on every call, through its fast paths."""
+
+    def test_results_are_compact_json_with_dataclasses_enums_and_sets_converted(self):
+        from airlock_sdk.plugin import to_json
+
+        self.assertEqual(to_json({"a": [1, 2.5, None], "é": "ü"}), '{"a":[1,2.5,null],"é":"ü"}')
+        self.assertEqual(to_json(Point(1.0)), '{"x":1.0,"y":0.0,"label":null}')
+        self.assertEqual(to_json([Colour.RED, (1,)]), '["red",[1]]')
+        self.assertEqual(to_json("text"), '"text"')
+
+    def test_a_circular_result_fails_and_the_next_result_is_unaffected(self):
+        from airlock_sdk.plugin import to_json
+
+        looped = {"k": []}
+        looped["k"].append(looped)
+        with self.assertRaises(ValueError):
+            to_json(looped)
+        looped["k"].pop()  # the same objects, no longer circular
+        self.assertEqual(to_json(looped), '{"k":[]}')
+        with self.assertRaises(TypeError):
+            to_json({"k": [b"x"]})
+        shared = [1]
+        self.assertEqual(to_json({"a": shared, "b": shared}), '{"a":[1],"b":[1]}')
+
+    def test_arguments_parse_with_whitespace_and_bad_text_names_the_problem(self):
+        from airlock_sdk._export import _parse
+
+        self.assertEqual(_parse('{"a": [1, "x"]}', "arguments"), {"a": [1, "x"]})
+        self.assertEqual(_parse(' {"a": 1}\n', "arguments"), {"a": 1})
+        for bad in ('{"a": ', '{"a": 1} x', "", "nope"):
+            with self.assertRaises(PluginError) as raised:
+                _parse(bad, "arguments")
+            self.assertEqual(raised.exception.code, 400)
+            self.assertIn("invalid arguments", raised.exception.message)
+
+
 class HttpTest(unittest.TestCase):
     """The parts of ``airlock_sdk.http`` that need no host: error mapping and responses.
     Requests themselves are tested on the built ``examples/python/fetch`` component
