@@ -9,6 +9,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::Plugin;
+use super::lease::Purpose;
 use super::validate::{self, Verdict};
 use crate::bindings::hooks;
 use crate::types::{CallContext, Health, HookKind, HookOutcome};
@@ -99,12 +100,12 @@ impl Plugin {
     ) -> Result<String, CallError> {
         let context = context.to_wit(self.call_id(context));
         let limits = &self.inner.limits;
-        let mut lease = self.checkout().await?;
+        let mut lease = self.checkout(Purpose::Call).await?;
         let result = lease
             .instance
             .call_tool(limits, tool, arguments, &context)
             .await;
-        self.checkin(lease, &result);
+        self.checkin(lease, &result, Purpose::Call);
         result
     }
 
@@ -129,12 +130,12 @@ impl Plugin {
         let payload = self.encode_input("payload", payload)?;
         let context = context.to_wit(self.call_id(context));
         let limits = &self.inner.limits;
-        let mut lease = self.checkout().await?;
+        let mut lease = self.checkout(Purpose::Call).await?;
         let result = lease
             .instance
             .handle_hook(limits, &kind.to_wit(), &payload, &context)
             .await;
-        self.checkin(lease, &result);
+        self.checkin(lease, &result, Purpose::Call);
         Ok(match result? {
             hooks::HookOutcome::Pass => HookOutcome::Pass,
             hooks::HookOutcome::Veto(reason) => HookOutcome::Veto(reason),
@@ -151,19 +152,21 @@ impl Plugin {
         })
     }
 
-    /// Polls the plugin's health on an instance.
+    /// Polls the plugin's health on an instance. Upkeep, not a call: it does not count
+    /// toward the failure streak, and a failing plugin answers [`CallError::Failing`]
+    /// without using up its half-open trial.
     pub async fn health(&self) -> Result<Health, CallError> {
-        let mut lease = self.checkout().await?;
+        let mut lease = self.checkout(Purpose::Upkeep).await?;
         let result = lease.instance.health(&self.inner.limits).await;
-        self.checkin(lease, &result);
+        self.checkin(lease, &result, Purpose::Upkeep);
         Ok(Health::from_wit(result?))
     }
 
     /// Hot swap, step 1: the state an instance wants carried over.
     pub async fn capture_state(&self) -> Result<Option<Vec<u8>>, CallError> {
-        let mut lease = self.checkout().await?;
+        let mut lease = self.checkout(Purpose::Upkeep).await?;
         let result = lease.instance.capture_state(&self.inner.limits).await;
-        self.checkin(lease, &result);
+        self.checkin(lease, &result, Purpose::Upkeep);
         result
     }
 
@@ -173,12 +176,12 @@ impl Plugin {
     /// [`Isolation::Fresh`] there is no instance to keep it, so once an instance accepts
     /// the state it becomes the seed every later call's instance starts from.
     pub async fn restore_state(&self, state: &[u8]) -> Result<(), CallError> {
-        let mut lease = self.checkout().await?;
+        let mut lease = self.checkout(Purpose::Upkeep).await?;
         let result = lease
             .instance
             .restore_state(&self.inner.limits, state)
             .await;
-        self.checkin(lease, &result);
+        self.checkin(lease, &result, Purpose::Upkeep);
         if result.is_ok() && self.inner.isolation == Isolation::Fresh {
             *self.inner.seed.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::from(state));
         }

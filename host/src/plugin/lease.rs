@@ -7,9 +7,23 @@ use super::instance::LiveInstance;
 use super::pool::{Lease, Pool};
 use crate::{CallError, Isolation};
 
+/// What an instance is leased for. Only calls (tools and hooks) count toward the failure
+/// streak and can be the half-open trial: a health poll or a state hand-over that
+/// answered says nothing about whether calls work, and must neither end a streak of
+/// failing calls nor use up the one trial a failing plugin gets per cool-down.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    Call,
+    Upkeep,
+}
+
 impl Plugin {
-    pub(super) async fn checkout(&self) -> Result<Lease, CallError> {
-        if let Err(reason) = self.inner.condition.admit() {
+    pub(super) async fn checkout(&self, purpose: Purpose) -> Result<Lease, CallError> {
+        let admitted = match purpose {
+            Purpose::Call => self.inner.condition.admit(),
+            Purpose::Upkeep => self.inner.condition.failing().map_or(Ok(()), Err),
+        };
+        if let Err(reason) = admitted {
             return Err(CallError::Failing {
                 plugin: self.name().to_string(),
                 reason,
@@ -55,8 +69,10 @@ impl Plugin {
 
     /// Keeps the instance unless the call trapped or hit a limit (its store is then
     /// poisoned or half-way through something).
-    pub(super) fn checkin<T>(&self, lease: Lease, result: &Result<T, CallError>) {
-        self.inner.condition.record(result);
+    pub(super) fn checkin<T>(&self, lease: Lease, result: &Result<T, CallError>, purpose: Purpose) {
+        if purpose == Purpose::Call {
+            self.inner.condition.record(result);
+        }
         if self.inner.isolation == Isolation::Fresh {
             // The call's instance ends with the call; dropping the lease frees its slot.
             return;
@@ -92,7 +108,7 @@ impl Plugin {
         let mut leases = Vec::with_capacity(wanted);
         let mut failed = None;
         for _ in 0..wanted {
-            match self.checkout().await {
+            match self.checkout(Purpose::Upkeep).await {
                 Ok(lease) => leases.push(lease),
                 Err(e) => {
                     failed = Some(e);

@@ -228,6 +228,40 @@ async fn a_plugin_that_keeps_trapping_is_marked_failing_and_fails_fast() {
     assert_eq!(hostile.state(), PluginState::Stopped);
 }
 
+/// A health poll is upkeep, not a call: an answered one neither ends a streak of failing
+/// calls nor, once the plugin is failing, takes the one trial call a cool-down allows.
+#[tokio::test(flavor = "multi_thread")]
+async fn health_polls_neither_end_a_failing_streak_nor_take_the_trial_call() {
+    let rt = runtime();
+    let cooldown = std::time::Duration::from_millis(300);
+    let options = LoadOptions::default().failures(2, cooldown);
+    let hostile = rt.load_file(guests::HOSTILE, options).await.unwrap();
+    let ctx = CallContext::default();
+    let panic = json!({"text": "boom"});
+    hostile.call_tool("panic", &panic, &ctx).await.unwrap_err();
+    hostile
+        .health()
+        .await
+        .expect("a working instance answers its health poll");
+    hostile.call_tool("panic", &panic, &ctx).await.unwrap_err();
+    assert!(
+        matches!(hostile.state(), PluginState::Failing { .. }),
+        "two failing calls in a row, a health poll between them: {:?}",
+        hostile.state()
+    );
+
+    tokio::time::sleep(cooldown + std::time::Duration::from_millis(50)).await;
+    let err = hostile.health().await.unwrap_err();
+    assert!(matches!(err, CallError::Failing { .. }), "{err:?}");
+    assert!(matches!(hostile.state(), PluginState::Failing { .. }));
+    // The trial is still there for a call, and its answer clears the mark.
+    let echoed = hostile
+        .call_tool("echo", &json!({"text": "ok"}), &ctx)
+        .await;
+    assert_eq!(echoed.unwrap(), json!("ok"));
+    assert_eq!(hostile.state(), PluginState::Ready);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn health_is_polled_through_the_registry() {
     let state = TempDir::new("health");
