@@ -71,14 +71,12 @@ pub async fn tools(args: ToolsArgs) -> Result<ExitCode> {
     } = args.command;
     let registry = open_registry(registry, policy.as_deref())?;
     let tenant = crate::settings::tenant(tenant)?.value;
-    for (registration, error) in registry.restore().await? {
-        if registration.tenant == tenant {
-            eprintln!(
-                "airlock: {} is enabled but does not start, so its tools are missing: {}",
-                Untrusted(&registration.plugin),
-                text::escape_lines(&error.to_string(), "  ")
-            );
-        }
+    for (registration, error) in registry.restore_tenant(&tenant).await? {
+        eprintln!(
+            "airlock: {} is enabled but does not start, so its tools are missing: {}",
+            Untrusted(&registration.plugin),
+            text::escape_lines(&error.to_string(), "  ")
+        );
     }
     let entries = registry.catalog(&tenant).entries();
     if json {

@@ -77,6 +77,13 @@ async fn registrations_are_per_tenant_and_survive_a_restart() {
         );
     } // the process "exits"
 
+    // A command serving one tenant starts only that tenant's plugins.
+    let one = open(&db);
+    assert!(one.restore_tenant("globex").await.unwrap().is_empty());
+    assert_eq!(one.plugins("globex").len(), 1, "globex's redact");
+    assert!(one.plugins("acme").is_empty(), "acme is not started");
+    drop(one);
+
     let registry = open(&db);
     assert!(
         registry.plugins("acme").is_empty(),

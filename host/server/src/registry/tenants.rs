@@ -203,9 +203,25 @@ impl Registry {
     /// After a restart: loads every enabled registration with its stored configuration.
     /// Failures are returned (and logged) and never stop the others.
     pub async fn restore(&self) -> Result<Vec<(Registration, RegistryError)>, RegistryError> {
+        self.restore_where(None).await
+    }
+
+    /// [`Registry::restore`] for one tenant only: what a command serving that tenant needs,
+    /// without starting every other tenant's plugins.
+    pub async fn restore_tenant(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<(Registration, RegistryError)>, RegistryError> {
+        self.restore_where(Some(tenant)).await
+    }
+
+    async fn restore_where(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Vec<(Registration, RegistryError)>, RegistryError> {
         let _changes = self.changes.lock().await;
         let mut failures = Vec::new();
-        for registration in self.registrations(None)? {
+        for registration in self.registrations(tenant)? {
             // Applied either way: a failure is not retried until the registration changes.
             self.record(
                 &registration.tenant,
