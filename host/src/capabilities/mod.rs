@@ -201,20 +201,31 @@ pub(crate) fn policy_line(plugin: &str, key: &str, entry: &str) -> String {
 /// `[plugins.NAME] KEY = VALUE`, the name quoted where TOML needs it (`[plugins."my
 /// plugin"]`, `[plugins."a.b"]`); `value` is TOML already.
 pub(crate) fn policy_setting(plugin: &str, key: &str, value: &str) -> String {
-    let bare = !plugin.is_empty()
-        && plugin
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    let name = match bare {
-        true => plugin.to_string(),
-        false => toml_string(plugin),
-    };
-    format!("[plugins.{name}] {key} = {value}")
+    format!("[plugins.{}] {key} = {value}", toml_key(plugin))
 }
 
-/// `text` as a TOML string, quoted and escaped.
+/// `name` as one TOML key: bare where TOML allows it (`A-Za-z0-9_-`), else quoted on one
+/// line with escapes. A plugin name is the plugin's text, so anything may be in it;
+/// the hint must still parse as the table header that allows it.
+pub(crate) fn toml_key(name: &str) -> String {
+    use toml_writer::TomlWrite as _;
+    let mut out = String::new();
+    let _ = out.key(toml_writer::TomlKeyBuilder::new(name).as_default());
+    out
+}
+
+/// `text` as a one-line TOML string, quoted and escaped (never a multi-line string, so a
+/// suggested policy line stays one line).
 pub(crate) fn toml_string(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
+    use toml_writer::TomlWrite as _;
+    let builder = toml_writer::TomlStringBuilder::new(text);
+    let encoded = builder
+        .as_basic_pretty()
+        .or_else(|| builder.as_literal())
+        .unwrap_or_else(|| builder.as_basic());
+    let mut out = String::new();
+    let _ = out.value(encoded);
+    out
 }
 
 impl std::fmt::Display for Missing {
@@ -396,6 +407,36 @@ mod tests {
     use crate::capabilities::exec::ExecPattern;
     use crate::capabilities::network::NetPattern;
     use crate::policy::Policy;
+
+    /// Found by the policy fuzz target: a name with backslashes and a newline was quoted as
+    /// a multi-line string, which TOML does not allow in a table header.
+    #[test]
+    fn any_plugin_name_is_a_table_header_that_parses_back_to_it() {
+        let names = [
+            "calc",
+            "my plugin",
+            "a.b",
+            "x\\\\\n= e = ",
+            "it's \"quoted\"",
+            "tab\there",
+            "[plugins.x]",
+            "",
+        ];
+        for name in names {
+            let line = policy_setting(name, "env", "[\"HOME\"]");
+            assert!(!line.contains('\n'), "one line: {line}");
+            let (header, setting) = line.split_once("] env").expect("a header");
+            let text = format!("{header}]\nenv{setting}");
+            let policy = Policy::parse(
+                &text,
+                std::path::Path::new("fix.toml"),
+                std::path::Path::new("/"),
+            )
+            .unwrap_or_else(|e| panic!("{line}: {e}"));
+            assert_eq!(policy.allowed(name).env, ["HOME"], "{line}");
+        }
+        assert_eq!(toml_string("two\nlines"), "\"two\\nlines\"");
+    }
 
     fn manifest_requests(toml_text: &str) -> Requested {
         toml::from_str(toml_text).expect("a [capabilities] table")

@@ -118,7 +118,10 @@ impl TrustPolicy {
         match self.plugins.get(plugin).and_then(|p| p.require_signature) {
             Some(required) => (
                 required,
-                format!("[trust.plugins.{plugin}] require-signature = {required}"),
+                format!(
+                    "[trust.plugins.{}] require-signature = {required}",
+                    crate::capabilities::toml_key(plugin)
+                ),
             ),
             None => (
                 self.require_signature,
