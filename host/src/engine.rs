@@ -23,13 +23,15 @@ const MAX_WASM_STACK: usize = 512 << 10;
 /// The pooling instance allocator's size: instances are carved out of memory reserved once,
 /// so instantiating is a few page-table updates instead of fresh mappings.
 ///
-/// By default every slot reserves address space for the largest linear memory a plugin may
-/// have, plus a guard region: the default thousand instances (two thousand memory slots) of
-/// a 64 MiB cap take about 200 GiB of address space rather than the 8 TiB of wasmtime's
-/// 4 GiB slots, so many runtimes fit in one process. The price is an explicit bounds check
-/// on each memory access, which the benchmarks measure (about a quarter more time in
-/// call-heavy guest code such as JSON parsing, nothing measurable in tight compute loops).
-/// [`InstancePool::elide_bounds_checks`] trades the address space back for that speed.
+/// By default every memory slot reserves 4 GiB of address space (all a 32-bit memory can
+/// address) plus guard pages, wasmtime's own design: compiled code then needs no bounds
+/// check on memory accesses, which the benchmarks measure at about a quarter of the time
+/// of call-heavy guest code such as JSON parsing. The default thousand instances (two
+/// thousand memory slots) reserve about 8 TiB of address space, not memory: Linux gives a
+/// 64-bit process 128 TiB. Where that reservation fails (a low `ulimit -v`, strict
+/// overcommit), the runtime falls back to slots the size of the memory cap, with bounds
+/// checks, and logs one line saying so; [`Runtime::instance_pool`](crate::Runtime::instance_pool)
+/// tells which it got. The memory cap itself is enforced by the store limiter either way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstancePool {
     /// Most plugin instances alive at once in the runtime, all plugins together: each
@@ -40,10 +42,11 @@ pub struct InstancePool {
     pub memory_bytes: usize,
     /// The largest table cap (elements) any plugin of the runtime may have; likewise.
     pub table_elements: usize,
-    /// Reserve 4 GiB of address space per memory slot (wasmtime's default) instead of
-    /// `memory_bytes`, so compiled code needs no bounds checks: faster guest code for about
-    /// 4 GiB of address space (not memory) per slot. Memory growth is still capped at
-    /// `memory_bytes`. Changing it recompiles cached components (the engine differs).
+    /// Reserve 4 GiB of address space per memory slot (wasmtime's default; the default
+    /// here too) instead of `memory_bytes`, so compiled code needs no bounds checks: faster
+    /// guest code for about 4 GiB of address space (not memory) per slot. Memory growth is
+    /// still capped at `memory_bytes`. Changing it recompiles cached components (the
+    /// engine differs).
     pub elide_bounds_checks: bool,
 }
 
@@ -57,14 +60,22 @@ impl InstancePool {
             instances: InstancePool::DEFAULT_INSTANCES,
             memory_bytes,
             table_elements: Limits::default().table_elements,
-            elide_bounds_checks: false,
+            elide_bounds_checks: true,
         }
     }
 
-    /// This pool with 4 GiB slots and no bounds checks (see
+    /// This pool with 4 GiB slots and no bounds checks (the default; see
     /// [`InstancePool::elide_bounds_checks`]).
     pub fn with_elided_bounds_checks(mut self) -> Self {
         self.elide_bounds_checks = true;
+        self
+    }
+
+    /// This pool with slots the size of the memory cap: ~200 GiB of address space for the
+    /// default thousand instances of a 64 MiB cap instead of ~8 TiB, for an explicit bounds
+    /// check on every memory access (what the runtime falls back to when it must).
+    pub fn with_bounds_checks(mut self) -> Self {
+        self.elide_bounds_checks = false;
         self
     }
 
@@ -112,7 +123,33 @@ impl InstancePool {
     }
 }
 
-pub(crate) fn new_engine(pool: Option<&InstancePool>) -> Result<Engine, LoadError> {
+/// The engine for `pool`, and the pool it got. Guard-page slots whose address space cannot
+/// be reserved (a low `ulimit -v`, `vm.overcommit_memory = 2`) fall back to slots the size
+/// of the memory cap, with one log line saying why; any other failure is an error.
+pub(crate) fn new_engine(
+    pool: Option<InstancePool>,
+) -> Result<(Engine, Option<InstancePool>), LoadError> {
+    let error = match engine_for(pool.as_ref()) {
+        Ok(engine) => return Ok((engine, pool)),
+        Err(error) => error,
+    };
+    match pool {
+        Some(pool) if pool.elide_bounds_checks => {
+            let fallback = pool.with_bounds_checks();
+            let engine = engine_for(Some(&fallback))?;
+            tracing::warn!(
+                "instance pool: cannot reserve 4 GiB of address space per memory slot ({error}); \
+                 using slots of the memory cap ({} bytes) with bounds checks, so guest code runs \
+                 slower: raise `ulimit -v` or allow memory overcommit to avoid this",
+                fallback.memory_bytes
+            );
+            Ok((engine, Some(fallback)))
+        }
+        _ => Err(error),
+    }
+}
+
+fn engine_for(pool: Option<&InstancePool>) -> Result<Engine, LoadError> {
     let mut config = Config::new();
     config
         .wasm_component_model(true)

@@ -151,8 +151,7 @@ impl RuntimeBuilder {
     pub fn build(self) -> Result<Runtime, LoadError> {
         // Raises the soft descriptor limit (once per process) before any plugin opens files.
         crate::handles::process_budget();
-        let pool = self.resolve_pool()?;
-        let engine = new_engine(pool.as_ref())?;
+        let (engine, pool) = new_engine(self.resolve_pool()?)?;
         let mut linker = Linker::new(&engine);
         let link_error = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
         crate::capabilities::link(&mut linker).map_err(link_error)?;
@@ -298,7 +297,8 @@ impl Runtime {
         &self.inner.engine
     }
 
-    /// The instance pool, when instances come from one.
+    /// The instance pool, when instances come from one: the one asked for, or the
+    /// bounds-checked fallback when its guard-page slots could not be reserved.
     pub fn instance_pool(&self) -> Option<&InstancePool> {
         self.inner.pool.as_ref()
     }

@@ -45,7 +45,7 @@ ids! {
     Airlock10k = "airlock_10k",
     AirlockAdd = "airlock_add",
     AirlockJson96 = "airlock_json_96",
-    AirlockElided96 = "airlock_elided_96",
+    AirlockBoundsChecked96 = "airlock_bounds_checked_96",
     Extism96 = "extism_96",
     Extism10k = "extism_10k",
     ExtismFuel96 = "extism_fuel_96",
@@ -173,7 +173,7 @@ impl Id {
             ),
             Id::RawSized96 => row(
                 Warm,
-                "raw floor, but memories reserved at the 64 MiB cap as Airlock's pool does (explicit bounds checks instead of 4 GiB guard regions)",
+                "raw floor, but memories reserved at the 64 MiB cap, as Airlock's pool falls back to (explicit bounds checks instead of 4 GiB guard regions)",
                 "96 B",
                 Id::Raw96,
                 None,
@@ -201,7 +201,7 @@ impl Id {
             ),
             Id::RawAsyncLimits96 => row(
                 Warm,
-                "raw, async + Airlock's limits armed per call (fuel, epoch deadline, outer timer, memory limiter, memory reserved at the 64 MiB cap)",
+                "raw, async + Airlock's limits armed per call (fuel, epoch deadline, outer timer, memory limiter at the 64 MiB cap; 4 GiB reservations as Airlock's pool)",
                 "96 B",
                 Id::Raw96,
                 None,
@@ -249,9 +249,9 @@ impl Id {
                 Id::Raw96,
                 None,
             ),
-            Id::AirlockElided96 => row(
+            Id::AirlockBoundsChecked96 => row(
                 Warm,
-                "Airlock warm call, pool of 4 GiB slots (`InstancePool::with_elided_bounds_checks`: no bounds checks, ~8 TiB of address space for the default 1000 instances)",
+                "Airlock warm call, pool of cap-sized slots (`InstancePool::with_bounds_checks`: a bounds check per memory access, ~200 GiB of address space for the default 1000 instances instead of ~8 TiB; the fallback when 4 GiB slots cannot be reserved)",
                 "96 B",
                 Id::Raw96,
                 None,
@@ -328,7 +328,7 @@ impl Id {
             ),
             Id::AirlockFresh96 => row(
                 Fresh,
-                "**Airlock, isolation `fresh`** (pooling allocator sized at the 64 MiB cap): instantiate + `init` + call, all limits",
+                "**Airlock, isolation `fresh`** (pooling allocator, 4 GiB slots, 64 MiB cap): instantiate + `init` + call, all limits",
                 "96 B",
                 Id::RawFreshPool96,
                 None,

@@ -256,9 +256,9 @@ fn main() -> Result<()> {
 
     let runtime = airlock::Runtime::new()?;
     let ondemand = airlock::Runtime::builder().instance_pool(None).build()?;
-    let elided = airlock::Runtime::builder()
+    let checked = airlock::Runtime::builder()
         .instance_pool(Some(
-            airlock::InstancePool::for_memory(64 << 20).with_elided_bounds_checks(),
+            airlock::InstancePool::for_memory(64 << 20).with_bounds_checks(),
         ))
         .build()?;
     let load = |path: &str, options: airlock::LoadOptions| {
@@ -267,8 +267,8 @@ fn main() -> Result<()> {
     };
     let air_cv = load(&count_vowels, airlock::LoadOptions::default())?;
     let air_calc = load(&calculator, airlock::LoadOptions::default())?;
-    let air_elided =
-        rt.block_on(elided.load_file(&count_vowels, airlock::LoadOptions::default()))?;
+    let air_checked =
+        rt.block_on(checked.load_file(&count_vowels, airlock::LoadOptions::default()))?;
     let fresh = || airlock::LoadOptions::default().isolation(airlock::Isolation::Fresh);
     let air_fresh = load(&count_vowels, fresh())?;
     let air_fresh_ondemand = rt.block_on(ondemand.load_file(&count_vowels, fresh()))?;
@@ -554,9 +554,9 @@ fn main() -> Result<()> {
         Bench::new(Id::AirlockAdd, 1, airlock_warm("add", &air_calc, vadd)),
         Bench::new(Id::AirlockJson96, 1, airlock_json(&air_cv, a96)),
         Bench::new(
-            Id::AirlockElided96,
+            Id::AirlockBoundsChecked96,
             1,
-            airlock_warm("count_vowels", &air_elided, v96),
+            airlock_warm("count_vowels", &air_checked, v96),
         ),
         Bench::new(
             Id::AirlockFresh96,

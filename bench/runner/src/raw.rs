@@ -94,8 +94,8 @@ impl Raw {
     }
 
     /// The default configuration, but each linear memory reserved at Airlock's default
-    /// memory cap (64 MiB) instead of 4 GiB, as Airlock's pool sizes it: what explicit
-    /// bounds checks cost on their own.
+    /// memory cap (64 MiB) instead of 4 GiB, as Airlock's pool falls back to where 4 GiB
+    /// slots cannot be reserved: what explicit bounds checks cost on their own.
     pub fn sized(path: &str) -> Result<Raw> {
         let mut config = Config::new();
         config

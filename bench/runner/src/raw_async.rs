@@ -44,8 +44,8 @@ pub struct Armed {
     /// Epoch deadline (5 ms ticker thread, yield-or-interrupt callback) and the outer
     /// `tokio::time::timeout`.
     pub deadline: bool,
-    /// The store's memory limiter, and linear memories reserved at the cap (64 MiB, as
-    /// Airlock's instance pool sizes them) rather than 4 GiB, which costs bounds checks.
+    /// The store's memory limiter at the cap (64 MiB). Memories keep wasmtime's 4 GiB
+    /// reservations, as Airlock's instance pool does by default, so no bounds checks.
     pub limiter: bool,
 }
 
@@ -132,11 +132,6 @@ impl RawAsync {
             .epoch_interruption(armed.deadline)
             .max_wasm_stack(512 << 10)
             .async_stack_zeroing(true);
-        if armed.limiter {
-            config
-                .memory_reservation(MEMORY as u64)
-                .memory_reservation_for_growth(0);
-        }
         let engine = Engine::new(&config)?;
         let stop = Arc::new(AtomicBool::new(false));
         if armed.deadline {

@@ -336,8 +336,8 @@ mod tests {
 
     #[test]
     fn engine_hash_is_stable_hex() {
-        let a = crate::engine::new_engine(None).expect("engine");
-        let b = crate::engine::new_engine(None).expect("engine");
+        let (a, _) = crate::engine::new_engine(None).expect("engine");
+        let (b, _) = crate::engine::new_engine(None).expect("engine");
         let hash = engine_hash(&a);
         assert_eq!(hash.len(), 64);
         assert!(hash.bytes().all(|c| c.is_ascii_hexdigit()));
@@ -371,7 +371,7 @@ mod tests {
     #[test]
     fn stored_entry_loads_and_a_flipped_byte_is_discarded() {
         let (root, cache) = temp_cache("roundtrip");
-        let engine = crate::engine::new_engine(None).expect("engine");
+        let (engine, _) = crate::engine::new_engine(None).expect("engine");
         let key = Key::new(&engine, EMPTY_COMPONENT);
         assert!(cache.load(&engine, &key).is_none(), "cold");
         let component = Component::new(&engine, EMPTY_COMPONENT).expect("compiles");

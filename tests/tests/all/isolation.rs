@@ -252,24 +252,33 @@ async fn the_on_demand_allocator_still_works_and_enforces_the_memory_cap() {
     assert_eq!(counter(&hostile).await, 1);
 }
 
+/// 4 GiB guard-page slots (the default) and cap-sized slots (the fallback) both hold a
+/// plugin to its memory cap: the limiter, not the slot, enforces it.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_pool_with_elided_bounds_checks_still_caps_memory() {
-    let pool = InstancePool::for_memory(32 << 20).with_elided_bounds_checks();
-    let runtime = Runtime::builder()
-        .default_limits(Limits::default().with_memory_bytes(32 << 20))
-        .instance_pool(Some(pool))
-        .build()
-        .unwrap();
-    let hostile = runtime
-        .load_file(guests::HOSTILE, LoadOptions::default())
-        .await
-        .unwrap();
-    let error = call_error(&hostile, "grow", &json!({})).await;
+async fn guard_page_and_cap_sized_slots_both_cap_memory() {
+    let guarded = InstancePool::for_memory(32 << 20);
     assert!(
-        matches!(error, CallError::MemoryLimit { limit, .. } if limit == 32 << 20),
-        "{error:?}"
+        guarded.elide_bounds_checks,
+        "guard-page slots are the default"
     );
-    assert_eq!(counter(&hostile).await, 1);
+    for pool in [guarded.clone(), guarded.with_bounds_checks()] {
+        let runtime = Runtime::builder()
+            .default_limits(Limits::default().with_memory_bytes(32 << 20))
+            .instance_pool(Some(pool.clone()))
+            .build()
+            .unwrap();
+        assert_eq!(runtime.instance_pool(), Some(&pool), "room for either here");
+        let hostile = runtime
+            .load_file(guests::HOSTILE, LoadOptions::default())
+            .await
+            .unwrap();
+        let error = call_error(&hostile, "grow", &json!({})).await;
+        assert!(
+            matches!(error, CallError::MemoryLimit { limit, .. } if limit == 32 << 20),
+            "{pool:?}: {error:?}"
+        );
+        assert_eq!(counter(&hostile).await, 1);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -839,3 +839,34 @@ fn tools_list_and_completions() {
     assert!(stdout(&bash).contains("_airlock") && stdout(&bash).contains("plugins"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With too little address space for 4 GiB guard-page slots (a low `ulimit -v`), the
+/// runtime falls back to slots of the memory cap, says so once, and the call still runs;
+/// with room, it says nothing.
+#[test]
+fn a_low_address_space_limit_falls_back_to_bounds_checked_slots() {
+    let run = |limit_kib: Option<u64>| {
+        let ulimit = limit_kib.map_or(String::new(), |kib| format!("ulimit -v {kib} && "));
+        let script = format!("{ulimit}exec \"$0\" call \"$1\" add '{{\"a\": 1, \"b\": 2}}'");
+        Command::new("sh")
+            .args([
+                "-c",
+                &script,
+                env!("CARGO_BIN_EXE_airlock"),
+                guests::CALCULATOR_DIR,
+            ])
+            .output()
+            .expect("sh runs")
+    };
+    let fallback = "cannot reserve 4 GiB of address space per memory slot";
+    let roomy = run(None);
+    assert!(roomy.status.success(), "{}", stderr(&roomy));
+    assert!(stdout(&roomy).contains('3'), "{}", stdout(&roomy));
+    assert!(!stderr(&roomy).contains(fallback), "{}", stderr(&roomy));
+
+    // 64 GiB: room for cap-sized slots, not for the CLI's 16 instances of 4 GiB slots.
+    let tight = run(Some(64 << 20));
+    assert!(tight.status.success(), "{}", stderr(&tight));
+    assert!(stdout(&tight).contains('3'), "{}", stdout(&tight));
+    assert!(stderr(&tight).contains(fallback), "{}", stderr(&tight));
+}
