@@ -118,6 +118,9 @@ fn main() -> Result<()> {
     if args.get(1).map(String::as_str) == Some("--rss-child") {
         return rss::child(args.get(2).context("--rss-child COMPONENT")?);
     }
+    if args.get(1).map(String::as_str) == Some("--polyglot-child") {
+        return polyglot::child(args.get(2).context("--polyglot-child COMPONENTS")?);
+    }
     let opts = options()?;
     let count_vowels = env_path("AIRLOCK_BENCH_COUNT_VOWELS")?;
     let calculator = env_path("AIRLOCK_BENCH_CALCULATOR")?;
@@ -772,13 +775,13 @@ fn main() -> Result<()> {
     };
     let polyglot = match wanted("polyglot") {
         true => {
-            eprintln!("Rust / Python / JavaScript count-vowels…");
+            eprintln!("Rust / Python / JavaScript count-vowels (child process)…");
             let components = [
                 ("Rust", count_vowels.clone()),
                 ("Python", env_path("AIRLOCK_BENCH_PY_COUNT_VOWELS")?),
                 ("JavaScript", env_path("AIRLOCK_BENCH_JS_COUNT_VOWELS")?),
             ];
-            polyglot::measure(rt, &components)?
+            polyglot::measure_in_child(&components)?
         }
         false => Vec::new(),
     };
