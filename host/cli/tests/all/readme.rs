@@ -98,8 +98,19 @@ impl Scene {
         std::fs::create_dir_all(dir.join("home")).unwrap();
         let binary = env!("CARGO_BIN_EXE_airlock");
         let plugins = Path::new(guests::CALCULATOR_DIR).parent().unwrap();
+        // The toolchains stay the reader's own when `$HOME` moves: cargo and rustup find
+        // theirs through it unless these say where.
+        let home = std::env::var("HOME").unwrap_or_default();
+        let keep = |key: &str, default: &str| {
+            let value = std::env::var(key).unwrap_or_else(|_| format!("{home}/{default}"));
+            (key.to_string(), value)
+        };
         Scene {
-            env: vec![("HOME".into(), dir.join("home").display().to_string())],
+            env: vec![
+                keep("CARGO_HOME", ".cargo"),
+                keep("RUSTUP_HOME", ".rustup"),
+                ("HOME".into(), dir.join("home").display().to_string()),
+            ],
             rewrites: vec![
                 ("cargo run -p airlock-cli -- ".into(), "airlock ".into()),
                 ("target/debug/airlock".into(), binary.into()),
