@@ -58,6 +58,21 @@ fn scratch(label: &str) -> PathBuf {
     dir
 }
 
+/// `airlock new hello --lang LANG` in `root`: the plugin's folder.
+fn scaffold(root: &Path, lang: &str) -> PathBuf {
+    let dir = root.join("hello");
+    let args = [
+        "new",
+        "hello",
+        "--lang",
+        lang,
+        "--dir",
+        dir.to_str().unwrap(),
+    ];
+    assert_ok(&airlock(&args, &[]), "airlock new");
+    dir
+}
+
 /// Where a plugin's source goes, what replaces the scaffolded one, and what its hook
 /// says when it vetoes a `shell` call.
 struct Source {
@@ -217,19 +232,7 @@ fn the_readme_javascript_plugin_builds_and_answers() {
 fn the_readme_rust_plugin_builds_and_answers() {
     let shown = crate::readme::block("toml", "crate-type = [\"cdylib\"]");
     let root = scratch("rust-cargo-toml");
-    let dir = root.join("hello");
-    let out = airlock(
-        &[
-            "new",
-            "hello",
-            "--lang",
-            "rust",
-            "--dir",
-            dir.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_ok(&out, "airlock new");
+    let dir = scaffold(&root, "rust");
     let scaffolded = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
     for line in shown.lines() {
         let line = line.split(" # ").next().unwrap().trim();
@@ -253,19 +256,7 @@ fn the_readme_rust_plugin_builds_and_answers() {
 #[test]
 fn a_missing_toolchain_fails_the_build_with_the_install_command() {
     let root = scratch("missing");
-    let dir = root.join("hello");
-    let new = airlock(
-        &[
-            "new",
-            "hello",
-            "--lang",
-            "python",
-            "--dir",
-            dir.to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_ok(&new, "airlock new");
+    let dir = scaffold(&root, "python");
     let nowhere = root.join("no-such-venv");
     let out = airlock(
         &["build", dir.to_str().unwrap()],
