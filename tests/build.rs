@@ -6,6 +6,9 @@
 
 use std::path::PathBuf;
 
+#[path = "src/readme_blocks.rs"]
+mod readme_blocks;
+
 /// One snippet: the file it goes to, a line only it contains, the value its block ends
 /// with, and the `(as written, as compiled)` rewrites of paths.
 struct Snippet {
@@ -47,24 +50,9 @@ fn main() {
     let readme = "../README.md";
     println!("cargo:rerun-if-changed={readme}");
     let text = std::fs::read_to_string(readme).expect("README.md is readable");
-    let blocks: Vec<&str> = text
-        .split("```rust\n")
-        .skip(1)
-        .filter_map(|rest| rest.split("\n```").next())
-        .collect();
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     for snippet in SNIPPETS {
-        let found: Vec<&&str> = blocks
-            .iter()
-            .filter(|b| b.contains(snippet.marker))
-            .collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "exactly one ```rust block of README.md contains `{}`",
-            snippet.marker
-        );
-        let mut code = found[0].to_string();
+        let mut code = readme_blocks::block(&text, "rust", snippet.marker).to_string();
         for (written, compiled) in snippet.rewrites {
             assert!(
                 code.contains(written),

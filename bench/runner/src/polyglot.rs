@@ -57,8 +57,7 @@ fn rss_bytes() -> Result<u64> {
     Ok(kib * 1024)
 }
 
-/// Measures each `(language, component)`.
-/// The parent's side: measures `(language, component)` pairs in a child process.
+/// The parent's side: measures each `(language, component)` in a child process.
 pub fn measure_in_child(components: &[(&'static str, String)]) -> Result<Vec<PolyglotRow>> {
     let exe = std::env::current_exe()?;
     let out = std::process::Command::new(exe)

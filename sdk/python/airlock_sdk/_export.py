@@ -134,8 +134,8 @@ def _invoker(spec) -> Callable[[Any, dict, Any], Any]:
     JSON value is passed as it is (see :func:`~airlock_sdk.schema.is_plain`), others are
     converted to their type hint; an argument the method does not take is left out."""
     method, context_param = spec.method, spec.context_param
+    plain = tuple(k for k, hint in spec.params.items() if is_plain(hint))
     converted = tuple((k, hint) for k, hint in spec.params.items() if not is_plain(hint))
-    plain = tuple(k for k in spec.params if k not in dict(converted))
 
     def invoke(plugin, args: dict, context) -> Any:
         kwargs = {k: args[k] for k in plain if k in args}

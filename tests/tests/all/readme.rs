@@ -105,24 +105,12 @@ async fn the_registry_snippet_runs_as_written() {
         dispatch.steps
     );
     assert!(Path::new(&dir.path().join("registry.db")).is_file());
-    let _ = Arc::new(()); // the snippet uses `Arc` from this scope
 }
 
-/// A ```toml block of the README, found by its first line.
-fn toml_block(first_line: &str) -> &'static str {
+/// The ```toml block of the README containing `marker`.
+fn toml_block(marker: &str) -> &'static str {
     const README: &str = include_str!("../../../README.md");
-    let found: Vec<&str> = README
-        .split("```toml\n")
-        .skip(1)
-        .filter_map(|rest| rest.split("\n```").next())
-        .filter(|block| block.starts_with(first_line))
-        .collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "one README toml block starts with `{first_line}`"
-    );
-    found[0]
+    airlock_tests::readme_blocks::block(README, "toml", marker)
 }
 
 /// `## Capabilities`: the manifest and the policy the README shows are accepted as they

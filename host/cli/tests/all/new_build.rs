@@ -58,10 +58,10 @@ fn scratch(label: &str) -> PathBuf {
     dir
 }
 
-/// `airlock new hello --lang LANG` in `root`: the plugin's folder.
-fn scaffold(root: &Path, lang: &str) -> PathBuf {
+/// `airlock new hello --lang LANG [--hooks]` in `root`: the plugin's folder.
+fn scaffold(root: &Path, lang: &str, hooks: bool) -> PathBuf {
     let dir = root.join("hello");
-    let args = [
+    let mut args = vec![
         "new",
         "hello",
         "--lang",
@@ -69,6 +69,9 @@ fn scaffold(root: &Path, lang: &str) -> PathBuf {
         "--dir",
         dir.to_str().unwrap(),
     ];
+    if hooks {
+        args.push("--hooks");
+    }
     assert_ok(&airlock(&args, &[]), "airlock new");
     dir
 }
@@ -79,11 +82,6 @@ struct Source {
     file: &'static str,
     code: &'static str,
     veto: &'static str,
-}
-
-/// The scaffolded source of `lang` (`airlock new`'s template).
-fn template() -> Option<Source> {
-    None
 }
 
 /// The README's plugin code for `lang` ("Write your first plugin"), run as written in place
@@ -106,19 +104,7 @@ fn readme_source(lang: &str) -> Option<Source> {
 fn new_build_call(lang: &str, hooks: bool, source: Option<Source>) {
     let label = if source.is_some() { "readme" } else { "new" };
     let root = scratch(&format!("{lang}-{hooks}-{label}"));
-    let dir = root.join("hello");
-    let mut args = vec![
-        "new",
-        "hello",
-        "--lang",
-        lang,
-        "--dir",
-        dir.to_str().unwrap(),
-    ];
-    if hooks {
-        args.push("--hooks");
-    }
-    assert_ok(&airlock(&args, &[]), "airlock new");
+    let dir = scaffold(&root, lang, hooks);
     for file in ["airlock.toml", "README.md", "test.sh", ".gitignore"] {
         assert!(dir.join(file).is_file(), "{lang}: {file} scaffolded");
     }
@@ -198,22 +184,22 @@ fn new_build_call(lang: &str, hooks: bool, source: Option<Source>) {
 
 #[test]
 fn a_new_python_plugin_builds_and_answers() {
-    new_build_call("python", false, template());
+    new_build_call("python", false, None);
 }
 
 #[test]
 fn a_new_javascript_plugin_with_hooks_builds_and_answers() {
-    new_build_call("js", true, template());
+    new_build_call("js", true, None);
 }
 
 #[test]
 fn a_new_rust_plugin_builds_and_answers() {
-    new_build_call("rust", false, template());
+    new_build_call("rust", false, None);
 }
 
 #[test]
 fn a_new_python_plugin_with_hooks_builds_and_answers() {
-    new_build_call("python", true, template());
+    new_build_call("python", true, None);
 }
 
 #[test]
@@ -232,7 +218,7 @@ fn the_readme_javascript_plugin_builds_and_answers() {
 fn the_readme_rust_plugin_builds_and_answers() {
     let shown = crate::readme::block("toml", "crate-type = [\"cdylib\"]");
     let root = scratch("rust-cargo-toml");
-    let dir = scaffold(&root, "rust");
+    let dir = scaffold(&root, "rust", false);
     let scaffolded = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
     for line in shown.lines() {
         let line = line.split(" # ").next().unwrap().trim();
@@ -256,7 +242,7 @@ fn the_readme_rust_plugin_builds_and_answers() {
 #[test]
 fn a_missing_toolchain_fails_the_build_with_the_install_command() {
     let root = scratch("missing");
-    let dir = scaffold(&root, "python");
+    let dir = scaffold(&root, "python", false);
     let nowhere = root.join("no-such-venv");
     let out = airlock(
         &["build", dir.to_str().unwrap()],

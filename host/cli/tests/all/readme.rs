@@ -25,27 +25,13 @@ use crate::support::{enable, listening_address, token};
 
 const README: &str = include_str!("../../../../README.md");
 
-/// The fenced blocks of the README in language `lang`.
-fn blocks(lang: &str) -> Vec<&'static str> {
-    README
-        .split(&format!("```{lang}\n"))
-        .skip(1)
-        .filter_map(|rest| rest.split("\n```").next())
-        .collect()
-}
+// Shared with the integration tests by path, as `oci_registry` is.
+#[path = "../../../../tests/src/readme_blocks.rs"]
+mod readme_blocks;
 
 /// The block of language `lang` containing `marker`.
 pub(crate) fn block(lang: &str, marker: &str) -> &'static str {
-    let found: Vec<_> = blocks(lang)
-        .into_iter()
-        .filter(|b| b.contains(marker))
-        .collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "one ```{lang} block of the README has `{marker}`"
-    );
-    found[0]
+    readme_blocks::block(README, lang, marker)
 }
 
 /// The outputs a block shows: indented or JSON comment lines after a command, and
