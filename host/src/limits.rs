@@ -13,8 +13,10 @@ pub struct Limits {
     /// Fuel (≈ WebAssembly instructions) per call; `None` meters nothing (the deadline
     /// still applies).
     pub fuel: Option<u64>,
-    /// Wall-clock time per call, enforced by epoch interruption while the guest runs and by
-    /// a timer while it waits on the host.
+    /// Wall-clock time per call. While the guest runs it yields every 10⁷ units of fuel
+    /// (about 0.2–0.7 ms of guest code) and the clock is read at each yield, so a runaway is
+    /// stopped within about that much of the deadline, with or without a fuel budget; while
+    /// it waits in a host call, a timer stops it at the deadline.
     pub deadline: Duration,
     /// Maximum linear memory of the instance, all its memories together, in bytes.
     pub memory_bytes: usize,

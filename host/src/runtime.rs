@@ -14,7 +14,7 @@ use wasmtime::component::{Component, Linker};
 use crate::cache::{ArtifactCache, CacheError};
 use crate::context::{SessionLimits, Sessions};
 use crate::digest::Sha256;
-use crate::engine::{EpochTicker, InstancePool, new_engine};
+use crate::engine::{InstancePool, new_engine};
 use crate::folder::Admitted;
 use crate::manifest::Manifest;
 use crate::plugin::{Candidate, Plugin};
@@ -23,7 +23,7 @@ use crate::store::InstanceState;
 use crate::{Isolation, LimitTable, Limits, LoadError};
 
 /// The runtime plugins are loaded into: one compilation engine, one linker with the host's
-/// imports, the epoch ticker, and the default limits.
+/// imports, and the default limits.
 #[derive(Clone)]
 pub struct Runtime {
     inner: Arc<RuntimeInner>,
@@ -37,7 +37,6 @@ pub(crate) struct RuntimeInner {
     pub(crate) pool: Option<InstancePool>,
     cache: Option<ArtifactCache>,
     compile_timeout: Duration,
-    _ticker: EpochTicker,
 }
 
 /// Builds a [`Runtime`].
@@ -155,7 +154,6 @@ impl RuntimeBuilder {
         let mut linker = Linker::new(&engine);
         let link_error = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
         crate::capabilities::link(&mut linker).map_err(link_error)?;
-        let ticker = EpochTicker::start(&engine);
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
@@ -165,7 +163,6 @@ impl RuntimeBuilder {
                 pool,
                 cache: resolve_cache(self.cache),
                 compile_timeout: self.compile_timeout,
-                _ticker: ticker,
             }),
         })
     }

@@ -132,10 +132,14 @@ fn main() -> Result<()> {
     let wanted = |id: &str| opts.only.as_deref().is_none_or(|o| id.contains(o));
 
     let (args96, count96) = arguments(96);
+    let (args1k, count1k) = arguments(1 << 10);
     let (args10k, count10k) = arguments(10 << 10);
+    let (args100k, count100k) = arguments(100 << 10);
     let add = r#"{"a":1,"b":2}"#.to_string();
     let value96: Arc<Value> = Arc::new(serde_json::from_str(&args96)?);
+    let value1k: Value = serde_json::from_str(&args1k)?;
     let value10k: Value = serde_json::from_str(&args10k)?;
+    let value100k: Value = serde_json::from_str(&args100k)?;
     let value_add: Value = serde_json::from_str(&add)?;
     eprintln!(
         "inputs: {} B and {} B of arguments (text of 96 B and 10 KiB)",
@@ -171,7 +175,9 @@ fn main() -> Result<()> {
     let raw_cv = raw::Raw::new(&count_vowels)?;
     let raw_calc = raw::Raw::new(&calculator)?;
     let mut raw_cv96 = raw_cv.instance()?;
+    let mut raw_cv1k = raw_cv.instance()?;
     let mut raw_cv10k = raw_cv.instance()?;
+    let mut raw_cv100k = raw_cv.instance()?;
     let mut raw_add = raw_calc.instance()?;
     let raw_cv_sized = raw::Raw::sized(&count_vowels)?;
     let mut raw_sized96 = raw_cv_sized.instance()?;
@@ -181,7 +187,13 @@ fn main() -> Result<()> {
         count96,
     )?;
     check_text("raw", &raw_cv96.call("count_vowels", &args96)?, count96)?;
+    check_text("raw", &raw_cv1k.call("count_vowels", &args1k)?, count1k)?;
     check_text("raw", &raw_cv10k.call("count_vowels", &args10k)?, count10k)?;
+    check_text(
+        "raw",
+        &raw_cv100k.call("count_vowels", &args100k)?,
+        count100k,
+    )?;
     let sum: Value = serde_json::from_str(&raw_add.call("add", &add)?)?;
     if sum["result"] != 3.0 {
         bail!("raw calculator add answered {sum}");
@@ -195,28 +207,47 @@ fn main() -> Result<()> {
     let mut raw_threads1 = vec![raw_cv.instance()?];
     let mut raw_threads2 = vec![raw_cv.instance()?, raw_cv.instance()?];
 
+    use raw_async::{Armed, Deadline};
     let raw_async = |armed| rt.block_on(raw_async::RawAsync::new(&count_vowels, armed));
-    let mut raw_async_bare = raw_async(raw_async::Armed::NONE)?;
-    let mut raw_async_fuel = raw_async(raw_async::Armed {
+    let mut raw_async_bare = raw_async(Armed::NONE)?;
+    let mut raw_async_bare10k = raw_async(Armed::NONE)?;
+    let mut raw_async_fuel = raw_async(Armed {
         fuel: true,
-        ..raw_async::Armed::NONE
+        ..Armed::NONE
     })?;
-    let mut raw_async_deadline = raw_async(raw_async::Armed {
-        deadline: true,
-        ..raw_async::Armed::NONE
+    let mut raw_async_deadline = raw_async(Armed {
+        deadline: Deadline::Epoch,
+        ..Armed::NONE
     })?;
-    let mut raw_async_limits = raw_async(raw_async::Armed::ALL)?;
-    let mut raw_async_limits10k = raw_async(raw_async::Armed::ALL)?;
+    let mut floor96 = raw_async(Armed::FLOOR)?;
+    let mut floor1k = raw_async(Armed::FLOOR)?;
+    let mut floor10k = raw_async(Armed::FLOOR)?;
+    let mut floor100k = raw_async(Armed::FLOOR)?;
+    // The work each size takes in the Airlock build of count-vowels, in fuel (≈ wasm
+    // operators): the guarantee floor's store meters it.
+    let mut airlock_fuel = Vec::new();
+    for (floor, args, count) in [
+        (&mut floor96, &args96, count96),
+        (&mut floor1k, &args1k, count1k),
+        (&mut floor10k, &args10k, count10k),
+        (&mut floor100k, &args100k, count100k),
+    ] {
+        check_text(
+            "guarantee floor",
+            &rt.block_on(floor.call("count_vowels", args))?,
+            count,
+        )?;
+        airlock_fuel.push(floor.fuel_used());
+    }
     check_text(
         "raw async",
-        &rt.block_on(raw_async_limits10k.call("count_vowels", &args10k))?,
+        &rt.block_on(raw_async_bare10k.call("count_vowels", &args10k))?,
         count10k,
     )?;
     for r in [
         &mut raw_async_bare,
         &mut raw_async_fuel,
         &mut raw_async_deadline,
-        &mut raw_async_limits,
     ] {
         check_text(
             "raw async",
@@ -233,16 +264,16 @@ fn main() -> Result<()> {
     let raw_sized_engine = raw::Raw::sized(&compute)?;
     let mut raw_sha_sized = raw_sized_engine.instance()?;
     let raw_sha_async = |armed| rt.block_on(raw_async::RawAsync::new(&compute, armed));
-    let mut raw_async_sha = raw_sha_async(raw_async::Armed::NONE)?;
-    let mut raw_async_sha_fuel = raw_sha_async(raw_async::Armed {
+    let mut raw_async_sha = raw_sha_async(Armed::NONE)?;
+    let mut raw_async_sha_fuel = raw_sha_async(Armed {
         fuel: true,
-        ..raw_async::Armed::NONE
+        ..Armed::NONE
     })?;
-    let mut raw_async_sha_deadline = raw_sha_async(raw_async::Armed {
-        deadline: true,
-        ..raw_async::Armed::NONE
+    let mut raw_async_sha_deadline = raw_sha_async(Armed {
+        deadline: Deadline::Epoch,
+        ..Armed::NONE
     })?;
-    let mut raw_async_sha_limits = raw_sha_async(raw_async::Armed::ALL)?;
+    let mut raw_async_sha_limits = raw_sha_async(Armed::FLOOR)?;
     if raw_sha_sized.call("sha256", &sha_args)? != expected_sha {
         bail!("raw sized-memory sha256 disagrees");
     }
@@ -298,7 +329,9 @@ fn main() -> Result<()> {
     let ctx = airlock::CallContext::default();
     for (p, v, c) in [
         (&air_cv, &*value96, count96),
+        (&air_cv, &value1k, count1k),
         (&air_cv, &value10k, count10k),
+        (&air_cv, &value100k, count100k),
     ] {
         let out = rt.block_on(p.call_tool("count_vowels", v, &ctx))?;
         check_count("airlock", &out, c)?;
@@ -323,9 +356,13 @@ fn main() -> Result<()> {
         timeout_and_memory: true,
     };
     let mut ext_bare = peers::extism_plugin(&extism_wasm, &bare)?;
+    let mut ext_bare1k = peers::extism_plugin(&extism_wasm, &bare)?;
     let mut ext_bare10k = peers::extism_plugin(&extism_wasm, &bare)?;
+    let mut ext_bare100k = peers::extism_plugin(&extism_wasm, &bare)?;
     let mut ext_fuel = peers::extism_plugin(&extism_wasm, &fuel)?;
+    let mut ext_fuel1k = peers::extism_plugin(&extism_wasm, &fuel)?;
     let mut ext_fuel10k = peers::extism_plugin(&extism_wasm, &fuel)?;
+    let mut ext_fuel100k = peers::extism_plugin(&extism_wasm, &fuel)?;
     let mut ext_limits = peers::extism_plugin(&extism_wasm, &limits)?;
     let ext_compiled = peers::extism_builder(&extism_wasm, &bare)
         .compile()
@@ -333,9 +370,34 @@ fn main() -> Result<()> {
     for p in [&mut ext_bare, &mut ext_fuel, &mut ext_limits] {
         check_text("extism", &peers::extism_call(p, &args96)?, count96)?;
     }
-    for p in [&mut ext_bare10k, &mut ext_fuel10k] {
-        check_text("extism", &peers::extism_call(p, &args10k)?, count10k)?;
+    for (p, args, count) in [
+        (&mut ext_bare1k, &args1k, count1k),
+        (&mut ext_bare10k, &args10k, count10k),
+        (&mut ext_bare100k, &args100k, count100k),
+    ] {
+        check_text("extism", &peers::extism_call(p, args)?, count)?;
     }
+    // The same work measure for the Extism build: its fuel counts the Extism kernel's
+    // own wasm (input and output copies) as well as the plugin's.
+    let mut extism_fuel = Vec::new();
+    for (p, args, count) in [
+        (&mut ext_fuel, &args96, count96),
+        (&mut ext_fuel1k, &args1k, count1k),
+        (&mut ext_fuel10k, &args10k, count10k),
+        (&mut ext_fuel100k, &args100k, count100k),
+    ] {
+        check_text("extism", &peers::extism_call(p, args)?, count)?;
+        extism_fuel.push(p.fuel_consumed().context("extism fuel")?);
+    }
+    let work: Vec<report::Work> = [args96.len(), args1k.len(), args10k.len(), args100k.len()]
+        .into_iter()
+        .zip(airlock_fuel.into_iter().zip(extism_fuel))
+        .map(|(bytes, (airlock, extism))| report::Work {
+            bytes,
+            airlock,
+            extism,
+        })
+        .collect();
 
     let mut stdio96 = peers::StdioPlugin::start(&stdio_bin)?;
     let mut stdio10k = peers::StdioPlugin::start(&stdio_bin)?;
@@ -376,7 +438,8 @@ fn main() -> Result<()> {
 
     // ---- the benchmarks ----
     let (a96, a10k, add_s) = (&args96, &args10k, &add);
-    let (v96, v10k, vadd) = (&*value96, &value10k, &value_add);
+    let (a1k, a100k) = (&args1k, &args100k);
+    let (v96, v1k, v10k, v100k, vadd) = (&*value96, &value1k, &value10k, &value100k, &value_add);
     let ctx = &ctx;
     let airlock_warm = |plugin: &'static str, p: &airlock::Plugin, v: &Value| -> Run<'_> {
         let (p, v) = (p.clone(), v.clone());
@@ -494,9 +557,19 @@ fn main() -> Result<()> {
             Box::new(|n| raw::warm(&mut raw_cv96, "count_vowels", a96, n)),
         ),
         Bench::new(
+            Id::Raw1k,
+            1,
+            Box::new(|n| raw::warm(&mut raw_cv1k, "count_vowels", a1k, n)),
+        ),
+        Bench::new(
             Id::Raw10k,
             1,
             Box::new(|n| raw::warm(&mut raw_cv10k, "count_vowels", a10k, n)),
+        ),
+        Bench::new(
+            Id::Raw100k,
+            1,
+            Box::new(|n| raw::warm(&mut raw_cv100k, "count_vowels", a100k, n)),
         ),
         Bench::new(
             Id::RawSized96,
@@ -514,6 +587,11 @@ fn main() -> Result<()> {
             Box::new(|n| raw_async::warm(rt, &mut raw_async_bare, "count_vowels", a96, n)),
         ),
         Bench::new(
+            Id::RawAsync10k,
+            1,
+            Box::new(|n| raw_async::warm(rt, &mut raw_async_bare10k, "count_vowels", a10k, n)),
+        ),
+        Bench::new(
             Id::RawAsyncFuel96,
             1,
             Box::new(|n| raw_async::warm(rt, &mut raw_async_fuel, "count_vowels", a96, n)),
@@ -524,9 +602,24 @@ fn main() -> Result<()> {
             Box::new(|n| raw_async::warm(rt, &mut raw_async_deadline, "count_vowels", a96, n)),
         ),
         Bench::new(
-            Id::RawAsyncLimits96,
+            Id::Floor96,
             1,
-            Box::new(|n| raw_async::warm(rt, &mut raw_async_limits, "count_vowels", a96, n)),
+            Box::new(|n| raw_async::warm(rt, &mut floor96, "count_vowels", a96, n)),
+        ),
+        Bench::new(
+            Id::Floor1k,
+            1,
+            Box::new(|n| raw_async::warm(rt, &mut floor1k, "count_vowels", a1k, n)),
+        ),
+        Bench::new(
+            Id::Floor10k,
+            1,
+            Box::new(|n| raw_async::warm(rt, &mut floor10k, "count_vowels", a10k, n)),
+        ),
+        Bench::new(
+            Id::Floor100k,
+            1,
+            Box::new(|n| raw_async::warm(rt, &mut floor100k, "count_vowels", a100k, n)),
         ),
         Bench::new(
             Id::HostJson96,
@@ -539,20 +632,21 @@ fn main() -> Result<()> {
             Box::new(|n| json_work(v10k, &result10k, n)),
         ),
         Bench::new(
-            Id::RawAsyncLimits10k,
-            1,
-            Box::new(|n| raw_async::warm(rt, &mut raw_async_limits10k, "count_vowels", a10k, n)),
-        ),
-        Bench::new(
             Id::RawFreshPool96,
             1,
             Box::new(|n| raw::fresh(&raw_pool, "count_vowels", a96, n)),
         ),
         Bench::new(Id::Airlock96, 1, airlock_warm("count_vowels", &air_cv, v96)),
+        Bench::new(Id::Airlock1k, 1, airlock_warm("count_vowels", &air_cv, v1k)),
         Bench::new(
             Id::Airlock10k,
             1,
             airlock_warm("count_vowels", &air_cv, v10k),
+        ),
+        Bench::new(
+            Id::Airlock100k,
+            1,
+            airlock_warm("count_vowels", &air_cv, v100k),
         ),
         Bench::new(Id::AirlockAdd, 1, airlock_warm("add", &air_calc, vadd)),
         Bench::new(Id::AirlockJson96, 1, airlock_json(&air_cv, a96)),
@@ -622,9 +716,19 @@ fn main() -> Result<()> {
             Box::new(|n| peers::extism_warm(&mut ext_bare, a96, n)),
         ),
         Bench::new(
+            Id::Extism1k,
+            1,
+            Box::new(|n| peers::extism_warm(&mut ext_bare1k, a1k, n)),
+        ),
+        Bench::new(
             Id::Extism10k,
             1,
             Box::new(|n| peers::extism_warm(&mut ext_bare10k, a10k, n)),
+        ),
+        Bench::new(
+            Id::Extism100k,
+            1,
+            Box::new(|n| peers::extism_warm(&mut ext_bare100k, a100k, n)),
         ),
         Bench::new(
             Id::ExtismFuel96,
@@ -632,9 +736,19 @@ fn main() -> Result<()> {
             Box::new(|n| peers::extism_warm(&mut ext_fuel, a96, n)),
         ),
         Bench::new(
+            Id::ExtismFuel1k,
+            1,
+            Box::new(|n| peers::extism_warm(&mut ext_fuel1k, a1k, n)),
+        ),
+        Bench::new(
             Id::ExtismFuel10k,
             1,
             Box::new(|n| peers::extism_warm(&mut ext_fuel10k, a10k, n)),
+        ),
+        Bench::new(
+            Id::ExtismFuel100k,
+            1,
+            Box::new(|n| peers::extism_warm(&mut ext_fuel100k, a100k, n)),
         ),
         Bench::new(
             Id::ExtismLimits96,
@@ -803,6 +917,7 @@ fn main() -> Result<()> {
     results.loads = loads;
     results.rss = rss;
     results.polyglot = polyglot;
+    results.work = work;
     println!("{}", results.markdown());
     if let Some(path) = &opts.json {
         std::fs::write(path, serde_json::to_string_pretty(&results.json())?)?;

@@ -1,14 +1,17 @@
 //! Decomposition rows: the same raw bindings, but called the way Airlock calls them — async
 //! (on a fiber), optionally with Airlock's per-call limits armed exactly as
-//! `host/src/plugin/instance.rs` arms them (fuel refilled per call, epoch deadline with the
-//! 5 ms ticker and a yield-or-interrupt callback, the outer timer (started only when the
-//! call waits), and a store memory limiter with memories reserved at the cap). No Airlock layer above that: no schema validation, no
-//! `serde_json::Value` round trips, no pool, no call ids. So
-//! `Airlock − raw async + limits` is what Airlock's own layers cost, and
-//! `raw async + limits − raw sync` what async execution and the limits cost.
+//! `host/src/plugin/instance.rs` arms them: fuel refilled per call, the deadline carried by
+//! fuel yields (every 10⁷ units, the clock read at each yield, a timer only once the call
+//! waits), and a store memory limiter at the cap with 4 GiB reservations. That combination
+//! is the **guarantee floor**: the least any runtime can pay for a fuel budget, a wall-clock
+//! deadline and a memory cap. For comparison, the deadline can also ride on epochs (5 ms
+//! ticker thread, yield-or-interrupt callback), as Airlock did before. No Airlock layer
+//! above that: no schema validation, no `serde_json::Value` round trips, no pool, no call
+//! ids. So `Airlock ÷ guarantee floor` is what Airlock's own layers cost.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -35,15 +38,27 @@ const FUEL: u64 = 2_000_000_000;
 const DEADLINE: Duration = Duration::from_secs(5);
 const MEMORY: usize = 64 << 20;
 const TICK: Duration = Duration::from_millis(5);
+/// Airlock's `engine::YIELD_FUEL`.
+const YIELD_FUEL: u64 = 10_000_000;
+
+/// How the wall-clock deadline is enforced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    Off,
+    /// Epoch interruption: a 5 ms ticker thread, a yield-or-interrupt callback, and the
+    /// outer timer (only once the call waits) 50 ms past the deadline.
+    Epoch,
+    /// Fuel yields every 10⁷ units, the clock read at each yield, a timer only once the
+    /// call waits: Airlock's way. Needs `fuel`.
+    FuelYield,
+}
 
 /// Which of Airlock's per-call limits are armed.
 #[derive(Clone, Copy, Debug)]
 pub struct Armed {
     /// Fuel metering, refilled before every call.
     pub fuel: bool,
-    /// Epoch deadline (5 ms ticker thread, yield-or-interrupt callback) and the outer
-    /// `tokio::time::timeout`.
-    pub deadline: bool,
+    pub deadline: Deadline,
     /// The store's memory limiter at the cap (64 MiB). Memories keep wasmtime's 4 GiB
     /// reservations, as Airlock's instance pool does by default, so no bounds checks.
     pub limiter: bool,
@@ -52,12 +67,13 @@ pub struct Armed {
 impl Armed {
     pub const NONE: Armed = Armed {
         fuel: false,
-        deadline: false,
+        deadline: Deadline::Off,
         limiter: false,
     };
-    pub const ALL: Armed = Armed {
+    /// The guarantee floor: every limit Airlock enforces, armed the way it arms them.
+    pub const FLOOR: Armed = Armed {
         fuel: true,
-        deadline: true,
+        deadline: Deadline::FuelYield,
         limiter: true,
     };
 }
@@ -129,12 +145,12 @@ impl RawAsync {
         config
             .wasm_component_model(true)
             .consume_fuel(armed.fuel)
-            .epoch_interruption(armed.deadline)
+            .epoch_interruption(armed.deadline == Deadline::Epoch)
             .max_wasm_stack(512 << 10)
             .async_stack_zeroing(true);
         let engine = Engine::new(&config)?;
         let stop = Arc::new(AtomicBool::new(false));
-        if armed.deadline {
+        if armed.deadline == Deadline::Epoch {
             let (weak, stop) = (engine.weak(), stop.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
@@ -165,13 +181,15 @@ impl RawAsync {
         if armed.limiter {
             store.limiter(|s| &mut s.limits);
         }
-        if armed.deadline {
-            store.epoch_deadline_callback(|ctx| {
+        match armed.deadline {
+            Deadline::Off => {}
+            Deadline::Epoch => store.epoch_deadline_callback(|ctx| {
                 Ok(match Instant::now() >= ctx.data().deadline {
                     true => UpdateDeadline::Interrupt,
                     false => UpdateDeadline::Yield(1),
                 })
-            });
+            }),
+            Deadline::FuelYield => store.fuel_async_yield_interval(Some(YIELD_FUEL))?,
         }
         let mut me_store = store;
         arm(&mut me_store, armed);
@@ -197,27 +215,42 @@ impl RawAsync {
 
     pub async fn call(&mut self, tool: &str, arguments: &str) -> Result<String> {
         arm(&mut self.store, self.armed);
-        let stop = self.store.data().deadline + Duration::from_millis(50);
+        let deadline = self.store.data().deadline;
         let tools = self.bindings.airlock_plugin_tools();
         let call = tools.call_call_tool(&mut self.store, tool, arguments, &self.ctx);
         let result = match self.armed.deadline {
-            true => within(stop, call)
+            Deadline::Off => call.await?,
+            Deadline::Epoch => within(deadline + Duration::from_millis(50), false, call)
                 .await
                 .map_err(|_| anyhow::anyhow!("deadline"))??,
-            false => call.await?,
+            Deadline::FuelYield => within(deadline, true, call)
+                .await
+                .map_err(|_| anyhow::anyhow!("deadline"))??,
         };
         result.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))
     }
+
+    /// Fuel the last call consumed (the store must meter fuel).
+    pub fn fuel_used(&self) -> u64 {
+        FUEL - self.store.get_fuel().expect("fuel enabled")
+    }
 }
 
-/// The outer timer as Airlock runs it (`host/src/plugin/timer.rs`): only set up once the
-/// call has to wait.
-async fn within<F: std::future::Future>(at: Instant, call: F) -> Result<F::Output, ()> {
+/// The outer timer as Airlock runs it (`host/src/plugin/timer.rs`): the clock read at each
+/// `Pending` when `check_clock`, a timer set up only once the call returns `Pending`.
+async fn within<F: std::future::Future>(
+    at: Instant,
+    check_clock: bool,
+    call: F,
+) -> Result<F::Output, ()> {
     let mut call = std::pin::pin!(call);
     let mut timer = std::pin::pin!(None::<tokio::time::Sleep>);
     std::future::poll_fn(move |cx| {
-        if let std::task::Poll::Ready(output) = call.as_mut().poll(cx) {
-            return std::task::Poll::Ready(Ok(output));
+        if let Poll::Ready(output) = call.as_mut().poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        if check_clock && Instant::now() >= at {
+            return Poll::Ready(Err(()));
         }
         if timer.is_none() {
             timer.set(Some(tokio::time::sleep_until(at.into())));
@@ -232,9 +265,13 @@ fn arm(store: &mut Store<State>, armed: Armed) {
     if armed.fuel {
         store.set_fuel(FUEL).expect("fuel enabled");
     }
-    if armed.deadline {
-        store.set_epoch_deadline(1);
-        store.data_mut().deadline = Instant::now() + DEADLINE;
+    match armed.deadline {
+        Deadline::Off => {}
+        Deadline::Epoch => {
+            store.set_epoch_deadline(1);
+            store.data_mut().deadline = Instant::now() + DEADLINE;
+        }
+        Deadline::FuelYield => store.data_mut().deadline = Instant::now() + DEADLINE,
     }
 }
 

@@ -5,20 +5,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Instance, InstancePre};
-use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime::{Store, Trap};
 
 use crate::bindings::{hooks, lifecycle, tools, wit};
 use crate::capabilities::stdio::{panic_message, sanitize};
 use crate::context::Scope;
+use crate::engine::YIELD_FUEL;
 use crate::limits::{CapHit, Limits};
 use crate::store::{InstanceState, Reach};
 use crate::{CallError, World};
 
 use super::timer::{TimedOut, within};
-
-/// Extra time the outer timer allows beyond the deadline. The epoch check normally fires
-/// first; the timer catches a guest blocked inside a host call, where epochs cannot reach.
-const TIMER_GRACE: Duration = Duration::from_millis(50);
 
 /// Which interface exports a component has, as indices resolved once per component.
 pub(crate) struct ExportIndices {
@@ -81,13 +78,11 @@ impl LiveInstance {
         store.set_hostcall_fuel(limits.output_bytes);
         // Guest-defined resources take component-model handles without any host call.
         store.set_max_component_handles(limits.handles);
-        store.epoch_deadline_callback(|ctx| {
-            Ok(match Instant::now() >= ctx.data().deadline {
-                true => UpdateDeadline::Interrupt,
-                // Let other tasks run while a long call is still within its deadline.
-                false => UpdateDeadline::Yield(1),
-            })
-        });
+        // The deadline rides on fuel: a running guest yields this often, and the call's timer
+        // checks the clock at every yield.
+        store
+            .fuel_async_yield_interval(Some(YIELD_FUEL))
+            .expect("fuel is enabled on the engine");
         let stop = arm(&mut store, limits);
         let outcome = within(stop, pre.instantiate_async(&mut store)).await;
         let instance: Instance = settle(&store, limits, outcome)?;
@@ -267,17 +262,16 @@ impl LiveInstance {
     }
 }
 
-/// Resets the per-call budgets: fuel, deadline, the limiter's record, the stderr tail, the
-/// log budget.
-/// Returns when the outer timer stops the call.
+/// Resets the per-call budgets: fuel, the limiter's record, the stderr tail, the log budget.
+/// Returns the call's deadline, for its timer.
 fn arm(store: &mut Store<InstanceState>, limits: &Limits) -> Instant {
     // A store without fuel traps at once, so "unmetered" is the largest budget there is.
     store
         .set_fuel(limits.fuel.unwrap_or(u64::MAX))
         .expect("fuel is enabled on the engine");
-    store.set_epoch_deadline(1);
     let state = store.data_mut();
     let now = Instant::now();
+    // Also read by host calls that wait (exec, outbound HTTP) to bound their own timeouts.
     state.deadline = now
         .checked_add(limits.deadline)
         .unwrap_or(now + Duration::from_secs(86_400));
@@ -285,10 +279,7 @@ fn arm(store: &mut Store<InstanceState>, limits: &Limits) -> Instant {
     state.stderr.clear_tail();
     // Normally settled when the last call ended; not if that call was dropped mid-way.
     state.log.settle();
-    state
-        .deadline
-        .checked_add(TIMER_GRACE)
-        .unwrap_or(state.deadline)
+    state.deadline
 }
 
 /// Turns the outcome of a guarded call into the value or the typed error, and closes the

@@ -1,8 +1,12 @@
-//! [`within`]: the outer timer around every guest call. Epoch interruption stops a guest
-//! that runs past its deadline, but not one waiting inside a host call (a socket read, a
-//! subprocess); this timer stops those. Most calls finish in their first poll without ever
-//! waiting, so the timer is only created when the call first has to wait: the fast path
-//! pays no timer-wheel entry.
+//! [`within`]: the wall-clock deadline of every guest call.
+//!
+//! A call's future returns `Pending` in two cases: the guest used another
+//! [`YIELD_FUEL`](crate::engine::YIELD_FUEL) units of fuel and yields (its future wakes
+//! itself at once), or it waits inside a host call (a socket read, a subprocess, a sleep).
+//! The clock is read at every `Pending`, which ends a running guest within one yield of its
+//! deadline without relying on when the executor next services its timers, and a timer set
+//! for the deadline wakes a call that waits. Most calls finish in their first poll without
+//! ever returning `Pending`, so the fast path reads no clock and pays no timer-wheel entry.
 
 use std::future::{Future, poll_fn};
 use std::pin::pin;
@@ -12,7 +16,7 @@ use std::time::Instant;
 use tokio::task::{Unconstrained, unconstrained};
 use tokio::time::Sleep;
 
-/// The call was still waiting when its timer fired.
+/// The call was still running or waiting at its deadline.
 #[derive(Debug)]
 pub(crate) struct TimedOut;
 
@@ -25,6 +29,9 @@ pub(crate) async fn within<F: Future>(at: Instant, call: F) -> Result<F::Output,
     poll_fn(move |cx| {
         if let Poll::Ready(output) = call.as_mut().poll(cx) {
             return Poll::Ready(Ok(output));
+        }
+        if Instant::now() >= at {
+            return Poll::Ready(Err(TimedOut));
         }
         if timer.is_none() {
             timer.set(Some(unconstrained(tokio::time::sleep_until(at.into()))));
@@ -52,6 +59,31 @@ mod tests {
         let waited = within(at, tokio::time::sleep(Duration::from_secs(30))).await;
         assert!(waited.is_err());
         assert!(Instant::now() >= at);
+    }
+
+    /// A guest that computes and yields every so often (as a fuel yield does: wake, then
+    /// `Pending`) never lets the executor park, so tokio services its timers only every few
+    /// dozen polls. The clock read at each `Pending` stops it within one slice instead.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_running_call_is_cut_off_within_a_slice_of_its_deadline() {
+        let slice = Duration::from_millis(2);
+        let at = Instant::now() + Duration::from_millis(50);
+        // On a worker, as plugin calls run: the worker itself must notice the deadline.
+        let late = tokio::spawn(async move {
+            let computing = poll_fn(|cx| {
+                let busy = Instant::now();
+                while busy.elapsed() < slice {
+                    std::hint::spin_loop();
+                }
+                cx.waker().wake_by_ref();
+                Poll::<()>::Pending
+            });
+            assert!(within(at, computing).await.is_err());
+            Instant::now() - at
+        })
+        .await
+        .unwrap();
+        assert!(late < slice * 5, "stopped {late:?} after the deadline");
     }
 
     #[tokio::test]

@@ -20,6 +20,55 @@ pub const BEGIN: &str =
     "<!-- bench:results:begin (written by bench/run.sh; edits inside are overwritten) -->";
 pub const END: &str = "<!-- bench:results:end -->";
 
+/// The work one count-vowels call takes at one argument size, in fuel (≈ wasm operators),
+/// in each build of the guest.
+pub struct Work {
+    /// Bytes of the `{"text": …}` arguments.
+    pub bytes: usize,
+    /// The Airlock component (`examples/count-vowels`), metered by the guarantee floor.
+    pub airlock: u64,
+    /// The Extism plugin, as `Plugin::fuel_consumed` reports it (the Extism kernel's own
+    /// wasm for the input and output copies included).
+    pub extism: u64,
+}
+
+/// The rows of the by-size table: per argument size, (label, raw, floor, Airlock, Extism
+/// with no limits, Extism with fuel).
+const SIZES: [(&str, Id, Id, Id, Id, Id); 4] = [
+    (
+        "96 B",
+        Id::Raw96,
+        Id::Floor96,
+        Id::Airlock96,
+        Id::Extism96,
+        Id::ExtismFuel96,
+    ),
+    (
+        "1 KiB",
+        Id::Raw1k,
+        Id::Floor1k,
+        Id::Airlock1k,
+        Id::Extism1k,
+        Id::ExtismFuel1k,
+    ),
+    (
+        "10 KiB",
+        Id::Raw10k,
+        Id::Floor10k,
+        Id::Airlock10k,
+        Id::Extism10k,
+        Id::ExtismFuel10k,
+    ),
+    (
+        "100 KiB",
+        Id::Raw100k,
+        Id::Floor100k,
+        Id::Airlock100k,
+        Id::Extism100k,
+        Id::ExtismFuel100k,
+    ),
+];
+
 pub struct Results {
     stats: HashMap<Id, Stats>,
     samples: HashMap<Id, Vec<f64>>,
@@ -42,6 +91,8 @@ pub struct Results {
     pub rss: Option<crate::rss::RssReport>,
     /// Rust / Python / JavaScript count-vowels side by side (issue #14).
     pub polyglot: Vec<crate::polyglot::PolyglotRow>,
+    /// Fuel per call of each guest build, per argument size (same order as [`SIZES`]).
+    pub work: Vec<Work>,
 }
 
 fn time(ns: f64) -> String {
@@ -113,6 +164,7 @@ impl Results {
             attempts,
             loads: Vec::new(),
             polyglot: Vec::new(),
+            work: Vec::new(),
             rss: None,
         }
     }
@@ -160,7 +212,8 @@ impl Results {
         self.run_and_machine(&mut out);
         self.limits_paragraph(&mut out);
 
-        out.push_str("**Warm calls** (time per call)\n\n");
+        self.sizes_table(&mut out);
+        out.push_str("\n**Warm calls** (time per call)\n\n");
         self.latency_table(&mut out, Table::Warm);
         out.push_str("\n**A fresh instance per call**\n\n");
         self.latency_table(&mut out, Table::Fresh);
@@ -232,12 +285,13 @@ impl Results {
         let _ = writeln!(
             out,
             "Limits: every Airlock row runs with `Limits::default()` as in production — fuel {fuel} \
-             per call (refilled per call), deadline {:?} (epoch ticks every 5 ms + the outer \
-             timer), memory cap {} MiB (store limiter), output cap {} MiB (hostcall fuel), \
+             per call (refilled per call), deadline {:?} (fuel yields every 10⁷ units with the \
+             clock read at each, a timer once the call waits), memory cap {} MiB (store limiter), output cap {} MiB (hostcall fuel), \
              input cap {} MiB — and validates the arguments against the tool's JSON Schema and \
              parses the result. Raw rows run with no limits; Extism rows as labelled. Same \
-             argument bytes everywhere: `{{\"text\": …}}` of {} B (96 B text) and {} B (10 KiB \
-             text).\n",
+             argument bytes everywhere: `{{\"text\": …}}` of {} B (96 B text), {} B (10 KiB \
+             text), and likewise for 1 KiB and 100 KiB of text. The guests do the same work: \
+             the fuel each build takes per call is in the first table.\n",
             l.deadline,
             l.memory_bytes >> 20,
             l.output_bytes >> 20,
@@ -245,6 +299,51 @@ impl Results {
             self.args96,
             self.args10k
         );
+    }
+
+    /// Warm count-vowels at every size against the guarantee floor and Extism, with the
+    /// work (fuel) each guest build takes per call.
+    fn sizes_table(&self, out: &mut String) {
+        let any = SIZES.iter().any(|s| self.stats.contains_key(&s.3));
+        if !any {
+            return;
+        }
+        out.push_str(
+            "**Warm count-vowels by size** (medians; the rows are in the warm-call table below). \
+             The guarantee floor is raw wasmtime with every limit Airlock enforces armed the \
+             way Airlock arms it, and nothing else: the least a fuel budget, a wall-clock \
+             deadline and a memory cap can cost. Fuel per call: the work each build of the \
+             guest does (≈ wasm operators; Extism's includes its kernel's input and output \
+             copies).\n\n\
+             | size | raw, no limits | guarantee floor | **Airlock** | Airlock ÷ floor | Airlock ÷ raw | Extism, fuel | Extism, fuel ÷ Airlock | Extism, no limits ÷ Airlock | fuel per call: Airlock guest | Extism guest | differ |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for (i, (label, raw, floor, airlock, extism, extism_fuel)) in SIZES.iter().enumerate() {
+            let (work_a, work_e, differ) = match self.work.get(i) {
+                Some(w) => {
+                    let d = w.extism as f64 / w.airlock as f64 - 1.0;
+                    let note = if d.abs() > 0.05 { " (over 5 %)" } else { "" };
+                    (
+                        w.airlock.to_string(),
+                        w.extism.to_string(),
+                        format!("{:+.1} %{note}", d * 100.0),
+                    )
+                }
+                None => ("—".into(), "—".into(), "—".into()),
+            };
+            let _ = writeln!(
+                out,
+                "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {work_a} | {work_e} | {differ} |",
+                time(self.median(*raw)),
+                time(self.median(*floor)),
+                time(self.median(*airlock)),
+                ratio(self.ratio(*airlock, *floor).0),
+                ratio(self.ratio(*airlock, *raw).0),
+                time(self.median(*extism_fuel)),
+                ratio(self.ratio(*extism_fuel, *airlock).0),
+                ratio(self.ratio(*extism, *airlock).0),
+            );
+        }
     }
 
     fn throughput_table(&self, out: &mut String) {
@@ -367,6 +466,9 @@ impl Results {
             "rounds": self.rounds,
             "sample_ms": self.sample.as_millis() as u64,
             "rows": rows,
+            "fuel_per_call": self.work.iter().map(|w| json!({
+                "argument_bytes": w.bytes, "airlock_guest": w.airlock, "extism_guest": w.extism,
+            })).collect::<Vec<_>>(),
         })
     }
 }

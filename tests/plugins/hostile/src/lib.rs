@@ -134,6 +134,16 @@ impl Plugin for Hostile {
                     std::thread::sleep(std::time::Duration::from_millis(x.ms));
                     Ok(())
                 },
+            )
+            .tool(
+                "naps",
+                "Sleep in the host for `ms` milliseconds at a time, forever: little fuel, \
+                 all of it spent waiting on a slow host import",
+                |_, x: Millis, _| -> Result<(), PluginError> {
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_millis(x.ms));
+                    }
+                },
             );
     }
 }
