@@ -84,23 +84,18 @@ impl LogBudget {
 
     /// Ends the call's budget: logs one line if records were dropped, and starts afresh.
     pub(crate) fn settle(&self) {
-        let spent = {
-            let mut guard = self.spent();
-            let fresh = Spent {
-                plugin: guard.plugin.clone(),
-                ..Spent::default()
-            };
-            std::mem::replace(&mut *guard, fresh)
-        };
-        if spent.dropped_records > 0 {
+        let mut spent = self.spent();
+        // Reset in place: on every call's path, so no clone of the shared name.
+        let (dropped_records, dropped_bytes) = (spent.dropped_records, spent.dropped_bytes);
+        (spent.records, spent.bytes) = (0, 0);
+        (spent.dropped_records, spent.dropped_bytes) = (0, 0);
+        if dropped_records > 0 {
             tracing::warn!(
                 plugin = %spent.plugin,
-                dropped_records = spent.dropped_records,
-                dropped_bytes = spent.dropped_bytes,
-                "{} log records dropped ({} bytes): the call reached its log budget of \
-                 {LOG_RECORDS} records or {LOG_BYTES} bytes",
-                spent.dropped_records,
-                spent.dropped_bytes,
+                dropped_records,
+                dropped_bytes,
+                "{dropped_records} log records dropped ({dropped_bytes} bytes): the call \
+                 reached its log budget of {LOG_RECORDS} records or {LOG_BYTES} bytes",
             );
         }
     }

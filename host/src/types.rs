@@ -335,14 +335,6 @@ impl CallContext {
         self.session_id = session_id.into();
         self
     }
-
-    pub(crate) fn to_wit(&self, call_id: String) -> wit::CallContext {
-        wit::CallContext {
-            tenant: self.tenant.clone(),
-            session_id: self.session_id.clone(),
-            call_id,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 //! instance leased from the pool (`lease.rs`).
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -98,12 +97,11 @@ impl Plugin {
         arguments: &str,
         context: &CallContext,
     ) -> Result<String, CallError> {
-        let context = context.to_wit(self.call_id(context));
         let limits = &self.inner.limits;
         let mut lease = self.checkout(Purpose::Call).await?;
         let result = lease
             .instance
-            .call_tool(limits, tool, arguments, &context)
+            .call_tool(limits, tool, arguments, context)
             .await;
         self.checkin(lease, &result, Purpose::Call);
         result
@@ -128,12 +126,11 @@ impl Plugin {
             return Ok(HookOutcome::Pass);
         }
         let payload = self.encode_input("payload", payload)?;
-        let context = context.to_wit(self.call_id(context));
         let limits = &self.inner.limits;
         let mut lease = self.checkout(Purpose::Call).await?;
         let result = lease
             .instance
-            .handle_hook(limits, &kind.to_wit(), &payload, &context)
+            .handle_hook(limits, &kind.to_wit(), &payload, context)
             .await;
         self.checkin(lease, &result, Purpose::Call);
         Ok(match result? {
@@ -209,30 +206,5 @@ impl Plugin {
             }),
             false => Ok(()),
         }
-    }
-
-    /// The caller's call id, or `<plugin>-<n>`. Written by hand: `format!` costs more
-    /// than everything else on this path together.
-    pub(super) fn call_id(&self, context: &CallContext) -> String {
-        if !context.call_id.is_empty() {
-            return context.call_id.clone();
-        }
-        let n = self.inner.next_call.fetch_add(1, Ordering::Relaxed);
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut rest = n;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (rest % 10) as u8;
-            rest /= 10;
-            if rest == 0 {
-                break;
-            }
-        }
-        let mut id = String::with_capacity(self.name().len() + 1 + digits.len() - at);
-        id.push_str(self.name());
-        id.push('-');
-        id.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
-        id
     }
 }

@@ -13,7 +13,9 @@ use crate::context::Scope;
 use crate::engine::YIELD_FUEL;
 use crate::limits::{CapHit, Limits};
 use crate::store::{InstanceState, Reach};
-use crate::{CallError, World};
+use crate::{CallContext, CallError, World};
+
+use super::call_id;
 
 use super::timer::{TimedOut, within};
 
@@ -45,6 +47,9 @@ pub(crate) struct LiveInstance {
     lifecycle: lifecycle::Guest,
     tools: Option<tools::Guest>,
     hooks: Option<hooks::Guest>,
+    /// The call context handed to the guest, rewritten in place for every call so its
+    /// strings' buffers are reused instead of allocated per call.
+    context: wit::CallContext,
 }
 
 /// Runs one export call under the limits and classifies the outcome.
@@ -111,11 +116,24 @@ impl LiveInstance {
             lifecycle,
             tools,
             hooks,
+            context: wit::CallContext {
+                tenant: String::new(),
+                session_id: String::new(),
+                call_id: String::new(),
+            },
         })
     }
 
-    /// Scopes the session context to the call's tenant and session until the next call.
-    fn enter(&mut self, context: &wit::CallContext) {
+    /// Makes `context` this call's: the guest's call context (the caller's call id, or a
+    /// new `<plugin>-<n>`), and the session context's scope until the next call.
+    fn enter(&mut self, context: &CallContext) {
+        let wit = &mut self.context;
+        replace(&mut wit.tenant, &context.tenant);
+        replace(&mut wit.session_id, &context.session_id);
+        match context.call_id.is_empty() {
+            true => call_id::write(&mut wit.call_id, &self.store.data().plugin),
+            false => replace(&mut wit.call_id, &context.call_id),
+        }
         let scope = &mut self.store.data_mut().scope;
         // Consecutive calls usually come from the same session: keep its scope as it is.
         let same = scope
@@ -205,7 +223,7 @@ impl LiveInstance {
         limits: &Limits,
         name: &str,
         arguments: &str,
-        context: &wit::CallContext,
+        context: &CallContext,
     ) -> Result<String, CallError> {
         let tools = self
             .tools
@@ -215,7 +233,7 @@ impl LiveInstance {
         let result = guarded!(
             self,
             limits,
-            tools.call_call_tool(&mut self.store, name, arguments, context)
+            tools.call_call_tool(&mut self.store, name, arguments, &self.context)
         )?;
         result.map_err(|e| self.plugin_error(e))
     }
@@ -235,7 +253,7 @@ impl LiveInstance {
         limits: &Limits,
         kind: &hooks::HookKind,
         payload: &str,
-        context: &wit::CallContext,
+        context: &CallContext,
     ) -> Result<hooks::HookOutcome, CallError> {
         let hooks = self
             .hooks
@@ -245,7 +263,7 @@ impl LiveInstance {
         let result = guarded!(
             self,
             limits,
-            hooks.call_handle(&mut self.store, kind, payload, context)
+            hooks.call_handle(&mut self.store, kind, payload, &self.context)
         )?;
         result.map_err(|e| self.plugin_error(e))
     }
@@ -259,6 +277,14 @@ impl LiveInstance {
             message: sanitize(crate::types::cut_text(&e.message).as_bytes()),
             details: e.details.map(crate::types::details),
         }
+    }
+}
+
+/// Makes `to` a copy of `from`, in the buffer `to` already has.
+fn replace(to: &mut String, from: &str) {
+    if to != from {
+        to.clear();
+        to.push_str(from);
     }
 }
 

@@ -18,7 +18,7 @@ pub(super) enum Purpose {
 }
 
 impl Plugin {
-    pub(super) async fn checkout(&self, purpose: Purpose) -> Result<Lease, CallError> {
+    pub(super) async fn checkout(&self, purpose: Purpose) -> Result<Lease<'_>, CallError> {
         let admitted = match purpose {
             Purpose::Call => self.inner.condition.admit(),
             Purpose::Upkeep => self.inner.condition.failing().map_or(Ok(()), Err),
@@ -69,7 +69,7 @@ impl Plugin {
 
     /// Keeps the instance unless the call trapped or hit a limit (its store is then
     /// poisoned or half-way through something).
-    pub(super) fn checkin<T>(&self, lease: Lease, result: &Result<T, CallError>, purpose: Purpose) {
+    pub(super) fn checkin<T>(&self, lease: Lease<'_>, result: &Result<T, CallError>, purpose: Purpose) {
         if purpose == Purpose::Call {
             self.inner.condition.record(result);
         }

@@ -5,6 +5,7 @@
 //! `start.rs` makes one from an admitted candidate; `calls.rs` runs tools, hooks and the
 //! lifecycle exports on it; `lease.rs` hands out its instances (`pool.rs` keeps them).
 
+mod call_id;
 mod calls;
 mod condition;
 mod instance;
@@ -17,7 +18,6 @@ mod validate;
 pub use condition::PluginState;
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
 use wasmtime::component::InstancePre;
@@ -71,7 +71,6 @@ struct Inner {
     /// restored into every new instance after `init`.
     seed: RwLock<Option<Arc<[u8]>>>,
     condition: Condition,
-    next_call: AtomicU64,
     _runtime: Runtime,
 }
 

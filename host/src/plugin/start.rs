@@ -3,7 +3,6 @@
 //! instance with the grant and run `init`.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
@@ -180,7 +179,6 @@ impl Plugin {
             pool,
             seed: RwLock::new(options.state.map(Arc::from)),
             condition: Condition::new(options.failure_threshold, options.failure_cooldown),
-            next_call: AtomicU64::new(1),
             _runtime: runtime,
         };
         let plugin = Plugin {
