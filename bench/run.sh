@@ -38,6 +38,18 @@ GUESTS="$MAIN_TARGET/guests-$CHECKOUT/wasm32-wasip2/guest"
 # The assembled example plugin folders (manifest + pinned component), for the soak.
 export AIRLOCK_BENCH_PLUGINS="$MAIN_TARGET/guests-$CHECKOUT/plugins"
 
+echo "== the release airlock binary and wrk, for the servers-under-load rows" >&2
+(cd "$ROOT" && CARGO_TARGET_DIR="$MAIN_TARGET" cargo build --release -q -p airlock-cli)
+export AIRLOCK_BENCH_AIRLOCK="$MAIN_TARGET/release/airlock"
+if ! command -v wrk >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get install -y -q wrk >/dev/null
+    else
+        echo "bench/run.sh needs wrk (the HTTP load generator): sudo apt-get install wrk" >&2
+        exit 1
+    fi
+fi
+
 echo "== building the Python and JavaScript count-vowels (airlock build, pinned toolchains)" >&2
 # Each is built in a copy of its example folder, as an author would: `airlock build DIR`.
 (cd "$ROOT" && source scripts/toolchains.sh &&

@@ -122,6 +122,11 @@ impl InstancePool {
             .total_memories(n.saturating_mul(2))
             .total_tables(n.saturating_mul(4))
             .total_stacks(n)
+            // A returned fiber stack is zeroed (`async_stack_zeroing`). Its top 64 KiB, all
+            // an ordinary call touches, by `memset`; the rest by the kernel. Decommitting
+            // the touched pages too would cost a page fault apiece when the next store
+            // uses the slot: measured ~3 µs (7 %) slower per call under isolation `fresh`.
+            .async_stack_keep_resident(64 << 10)
             .max_memory_size(self.memory_bytes)
             .table_elements(self.table_elements)
             // Wasmtime's pool allows one memory and one table per core module unless told

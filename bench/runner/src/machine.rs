@@ -53,7 +53,7 @@ impl CpuTicks {
 }
 
 /// utime + stime + cutime + cstime of `/proc/<pid>/stat`.
-fn process_ticks(pid: &str) -> u64 {
+pub fn process_ticks(pid: &str) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which is in parentheses): utime is the 12th.
     stat.rsplit_once(')')

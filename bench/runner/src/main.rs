@@ -25,6 +25,7 @@ mod raw;
 mod raw_async;
 mod report;
 mod rss;
+mod serve_load;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -650,6 +651,9 @@ fn main() -> Result<()> {
         ),
         Bench::new(Id::AirlockAdd, 1, airlock_warm("add", &air_calc, vadd)),
         Bench::new(Id::AirlockJson96, 1, airlock_json(&air_cv, a96)),
+        Bench::new(Id::AirlockJson1k, 1, airlock_json(&air_cv, a1k)),
+        Bench::new(Id::AirlockJson10k, 1, airlock_json(&air_cv, a10k)),
+        Bench::new(Id::AirlockJson100k, 1, airlock_json(&air_cv, a100k)),
         Bench::new(
             Id::AirlockBoundsChecked96,
             1,
@@ -899,6 +903,16 @@ fn main() -> Result<()> {
         }
         false => Vec::new(),
     };
+    let serve_load = match wanted("serve") {
+        true => {
+            eprintln!("the servers under load (release `airlock`, wrk)…");
+            let text = value96["text"].as_str().context("the 96 B text")?;
+            let plugin = format!("{}/count-vowels", env_path("AIRLOCK_BENCH_PLUGINS")?);
+            let airlock = env_path("AIRLOCK_BENCH_AIRLOCK")?;
+            serve_load::measure(&airlock, &plugin, text, Duration::from_secs(5))?
+        }
+        false => Vec::new(),
+    };
     let elapsed = started.elapsed();
     let machine_after = machine::Machine::probe();
 
@@ -918,6 +932,7 @@ fn main() -> Result<()> {
     results.rss = rss;
     results.polyglot = polyglot;
     results.work = work;
+    results.serve_load = serve_load;
     println!("{}", results.markdown());
     if let Some(path) = &opts.json {
         std::fs::write(path, serde_json::to_string_pretty(&results.json())?)?;

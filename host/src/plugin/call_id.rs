@@ -72,7 +72,10 @@ mod tests {
                     })
                 })
                 .collect();
-            workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
         });
         assert!(ids.iter().all(|id| id.starts_with("p-")));
         assert_eq!(ids.iter().collect::<HashSet<_>>().len(), ids.len());

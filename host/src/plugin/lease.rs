@@ -69,7 +69,12 @@ impl Plugin {
 
     /// Keeps the instance unless the call trapped or hit a limit (its store is then
     /// poisoned or half-way through something).
-    pub(super) fn checkin<T>(&self, lease: Lease<'_>, result: &Result<T, CallError>, purpose: Purpose) {
+    pub(super) fn checkin<T>(
+        &self,
+        lease: Lease<'_>,
+        result: &Result<T, CallError>,
+        purpose: Purpose,
+    ) {
         if purpose == Purpose::Call {
             self.inner.condition.record(result);
         }

@@ -32,40 +32,77 @@ pub struct Work {
     pub extism: u64,
 }
 
-/// The rows of the by-size table: per argument size, (label, raw, floor, Airlock, Extism
-/// with no limits, Extism with fuel).
-const SIZES: [(&str, Id, Id, Id, Id, Id); 4] = [
-    (
+/// One row of the by-size table: the benchmarks measured at one argument size.
+pub(super) struct Size {
+    pub label: &'static str,
+    pub raw: Id,
+    pub floor: Id,
+    /// `Plugin::call_tool`: a `serde_json::Value` in and out.
+    pub airlock: Id,
+    /// `Plugin::call_tool_json`: JSON text in and out.
+    pub airlock_json: Id,
+    pub extism: Id,
+    pub extism_fuel: Id,
+}
+
+const fn size(label: &'static str, ids: [Id; 6]) -> Size {
+    let [raw, floor, airlock, airlock_json, extism, extism_fuel] = ids;
+    Size {
+        label,
+        raw,
+        floor,
+        airlock,
+        airlock_json,
+        extism,
+        extism_fuel,
+    }
+}
+
+/// The by-size table's rows, smallest first.
+pub(super) const SIZES: [Size; 4] = [
+    size(
         "96 B",
-        Id::Raw96,
-        Id::Floor96,
-        Id::Airlock96,
-        Id::Extism96,
-        Id::ExtismFuel96,
+        [
+            Id::Raw96,
+            Id::Floor96,
+            Id::Airlock96,
+            Id::AirlockJson96,
+            Id::Extism96,
+            Id::ExtismFuel96,
+        ],
     ),
-    (
+    size(
         "1 KiB",
-        Id::Raw1k,
-        Id::Floor1k,
-        Id::Airlock1k,
-        Id::Extism1k,
-        Id::ExtismFuel1k,
+        [
+            Id::Raw1k,
+            Id::Floor1k,
+            Id::Airlock1k,
+            Id::AirlockJson1k,
+            Id::Extism1k,
+            Id::ExtismFuel1k,
+        ],
     ),
-    (
+    size(
         "10 KiB",
-        Id::Raw10k,
-        Id::Floor10k,
-        Id::Airlock10k,
-        Id::Extism10k,
-        Id::ExtismFuel10k,
+        [
+            Id::Raw10k,
+            Id::Floor10k,
+            Id::Airlock10k,
+            Id::AirlockJson10k,
+            Id::Extism10k,
+            Id::ExtismFuel10k,
+        ],
     ),
-    (
+    size(
         "100 KiB",
-        Id::Raw100k,
-        Id::Floor100k,
-        Id::Airlock100k,
-        Id::Extism100k,
-        Id::ExtismFuel100k,
+        [
+            Id::Raw100k,
+            Id::Floor100k,
+            Id::Airlock100k,
+            Id::AirlockJson100k,
+            Id::Extism100k,
+            Id::ExtismFuel100k,
+        ],
     ),
 ];
 
@@ -93,6 +130,8 @@ pub struct Results {
     pub polyglot: Vec<crate::polyglot::PolyglotRow>,
     /// Fuel per call of each guest build, per argument size (same order as [`SIZES`]).
     pub work: Vec<Work>,
+    /// The MCP and JSON-RPC servers under load.
+    pub serve_load: Vec<crate::serve_load::LoadRow>,
 }
 
 fn time(ns: f64) -> String {
@@ -165,6 +204,7 @@ impl Results {
             loads: Vec::new(),
             polyglot: Vec::new(),
             work: Vec::new(),
+            serve_load: Vec::new(),
             rss: None,
         }
     }
@@ -228,6 +268,7 @@ impl Results {
         self.rss_table(&mut out);
         self.polyglot_table(&mut out);
         self.throughput_table(&mut out);
+        self.serve_load_table(&mut out);
         self.targets_table(&mut out);
         let _ = write!(out, "\n{END}");
         out
@@ -304,21 +345,22 @@ impl Results {
     /// Warm count-vowels at every size against the guarantee floor and Extism, with the
     /// work (fuel) each guest build takes per call.
     fn sizes_table(&self, out: &mut String) {
-        let any = SIZES.iter().any(|s| self.stats.contains_key(&s.3));
-        if !any {
+        if !SIZES.iter().any(|s| self.stats.contains_key(&s.airlock)) {
             return;
         }
         out.push_str(
             "**Warm count-vowels by size** (medians; the rows are in the warm-call table below). \
              The guarantee floor is raw wasmtime with every limit Airlock enforces armed the \
              way Airlock arms it, and nothing else: the least a fuel budget, a wall-clock \
-             deadline and a memory cap can cost. Fuel per call: the work each build of the \
-             guest does (≈ wasm operators; Extism's includes its kernel's input and output \
-             copies).\n\n\
-             | size | raw, no limits | guarantee floor | **Airlock** | Airlock ÷ floor | Airlock ÷ raw | Extism, fuel | Extism, fuel ÷ Airlock | Extism, no limits ÷ Airlock | fuel per call: Airlock guest | Extism guest | differ |\n\
-             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+             deadline and a memory cap can cost. Airlock: `call_tool` (a `Value` in and out: \
+             the arguments serialised, the result parsed) and `call_tool_json` (text in and \
+             out: the arguments parsed once for their schema, the result checked to be JSON). \
+             Fuel per call: the work each build of the guest does (≈ wasm operators; \
+             Extism's includes its kernel's input and output copies).\n\n\
+             | size | raw, no limits | guarantee floor | **Airlock** | ÷ floor | ÷ raw | Airlock, text | ÷ floor | Extism, fuel | ÷ Airlock | Extism, no limits ÷ Airlock | fuel per call: Airlock guest | Extism guest | differ |\n\
+             |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
-        for (i, (label, raw, floor, airlock, extism, extism_fuel)) in SIZES.iter().enumerate() {
+        for (i, s) in SIZES.iter().enumerate() {
             let (work_a, work_e, differ) = match self.work.get(i) {
                 Some(w) => {
                     let d = w.extism as f64 / w.airlock as f64 - 1.0;
@@ -333,15 +375,18 @@ impl Results {
             };
             let _ = writeln!(
                 out,
-                "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {work_a} | {work_e} | {differ} |",
-                time(self.median(*raw)),
-                time(self.median(*floor)),
-                time(self.median(*airlock)),
-                ratio(self.ratio(*airlock, *floor).0),
-                ratio(self.ratio(*airlock, *raw).0),
-                time(self.median(*extism_fuel)),
-                ratio(self.ratio(*extism_fuel, *airlock).0),
-                ratio(self.ratio(*extism, *airlock).0),
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {work_a} | {work_e} | {differ} |",
+                s.label,
+                time(self.median(s.raw)),
+                time(self.median(s.floor)),
+                time(self.median(s.airlock)),
+                ratio(self.ratio(s.airlock, s.floor).0),
+                ratio(self.ratio(s.airlock, s.raw).0),
+                time(self.median(s.airlock_json)),
+                ratio(self.ratio(s.airlock_json, s.floor).0),
+                time(self.median(s.extism_fuel)),
+                ratio(self.ratio(s.extism_fuel, s.airlock).0),
+                ratio(self.ratio(s.extism, s.airlock).0),
             );
         }
     }
@@ -364,6 +409,34 @@ impl Results {
                 rate(1e9 / s.p75),
                 rate(1e9 / s.p25),
                 ratio(scale)
+            );
+        }
+    }
+
+    fn serve_load_table(&self, out: &mut String) {
+        if self.serve_load.is_empty() {
+            return;
+        }
+        out.push_str(
+            "\n**The servers under load**: count-vowels 96 B through the release `airlock` \
+             binary, 5 s per level after a warm-up, the client on the same two CPUs. Server \
+             CPU per call: the server process's user + system time over the level ÷ the calls \
+             it answered.\n\n\
+             | front end | clients | requests/s | p50 | p99 | failed | server CPU per call |\n\
+             |---|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for r in &self.serve_load {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.0} | {} | {} | {} of {} | {} |",
+                r.front,
+                r.clients,
+                r.per_sec,
+                time(r.p50.as_nanos() as f64),
+                time(r.p99.as_nanos() as f64),
+                r.failed,
+                r.requests,
+                time(r.cpu_per_call.as_nanos() as f64),
             );
         }
     }

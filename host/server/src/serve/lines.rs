@@ -176,15 +176,29 @@ async fn next_frame<R: AsyncBufRead + Unpin>(
     }
 }
 
+/// Most bytes of replies gathered into one write.
+const BATCH_BYTES: usize = 1 << 20;
+
 async fn write_all<W: AsyncWrite + Unpin>(
     mut output: W,
     mut messages: mpsc::UnboundedReceiver<Value>,
 ) -> std::io::Result<()> {
+    let mut lines = Vec::new();
     while let Some(message) = messages.recv().await {
-        let mut line = serde_json::to_vec(&message).expect("a JSON value serialises");
-        line.push(b'\n');
+        // Every message already waiting goes out with this one, in one write and one
+        // flush: under load, one system call for many replies.
+        lines.clear();
+        let mut next = Some(message);
+        while let Some(message) = next {
+            serde_json::to_writer(&mut lines, &message).expect("a JSON value serialises");
+            lines.push(b'\n');
+            next = match lines.len() < BATCH_BYTES {
+                true => messages.try_recv().ok(),
+                false => None,
+            };
+        }
         if let Err(e) = async {
-            output.write_all(&line).await?;
+            output.write_all(&lines).await?;
             output.flush().await
         }
         .await

@@ -31,12 +31,45 @@ impl Handler for Service {
     }
 }
 
+/// Standard input as the protocol's byte stream. When it is a pipe, as a client that starts
+/// the server makes it, it is read in non-blocking mode on the runtime's reactor: tokio's
+/// `stdin()` hands every read to a blocking thread, which with `stdout()` cost about 60 µs
+/// of CPU per request (`BENCHMARKS.md`, the servers under load). Anything else (a
+/// terminal, a file) is read through tokio's `stdin()`.
+fn protocol_input() -> tokio::io::BufReader<Box<dyn tokio::io::AsyncRead + Send + Unpin>> {
+    use std::os::fd::AsFd;
+    let pipe = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(tokio::net::unix::pipe::Receiver::from_owned_fd);
+    let input: Box<dyn tokio::io::AsyncRead + Send + Unpin> = match pipe {
+        Ok(pipe) => Box::new(pipe),
+        Err(_) => Box::new(tokio::io::stdin()),
+    };
+    tokio::io::BufReader::with_capacity(64 << 10, input)
+}
+
+/// Standard output as the protocol's byte stream: a pipe in non-blocking mode on the
+/// reactor, else tokio's `stdout()` (see [`protocol_input`]). Nothing else may write to
+/// standard output while serving (logs go to stderr), since a pipe made non-blocking here
+/// is non-blocking for every writer of the process.
+fn protocol_output() -> Box<dyn tokio::io::AsyncWrite + Send + Unpin> {
+    use std::os::fd::AsFd;
+    let pipe = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .and_then(tokio::net::unix::pipe::Sender::from_owned_fd);
+    match pipe {
+        Ok(pipe) => Box::new(pipe),
+        Err(_) => Box::new(tokio::io::stdout()),
+    }
+}
+
 /// Serves Airlock's JSON-RPC methods on stdin/stdout until stdin closes.
 pub async fn jsonrpc_stdio(service: Service, max_frame: usize) -> std::io::Result<()> {
-    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     lines::serve(
-        stdin,
-        tokio::io::stdout(),
+        protocol_input(),
+        protocol_output(),
         Arc::new(service),
         mpsc::unbounded_channel(),
         max_frame,
@@ -46,8 +79,7 @@ pub async fn jsonrpc_stdio(service: Service, max_frame: usize) -> std::io::Resul
 
 /// Serves MCP on stdin/stdout until stdin closes, announcing tool-list changes.
 pub async fn mcp_stdio(server: McpServer, max_frame: usize) -> std::io::Result<()> {
-    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-    mcp_stream(server, stdin, tokio::io::stdout(), max_frame).await
+    mcp_stream(server, protocol_input(), protocol_output(), max_frame).await
 }
 
 /// Serves MCP on a newline-delimited byte stream until `input` ends, announcing tool-list
