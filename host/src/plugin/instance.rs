@@ -128,18 +128,18 @@ impl LiveInstance {
     /// new `<plugin>-<n>`), and the session context's scope until the next call.
     fn enter(&mut self, context: &CallContext) {
         let wit = &mut self.context;
-        replace(&mut wit.tenant, &context.tenant);
-        replace(&mut wit.session_id, &context.session_id);
         match context.call_id.is_empty() {
             true => call_id::write(&mut wit.call_id, &self.store.data().plugin),
             false => replace(&mut wit.call_id, &context.call_id),
         }
+        // The scope always mirrors the guest's tenant and session. Consecutive calls
+        // usually come from the same session: then both stay as they are.
         let scope = &mut self.store.data_mut().scope;
-        // Consecutive calls usually come from the same session: keep its scope as it is.
-        let same = scope
-            .as_ref()
-            .is_some_and(|s| s.tenant == context.tenant && s.session == context.session_id);
+        let same =
+            scope.is_some() && wit.tenant == context.tenant && wit.session_id == context.session_id;
         if !same {
+            replace(&mut wit.tenant, &context.tenant);
+            replace(&mut wit.session_id, &context.session_id);
             *scope = Some(Scope {
                 tenant: context.tenant.clone(),
                 session: context.session_id.clone(),
