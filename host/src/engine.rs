@@ -4,7 +4,8 @@
 //! Fuel is the only instrumentation compiled into guest code. It enforces the fuel budget,
 //! and it also carries the wall-clock deadline: a running guest yields to the executor every
 //! [`YIELD_FUEL`] units, and the call's timer checks the clock at each yield (see
-//! `plugin/timer.rs`). Epoch interruption would add a second check to every loop and function
+//! `plugin/timer.rs`). Host calls cost the guest little fuel whatever they cost the host,
+//! so the clock is also read whenever one returns (a store call hook, `plugin/instance.rs`). Epoch interruption would add a second check to every loop and function
 //! entry for the same guarantee; the benchmarks measured either one alone at about the cost
 //! of both, so Airlock compiles only fuel. A plugin whose fuel budget is off (`fuel = None`)
 //! is still metered, with a budget it cannot reach, so its deadline works the same way.
@@ -16,10 +17,11 @@ use crate::{Limits, LoadError};
 /// Fuel between two yields of a running guest to the async executor: the granularity of the
 /// wall-clock deadline for guest code, and of fairness between calls sharing a worker.
 ///
-/// Ten million units are about 0.2–0.7 ms of guest code on the benchmark machine (a unit is
-/// roughly one wasm operator), well above a normal call (a 10 KiB count-vowels call takes
-/// about 1.3 million), so ordinary calls never yield, and a runaway loop is stopped within
-/// about a millisecond of its deadline.
+/// Ten million units are about 1.5 ms of guest code on the benchmark machine (a unit is
+/// roughly one wasm operator; count-vowels and a tight loop both ran ~7·10⁹ units a second),
+/// far above a normal call (a 10 KiB count-vowels call takes about 365 thousand), so
+/// ordinary calls never yield, and a runaway loop is stopped within about that much of its
+/// deadline (measured 0.7–1.6 ms late, `tests/tests/all/hostile.rs`).
 pub(crate) const YIELD_FUEL: u64 = 10_000_000;
 
 /// Memories and tables one core module may define under the pool: as many as the store

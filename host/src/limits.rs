@@ -14,9 +14,10 @@ pub struct Limits {
     /// still applies).
     pub fuel: Option<u64>,
     /// Wall-clock time per call. While the guest runs it yields every 10⁷ units of fuel
-    /// (about 0.2–0.7 ms of guest code) and the clock is read at each yield, so a runaway is
-    /// stopped within about that much of the deadline, with or without a fuel budget; while
-    /// it waits in a host call, a timer stops it at the deadline.
+    /// (about 1.5 ms of guest code) and the clock is read at each yield and whenever a
+    /// host call returns, so a runaway is stopped within about that much of the deadline,
+    /// with or without a fuel budget; while it waits in a host call, a timer stops it at the
+    /// deadline.
     pub deadline: Duration,
     /// Maximum linear memory of the instance, all its memories together, in bytes.
     pub memory_bytes: usize,

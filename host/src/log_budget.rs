@@ -90,8 +90,11 @@ impl LogBudget {
         (spent.records, spent.bytes) = (0, 0);
         (spent.dropped_records, spent.dropped_bytes) = (0, 0);
         if dropped_records > 0 {
+            // Log without holding the lock.
+            let plugin = spent.plugin.clone();
+            drop(spent);
             tracing::warn!(
-                plugin = %spent.plugin,
+                plugin = %plugin,
                 dropped_records,
                 dropped_bytes,
                 "{dropped_records} log records dropped ({dropped_bytes} bytes): the call \

@@ -53,7 +53,8 @@ pub struct InstanceState {
     pub(crate) table: ResourceTable,
     pub(crate) limiter: Limiter,
     pub(crate) stderr: OutputCapture,
-    /// When the running call must stop; checked on every epoch tick.
+    /// When the running call must stop: read at every fuel yield and whenever a host call
+    /// returns, and by host calls that wait (exec, outbound HTTP) to bound their timeouts.
     pub(crate) deadline: Instant,
     /// What this instance may reach; its WASI context was built from this alone.
     pub(crate) grant: Arc<Grant>,

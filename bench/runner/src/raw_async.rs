@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime::{
+    CallHook, Config, Engine, Store, StoreLimits, StoreLimitsBuilder, Trap, UpdateDeadline,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 mod wit {
@@ -48,8 +50,8 @@ pub enum Deadline {
     /// Epoch interruption: a 5 ms ticker thread, a yield-or-interrupt callback, and the
     /// outer timer (only once the call waits) 50 ms past the deadline.
     Epoch,
-    /// Fuel yields every 10⁷ units, the clock read at each yield, a timer only once the
-    /// call waits: Airlock's way. Needs `fuel`.
+    /// Fuel yields every 10⁷ units, the clock read at each yield and whenever a host call
+    /// returns (a call hook), a timer only once the call waits: Airlock's way. Needs `fuel`.
     FuelYield,
 }
 
@@ -189,7 +191,15 @@ impl RawAsync {
                     false => UpdateDeadline::Yield(1),
                 })
             }),
-            Deadline::FuelYield => store.fuel_async_yield_interval(Some(YIELD_FUEL))?,
+            Deadline::FuelYield => {
+                store.fuel_async_yield_interval(Some(YIELD_FUEL))?;
+                store.call_hook(|store, hook| match hook {
+                    CallHook::ReturningFromHost if Instant::now() >= store.data().deadline => {
+                        Err(Trap::Interrupt.into())
+                    }
+                    _ => Ok(()),
+                });
+            }
         }
         let mut me_store = store;
         arm(&mut me_store, armed);

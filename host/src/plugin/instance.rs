@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Instance, InstancePre};
-use wasmtime::{Store, Trap};
+use wasmtime::{CallHook, Store, Trap};
 
 use crate::bindings::{hooks, lifecycle, tools, wit};
 use crate::capabilities::stdio::{panic_message, sanitize};
@@ -88,6 +88,15 @@ impl LiveInstance {
         store
             .fuel_async_yield_interval(Some(YIELD_FUEL))
             .expect("fuel is enabled on the engine");
+        // A host call that returns at once (random bytes, a context read) costs the guest
+        // little fuel however much host work it does, so a loop of them could run for
+        // minutes between fuel yields: the clock is also read whenever a host call returns.
+        store.call_hook(|store, hook| match hook {
+            CallHook::ReturningFromHost if Instant::now() >= store.data().deadline => {
+                Err(Trap::Interrupt.into())
+            }
+            _ => Ok(()),
+        });
         let stop = arm(&mut store, limits);
         let outcome = within(stop, pre.instantiate_async(&mut store)).await;
         let instance: Instance = settle(&store, limits, outcome)?;

@@ -166,6 +166,14 @@ async fn blocking_in_a_host_call_hits_the_deadline() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn looping_on_a_host_import_that_never_waits_hits_the_deadline() {
+    // Each call is a millisecond or more of host work for a few hundred units of fuel:
+    // without a clock read as host calls return, ~10⁴ calls would pass between fuel yields.
+    let limits = Limits::default().with_deadline(Duration::from_millis(300));
+    stops_at_the_deadline(limits, "random_storm", json!({"mib": 1})).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn looping_on_a_slow_host_import_hits_the_deadline() {
     // Each 2 ms sleep uses a few hundred units of fuel: no fuel yield ever comes, only waits.
     let limits = Limits::default().with_deadline(Duration::from_millis(300));

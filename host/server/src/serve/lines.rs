@@ -185,6 +185,10 @@ async fn write_all<W: AsyncWrite + Unpin>(
 ) -> std::io::Result<()> {
     let mut lines = Vec::new();
     while let Some(message) = messages.recv().await {
+        // One large reply must not keep its buffer for the rest of the session.
+        if lines.capacity() > BATCH_BYTES {
+            lines = Vec::new();
+        }
         // Every message already waiting goes out with this one, in one write and one
         // flush: under load, one system call for many replies.
         lines.clear();

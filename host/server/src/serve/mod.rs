@@ -31,45 +31,82 @@ impl Handler for Service {
     }
 }
 
-/// Standard input as the protocol's byte stream. When it is a pipe, as a client that starts
-/// the server makes it, it is read in non-blocking mode on the runtime's reactor: tokio's
-/// `stdin()` hands every read to a blocking thread, which with `stdout()` cost about 60 µs
-/// of CPU per request (`BENCHMARKS.md`, the servers under load). Anything else (a
-/// terminal, a file) is read through tokio's `stdin()`.
-fn protocol_input() -> tokio::io::BufReader<Box<dyn tokio::io::AsyncRead + Send + Unpin>> {
+type Input = tokio::io::BufReader<Box<dyn tokio::io::AsyncRead + Send + Unpin>>;
+type Output = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
+/// Standard input and output as the protocol's byte streams, and what undoes their set-up
+/// (dropped when serving ends).
+///
+/// Where they are pipes, as a client that starts the server makes them, they are read and
+/// written in non-blocking mode on the runtime's reactor: tokio's `stdin()`/`stdout()` hand
+/// every read and every flush to a blocking thread, which cost ~60 µs of CPU per request
+/// (`BENCHMARKS.md`, the servers under load). Non-blocking mode belongs to the pipe end, not
+/// to this process's descriptor, so it is undone when serving ends, and standard output
+/// stays blocking when standard error shares its pipe end (`2>&1`): log lines must never
+/// meet `EAGAIN`. Anything else (a terminal, a file, a socket) goes through tokio's.
+fn protocol_stdio() -> (Input, Output, RestoreFlags) {
     use std::os::fd::AsFd;
+    let mut restore = RestoreFlags(Vec::new());
+    let (stdin_flags, stderr_flags) = (status_flags(0), status_flags(2));
     let pipe = std::io::stdin()
         .as_fd()
         .try_clone_to_owned()
         .and_then(tokio::net::unix::pipe::Receiver::from_owned_fd);
     let input: Box<dyn tokio::io::AsyncRead + Send + Unpin> = match pipe {
-        Ok(pipe) => Box::new(pipe),
+        Ok(pipe) => {
+            restore.0.extend(stdin_flags.map(|f| (0, f)));
+            Box::new(pipe)
+        }
         Err(_) => Box::new(tokio::io::stdin()),
     };
-    tokio::io::BufReader::with_capacity(64 << 10, input)
-}
-
-/// Standard output as the protocol's byte stream: a pipe in non-blocking mode on the
-/// reactor, else tokio's `stdout()` (see [`protocol_input`]). Nothing else may write to
-/// standard output while serving (logs go to stderr), since a pipe made non-blocking here
-/// is non-blocking for every writer of the process.
-fn protocol_output() -> Box<dyn tokio::io::AsyncWrite + Send + Unpin> {
-    use std::os::fd::AsFd;
+    let stdout_flags = status_flags(1);
     let pipe = std::io::stdout()
         .as_fd()
         .try_clone_to_owned()
         .and_then(tokio::net::unix::pipe::Sender::from_owned_fd);
-    match pipe {
-        Ok(pipe) => Box::new(pipe),
-        Err(_) => Box::new(tokio::io::stdout()),
+    let output: Output = match pipe {
+        Ok(pipe) if status_flags(2) == stderr_flags => {
+            restore.0.extend(stdout_flags.map(|f| (1, f)));
+            Box::new(pipe)
+        }
+        shared_with_stderr => {
+            if shared_with_stderr.is_ok() {
+                drop(RestoreFlags(
+                    stdout_flags.map(|f| (1, f)).into_iter().collect(),
+                ));
+            }
+            Box::new(tokio::io::stdout())
+        }
+    };
+    let input = tokio::io::BufReader::with_capacity(64 << 10, input);
+    (input, output, restore)
+}
+
+/// `fd`'s file status flags (`F_GETFL`), if it is open.
+fn status_flags(fd: i32) -> Option<i32> {
+    // SAFETY: F_GETFL reads flags; an fd that is not open only makes it fail.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    (flags >= 0).then_some(flags)
+}
+
+/// File status flags to put back, per descriptor, when dropped.
+struct RestoreFlags(Vec<(i32, i32)>);
+
+impl Drop for RestoreFlags {
+    fn drop(&mut self) {
+        for &(fd, flags) in &self.0 {
+            // SAFETY: F_SETFL on a standard descriptor, with the flags it had before.
+            unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
+        }
     }
 }
 
 /// Serves Airlock's JSON-RPC methods on stdin/stdout until stdin closes.
 pub async fn jsonrpc_stdio(service: Service, max_frame: usize) -> std::io::Result<()> {
+    let (input, output, _restore) = protocol_stdio();
     lines::serve(
-        protocol_input(),
-        protocol_output(),
+        input,
+        output,
         Arc::new(service),
         mpsc::unbounded_channel(),
         max_frame,
@@ -79,7 +116,8 @@ pub async fn jsonrpc_stdio(service: Service, max_frame: usize) -> std::io::Resul
 
 /// Serves MCP on stdin/stdout until stdin closes, announcing tool-list changes.
 pub async fn mcp_stdio(server: McpServer, max_frame: usize) -> std::io::Result<()> {
-    mcp_stream(server, protocol_input(), protocol_output(), max_frame).await
+    let (input, output, _restore) = protocol_stdio();
+    mcp_stream(server, input, output, max_frame).await
 }
 
 /// Serves MCP on a newline-delimited byte stream until `input` ends, announcing tool-list

@@ -136,6 +136,17 @@ impl Plugin for Hostile {
                 },
             )
             .tool(
+                "random_storm",
+                "Ask the host for `mib` MiB of random bytes, forever: much host work per \
+                 call, little fuel, no waiting",
+                |_, x: Size, _| -> Result<(), PluginError> {
+                    loop {
+                        let bytes = wasip2::random::random::get_random_bytes((x.mib as u64) << 20);
+                        black_box(bytes);
+                    }
+                },
+            )
+            .tool(
                 "naps",
                 "Sleep in the host for `ms` milliseconds at a time, forever: little fuel, \
                  all of it spent waiting on a slow host import",
