@@ -259,11 +259,20 @@ async fn changes_made_by_another_process_reach_a_serving_registry() {
     );
     assert!(server.plugin("globex", "redact").unwrap().same_as(&own));
 
+    use airlock_server::registry::RegistryEvent::*;
+    // The disabled plugin leaves the map before its shutdown finishes and the event is
+    // sent: wait for that last event rather than race it.
     let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !seen.iter().any(|e| matches!(e, Disabled { .. })) {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(event)) => seen.push(event),
+            _ => break,
+        }
+    }
     while let Ok(event) = events.try_recv() {
         seen.push(event);
     }
-    use airlock_server::registry::RegistryEvent::*;
     let count = |f: &dyn Fn(&airlock_server::registry::RegistryEvent) -> bool| {
         seen.iter().filter(|e| f(e)).count()
     };
