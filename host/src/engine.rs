@@ -5,9 +5,10 @@
 //! and it also carries the wall-clock deadline: a running guest yields to the executor every
 //! [`YIELD_FUEL`] units, and the call's timer checks the clock at each yield (see
 //! `plugin/timer.rs`). Host calls cost the guest little fuel whatever they cost the host,
-//! so the clock is also read whenever one returns (a store call hook, `plugin/instance.rs`). Epoch interruption would add a second check to every loop and function
-//! entry for the same guarantee; the benchmarks measured either one alone at about the cost
-//! of both, so Airlock compiles only fuel. A plugin whose fuel budget is off (`fuel = None`)
+//! so the clock is also read whenever one returns (a store call hook, `plugin/instance.rs`).
+//! Epoch interruption would add a second check to every loop and function entry for the
+//! same guarantee; the benchmarks measured either one alone at about the cost of both, so
+//! Airlock compiles only fuel. A plugin whose fuel budget is off (`fuel = None`)
 //! is still metered, with a budget it cannot reach, so its deadline works the same way.
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
