@@ -46,40 +46,49 @@ type Output = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
 /// meet `EAGAIN`. Anything else (a terminal, a file, a socket) goes through tokio's.
 fn protocol_stdio() -> (Input, Output, RestoreFlags) {
     use std::os::fd::AsFd;
+    use tokio::net::unix::pipe;
     let mut restore = RestoreFlags(Vec::new());
-    let (stdin_flags, stderr_flags) = (status_flags(0), status_flags(2));
-    let pipe = std::io::stdin()
-        .as_fd()
-        .try_clone_to_owned()
-        .and_then(tokio::net::unix::pipe::Receiver::from_owned_fd);
-    let input: Box<dyn tokio::io::AsyncRead + Send + Unpin> = match pipe {
-        Ok(pipe) => {
-            restore.0.extend(stdin_flags.map(|f| (0, f)));
-            Box::new(pipe)
-        }
-        Err(_) => Box::new(tokio::io::stdin()),
+    let input: Box<dyn tokio::io::AsyncRead + Send + Unpin> = match on_reactor(
+        std::io::stdin().as_fd(),
+        pipe::Receiver::from_owned_fd,
+        &mut restore,
+    ) {
+        Some(pipe) => Box::new(pipe),
+        None => Box::new(tokio::io::stdin()),
     };
-    let stdout_flags = status_flags(1);
-    let pipe = std::io::stdout()
-        .as_fd()
-        .try_clone_to_owned()
-        .and_then(tokio::net::unix::pipe::Sender::from_owned_fd);
-    let output: Output = match pipe {
-        Ok(pipe) if status_flags(2) == stderr_flags => {
-            restore.0.extend(stdout_flags.map(|f| (1, f)));
-            Box::new(pipe)
-        }
-        shared_with_stderr => {
-            if shared_with_stderr.is_ok() {
-                drop(RestoreFlags(
-                    stdout_flags.map(|f| (1, f)).into_iter().collect(),
-                ));
-            }
-            Box::new(tokio::io::stdout())
-        }
+    let output: Output = match on_reactor(
+        std::io::stdout().as_fd(),
+        pipe::Sender::from_owned_fd,
+        &mut restore,
+    ) {
+        Some(pipe) => Box::new(pipe),
+        None => Box::new(tokio::io::stdout()),
     };
     let input = tokio::io::BufReader::with_capacity(64 << 10, input);
     (input, output, restore)
+}
+
+/// `fd` as a pipe end in non-blocking mode (`open` fails unless it is a pipe), its former
+/// flags added to `restore`; `None`, with the flags left as they were, when it is not a
+/// pipe or when it turns out to share its pipe end with standard error.
+fn on_reactor<P>(
+    fd: std::os::fd::BorrowedFd<'_>,
+    open: impl FnOnce(std::os::fd::OwnedFd) -> std::io::Result<P>,
+    restore: &mut RestoreFlags,
+) -> Option<P> {
+    use std::os::fd::AsRawFd;
+    let (number, flags, stderr) = (
+        fd.as_raw_fd(),
+        status_flags(fd.as_raw_fd())?,
+        status_flags(2),
+    );
+    let pipe = open(fd.try_clone_to_owned().ok()?).ok()?;
+    let undo = RestoreFlags(vec![(number, flags)]);
+    if status_flags(2) != stderr {
+        return None; // dropping `undo` puts the flags back
+    }
+    restore.0.extend(undo.take());
+    Some(pipe)
 }
 
 /// `fd`'s file status flags (`F_GETFL`), if it is open.
@@ -91,6 +100,13 @@ fn status_flags(fd: i32) -> Option<i32> {
 
 /// File status flags to put back, per descriptor, when dropped.
 struct RestoreFlags(Vec<(i32, i32)>);
+
+impl RestoreFlags {
+    /// The flags, no longer put back by this value.
+    fn take(mut self) -> Vec<(i32, i32)> {
+        std::mem::take(&mut self.0)
+    }
+}
 
 impl Drop for RestoreFlags {
     fn drop(&mut self) {
