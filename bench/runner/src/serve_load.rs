@@ -48,7 +48,7 @@ pub fn measure(airlock: &str, plugin: &str, text: &str, each: Duration) -> Resul
     )?;
     let url = format!("{}/mcp", server.address.as_deref().context("no address")?);
     let script = wrk_script(&registry, &arguments)?;
-    check_http(&url, &script)?;
+    check_http(&url)?;
     for clients in CLIENTS {
         rows.push(wrk(&url, &script, clients, each, server.pid())?);
     }
@@ -172,7 +172,7 @@ fn wrk_script(registry: &Path, arguments: &serde_json::Value) -> Result<PathBuf>
 }
 
 /// One request by hand before the load: the server answers it with the count.
-fn check_http(url: &str, _script: &Path) -> Result<()> {
+fn check_http(url: &str) -> Result<()> {
     let host = url
         .strip_prefix("http://")
         .and_then(|rest| rest.split('/').next())
