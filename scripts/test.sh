@@ -69,6 +69,28 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
 fi
 # --- end of the signed plugins block ----------------------------------------------------
+# --- PostgreSQL registry (issue #19) -----------------------------------------------------
+# The PostgreSQL registry tests run against a real server: $AIRLOCK_TEST_POSTGRES if set,
+# else a throwaway cluster that scripts/postgres.sh starts on loopback (installing
+# PostgreSQL as root if needed) and that is stopped and removed on exit. Tests that need a
+# private cluster start one with $AIRLOCK_TEST_POSTGRES_SCRIPT. They fail, never skip.
+export AIRLOCK_TEST_POSTGRES_SCRIPT="$PWD/scripts/postgres.sh"
+if [ -n "${AIRLOCK_TEST_POSTGRES:-}" ]; then
+  if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -d "$AIRLOCK_TEST_POSTGRES"; then
+    echo "error: AIRLOCK_TEST_POSTGRES=$AIRLOCK_TEST_POSTGRES is not reachable (pg_isready failed); start that server or unset the variable to use a throwaway one" >&2
+    exit 1
+  fi
+else
+  pg_dir=$(mktemp -d /tmp/airlock-pg.XXXXXX)
+  chmod 755 "$pg_dir" # the cluster belongs to the postgres user when we are root
+  pg_prev_exit_trap=$(trap -p EXIT)
+  pg_prev_exit_trap=${pg_prev_exit_trap#"trap -- "}
+  pg_prev_exit_trap=${pg_prev_exit_trap%" EXIT"}
+  trap 'bash "$AIRLOCK_TEST_POSTGRES_SCRIPT" stop "$pg_dir/data" || true; rm -rf "$pg_dir"; eval '"$pg_prev_exit_trap" EXIT
+  AIRLOCK_TEST_POSTGRES=$(bash scripts/postgres.sh start "$pg_dir/data")
+  export AIRLOCK_TEST_POSTGRES
+fi
+# --- end of the PostgreSQL block ---------------------------------------------------------
 
 cargo test --no-fail-fast
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use airlock::text::{self, Untrusted};
-use airlock_server::registry::Registry;
+use airlock_server::registry::{Registry, is_postgres};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -69,7 +69,7 @@ pub async fn tools(args: ToolsArgs) -> Result<ExitCode> {
         tenant,
         json,
     } = args.command;
-    let registry = open_registry(registry, policy.as_deref())?;
+    let registry = open_registry(registry, policy.as_deref()).await?;
     let tenant = crate::settings::tenant(tenant)?.value;
     for (registration, error) in registry.restore_tenant(&tenant).await? {
         eprintln!(
@@ -169,12 +169,12 @@ enum ConfigAction {
 
 pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
     let registry_path = registry_path(args.registry.clone())?;
-    let registry = open_registry(Some(registry_path.clone()), args.policy.as_deref())?;
+    let registry = open_registry(Some(registry_path.clone()), args.policy.as_deref()).await?;
     let tenant = crate::settings::tenant(args.tenant.clone())?.value;
     let tenant = tenant.as_str();
     let out = Printer { json: args.json };
     match args.command {
-        PluginsCommand::List => list(&registry, tenant, out),
+        PluginsCommand::List => list(&registry, tenant, out).await,
         PluginsCommand::Install { folder } if crate::publish::oci_target(&folder).is_some() => {
             let reference = crate::publish::oci_target(&folder).unwrap_or_default();
             let store = crate::publish::store_dir(&registry_path);
@@ -189,12 +189,12 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PluginsCommand::Install { folder } => {
-            let name = registry.install(&folder)?;
+            let name = registry.install(&folder).await?;
             out.done(&json!({"installed": name}), &format!("installed {name}"));
             Ok(ExitCode::SUCCESS)
         }
         PluginsCommand::Enable { plugin, config } => {
-            let name = installed_name(&registry, &plugin)?;
+            let name = installed_name(&registry, &plugin).await?;
             let config = crate::parse_json("--config", &config)?;
             let loaded = registry.enable(tenant, &name, config).await?;
             let version = loaded.metadata().version.to_string();
@@ -215,7 +215,7 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
         PluginsCommand::Config {
             action: ConfigAction::Get { plugin },
         } => {
-            let config = registry.config(tenant, &plugin)?;
+            let config = registry.config(tenant, &plugin).await?;
             println!("{}", text::to_json_pretty(&config)?);
             Ok(ExitCode::SUCCESS)
         }
@@ -289,22 +289,37 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
 
 /// Opens the registry at `path` (default `$AIRLOCK_REGISTRY`, else the XDG default) under
 /// the policy file.
-pub fn open_registry(path: Option<PathBuf>, policy: Option<&Path>) -> Result<Registry> {
+pub async fn open_registry(path: Option<PathBuf>, policy: Option<&Path>) -> Result<Registry> {
     let path = registry_path(path)?;
     let policy = crate::audit::load_policy(policy)?;
     let runtime = crate::audit::runtime_for(&policy)?;
-    Registry::open(&path, runtime, policy)
-        .with_context(|| format!("opening the registry at {}", path.display()))
+    connect(&path, runtime, policy).await
+}
+
+/// The registry at `location`: a `postgres://` URL, else a database file.
+async fn connect(
+    location: &Path,
+    runtime: airlock::Runtime,
+    policy: airlock::policy::Policy,
+) -> Result<Registry> {
+    let opened = match location.to_str() {
+        Some(url) if is_postgres(url) => Registry::connect(url, runtime, policy).await,
+        _ => Registry::open(location, runtime, policy),
+    };
+    // A URL is named by the registry itself, without its password.
+    opened.with_context(|| match location.to_str() {
+        Some(url) if is_postgres(url) => "opening the PostgreSQL registry".to_string(),
+        _ => format!("opening the registry at {}", location.display()),
+    })
 }
 
 /// The registry at `path` for token commands, which load no plugin and so need no policy
 /// (a missing or broken policy file must not stop a token revocation).
-pub fn open_registry_for_tokens(path: Option<PathBuf>) -> Result<Registry> {
+pub async fn open_registry_for_tokens(path: Option<PathBuf>) -> Result<Registry> {
     let path = registry_path(path)?;
     let policy = airlock::policy::Policy::default();
     let runtime = crate::audit::runtime_for(&policy)?;
-    Registry::open(&path, runtime, policy)
-        .with_context(|| format!("opening the registry at {}", path.display()))
+    connect(&path, runtime, policy).await
 }
 
 /// The registry database: `path`, else `$AIRLOCK_REGISTRY`, the config file's, else the
@@ -321,17 +336,18 @@ fn show(version: &Option<String>) -> &str {
 /// `.`) is a folder, installed first; anything else is a name, resolved as every front end
 /// resolves it ([`Registry::resolve`]: installed, else the search path). A bare word is
 /// never taken for a folder that happens to be in the current directory.
-fn installed_name(registry: &Registry, target: &str) -> Result<String> {
+async fn installed_name(registry: &Registry, target: &str) -> Result<String> {
     let path = Path::new(target);
     if written_as_path(target) {
         anyhow::ensure!(
             path.is_dir(),
             "`{target}` is not a plugin folder (no such directory)"
         );
-        return Ok(registry.install(path)?);
+        return Ok(registry.install(path).await?);
     }
     registry
         .resolve(target)
+        .await
         .map_err(|error| match path.is_dir() {
             true => anyhow::anyhow!(
                 "{error}. A folder named `{target}` is in the current directory: to use it, write \
@@ -349,9 +365,9 @@ fn written_as_path(target: &str) -> bool {
         || target == ".."
 }
 
-fn list(registry: &Registry, tenant: &str, out: Printer) -> Result<ExitCode> {
-    let installed = registry.installed()?;
-    let registrations = registry.registrations(Some(tenant))?;
+async fn list(registry: &Registry, tenant: &str, out: Printer) -> Result<ExitCode> {
+    let installed = registry.installed().await?;
+    let registrations = registry.registrations(Some(tenant)).await?;
     if out.json {
         let report =
             json!({"tenant": tenant, "installed": installed, "registrations": registrations});

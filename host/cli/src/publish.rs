@@ -218,9 +218,16 @@ pub fn oci_target(target: &Path) -> Option<&str> {
 /// Where pulled plugins go: `$AIRLOCK_PLUGIN_STORE`, else `oci/` beside the registry
 /// database.
 pub fn store_dir(registry_path: &Path) -> PathBuf {
+    // A database on a server has no folder here: pulled plugins go beside the default one.
+    let local = match registry_path.to_str() {
+        Some(url) if airlock_server::registry::is_postgres(url) => {
+            airlock_server::registry::Registry::default_path()
+        }
+        _ => registry_path.to_path_buf(),
+    };
     std::env::var_os("AIRLOCK_PLUGIN_STORE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| registry_path.parent().unwrap_or(Path::new(".")).join("oci"))
+        .unwrap_or_else(|| local.parent().unwrap_or(Path::new(".")).join("oci"))
 }
 
 /// `plugins install oci://…`: pull, verify under the registry's policy, install.
@@ -240,7 +247,9 @@ pub async fn install(
         &OciOptions::from_env(),
     )
     .await?;
-    let name = registry.install_from(&pulled.dir, &source.to_string(), &pulled.digest)?;
+    let name = registry
+        .install_from(&pulled.dir, &source.to_string(), &pulled.digest)
+        .await?;
     Ok(json!({
         "installed": name,
         "version": pulled.version,

@@ -79,11 +79,14 @@ async fn start(
     tenant: &str,
 ) -> Result<(Arc<airlock_server::registry::Registry>, Following)> {
     let path = crate::settings::registry(flags.registry.clone())?;
-    let new = !path.value.exists();
-    let registry = Arc::new(crate::plugins::open_registry(
-        Some(path.value.clone()),
-        flags.policy.as_deref(),
-    )?);
+    let is_url = path
+        .value
+        .to_str()
+        .is_some_and(airlock_server::registry::is_postgres);
+    let new = !is_url && !path.value.exists();
+    let registry = Arc::new(
+        crate::plugins::open_registry(Some(path.value.clone()), flags.policy.as_deref()).await?,
+    );
     if crate::settings::policy(flags.policy.as_deref())?.is_none() {
         tracing::warn!(
             "no policy (none from --policy, $AIRLOCK_POLICY or {}): plugins are granted \
@@ -98,7 +101,7 @@ async fn start(
             "not served: {error}"
         );
     }
-    let enabled = registry.registrations(Some(tenant))?;
+    let enabled = registry.registrations(Some(tenant)).await?;
     if !enabled.iter().any(|r| r.enabled) {
         let state = if new { "new and empty" } else { "existing" };
         tracing::warn!(
@@ -106,16 +109,16 @@ async fn start(
              nothing to serve yet. Enable one with `airlock plugins enable NAME --tenant \
              {tenant}`, or point --registry, $AIRLOCK_REGISTRY or the config file at the \
              registry you meant",
-            path.value.display(),
+            registry.location(),
             path.source
         );
     }
     let watcher = match flags.no_watch {
         true => None,
-        false => Some(registry.watch()?),
+        false => Some(registry.watch().await?),
     };
     let following = Following {
-        _database: registry.follow()?,
+        _database: registry.follow().await?,
         _folders: watcher,
     };
     Ok((registry, following))
@@ -246,8 +249,8 @@ pub async fn token(args: TokenArgs) -> Result<ExitCode> {
             label,
             registry,
         } => {
-            let registry = crate::plugins::open_registry_for_tokens(registry)?;
-            println!("{}", registry.create_token(&tenant, role, &label)?);
+            let registry = crate::plugins::open_registry_for_tokens(registry).await?;
+            println!("{}", registry.create_token(&tenant, role, &label).await?);
             Ok(ExitCode::SUCCESS)
         }
         TokenCommand::List {
@@ -255,8 +258,8 @@ pub async fn token(args: TokenArgs) -> Result<ExitCode> {
             json,
             registry,
         } => {
-            let registry = crate::plugins::open_registry_for_tokens(registry)?;
-            let tokens = registry.tokens(tenant.as_deref())?;
+            let registry = crate::plugins::open_registry_for_tokens(registry).await?;
+            let tokens = registry.tokens(tenant.as_deref()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&tokens)?);
             } else {
@@ -268,8 +271,8 @@ pub async fn token(args: TokenArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         TokenCommand::Revoke { id, registry } => {
-            let registry = crate::plugins::open_registry_for_tokens(registry)?;
-            let revoked = registry.revoke_token(&id)?;
+            let registry = crate::plugins::open_registry_for_tokens(registry).await?;
+            let revoked = registry.revoke_token(&id).await?;
             println!(
                 "revoked {} ({} for tenant `{}`{})",
                 revoked.id,

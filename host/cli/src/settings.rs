@@ -91,6 +91,13 @@ fn read_file() -> Result<Option<(PathBuf, File)>> {
 /// `path` as written in the config file at `file`: `~/` is the home folder, and a
 /// relative path is relative to the file's folder.
 fn from_file(path: &Path, file: &Path) -> PathBuf {
+    // A database URL (`registry = "postgres://…"`) is not a path to resolve.
+    if path
+        .to_str()
+        .is_some_and(airlock_server::registry::is_postgres)
+    {
+        return path.to_path_buf();
+    }
     if let (Ok(rest), Some(home)) = (path.strip_prefix("~"), std::env::var_os("HOME")) {
         return PathBuf::from(home).join(rest);
     }

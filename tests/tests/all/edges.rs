@@ -19,6 +19,7 @@ async fn registry_with_calculator(state: &TempDir) -> Arc<Registry> {
     let registry = Arc::new(airlock_tests::registry(state));
     registry
         .install(std::path::Path::new(guests::CALCULATOR_DIR))
+        .await
         .unwrap();
     registry
         .enable("acme", "calculator", json!({}))
@@ -281,7 +282,10 @@ async fn streamable_http_edge_cases_follow_the_spec() {
 async fn the_admin_api_takes_any_case_of_bearer_and_answers_bad_queries_in_json() {
     let state = TempDir::new("edges-admin");
     let registry = registry_with_calculator(&state).await;
-    let token = registry.create_token("acme", Role::Admin, "t").unwrap();
+    let token = registry
+        .create_token("acme", Role::Admin, "t")
+        .await
+        .unwrap();
     let app = http::admin::default_router(Service::new(registry, "nobody"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -333,18 +337,19 @@ async fn every_front_end_resolves_a_name_on_the_search_path() {
     );
     let path = vec![search.path().to_path_buf()];
     assert_eq!(
-        registry.resolve_on("calculator", &path).unwrap(),
+        registry.resolve_on("calculator", &path).await.unwrap(),
         "calculator"
     );
     assert!(
         registry
             .installed()
+            .await
             .unwrap()
             .iter()
             .any(|i| i.name == "calculator")
     );
     assert!(matches!(
-        registry.resolve_on("nowhere", &path),
+        registry.resolve_on("nowhere", &path).await,
         Err(airlock_server::registry::RegistryError::NotFound(_))
     ));
 }

@@ -30,7 +30,7 @@ async fn start(max_body: usize) -> Server {
         std::path::Path::new(guests::REDACT_DIR),
         hostile.path(),
     ] {
-        registry.install(dir).unwrap();
+        registry.install(dir).await.unwrap();
     }
     registry
         .enable("acme", "calculator", json!({}))
@@ -94,14 +94,17 @@ async fn every_route_enforces_its_auth() {
     let admin = server
         .registry
         .create_token("acme", Role::Admin, "ops")
+        .await
         .unwrap();
     let caller = server
         .registry
         .create_token("acme", Role::Caller, "agent")
+        .await
         .unwrap();
     let stranger = server
         .registry
         .create_token("globex", Role::Admin, "other")
+        .await
         .unwrap();
     let bearer = |t: &str| format!("Bearer {t}");
     for (method, path, body, admin_only) in ROUTES {
@@ -185,7 +188,7 @@ async fn every_route_enforces_its_auth() {
     .await;
     assert_eq!(globex_tools.json()["tools"], json!([]));
     assert_eq!(
-        server.registry.config("acme", "redact").unwrap(),
+        server.registry.config("acme", "redact").await.unwrap(),
         json!({"deny_tools": ["curl"]})
     );
 }
@@ -198,6 +201,7 @@ async fn failures_have_one_json_shape_and_the_right_status() {
         server
             .registry
             .create_token("acme", Role::Admin, "")
+            .await
             .unwrap()
     );
     let auth = [("Authorization", admin.as_str())];
@@ -315,6 +319,7 @@ async fn shutdown_lets_the_call_in_flight_finish() {
         server
             .registry
             .create_token("acme", Role::Admin, "")
+            .await
             .unwrap()
     );
     let address = server.address;
@@ -347,11 +352,15 @@ async fn shutdown_lets_the_call_in_flight_finish() {
 async fn a_revoked_token_is_refused_on_its_next_request() {
     let server = start(1 << 20).await;
     let registry = &server.registry;
-    let kept = registry.create_token("acme", Role::Caller, "kept").unwrap();
+    let kept = registry
+        .create_token("acme", Role::Caller, "kept")
+        .await
+        .unwrap();
     let leaked = registry
         .create_token("acme", Role::Caller, "leaked")
+        .await
         .unwrap();
-    let listed = registry.tokens(Some("acme")).unwrap();
+    let listed = registry.tokens(Some("acme")).await.unwrap();
     assert_eq!(listed.len(), 2);
     assert!(
         listed
@@ -377,10 +386,10 @@ async fn a_revoked_token_is_refused_on_its_next_request() {
 
     let id = &listed.iter().find(|t| t.label == "leaked").unwrap().id;
     assert!(matches!(
-        registry.revoke_token(&id[..4]),
+        registry.revoke_token(&id[..4]).await,
         Err(airlock_server::registry::RegistryError::NoSuchToken(_))
     ));
-    let revoked = registry.revoke_token(&id[..8]).unwrap();
+    let revoked = registry.revoke_token(&id[..8]).await.unwrap();
     assert_eq!(revoked.label, "leaked");
     assert_eq!(
         tools(&leaked).await,
@@ -389,14 +398,14 @@ async fn a_revoked_token_is_refused_on_its_next_request() {
     );
     assert_eq!(tools(&kept).await, 200, "other tokens keep working");
     assert!(matches!(
-        registry.revoke_token(id),
+        registry.revoke_token(id).await,
         Err(airlock_server::registry::RegistryError::NoSuchToken(_))
     ));
-    assert_eq!(registry.tokens(None).unwrap().len(), 1);
+    assert_eq!(registry.tokens(None).await.unwrap().len(), 1);
 
     // The secret itself names its token too, and an error never repeats a secret.
-    assert_eq!(registry.revoke_token(&kept).unwrap().label, "kept");
+    assert_eq!(registry.revoke_token(&kept).await.unwrap().label, "kept");
     assert_eq!(tools(&kept).await, 401);
-    let error = registry.revoke_token(&kept).unwrap_err().to_string();
+    let error = registry.revoke_token(&kept).await.unwrap_err().to_string();
     assert!(!error.contains(&kept[4..]), "{error}");
 }

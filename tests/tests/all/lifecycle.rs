@@ -28,14 +28,14 @@ async fn config_defaults_from_the_schema_reach_the_plugin() {
 schema = { type = "object", additionalProperties = false, properties = { deny_tools = { type = "array", items = { type = "string" }, default = ["rm"] } } }"#,
     );
     let registry = registry(&state, Policy::default());
-    registry.install(redact.path()).unwrap();
+    registry.install(redact.path()).await.unwrap();
     let plugin = registry.enable("acme", "redact", json!({})).await.unwrap();
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(plugin.config()).unwrap(),
         json!({"deny_tools": ["rm"]})
     );
     // The stored registration keeps what the operator gave; the plugin got the default.
-    assert_eq!(registry.config("acme", "redact").unwrap(), json!({}));
+    assert_eq!(registry.config("acme", "redact").await.unwrap(), json!({}));
     let ctx = CallContext::for_tenant("acme");
     let result = registry
         .dispatch(&HookKind::BeforeToolCall, json!({"tool": "rm"}), &ctx)
@@ -57,7 +57,7 @@ schema = { type = "object", additionalProperties = false, properties = { deny_to
         }
         other => panic!("expected BadConfig, got {other:?}"),
     }
-    assert_eq!(registry.config("acme", "redact").unwrap(), json!({}));
+    assert_eq!(registry.config("acme", "redact").await.unwrap(), json!({}));
 
     // A valid change restarts the plugin with it and is stored.
     registry
@@ -65,7 +65,7 @@ schema = { type = "object", additionalProperties = false, properties = { deny_to
         .await
         .unwrap();
     assert_eq!(
-        registry.config("acme", "redact").unwrap(),
+        registry.config("acme", "redact").await.unwrap(),
         json!({"deny_tools": ["curl"]})
     );
     let rm = registry
@@ -94,8 +94,11 @@ async fn dependencies_are_checked_on_enable_and_disable() {
         "[dependencies]\ncalculator = \"^2\"\n",
     );
     let registry = registry(&state, Policy::default());
-    registry.install(versioned.path()).unwrap();
-    registry.install(Path::new(guests::CALCULATOR_DIR)).unwrap();
+    registry.install(versioned.path()).await.unwrap();
+    registry
+        .install(Path::new(guests::CALCULATOR_DIR))
+        .await
+        .unwrap();
 
     let err = registry
         .enable("acme", "versioned", json!({}))
@@ -143,6 +146,7 @@ async fn dependencies_are_checked_on_enable_and_disable() {
     assert!(registry.plugin("acme", "versioned").is_none());
     registry
         .install(&wants_new.path().join("versioned"))
+        .await
         .unwrap();
     let err = registry
         .enable("acme", "versioned", json!({}))
@@ -167,7 +171,7 @@ async fn a_manifest_host_range_that_excludes_this_host_is_refused() {
     )
     .unwrap();
     let registry = registry(&state, Policy::default());
-    registry.install(folder.path()).unwrap();
+    registry.install(folder.path()).await.unwrap();
     let err = registry
         .enable("acme", "calculator", json!({}))
         .await
@@ -266,7 +270,10 @@ async fn health_polls_neither_end_a_failing_streak_nor_take_the_trial_call() {
 async fn health_is_polled_through_the_registry() {
     let state = TempDir::new("health");
     let registry = registry(&state, Policy::default());
-    registry.install(Path::new(guests::CALCULATOR_DIR)).unwrap();
+    registry
+        .install(Path::new(guests::CALCULATOR_DIR))
+        .await
+        .unwrap();
     assert!(matches!(
         registry.health("acme", "calculator").await,
         Err(RegistryError::NotEnabled { .. })
@@ -292,7 +299,7 @@ async fn the_registry_pool_size_bounds_concurrent_calls() {
     let state = TempDir::new("pool");
     let hostile = plugin_folder("hostile", guests::HOSTILE, "");
     let registry = Arc::new(registry(&state, Policy::default()).with_pool(1, 1));
-    registry.install(hostile.path()).unwrap();
+    registry.install(hostile.path()).await.unwrap();
     registry.enable("acme", "hostile", json!({})).await.unwrap();
     let started = Instant::now();
     let calls: Vec<_> = (0..2)
@@ -327,8 +334,8 @@ async fn registry_dispatch_follows_manifest_priority_and_policy_failure_modes() 
     let hooky = plugin_folder("hooky", guests::HOOKY, "[hooks]\npriority = -5\n");
     let policy = Policy::default().fail_closed(HookKind::BeforeToolCall);
     let registry = registry(&state, policy);
-    registry.install(redact.path()).unwrap();
-    registry.install(hooky.path()).unwrap();
+    registry.install(redact.path()).await.unwrap();
+    registry.install(hooky.path()).await.unwrap();
     registry
         .enable("acme", "redact", json!({"deny_tools": ["rm"]}))
         .await

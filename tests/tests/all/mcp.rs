@@ -25,8 +25,9 @@ async fn fixture() -> Fixture {
     let hostile = plugin_folder("hostile", guests::HOSTILE, "[limits]\nfuel = 50000000\n");
     registry
         .install(std::path::Path::new(guests::CALCULATOR_DIR))
+        .await
         .unwrap();
-    registry.install(hostile.path()).unwrap();
+    registry.install(hostile.path()).await.unwrap();
     registry
         .enable("acme", "calculator", json!({}))
         .await
@@ -266,7 +267,7 @@ async fn a_reload_that_changes_the_tools_is_announced() {
     let f = fixture().await;
     let folder = f.state.path().join("versioned");
     write_plugin_folder(&folder, "versioned", "1.0.0", guests::VERSIONED, "");
-    f.registry.install(&folder).unwrap();
+    f.registry.install(&folder).await.unwrap();
     f.registry
         .enable("acme", "versioned", json!({}))
         .await
@@ -469,7 +470,7 @@ async fn an_http_session_stream_hears_of_tool_list_changes() {
     let f = fixture().await;
     let folder = f.state.path().join("versioned");
     write_plugin_folder(&folder, "versioned", "1.0.0", guests::VERSIONED, "");
-    f.registry.install(&folder).unwrap();
+    f.registry.install(&folder).await.unwrap();
     f.registry
         .enable("acme", "versioned", json!({}))
         .await

@@ -125,8 +125,9 @@ async fn push_then_install_by_tag_and_by_digest_then_call() {
     .unwrap();
     let name = registry_db
         .install_from(&pulled.dir, &tag, &pulled.digest)
+        .await
         .unwrap();
-    let installed = &registry_db.installed().unwrap()[0];
+    let installed = &registry_db.installed().await.unwrap()[0];
     assert_eq!(installed.source.as_deref(), Some(tag.as_str()));
     assert_eq!(installed.source_digest.as_deref(), Some(digest.as_str()));
     registry_db
@@ -234,6 +235,7 @@ async fn a_tag_moved_to_an_unsigned_artifact_changes_nothing_installed() {
     .unwrap();
     registry_db
         .install_from(&pulled.dir, &tag, &pulled.digest)
+        .await
         .unwrap();
 
     // Someone moves the tag to an unsigned build.
@@ -242,7 +244,7 @@ async fn a_tag_moved_to_an_unsigned_artifact_changes_nothing_installed() {
     assert_ne!(unsigned_digest, signed_digest);
 
     // What is installed is what was pulled, and it still loads.
-    let installed = &registry_db.installed().unwrap()[0];
+    let installed = &registry_db.installed().await.unwrap()[0];
     assert_eq!(
         installed.source_digest.as_deref(),
         Some(signed_digest.as_str())
@@ -259,7 +261,7 @@ async fn a_tag_moved_to_an_unsigned_artifact_changes_nothing_installed() {
         matches!(err, OciError::Trust(TrustError::Unsigned { .. })),
         "{err}"
     );
-    let installed = &registry_db.installed().unwrap()[0];
+    let installed = &registry_db.installed().await.unwrap()[0];
     assert_eq!(
         installed.source_digest.as_deref(),
         Some(signed_digest.as_str())

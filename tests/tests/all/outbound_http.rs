@@ -449,7 +449,7 @@ async fn json_rpc_and_mcp_calls_get_the_same_checks() {
     );
     let registry =
         Arc::new(Registry::open(&state.path().join("registry.db"), runtime(), policy).unwrap());
-    registry.install(folder.path()).unwrap();
+    registry.install(folder.path()).await.unwrap();
     registry.enable("acme", "fetch", json!({})).await.unwrap();
 
     let service = Service::new(registry.clone(), "acme");

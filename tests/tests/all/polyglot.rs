@@ -121,7 +121,7 @@ async fn a_hot_reload_carries_the_state_across_languages() {
             .unwrap()
     };
     write_plugin_folder(&folder, "count-vowels", "0.1.0", guests::COUNT_VOWELS, "");
-    registry.install(&folder).unwrap();
+    registry.install(&folder).await.unwrap();
     registry
         .enable("acme", "count-vowels", json!({}))
         .await

@@ -20,12 +20,14 @@ async fn registrations_are_per_tenant_and_survive_a_restart() {
         assert_eq!(
             registry
                 .install(std::path::Path::new(guests::CALCULATOR_DIR))
+                .await
                 .unwrap(),
             "calculator"
         );
         assert_eq!(
             registry
                 .install(std::path::Path::new(guests::REDACT_DIR))
+                .await
                 .unwrap(),
             "redact"
         );
@@ -91,7 +93,7 @@ async fn registrations_are_per_tenant_and_survive_a_restart() {
     );
     let failures = registry.restore().await.unwrap();
     assert!(failures.is_empty(), "{failures:?}");
-    let stored = registry.registrations(None).unwrap();
+    let stored = registry.registrations(None).await.unwrap();
     let summary: Vec<_> = stored
         .iter()
         .map(|r| {
@@ -187,12 +189,14 @@ async fn changes_made_by_another_process_reach_a_serving_registry() {
     let server = std::sync::Arc::new(open(&db));
     server
         .install(std::path::Path::new(guests::CALCULATOR_DIR))
+        .await
         .unwrap();
     server
         .install(std::path::Path::new(guests::REDACT_DIR))
+        .await
         .unwrap();
     server.restore().await.unwrap();
-    let _follower = server.follow().unwrap();
+    let _follower = server.follow().await.unwrap();
     let mut events = server.events();
     let other = open(&db);
     let ctx = CallContext::default();

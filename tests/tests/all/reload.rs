@@ -52,7 +52,7 @@ async fn setup(max_instances: usize) -> Setup {
         registry: Arc::new(registry),
     };
     setup.deploy(V1, guests::VERSIONED);
-    setup.registry.install(&setup.folder()).unwrap();
+    setup.registry.install(&setup.folder()).await.unwrap();
     for tenant in ["acme", "globex"] {
         setup
             .registry
@@ -157,9 +157,9 @@ async fn a_reload_under_load_fails_no_call_and_carries_the_state_over() {
     let globex = whoami(&registry, "globex").await.unwrap();
     assert_eq!(version(&globex), V2);
     assert_eq!(globex["note"], Value::Null, "tenants never share state");
-    let stored = registry.registrations(Some("acme")).unwrap();
+    let stored = registry.registrations(Some("acme")).await.unwrap();
     assert_eq!(stored[0].version, V2);
-    assert_eq!(registry.installed().unwrap()[0].version, V2);
+    assert_eq!(registry.installed().await.unwrap()[0].version, V2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -211,7 +211,7 @@ async fn the_watcher_reloads_a_changed_folder() {
     let setup = setup(2).await;
     let registry = setup.registry.clone();
     let mut events = registry.events();
-    let _watcher = registry.watch().unwrap();
+    let _watcher = registry.watch().await.unwrap();
 
     setup.deploy(V2, guests::VERSIONED_V2);
     let reloaded = tokio::time::timeout(Duration::from_secs(30), async {
@@ -247,7 +247,7 @@ async fn hook_chains_running_across_reloads_never_see_the_swapped_plugin_fail() 
         .unwrap()
         .with_pool(2, 2),
     );
-    registry.install(&folder).unwrap();
+    registry.install(&folder).await.unwrap();
     registry
         .enable("acme", "hooky", json!({"tag": "h"}))
         .await
@@ -313,12 +313,12 @@ async fn the_watcher_follows_plugins_installed_after_it_started() {
         )
         .unwrap(),
     );
-    let _watcher = registry.watch().unwrap();
+    let _watcher = registry.watch().await.unwrap();
     let mut events = registry.events();
 
     let folder = plugins.path().join("versioned");
     write_plugin_folder(&folder, "versioned", V1, guests::VERSIONED, "");
-    registry.install(&folder).unwrap();
+    registry.install(&folder).await.unwrap();
     registry
         .enable("acme", "versioned", json!({}))
         .await

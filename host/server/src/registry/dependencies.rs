@@ -5,10 +5,13 @@ use super::{Registry, RegistryError};
 
 impl Registry {
     /// Each dependency `name` declared must be enabled for `tenant` at a matching version.
-    pub(super) fn check_dependencies(&self, tenant: &str, name: &str) -> Result<(), RegistryError> {
-        let db = self.db();
-        for (dependency, required) in db.dependencies(name)? {
-            let found = db.enabled_version(tenant, &dependency)?;
+    pub(super) async fn check_dependencies(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<(), RegistryError> {
+        for (dependency, required) in self.store.dependencies(name).await? {
+            let found = self.store.enabled_version(tenant, &dependency).await?;
             let matches = found
                 .as_deref()
                 .is_some_and(|v| version_matches(v, &required));
@@ -26,16 +29,17 @@ impl Registry {
     }
 
     /// Every plugin enabled for `tenant` that depends on `name` must accept `version`.
-    pub(super) fn check_dependents(
+    pub(super) async fn check_dependents(
         &self,
         tenant: &str,
         name: &str,
         version: &str,
     ) -> Result<(), RegistryError> {
-        let db = self.db();
-        for dependent in db.dependents(tenant, name)? {
-            let required = db
-                .dependencies(&dependent)?
+        for dependent in self.store.dependents(tenant, name).await? {
+            let required = self
+                .store
+                .dependencies(&dependent)
+                .await?
                 .into_iter()
                 .find(|(d, _)| d == name);
             if let Some((_, required)) = required.filter(|(_, r)| !version_matches(version, r)) {

@@ -1,28 +1,17 @@
 //! Why a registry operation failed: [`RegistryError`], one variant per reason, each naming
 //! what to do.
 
-use std::path::PathBuf;
-
+use super::StoreError;
 use airlock::manifest::ManifestError;
 use airlock::{CallError, LoadError};
 
 /// Why a registry operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("registry database: {0}")]
-    Db(#[from] rusqlite::Error),
-    /// A write found no room (SQLite's `SQLITE_FULL`): nothing of it was stored.
-    #[error(
-        "the registry database {} cannot be written: the disk is full (nothing was changed; \
-         free some space and retry)",
-        path.display()
-    )]
-    DiskFull { path: PathBuf },
-    #[error("registry database {}: {source}", path.display())]
-    Open {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The registry's database failed (see [`StoreError`]: a full disk, an unreachable
+    /// PostgreSQL server, …).
+    #[error(transparent)]
+    Db(#[from] StoreError),
     #[error("plugin `{0}` is not installed")]
     NotInstalled(String),
     #[error(

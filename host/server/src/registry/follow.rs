@@ -1,8 +1,9 @@
 //! Following the database: changes another process (the CLI, another server on the same
-//! file) makes to the registry reach the plugins this process serves within about
-//! [`FOLLOW_EVERY`]. SQLite's `PRAGMA data_version` changes on this connection whenever
-//! another connection commits, so the poll is one cheap query; when it moves, every
-//! registration whose generation differs from the one this process applied is started,
+//! file, another host on the same PostgreSQL database) makes to the registry reach the
+//! plugins this process serves: within about [`FOLLOW_EVERY`] on SQLite, whose
+//! `PRAGMA data_version` is polled, and within milliseconds on PostgreSQL, whose writes
+//! `NOTIFY` every listening host ([`super::store`]'s `Changes`). When either says something
+//! moved, every registration whose generation differs from the one this process applied is started,
 //! restarted (new configuration, reloaded version) or stopped, and the change is announced
 //! through [`Registry::events`] as if it had been made here (an MCP front end sends
 //! `notifications/tools/list_changed`). Folders installed elsewhere are announced as
@@ -12,11 +13,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::db::{Installed, Registration};
+use super::store::{Changes, Installed, Registration};
 use super::{Key, Registry, RegistryError, RegistryEvent, key};
 
-/// How often the database is checked for other processes' writes.
-pub const FOLLOW_EVERY: Duration = Duration::from_millis(250);
+/// How often a SQLite database is checked for other processes' writes; also how long a
+/// sync that failed (a busy or unreachable database) waits before it is tried again.
+pub const FOLLOW_EVERY: Duration = super::store::sqlite::POLL_EVERY;
 
 /// Applies other processes' registry changes, until dropped.
 pub struct Follower {
@@ -38,17 +40,17 @@ pub(super) struct Applied {
 }
 
 impl Registry {
-    /// Polls the database every [`FOLLOW_EVERY`] and applies what other processes changed
-    /// ([`Registry::sync`]), starting with whatever changed since this process restored.
-    /// Errors: the database cannot be read.
-    pub fn follow(self: &Arc<Self>) -> Result<Follower, RegistryError> {
-        let version = self.db().data_version()?;
-        for installed in self.installed()? {
+    /// Applies what other processes change from now on ([`Registry::sync`]), starting
+    /// with whatever changed since this process restored. Errors: the database cannot be
+    /// read.
+    pub async fn follow(self: &Arc<Self>) -> Result<Follower, RegistryError> {
+        let changes = self.store.changes().await?;
+        for installed in self.installed().await? {
             self.applied()
                 .installed
                 .insert(installed.name.clone(), installed);
         }
-        let task = tokio::spawn(poll(Arc::downgrade(self), version));
+        let task = tokio::spawn(apply_changes(Arc::downgrade(self), changes));
         Ok(Follower { task })
     }
 
@@ -58,8 +60,8 @@ impl Registry {
     /// [`RegistryEvent::ReloadFailed`], and not retried until it changes again.
     pub async fn sync(&self) -> Result<(), RegistryError> {
         let _changes = self.changes.lock().await;
-        self.announce_installs()?;
-        let registrations = self.registrations(None)?;
+        self.announce_installs().await?;
+        let registrations = self.registrations(None).await?;
         let stored: HashSet<Key> = registrations
             .iter()
             .map(|r| key(&r.tenant, &r.plugin))
@@ -147,8 +149,8 @@ impl Registry {
     }
 
     /// Announces folders installed (or installed again) by another process.
-    fn announce_installs(&self) -> Result<(), RegistryError> {
-        for installed in self.installed()? {
+    async fn announce_installs(&self) -> Result<(), RegistryError> {
+        for installed in self.installed().await? {
             let known = self.applied().installed.get(&installed.name) == Some(&installed);
             if !known {
                 self.applied()
@@ -176,30 +178,23 @@ impl Registry {
     }
 }
 
-async fn poll(registry: Weak<Registry>, mut seen: i64) {
-    // A change between the restore and the first poll shows in the generations.
-    let mut changed = true;
+/// Syncs whenever `changes` moves (and once at the start: a change between the restore and
+/// the follow shows in the generations); a sync that failed is tried again after
+/// [`FOLLOW_EVERY`].
+async fn apply_changes(registry: Weak<Registry>, mut changes: Changes) {
     loop {
         let Some(strong) = registry.upgrade() else {
             return;
         };
-        // A sync that failed (a busy database) is tried again at the next poll.
-        let mut retry = false;
-        if changed && let Err(e) = strong.sync().await {
-            tracing::warn!("cannot apply the registry's changes (trying again): {e}");
-            retry = true;
-        }
-        let version = strong.db().data_version();
+        let synced = strong.sync().await;
         drop(strong);
-        changed = match version {
-            Ok(version) => std::mem::replace(&mut seen, version) != version || retry,
-            Err(e) => {
-                tracing::warn!("cannot check the registry database for changes: {e}");
-                false
-            }
-        };
-        if !changed || retry {
+        if let Err(e) = synced {
+            tracing::warn!("cannot apply the registry's changes (trying again): {e}");
             tokio::time::sleep(FOLLOW_EVERY).await;
+            continue;
+        }
+        if changes.seen.changed().await.is_err() {
+            return;
         }
     }
 }

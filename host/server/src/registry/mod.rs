@@ -1,6 +1,6 @@
 //! The plugin registry: plugins installed once (a folder each), enabled or disabled per
-//! tenant with that tenant's configuration, persisted in SQLite ([`db`]) so a restart
-//! restores exactly what was enabled.
+//! tenant with that tenant's configuration, persisted ([`store`]: one SQLite file, or one
+//! PostgreSQL database shared by many hosts) so a restart restores exactly what was enabled.
 //!
 //! Every enabled (tenant, plugin) pair is its own loaded [`Plugin`]: tenants never share
 //! instances, configuration or state. Calls and hook dispatches go through the registry,
@@ -10,15 +10,16 @@
 //! This file: the registry itself and installing folders. `tenants.rs`: enabling, disabling
 //! and configuring per tenant, restoring after a restart. `routing.rs`: calls, hook
 //! dispatch and health, always to the current version. `dependencies.rs`: what a plugin
-//! needs enabled beside it. `errors.rs`: [`RegistryError`].
+//! needs enabled beside it. `errors.rs`: [`RegistryError`]. `follow.rs`: applying changes
+//! other processes or hosts made.
 
-mod db;
 mod dependencies;
 mod errors;
 mod follow;
 mod reload;
 mod resolve;
 mod routing;
+pub mod store;
 mod tenants;
 mod tokens;
 mod watch;
@@ -34,10 +35,10 @@ use airlock::plugin::PluginState;
 use airlock::policy::Policy;
 use airlock::{Health, LoadOptions, Plugin, Runtime};
 
-pub use db::{Installed, Registration};
 pub use errors::RegistryError;
 pub use follow::{FOLLOW_EVERY, Follower};
 pub use reload::ReloadOutcome;
+pub use store::{Installed, Registration, StoreError, is_postgres};
 pub use tokens::{Role, TokenHolder, TokenInfo};
 pub use watch::Watcher;
 
@@ -97,12 +98,10 @@ struct Live {
 type Key = (String, String);
 
 pub struct Registry {
-    /// The database file, named in errors.
-    path: PathBuf,
     runtime: Runtime,
     policy: Policy,
     pool: (usize, usize),
-    db: Mutex<db::Db>,
+    store: Box<dyn store::Store>,
     live: RwLock<HashMap<Key, Arc<Live>>>,
     /// Serialises changes (enable, disable, config, reload) so dependency checks and
     /// swaps never interleave. Calls never take it.
@@ -126,26 +125,42 @@ impl Registry {
         data.join("airlock/registry.db")
     }
 
-    /// Opens (or creates) the registry database at `path`.
+    /// Opens (or creates) the registry database file at `path` (SQLite).
     pub fn open(path: &Path, runtime: Runtime, policy: Policy) -> Result<Registry, RegistryError> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|source| RegistryError::Open {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        }
+        let store = store::sqlite::SqliteStore::open(path)?;
+        Ok(Registry::with_store(Box::new(store), runtime, policy))
+    }
+
+    /// Opens the registry at `location`: a `postgres://…` URL (a database many hosts may
+    /// share, migrated at first use), else a database file path as [`Registry::open`].
+    /// Errors: the location cannot be opened or reached, or was migrated by a newer Airlock.
+    pub async fn connect(
+        location: &str,
+        runtime: Runtime,
+        policy: Policy,
+    ) -> Result<Registry, RegistryError> {
+        let store = store::open(location).await?;
+        Ok(Registry::with_store(store, runtime, policy))
+    }
+
+    fn with_store(store: Box<dyn store::Store>, runtime: Runtime, policy: Policy) -> Registry {
         let defaults = LoadOptions::default();
-        Ok(Registry {
-            path: path.to_path_buf(),
+        Registry {
             runtime,
             policy,
             pool: (defaults.max_instances, defaults.max_idle),
-            db: Mutex::new(db::Db::open(path)?),
+            store,
             live: RwLock::default(),
             changes: tokio::sync::Mutex::new(()),
             events: broadcast::channel(256).0,
             applied: Mutex::default(),
-        })
+        }
+    }
+
+    /// Where the registry keeps its state: a file path, or a PostgreSQL URL without its
+    /// password.
+    pub fn location(&self) -> String {
+        self.store.location()
     }
 
     /// Runs each enabled plugin on at most `max_instances` instances, `max_idle` kept warm.
@@ -164,38 +179,21 @@ impl Registry {
         let _ = self.events.send(event);
     }
 
-    fn db(&self) -> std::sync::MutexGuard<'_, db::Db> {
-        self.db.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The error of a failed database write: a full disk is named as such, with the file,
-    /// since that is what the operator has to act on.
-    fn write_failed(&self, error: rusqlite::Error) -> RegistryError {
-        match error.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DiskFull) => RegistryError::DiskFull {
-                path: self.path.clone(),
-            },
-            _ => RegistryError::Db(error),
-        }
-    }
-
     /// Installs (or updates) the plugin folder at `dir`; returns the plugin's name.
-    pub fn install(&self, dir: &Path) -> Result<String, RegistryError> {
-        self.install_recorded(dir, None)
+    pub async fn install(&self, dir: &Path) -> Result<String, RegistryError> {
+        self.install_recorded(dir, None).await
     }
 
     /// Installs `dir` and records its `source` (`(reference, digest)`, `None` for a local
     /// folder) in the same transaction, so a listing never shows a pulled folder as local.
-    fn install_recorded(
+    async fn install_recorded(
         &self,
         dir: &Path,
         source: Option<(&str, &str)>,
     ) -> Result<String, RegistryError> {
         let manifest = airlock::manifest::Manifest::from_dir(dir)?;
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        self.db()
-            .install(&manifest, &dir, source)
-            .map_err(|e| self.write_failed(e))?;
+        self.store.install(&manifest, &dir, source).await?;
         self.emit(RegistryEvent::Installed {
             plugin: manifest.plugin.name.clone(),
             version: manifest.plugin.version.to_string(),
@@ -207,13 +205,13 @@ impl Registry {
     /// Installs the plugin folder at `dir`, pulled from `reference` (`oci://…`) which
     /// resolved to the OCI manifest `digest`; both are recorded and listed. Loads use the
     /// folder, so a tag that moves later changes nothing until the next install.
-    pub fn install_from(
+    pub async fn install_from(
         &self,
         dir: &Path,
         reference: &str,
         digest: &str,
     ) -> Result<String, RegistryError> {
-        self.install_recorded(dir, Some((reference, digest)))
+        self.install_recorded(dir, Some((reference, digest))).await
     }
 
     /// The policy plugins are loaded under.
@@ -222,12 +220,12 @@ impl Registry {
     }
 
     /// Installed plugins, by name.
-    pub fn installed(&self) -> Result<Vec<Installed>, RegistryError> {
-        Ok(self.db().installed(None)?)
+    pub async fn installed(&self) -> Result<Vec<Installed>, RegistryError> {
+        Ok(self.store.installed(None).await?)
     }
 
-    fn installed_dir(&self, name: &str) -> Result<PathBuf, RegistryError> {
-        let installed = self.db().installed(Some(name))?;
+    async fn installed_dir(&self, name: &str) -> Result<PathBuf, RegistryError> {
+        let installed = self.store.installed(Some(name)).await?;
         installed
             .into_iter()
             .next()

@@ -39,10 +39,11 @@ impl Registry {
     /// switched, or when no tenant has it enabled.
     pub async fn reload(&self, name: &str) -> Result<Vec<ReloadOutcome>, RegistryError> {
         let _changes = self.changes.lock().await;
-        let dir = self.installed_dir(name)?;
+        let dir = self.installed_dir(name).await?;
         let enabled: Vec<_> = self
-            .db()
-            .registrations(None, Some(name))?
+            .store
+            .registrations(None, Some(name))
+            .await?
             .into_iter()
             .filter(|r| r.enabled)
             .collect();
@@ -61,9 +62,9 @@ impl Registry {
                 Ok(plugin) => {
                     let to = plugin.metadata().version.to_string();
                     let generation = self
-                        .db()
+                        .store
                         .set_config(tenant, name, &to, &config, true)
-                        .map_err(|e| self.write_failed(e))?;
+                        .await?;
                     if let Some(generation) = generation {
                         self.record(tenant, name, generation);
                     }
@@ -104,7 +105,7 @@ impl Registry {
             outcomes.push(outcome);
         }
         if outcomes.is_empty() || outcomes.iter().any(ReloadOutcome::succeeded) {
-            self.install(&dir)?;
+            self.install(&dir).await?;
         }
         Ok(outcomes)
     }
@@ -132,7 +133,7 @@ impl Registry {
         let options = self.options(config).state(state);
         let (plugin, manifest) = self.runtime.load_folder(dir, &self.policy, options).await?;
         let version = plugin.metadata().version.to_string();
-        if let Err(e) = self.check_dependents(tenant, name, &version) {
+        if let Err(e) = self.check_dependents(tenant, name, &version).await {
             plugin.shutdown().await;
             return Err(e);
         }

@@ -16,18 +16,22 @@ impl Registry {
     /// # Errors
     /// [`RegistryError::NotFound`] when neither has it; what installing the found folder
     /// fails with (its manifest).
-    pub fn resolve(&self, name: &str) -> Result<String, RegistryError> {
-        self.resolve_on(name, &default_search_path())
+    pub async fn resolve(&self, name: &str) -> Result<String, RegistryError> {
+        self.resolve_on(name, &default_search_path()).await
     }
 
     /// [`Registry::resolve`] on an explicit search path.
-    pub fn resolve_on(&self, name: &str, search_path: &[PathBuf]) -> Result<String, RegistryError> {
-        if self.installed()?.iter().any(|i| i.name == name) {
+    pub async fn resolve_on(
+        &self,
+        name: &str,
+        search_path: &[PathBuf],
+    ) -> Result<String, RegistryError> {
+        if self.installed().await?.iter().any(|i| i.name == name) {
             return Ok(name.to_string());
         }
         let discovery = discover(search_path);
         match discovery.found.iter().find(|f| f.name == name) {
-            Some(found) => self.install(&found.dir),
+            Some(found) => self.install(&found.dir).await,
             None => Err(RegistryError::NotFound(name.to_string())),
         }
     }

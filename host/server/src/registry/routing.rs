@@ -102,7 +102,7 @@ impl Registry {
         let plugin = match self.plugin(tenant, name) {
             Some(plugin) => plugin,
             None => {
-                let registration = self.registration(tenant, name)?;
+                let registration = self.registration(tenant, name).await?;
                 if !registration.enabled {
                     return Err(RegistryError::NotEnabled {
                         tenant: tenant.into(),

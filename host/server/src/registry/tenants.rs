@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::db::Registration;
+use super::store::Registration;
 use super::{Registry, RegistryError, RegistryEvent, key};
 use airlock::{LoadOptions, Plugin};
 
@@ -21,18 +21,18 @@ impl Registry {
         config: Value,
     ) -> Result<Plugin, RegistryError> {
         let _changes = self.changes.lock().await;
-        let dir = self.installed_dir(name)?;
-        self.check_dependencies(tenant, name)?;
-        let stored = self.db().registration(tenant, name)?;
+        let dir = self.installed_dir(name).await?;
+        self.check_dependencies(tenant, name).await?;
+        let stored = self.stored(tenant, name).await?;
         let plugin = self.swap(tenant, name, &dir, config.clone()).await?;
         let version = plugin.metadata().version.to_string();
-        let written = self.db().enable(tenant, name, &version, &config);
+        let written = self.store.enable(tenant, name, &version, &config).await;
         match written {
             Ok(generation) => self.record(tenant, name, generation),
             Err(e) => {
                 let previous = stored.filter(|r| r.enabled).map(|r| r.config);
                 self.undo_swap(tenant, name, &dir, previous).await;
-                return Err(self.write_failed(e));
+                return Err(e.into());
             }
         }
         self.emit(RegistryEvent::Enabled {
@@ -48,7 +48,7 @@ impl Registry {
     /// then its instances are shut down.
     pub async fn disable(&self, tenant: &str, name: &str) -> Result<(), RegistryError> {
         let _changes = self.changes.lock().await;
-        let dependents = self.db().dependents(tenant, name)?;
+        let dependents = self.store.dependents(tenant, name).await?;
         if !dependents.is_empty() {
             return Err(RegistryError::DependedOn {
                 tenant: tenant.into(),
@@ -56,10 +56,7 @@ impl Registry {
                 dependents,
             });
         }
-        let generation = self
-            .db()
-            .disable(tenant, name)
-            .map_err(|e| self.write_failed(e))?;
+        let generation = self.store.disable(tenant, name).await?;
         // Disabling what was never enabled is a mistake worth saying (a typo in the name).
         let generation = generation.ok_or_else(|| RegistryError::NotEnabled {
             tenant: tenant.into(),
@@ -78,8 +75,8 @@ impl Registry {
     }
 
     /// The configuration stored for `tenant`'s registration of `name`, as given.
-    pub fn config(&self, tenant: &str, name: &str) -> Result<Value, RegistryError> {
-        Ok(self.registration(tenant, name)?.config)
+    pub async fn config(&self, tenant: &str, name: &str) -> Result<Value, RegistryError> {
+        Ok(self.registration(tenant, name).await?.config)
     }
 
     /// Replaces `tenant`'s configuration of `name`. It is checked against the manifest's
@@ -102,8 +99,8 @@ impl Registry {
         name: &str,
         config: Value,
     ) -> Result<(), RegistryError> {
-        let registration = self.registration(tenant, name)?;
-        let dir = self.installed_dir(name)?;
+        let registration = self.registration(tenant, name).await?;
+        let dir = self.installed_dir(name).await?;
         let version = match registration.enabled {
             true => {
                 let plugin = self.swap(tenant, name, &dir, config.clone()).await?;
@@ -118,8 +115,9 @@ impl Registry {
         // still enabled: a disable by another process meanwhile wins, and this process's
         // follower then stops the plugin (the generation is left unrecorded for that).
         let written = self
-            .db()
-            .set_config(tenant, name, &version, &config, registration.enabled);
+            .store
+            .set_config(tenant, name, &version, &config, registration.enabled)
+            .await;
         match written {
             Ok(generation) => {
                 if let Some(generation) = generation {
@@ -132,7 +130,7 @@ impl Registry {
                     self.undo_swap(tenant, name, &dir, Some(registration.config))
                         .await;
                 }
-                Err(self.write_failed(e))
+                Err(e.into())
             }
         }
     }
@@ -143,7 +141,7 @@ impl Registry {
     /// Errors: [`RegistryError::NotEnabled`] when the tenant has not enabled it.
     pub async fn reset(&self, tenant: &str, name: &str) -> Result<(), RegistryError> {
         let _changes = self.changes.lock().await;
-        let registration = self.registration(tenant, name)?;
+        let registration = self.registration(tenant, name).await?;
         if !registration.enabled {
             return Err(RegistryError::NotEnabled {
                 tenant: tenant.into(),
@@ -182,22 +180,35 @@ impl Registry {
         }
     }
 
-    pub(super) fn registration(
+    /// `tenant`'s registration of `name`; [`RegistryError::NotEnabled`] when there is none.
+    pub(super) async fn registration(
         &self,
         tenant: &str,
         name: &str,
     ) -> Result<Registration, RegistryError> {
-        self.db()
-            .registration(tenant, name)?
+        self.stored(tenant, name)
+            .await?
             .ok_or_else(|| RegistryError::NotEnabled {
                 tenant: tenant.into(),
                 plugin: name.into(),
             })
     }
 
+    async fn stored(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Option<Registration>, RegistryError> {
+        let found = self.store.registrations(Some(tenant), Some(name)).await?;
+        Ok(found.into_iter().next())
+    }
+
     /// Stored registrations, of one tenant or of all.
-    pub fn registrations(&self, tenant: Option<&str>) -> Result<Vec<Registration>, RegistryError> {
-        Ok(self.db().registrations(tenant, None)?)
+    pub async fn registrations(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Vec<Registration>, RegistryError> {
+        Ok(self.store.registrations(tenant, None).await?)
     }
 
     /// After a restart: loads every enabled registration with its stored configuration.
@@ -221,7 +232,7 @@ impl Registry {
     ) -> Result<Vec<(Registration, RegistryError)>, RegistryError> {
         let _changes = self.changes.lock().await;
         let mut failures = Vec::new();
-        for registration in self.registrations(tenant)? {
+        for registration in self.registrations(tenant).await? {
             // Applied either way: a failure is not retried until the registration changes.
             self.record(
                 &registration.tenant,
@@ -248,7 +259,7 @@ impl Registry {
         &self,
         registration: &Registration,
     ) -> Result<Plugin, RegistryError> {
-        let dir = self.installed_dir(&registration.plugin)?;
+        let dir = self.installed_dir(&registration.plugin).await?;
         let config = registration.config.clone();
         self.swap(&registration.tenant, &registration.plugin, &dir, config)
             .await

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::db::TokenRow;
+use super::store::TokenRow;
 use super::{Registry, RegistryError};
 
 /// What a token may do.
@@ -83,7 +83,7 @@ const PREFIX: &str = "alk_";
 
 impl Registry {
     /// Creates a token for `tenant` with `role`; returns the secret (stored only hashed).
-    pub fn create_token(
+    pub async fn create_token(
         &self,
         tenant: &str,
         role: Role,
@@ -92,27 +92,27 @@ impl Registry {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| RegistryError::Random(e.to_string()))?;
         let secret = format!("{PREFIX}{}", airlock::digest::hex(&bytes));
-        self.db()
+        self.store
             .add_token(
                 &airlock::digest::Sha256::of(secret.as_bytes()).to_string(),
                 tenant,
                 role.as_str(),
                 label,
             )
-            .map_err(|e| self.write_failed(e))?;
+            .await?;
         Ok(secret)
     }
 
     /// The tokens of `tenant` (all tenants when `None`), oldest first.
-    pub fn tokens(&self, tenant: Option<&str>) -> Result<Vec<TokenInfo>, RegistryError> {
-        let rows = self.db().tokens(tenant)?;
+    pub async fn tokens(&self, tenant: Option<&str>) -> Result<Vec<TokenInfo>, RegistryError> {
+        let rows = self.store.tokens(tenant).await?;
         Ok(rows.into_iter().map(TokenInfo::from).collect())
     }
 
     /// Revokes the one token whose id starts with `id` (at least 8 hex digits, as `tokens`
     /// shows them). Takes effect on the next request: every request looks its token up.
     /// The secret itself is accepted too (and never echoed back).
-    pub fn revoke_token(&self, id: &str) -> Result<TokenInfo, RegistryError> {
+    pub async fn revoke_token(&self, id: &str) -> Result<TokenInfo, RegistryError> {
         let id = id.trim();
         let id = match id.starts_with(PREFIX) {
             true => airlock::digest::Sha256::of(id.as_bytes()).to_string(),
@@ -121,9 +121,10 @@ impl Registry {
         if id.len() < MIN_ID_LEN || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(RegistryError::NoSuchToken(shown(&id)));
         }
-        let db = self.db();
-        let mut matching: Vec<TokenRow> = db
-            .tokens(None)?
+        let mut matching: Vec<TokenRow> = self
+            .store
+            .tokens(None)
+            .await?
             .into_iter()
             .filter(|row| row.hash.starts_with(&id))
             .collect();
@@ -131,8 +132,7 @@ impl Registry {
             0 => Err(RegistryError::NoSuchToken(shown(&id))),
             1 => {
                 let row = matching.remove(0);
-                db.remove_token(&row.hash)
-                    .map_err(|e| self.write_failed(e))?;
+                self.store.remove_token(&row.hash).await?;
                 Ok(TokenInfo::from(row))
             }
             count => Err(RegistryError::AmbiguousToken {
@@ -143,13 +143,14 @@ impl Registry {
     }
 
     /// Who `secret` speaks for, if it is a token of this registry.
-    pub fn token_holder(&self, secret: &str) -> Result<Option<TokenHolder>, RegistryError> {
+    pub async fn token_holder(&self, secret: &str) -> Result<Option<TokenHolder>, RegistryError> {
         if !secret.starts_with(PREFIX) {
             return Ok(None);
         }
         let found = self
-            .db()
-            .token(&airlock::digest::Sha256::of(secret.as_bytes()).to_string())?;
+            .store
+            .token(&airlock::digest::Sha256::of(secret.as_bytes()).to_string())
+            .await?;
         Ok(found.and_then(|(tenant, role)| {
             Some(TokenHolder {
                 tenant,

@@ -30,9 +30,10 @@ impl Drop for Watcher {
 impl Registry {
     /// Watches the folders of the installed plugins, now and as more are installed.
     /// Reload outcomes are reported through [`Registry::events`] and the log.
-    pub fn watch(self: &Arc<Self>) -> Result<Watcher, RegistryError> {
+    pub async fn watch(self: &Arc<Self>) -> Result<Watcher, RegistryError> {
         // Subscribed before listing, so an install in between is not missed.
         let installs = self.events();
+        let installed = self.installed().await?;
         let watch_error = |e: notify::Error| RegistryError::Watch(e.to_string());
         let (sender, receiver) = mpsc::unbounded_channel();
         let mut watcher =
@@ -45,7 +46,7 @@ impl Registry {
             })
             .map_err(watch_error)?;
         let mut folders = HashMap::new();
-        for installed in self.installed()? {
+        for installed in installed {
             watcher
                 .watch(&installed.dir, RecursiveMode::NonRecursive)
                 .map_err(watch_error)?;
@@ -110,7 +111,7 @@ async fn follow(
                     // Events were dropped: an install may be among them, so look again.
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         let Some(registry) = registry.upgrade() else { return };
-                        for installed in registry.installed().unwrap_or_default() {
+                        for installed in registry.installed().await.unwrap_or_default() {
                             watched.add(installed.dir, installed.name);
                         }
                     }

@@ -106,11 +106,9 @@ pub fn registry_error(error: &RegistryError) -> RpcError {
         | RegistryError::DependedOn { .. }
         | RegistryError::BreaksDependent { .. } => (DEPENDENCY, "dependency"),
         RegistryError::Manifest(_) => (LOAD_REFUSED, "load-refused"),
-        RegistryError::Db(_)
-        | RegistryError::DiskFull { .. }
-        | RegistryError::Open { .. }
-        | RegistryError::Watch(_)
-        | RegistryError::Random(_) => (REGISTRY, "registry"),
+        RegistryError::Db(_) | RegistryError::Watch(_) | RegistryError::Random(_) => {
+            (REGISTRY, "registry")
+        }
     };
     RpcError::new(code, error.to_string()).with_data(json!({"kind": kind}))
 }

@@ -148,19 +148,19 @@ impl Service {
                 let tenant = self.tenant(p.tenant);
                 Ok(json!({
                     "tenant": tenant,
-                    "installed": registry.installed().map_err(failed)?,
-                    "registrations": registry.registrations(Some(&tenant)).map_err(failed)?,
+                    "installed": registry.installed().await.map_err(failed)?,
+                    "registrations": registry.registrations(Some(&tenant)).await.map_err(failed)?,
                 }))
             }
             "plugin/load" => {
                 let p: Load = params(method, raw)?;
-                let name = registry.install(&p.path).map_err(failed)?;
+                let name = registry.install(&p.path).await.map_err(failed)?;
                 Ok(json!({"plugin": name}))
             }
             "plugin/unload" => {
                 let p: Named = params(method, raw)?;
                 let mut tenants = Vec::new();
-                for registration in registry.registrations(None).map_err(failed)? {
+                for registration in registry.registrations(None).await.map_err(failed)? {
                     if registration.plugin == p.plugin && registration.enabled {
                         registry
                             .disable(&registration.tenant, &p.plugin)
@@ -175,7 +175,7 @@ impl Service {
                 let p: Enable = params(method, raw)?;
                 let tenant = self.tenant(p.tenant);
                 // The same lookup as `airlock plugins enable`: installed, else the search path.
-                let name = registry.resolve(&p.plugin).map_err(failed)?;
+                let name = registry.resolve(&p.plugin).await.map_err(failed)?;
                 let plugin = registry
                     .enable(&tenant, &name, p.config)
                     .await
@@ -197,6 +197,7 @@ impl Service {
                 let p: Named = params(method, raw)?;
                 registry
                     .config(&self.tenant(p.tenant), &p.plugin)
+                    .await
                     .map_err(failed)
             }
             "plugin/config/set" => {

@@ -58,7 +58,7 @@ struct TenantQuery {
 }
 
 /// Checks the bearer token: 401 without a valid one, 403 for the wrong role or tenant.
-fn authorize(
+async fn authorize(
     api: &Api,
     headers: &HeaderMap,
     query: &TenantQuery,
@@ -71,7 +71,9 @@ fn authorize(
         .service
         .registry()
         .token_holder(secret.trim())
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "registry", e.to_string()))?
+        .await
+        // The database is out of reach (restarting): a load balancer may retry elsewhere.
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "registry", e.to_string()))?
         .ok_or_else(|| unauthorized("the token is not valid"))?;
     if admin_only && holder.role != Role::Admin {
         return Err(ApiError::new(
@@ -109,7 +111,7 @@ async fn on_plugin(
     method: &str,
     plugin: String,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let holder = authorize(api, headers, query, true)?;
+    let holder = authorize(api, headers, query, true).await?;
     run(
         api,
         method,
@@ -168,7 +170,7 @@ async fn list_plugins(
     JsonQuery(query): JsonQuery<TenantQuery>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let holder = authorize(&api, &headers, &query, true)?;
+    let holder = authorize(&api, &headers, &query, true).await?;
     run(&api, "plugin/list", json!({"tenant": holder.tenant})).await
 }
 
@@ -179,7 +181,7 @@ async fn enable(
     headers: HeaderMap,
     body: Body,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let holder = authorize(&api, &headers, &query, true)?;
+    let holder = authorize(&api, &headers, &query, true).await?;
     let body = read_json(body, api.max_body).await?;
     let params = json!({"plugin": name, "tenant": holder.tenant, "config": field(&body, "config", json!({}))});
     run(&api, "plugin/enable", params).await
@@ -219,7 +221,7 @@ async fn put_config(
     headers: HeaderMap,
     body: Body,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let holder = authorize(&api, &headers, &query, true)?;
+    let holder = authorize(&api, &headers, &query, true).await?;
     let config = read_json(body, api.max_body).await?;
     let params = json!({"plugin": name, "tenant": holder.tenant, "config": config});
     run(&api, "plugin/config/set", params).await
@@ -239,7 +241,7 @@ async fn list_tools(
     JsonQuery(query): JsonQuery<TenantQuery>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let holder = authorize(&api, &headers, &query, false)?;
+    let holder = authorize(&api, &headers, &query, false).await?;
     run(&api, "tool/list", json!({"tenant": holder.tenant})).await
 }
 
@@ -250,7 +252,7 @@ async fn call_tool(
     headers: HeaderMap,
     body: Body,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let holder = authorize(&api, &headers, &query, false)?;
+    let holder = authorize(&api, &headers, &query, false).await?;
     let body = read_json(body, api.max_body).await?;
     expect_shape(
         &body,
@@ -277,7 +279,7 @@ async fn dispatch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let holder = authorize(&api, &headers, &query, false)?;
+    let holder = authorize(&api, &headers, &query, false).await?;
     let body = read_json(body, api.max_body).await?;
     expect_shape(
         &body,

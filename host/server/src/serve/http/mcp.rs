@@ -95,7 +95,7 @@ async fn require_token(
         let why = "a bearer token is required (Authorization: Bearer …; `airlock token create`)";
         return refuse(StatusCode::UNAUTHORIZED, why.into());
     };
-    match server.registry().token_holder(secret) {
+    match server.registry().token_holder(secret).await {
         Ok(Some(holder)) if holder.tenant == server.tenant() => next.run(request).await,
         Ok(Some(holder)) => refuse(
             StatusCode::FORBIDDEN,
@@ -106,7 +106,7 @@ async fn require_token(
             ),
         ),
         Ok(None) => refuse(StatusCode::UNAUTHORIZED, "the token is not valid".into()),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 
