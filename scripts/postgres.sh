@@ -10,6 +10,8 @@
 #                                              log in DIR/log; prints the URL on stdout
 #   bash scripts/postgres.sh stop DIR          fast shutdown; no error if it is not running
 #   bash scripts/postgres.sh url DIR           prints the URL of the cluster in DIR
+#   bash scripts/postgres.sh database URL NAME (re)creates database NAME on the server at URL
+#                                              (empty); prints its URL
 #
 # The URL is postgres://postgres@127.0.0.1:PORT/postgres (superuser `postgres`, trust
 # authentication: for tests only). Only the URL goes to stdout; everything else to stderr.
@@ -19,7 +21,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start DIR [PORT] | stop DIR | url DIR" >&2
+  echo "usage: $0 start DIR [PORT] | stop DIR | url DIR | database URL NAME" >&2
   exit 2
 }
 
@@ -118,6 +120,22 @@ sq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 
 cmd=${1:-}
 [ $# -ge 2 ] || usage
+
+if [ "$cmd" = database ]; then
+  [ $# -eq 3 ] || usage
+  server=$2 name=$3
+  [[ "$name" =~ ^[a-z_][a-z0-9_]{0,62}$ ]] || { echo "error: database name '$name' must be lowercase letters, digits and _" >&2; exit 1; }
+  need_bindir
+  psql=$bindir/psql
+  [ -x "$psql" ] || psql=$(command -v psql) || missing
+  PGOPTIONS="-c client_min_messages=warning" "$psql" -X -q -v ON_ERROR_STOP=1 -d "$server" \
+    -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name" >&2
+  # The same server and user, the new database: replace the path, keep any query.
+  base=${server%%\?*} query=${server#"$base"}
+  echo "${base%/*}/$name$query"
+  exit 0
+fi
+
 dir=$(readlink -m "$2")
 
 case "$cmd" in

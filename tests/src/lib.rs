@@ -8,6 +8,7 @@ pub use airlock_guests as guests;
 pub mod http;
 pub mod oci_registry;
 pub mod polyglot;
+pub mod postgres;
 pub mod readme_blocks;
 pub mod token_service;
 pub mod web;

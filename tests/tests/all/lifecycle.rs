@@ -18,16 +18,29 @@ fn registry(dir: &TempDir, policy: Policy) -> Registry {
     Registry::open(&dir.path().join("registry.db"), runtime(), policy).expect("registry opens")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn config_defaults_from_the_schema_reach_the_plugin() {
-    let state = TempDir::new("defaults");
+// The tests that store registrations run on both registry backends (issue #19).
+airlock_tests::on_both_backends!(
+    config_defaults_from_the_schema_reach_the_plugin,
+    dependencies_are_checked_on_enable_and_disable,
+    a_manifest_host_range_that_excludes_this_host_is_refused,
+    health_is_polled_through_the_registry,
+);
+
+/// The registry at `db` (a file or a `postgres://` URL) under `policy`.
+async fn connect(db: &str, policy: Policy) -> Registry {
+    Registry::connect(db, runtime(), policy)
+        .await
+        .expect("registry opens")
+}
+
+async fn config_defaults_from_the_schema_reach_the_plugin(db: &str) {
     let redact = plugin_folder(
         "redact",
         guests::REDACT,
         r#"[config]
 schema = { type = "object", additionalProperties = false, properties = { deny_tools = { type = "array", items = { type = "string" }, default = ["rm"] } } }"#,
     );
-    let registry = registry(&state, Policy::default());
+    let registry = connect(db, Policy::default()).await;
     registry.install(redact.path()).await.unwrap();
     let plugin = registry.enable("acme", "redact", json!({})).await.unwrap();
     assert_eq!(
@@ -77,9 +90,7 @@ schema = { type = "object", additionalProperties = false, properties = { deny_to
     assert!(rm.allowed() && !curl.allowed(), "{rm:?} {curl:?}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn dependencies_are_checked_on_enable_and_disable() {
-    let state = TempDir::new("deps");
+async fn dependencies_are_checked_on_enable_and_disable(db: &str) {
     let versioned = plugin_folder(
         "versioned",
         guests::VERSIONED,
@@ -93,7 +104,7 @@ async fn dependencies_are_checked_on_enable_and_disable() {
         guests::VERSIONED,
         "[dependencies]\ncalculator = \"^2\"\n",
     );
-    let registry = registry(&state, Policy::default());
+    let registry = connect(db, Policy::default()).await;
     registry.install(versioned.path()).await.unwrap();
     registry
         .install(Path::new(guests::CALCULATOR_DIR))
@@ -159,9 +170,7 @@ async fn dependencies_are_checked_on_enable_and_disable() {
     registry.disable("acme", "calculator").await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_manifest_host_range_that_excludes_this_host_is_refused() {
-    let state = TempDir::new("host-range");
+async fn a_manifest_host_range_that_excludes_this_host_is_refused(db: &str) {
     let folder = TempDir::new("calc-future");
     write_plugin_folder(folder.path(), "calculator", "0.1.0", guests::CALCULATOR, "");
     let manifest = std::fs::read_to_string(folder.path().join("airlock.toml")).unwrap();
@@ -170,7 +179,7 @@ async fn a_manifest_host_range_that_excludes_this_host_is_refused() {
         manifest.replacen("[plugin]\n", "[plugin]\nhost-versions = \">=99\"\n", 1),
     )
     .unwrap();
-    let registry = registry(&state, Policy::default());
+    let registry = connect(db, Policy::default()).await;
     registry.install(folder.path()).await.unwrap();
     let err = registry
         .enable("acme", "calculator", json!({}))
@@ -266,10 +275,8 @@ async fn health_polls_neither_end_a_failing_streak_nor_take_the_trial_call() {
     assert_eq!(hostile.state(), PluginState::Ready);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn health_is_polled_through_the_registry() {
-    let state = TempDir::new("health");
-    let registry = registry(&state, Policy::default());
+async fn health_is_polled_through_the_registry(db: &str) {
+    let registry = connect(db, Policy::default()).await;
     registry
         .install(Path::new(guests::CALCULATOR_DIR))
         .await
@@ -289,7 +296,7 @@ async fn health_is_polled_through_the_registry() {
 
     // Another process (say, the CLI) opening the same database starts it to poll it.
     drop(registry);
-    let again = self::registry(&state, Policy::default());
+    let again = connect(db, Policy::default()).await;
     let health = again.health("acme", "calculator").await.unwrap();
     assert_eq!(health.state, PluginState::Ready);
 }

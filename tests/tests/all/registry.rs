@@ -1,22 +1,33 @@
-//! The registry: install once, enable per tenant with its own config, persisted in SQLite
-//! and restored exactly after a restart.
+//! The registry: install once, enable per tenant with its own config, persisted and
+//! restored exactly after a restart, tokens, and changes made by another process. Every
+//! test here runs on both backends (issue #19): a SQLite file, and a fresh database on a
+//! real PostgreSQL server ([`airlock_tests::postgres`]).
 
 use airlock::policy::Policy;
 use airlock::{CallContext, HookKind, HookOutcome, LoadError};
-use airlock_server::registry::{Registry, RegistryError};
-use airlock_tests::{TempDir, guests, runtime};
+use airlock_server::registry::{Registry, RegistryError, Role};
+use airlock_tests::{guests, runtime};
 use serde_json::json;
 
-fn open(db: &std::path::Path) -> Registry {
-    Registry::open(db, runtime(), Policy::default()).expect("registry opens")
+use airlock_tests::on_both_backends;
+
+on_both_backends!(
+    registrations_are_per_tenant_and_survive_a_restart,
+    changes_made_by_another_process_reach_a_serving_registry,
+    tokens_are_stored_hashed_and_revoked_by_id,
+);
+
+/// The registry at `location` (a file path or a `postgres://` URL), as another process
+/// would open it.
+async fn open(location: &str) -> Registry {
+    Registry::connect(location, runtime(), Policy::default())
+        .await
+        .expect("registry opens")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn registrations_are_per_tenant_and_survive_a_restart() {
-    let dir = TempDir::new("registry");
-    let db = dir.path().join("state/registry.db");
+async fn registrations_are_per_tenant_and_survive_a_restart(db: &str) {
     {
-        let registry = open(&db);
+        let registry = open(db).await;
         assert_eq!(
             registry
                 .install(std::path::Path::new(guests::CALCULATOR_DIR))
@@ -80,13 +91,13 @@ async fn registrations_are_per_tenant_and_survive_a_restart() {
     } // the process "exits"
 
     // A command serving one tenant starts only that tenant's plugins.
-    let one = open(&db);
+    let one = open(db).await;
     assert!(one.restore_tenant("globex").await.unwrap().is_empty());
     assert_eq!(one.plugins("globex").len(), 1, "globex's redact");
     assert!(one.plugins("acme").is_empty(), "acme is not started");
     drop(one);
 
-    let registry = open(&db);
+    let registry = open(db).await;
     assert!(
         registry.plugins("acme").is_empty(),
         "nothing runs before restore"
@@ -182,11 +193,8 @@ async fn until(what: &str, done: impl Fn() -> bool) -> std::time::Duration {
 /// `airlock plugins disable` from the CLI must reach a running server): enable, a new
 /// configuration, a reload and a disable made through another connection each take effect
 /// within about a second, announced as events; the server's own changes are not redone.
-#[tokio::test(flavor = "multi_thread")]
-async fn changes_made_by_another_process_reach_a_serving_registry() {
-    let dir = TempDir::new("registry-follow");
-    let db = dir.path().join("registry.db");
-    let server = std::sync::Arc::new(open(&db));
+async fn changes_made_by_another_process_reach_a_serving_registry(db: &str) {
+    let server = std::sync::Arc::new(open(db).await);
     server
         .install(std::path::Path::new(guests::CALCULATOR_DIR))
         .await
@@ -198,7 +206,7 @@ async fn changes_made_by_another_process_reach_a_serving_registry() {
     server.restore().await.unwrap();
     let _follower = server.follow().await.unwrap();
     let mut events = server.events();
-    let other = open(&db);
+    let other = open(db).await;
     let ctx = CallContext::default();
 
     other.enable("acme", "calculator", json!({})).await.unwrap();
@@ -290,4 +298,39 @@ async fn changes_made_by_another_process_reach_a_serving_registry() {
         count(&|e| matches!(e, Disabled { plugin, .. } if plugin == "calculator")),
         1
     );
+}
+
+/// Tokens are stored as hashes: a secret is accepted, its id revokes it, and the secret
+/// stops working for another process on the same database at once.
+async fn tokens_are_stored_hashed_and_revoked_by_id(db: &str) {
+    let registry = open(db).await;
+    let admin = registry
+        .create_token("acme", Role::Admin, "ops")
+        .await
+        .unwrap();
+    let caller = registry
+        .create_token("globex", Role::Caller, "bot")
+        .await
+        .unwrap();
+    let other = open(db).await;
+    let holder = other.token_holder(&admin).await.unwrap().unwrap();
+    assert_eq!((holder.tenant.as_str(), holder.role), ("acme", Role::Admin));
+    assert_eq!(other.tokens(Some("globex")).await.unwrap().len(), 1);
+    let listed = other.tokens(None).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed
+            .iter()
+            .all(|t| !admin.contains(&t.id) && !caller.contains(&t.id))
+    );
+
+    let id = &listed.iter().find(|t| t.label == "bot").unwrap().id;
+    let revoked = registry.revoke_token(id).await.unwrap();
+    assert_eq!(revoked.tenant, "globex");
+    assert!(other.token_holder(&caller).await.unwrap().is_none());
+    assert!(other.token_holder(&admin).await.unwrap().is_some());
+    assert!(matches!(
+        registry.revoke_token(id).await,
+        Err(RegistryError::NoSuchToken(_))
+    ));
 }
