@@ -307,10 +307,13 @@ async fn connect(
         _ => Registry::open(location, runtime, policy),
     };
     // A URL is named by the registry itself, without its password.
-    opened.with_context(|| match location.to_str() {
+    let registry = opened.with_context(|| match location.to_str() {
         Some(url) if is_postgres(url) => "opening the PostgreSQL registry".to_string(),
         _ => format!("opening the registry at {}", location.display()),
-    })
+    })?;
+    // Plugins another host installed from an OCI registry are pulled where this host's
+    // `plugins install oci://…` puts them.
+    Ok(registry.with_artifact_store(crate::publish::store_dir(location)))
 }
 
 /// The registry at `path` for token commands, which load no plugin and so need no policy

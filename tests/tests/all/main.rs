@@ -23,6 +23,7 @@ mod readme;
 mod registry;
 mod reload;
 mod resources;
+mod scale_out;
 mod sessions;
 mod trust;
 mod workloads;

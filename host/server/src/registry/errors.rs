@@ -14,6 +14,26 @@ pub enum RegistryError {
     Db(#[from] StoreError),
     #[error("plugin `{0}` is not installed")]
     NotInstalled(String),
+    /// The plugin was installed from a local folder on another host sharing the database,
+    /// and this host has no such folder and no registry to pull it from.
+    #[error(
+        "plugin `{plugin}` was installed from the folder {} on another host, and this host has \
+         no such folder; install it from an OCI registry (`airlock plugins install oci://…`) \
+         so every host can pull it, or put the folder at the same path here",
+        dir.display()
+    )]
+    FolderMissing {
+        plugin: String,
+        dir: std::path::PathBuf,
+    },
+    /// Pulling a plugin this host lacks failed (unreachable registry, bad signature, …):
+    /// nothing of it is served here.
+    #[error("plugin `{plugin}` is not on this host, and pulling {source_ref} failed: {reason}")]
+    Pull {
+        plugin: String,
+        source_ref: String,
+        reason: String,
+    },
     #[error(
         "plugin `{0}` is not installed and not on the plugin search path; install its folder \
          first (`airlock plugins install DIR`, JSON-RPC `plugin/load`)"

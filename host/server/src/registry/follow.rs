@@ -45,6 +45,7 @@ impl Registry {
     /// read.
     pub async fn follow(self: &Arc<Self>) -> Result<Follower, RegistryError> {
         let changes = self.store.changes().await?;
+        self.remember_tokens();
         for installed in self.installed().await? {
             self.applied()
                 .installed
@@ -186,6 +187,7 @@ async fn apply_changes(registry: Weak<Registry>, mut changes: Changes) {
         let Some(strong) = registry.upgrade() else {
             return;
         };
+        strong.forget_tokens();
         let synced = strong.sync().await;
         drop(strong);
         if let Err(e) = synced {

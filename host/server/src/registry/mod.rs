@@ -109,6 +109,10 @@ pub struct Registry {
     events: broadcast::Sender<RegistryEvent>,
     /// What of the database this process serves (see [`follow`]).
     applied: Mutex<follow::Applied>,
+    /// Where plugins installed on another host (from an OCI registry) are pulled to.
+    artifacts: PathBuf,
+    /// Tokens looked up while following the database (`None`: not following).
+    known_tokens: Mutex<Option<tokens::KnownTokens>>,
 }
 
 fn key(tenant: &str, plugin: &str) -> Key {
@@ -154,6 +158,11 @@ impl Registry {
             changes: tokio::sync::Mutex::new(()),
             events: broadcast::channel(256).0,
             applied: Mutex::default(),
+            known_tokens: Mutex::default(),
+            artifacts: Registry::default_path()
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("oci"),
         }
     }
 
@@ -166,6 +175,13 @@ impl Registry {
     /// Runs each enabled plugin on at most `max_instances` instances, `max_idle` kept warm.
     pub fn with_pool(mut self, max_instances: usize, max_idle: usize) -> Self {
         self.pool = (max_instances.max(1), max_idle);
+        self
+    }
+
+    /// Pulls plugins this host lacks (installed from an OCI registry by another host
+    /// sharing the database) into `dir` (default: `oci` beside [`Registry::default_path`]).
+    pub fn with_artifact_store(mut self, dir: PathBuf) -> Self {
+        self.artifacts = dir;
         self
     }
 
@@ -224,12 +240,66 @@ impl Registry {
         Ok(self.store.installed(None).await?)
     }
 
+    /// The folder `name` loads from on this host: the installed one, else (installed by
+    /// another host sharing the database) pulled from its OCI registry at the recorded
+    /// digest and verified under this host's policy first.
     async fn installed_dir(&self, name: &str) -> Result<PathBuf, RegistryError> {
         let installed = self.store.installed(Some(name)).await?;
-        installed
+        let installed = installed
             .into_iter()
             .next()
-            .map(|i| i.dir)
-            .ok_or_else(|| RegistryError::NotInstalled(name.to_string()))
+            .ok_or_else(|| RegistryError::NotInstalled(name.to_string()))?;
+        if installed.dir.is_dir() {
+            return Ok(installed.dir);
+        }
+        self.pull_missing(installed).await
+    }
+
+    #[cfg(feature = "oci")]
+    async fn pull_missing(&self, installed: Installed) -> Result<PathBuf, RegistryError> {
+        use crate::oci::{Auth, OciOptions, OciRef};
+        let (Some(source), Some(digest)) = (&installed.source, &installed.source_digest) else {
+            return Err(RegistryError::FolderMissing {
+                plugin: installed.name,
+                dir: installed.dir,
+            });
+        };
+        let failed = |reason: String| RegistryError::Pull {
+            plugin: installed.name.clone(),
+            source_ref: format!("{source}@{digest}"),
+            reason,
+        };
+        let pinned = source
+            .parse::<OciRef>()
+            .map_err(|e| failed(e.to_string()))?
+            .at_digest(digest);
+        let auth = Auth::for_registry(pinned.registry());
+        let pulled = crate::oci::pull(
+            &pinned,
+            &self.artifacts,
+            &self.policy.trust,
+            &auth,
+            &OciOptions::from_env(),
+        )
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+        if pulled.name != installed.name {
+            return Err(failed(format!("the artifact is plugin `{}`", pulled.name)));
+        }
+        tracing::info!(
+            plugin = installed.name,
+            digest = pulled.digest,
+            dir = %pulled.dir.display(),
+            "pulled a plugin installed by another host"
+        );
+        Ok(pulled.dir)
+    }
+
+    #[cfg(not(feature = "oci"))]
+    async fn pull_missing(&self, installed: Installed) -> Result<PathBuf, RegistryError> {
+        Err(RegistryError::FolderMissing {
+            plugin: installed.name,
+            dir: installed.dir,
+        })
     }
 }

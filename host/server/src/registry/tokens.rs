@@ -1,5 +1,13 @@
 //! API tokens: bearer secrets for the admin HTTP API, each bound to one tenant and one role.
 //! Only a SHA-256 of each secret is stored; the secret itself is shown once, at creation.
+//!
+//! A serving registry (one that [follows](Registry::follow) the database) remembers the
+//! tokens it has looked up ([`KnownTokens`]) and forgets them all whenever the database
+//! reports any change, its own writes included. So a revocation on any host takes effect on
+//! the next request everywhere, and known tokens keep working while the database is out of
+//! reach (a PostgreSQL restart), when nothing can be revoked anyway.
+
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -57,6 +65,26 @@ pub struct TokenInfo {
     pub created_at: i64,
 }
 
+/// The token holders a following registry has looked up, by hash; at most
+/// [`KnownTokens::MAX`] (then it starts over, so made-up secrets cannot grow it). Unknown
+/// secrets are not remembered: they always ask the database.
+#[derive(Default)]
+pub(super) struct KnownTokens {
+    holders: HashMap<String, TokenHolder>,
+    /// Moves at each [`KnownTokens::forget`], so a lookup that raced a change is not kept.
+    epoch: u64,
+}
+
+impl KnownTokens {
+    const MAX: usize = 4096;
+
+    /// Forgets every token: the database changed.
+    pub(super) fn forget(&mut self) {
+        self.holders.clear();
+        self.epoch += 1;
+    }
+}
+
 /// An id as errors show it: at most an id's length, so a hash never appears whole.
 fn shown(id: &str) -> String {
     id.chars().take(ID_LEN).collect()
@@ -100,6 +128,7 @@ impl Registry {
                 label,
             )
             .await?;
+        self.forget_tokens();
         Ok(secret)
     }
 
@@ -110,7 +139,8 @@ impl Registry {
     }
 
     /// Revokes the one token whose id starts with `id` (at least 8 hex digits, as `tokens`
-    /// shows them). Takes effect on the next request: every request looks its token up.
+    /// shows them). Takes effect on this process's next request, and on every process
+    /// following the database as soon as it hears the change ([`Registry::follow`]).
     /// The secret itself is accepted too (and never echoed back).
     pub async fn revoke_token(&self, id: &str) -> Result<TokenInfo, RegistryError> {
         let id = id.trim();
@@ -133,6 +163,7 @@ impl Registry {
             1 => {
                 let row = matching.remove(0);
                 self.store.remove_token(&row.hash).await?;
+                self.forget_tokens();
                 Ok(TokenInfo::from(row))
             }
             count => Err(RegistryError::AmbiguousToken {
@@ -142,20 +173,59 @@ impl Registry {
         }
     }
 
-    /// Who `secret` speaks for, if it is a token of this registry.
+    /// Who `secret` speaks for, if it is a token of this registry: from the tokens this
+    /// process knows when it follows the database, else from the database.
     pub async fn token_holder(&self, secret: &str) -> Result<Option<TokenHolder>, RegistryError> {
         if !secret.starts_with(PREFIX) {
             return Ok(None);
         }
-        let found = self
-            .store
-            .token(&airlock::digest::Sha256::of(secret.as_bytes()).to_string())
-            .await?;
+        let hash = airlock::digest::Sha256::of(secret.as_bytes()).to_string();
+        // Read under the lock, which is released before the database is asked.
+        let remembered = self.known_tokens().as_ref().map(|known| {
+            let holder = known.holders.get(&hash).cloned();
+            (holder, known.epoch)
+        });
+        let epoch = match remembered {
+            None => return self.look_up_token(&hash).await,
+            Some((Some(holder), _)) => return Ok(Some(holder)),
+            Some((None, epoch)) => epoch,
+        };
+        let holder = self.look_up_token(&hash).await?;
+        if let (Some(holder), Some(known)) = (&holder, self.known_tokens().as_mut())
+            && known.epoch == epoch
+        {
+            if known.holders.len() >= KnownTokens::MAX {
+                known.holders.clear();
+            }
+            known.holders.insert(hash, holder.clone());
+        }
+        Ok(holder)
+    }
+
+    async fn look_up_token(&self, hash: &str) -> Result<Option<TokenHolder>, RegistryError> {
+        let found = self.store.token(hash).await?;
         Ok(found.and_then(|(tenant, role)| {
             Some(TokenHolder {
                 tenant,
                 role: role.parse().ok()?,
             })
         }))
+    }
+
+    /// Forgets the tokens this process knows (the database changed); a no-op when it does
+    /// not follow the database.
+    pub(super) fn forget_tokens(&self) {
+        if let Some(known) = self.known_tokens().as_mut() {
+            known.forget();
+        }
+    }
+
+    /// Starts remembering looked-up tokens: from now on every database change is heard.
+    pub(super) fn remember_tokens(&self) {
+        self.known_tokens().get_or_insert_with(KnownTokens::default);
+    }
+
+    fn known_tokens(&self) -> std::sync::MutexGuard<'_, Option<KnownTokens>> {
+        self.known_tokens.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

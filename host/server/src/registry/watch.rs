@@ -46,7 +46,8 @@ impl Registry {
             })
             .map_err(watch_error)?;
         let mut folders = HashMap::new();
-        for installed in installed {
+        // A folder installed by another host sharing the database is not here to watch.
+        for installed in installed.into_iter().filter(|i| i.dir.is_dir()) {
             watcher
                 .watch(&installed.dir, RecursiveMode::NonRecursive)
                 .map_err(watch_error)?;

@@ -106,9 +106,11 @@ pub fn registry_error(error: &RegistryError) -> RpcError {
         | RegistryError::DependedOn { .. }
         | RegistryError::BreaksDependent { .. } => (DEPENDENCY, "dependency"),
         RegistryError::Manifest(_) => (LOAD_REFUSED, "load-refused"),
-        RegistryError::Db(_) | RegistryError::Watch(_) | RegistryError::Random(_) => {
-            (REGISTRY, "registry")
-        }
+        RegistryError::Db(_)
+        | RegistryError::FolderMissing { .. }
+        | RegistryError::Pull { .. }
+        | RegistryError::Watch(_)
+        | RegistryError::Random(_) => (REGISTRY, "registry"),
     };
     RpcError::new(code, error.to_string()).with_data(json!({"kind": kind}))
 }
