@@ -10,4 +10,5 @@ mod mcp_clients;
 mod new_build;
 mod publish;
 mod readme;
+mod scale_out;
 mod support;
