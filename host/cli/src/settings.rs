@@ -180,7 +180,10 @@ pub fn show(json: bool) -> Result<std::process::ExitCode> {
     let file = config_path();
     let exists = file.is_file();
     let policy = policy(None)?;
-    let registry = registry(None)?;
+    let mut registry = registry(None)?;
+    // A database URL may carry a password: never print it.
+    let shown = airlock_server::registry::redacted(&registry.value.to_string_lossy());
+    registry.value = PathBuf::from(shown);
     let tenant = tenant(None)?;
     if json {
         let report = serde_json::json!({

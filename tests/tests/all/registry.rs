@@ -334,3 +334,51 @@ async fn tokens_are_stored_hashed_and_revoked_by_id(db: &str) {
         Err(RegistryError::NoSuchToken(_))
     ));
 }
+
+/// A SQLite registry made before its schema was versioned (no `source`, no `generation`
+/// columns, `user_version` 0) is migrated in place and its registrations kept; one written
+/// by a newer Airlock is refused with what to do, and left untouched.
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_schema_versions_are_migrated_or_refused() {
+    let dir = airlock_tests::TempDir::new("schema-versions");
+    let old = dir.path().join("old.db");
+    let connection = rusqlite::Connection::open(&old).unwrap();
+    connection
+        .execute_batch(&format!(
+            "CREATE TABLE installed (name TEXT PRIMARY KEY, version TEXT NOT NULL,
+                 dir TEXT NOT NULL, installed_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+             CREATE TABLE registrations (tenant TEXT NOT NULL, plugin TEXT NOT NULL
+                 REFERENCES installed(name), version TEXT NOT NULL, enabled INTEGER NOT NULL,
+                 config TEXT NOT NULL, installed_at INTEGER NOT NULL,
+                 updated_at INTEGER NOT NULL, PRIMARY KEY (tenant, plugin));
+             INSERT INTO installed VALUES ('calculator', '0.1.0', '{}', 1, 1);
+             INSERT INTO registrations VALUES ('acme', 'calculator', '0.1.0', 1, '{{}}', 1, 1);",
+            guests::CALCULATOR_DIR
+        ))
+        .unwrap();
+    drop(connection);
+    let registry = open(old.to_str().unwrap()).await;
+    assert!(registry.restore().await.unwrap().is_empty());
+    assert!(registry.plugin("acme", "calculator").is_some());
+    assert_eq!(registry.installed().await.unwrap()[0].source, None);
+    let version: i64 = rusqlite::Connection::open(&old)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+
+    let newer = dir.path().join("newer.db");
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let err = Registry::connect(newer.to_str().unwrap(), runtime(), Policy::default())
+        .await
+        .err()
+        .expect("a newer schema is refused");
+    let message = err.to_string();
+    assert!(
+        message.contains("schema version 99") && message.contains("upgrade this host"),
+        "{message}"
+    );
+}

@@ -282,3 +282,43 @@ fn the_publish_and_install_commands_run_as_written() {
     let scene = scene.rewrite("E7620F1842B4E81F", key_id);
     scene.run("airlock plugins --policy policy.toml install oci://");
 }
+
+/// "Running many hosts": the set-up block against a real PostgreSQL database and OCI
+/// registry, then two hosts started as the text says, each answering with the token the
+/// block made.
+#[test]
+fn the_many_hosts_commands_run_as_written() {
+    let registry = DockerRegistry::start();
+    let db = airlock_tests::postgres::database("readme_many_hosts");
+    let scene = Scene::new("many-hosts")
+        .rewrite("registry.example:5000", &registry.host())
+        .rewrite("postgres://airlock:PASSWORD@db.internal:5432/airlock", &db);
+    let target = format!("oci://{}/plugins/calculator:0.1.0", registry.host());
+    crate::support::airlock_ok(&["push", guests::CALCULATOR_DIR, &target]);
+    scene.run("export AIRLOCK_REGISTRY=postgres://");
+
+    let token = std::fs::read_to_string(scene.path("caller.token")).unwrap();
+    let body = r#"{"arguments": {"a": 2, "b": 3}}"#;
+    for _host in 0..2 {
+        let mut server = Stopped(
+            crate::support::airlock()
+                .args(["serve", "--http", "127.0.0.1:0", "--no-watch"])
+                .env("AIRLOCK_REGISTRY", &db)
+                .env("HOME", scene.path("home"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let address = listening_address(&mut server.0);
+        let out = Command::new("curl")
+            .args(["-sS", "-X", "POST", "-H"])
+            .arg(format!("Authorization: Bearer {}", token.trim()))
+            .args(["-H", "Content-Type: application/json", "-d", body])
+            .arg(format!("{address}/api/v1/tools/calculator.add/call"))
+            .output()
+            .expect("curl runs");
+        let answer = String::from_utf8_lossy(&out.stdout);
+        assert!(answer.contains(r#""result":5.0"#), "{answer}");
+    }
+}

@@ -38,7 +38,7 @@ use airlock::{Health, LoadOptions, Plugin, Runtime};
 pub use errors::RegistryError;
 pub use follow::{FOLLOW_EVERY, Follower};
 pub use reload::ReloadOutcome;
-pub use store::{Installed, Registration, StoreError, is_postgres};
+pub use store::{Installed, Registration, StoreError, is_postgres, redacted};
 pub use tokens::{Role, TokenHolder, TokenInfo};
 pub use watch::Watcher;
 

@@ -231,9 +231,47 @@ pub fn is_postgres(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 
+/// A registry location as errors, logs and `airlock config show` print it: a URL's
+/// password (if any) replaced by `***`; a file path as it is.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
 /// Unix seconds now.
 fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn a_location_never_shows_the_password() {
+        assert_eq!(
+            redacted("postgres://app:s3cret@db:5432/airlock"),
+            "postgres://app:***@db:5432/airlock"
+        );
+        assert_eq!(
+            redacted("postgres://app@db/airlock"),
+            "postgres://app@db/airlock"
+        );
+        assert_eq!(
+            redacted("postgresql://a:b:c@h/d?x=1"),
+            "postgresql://a:***@h/d?x=1"
+        );
+        assert_eq!(redacted("/var/lib/registry.db"), "/var/lib/registry.db");
+    }
 }

@@ -87,7 +87,7 @@ impl PgStore {
     /// Connects to the database at `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`, or
     /// any form `tokio_postgres::Config` parses) and applies the migrations it lacks.
     pub(crate) async fn connect(url: &str) -> Result<PgStore, StoreError> {
-        let location = without_password(url);
+        let location = super::redacted(url);
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             StoreError::Location(location.clone(), format!("not a PostgreSQL URL: {e}"))
         })?;
@@ -546,40 +546,4 @@ async fn listen_once(
     drop(client);
     driver.abort();
     Ok(())
-}
-
-/// `url` with its password (if any) replaced by `***`, for errors and logs.
-fn without_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_string(),
-        },
-        None => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::without_password;
-
-    #[test]
-    fn a_location_never_shows_the_password() {
-        assert_eq!(
-            without_password("postgres://app:s3cret@db:5432/airlock"),
-            "postgres://app:***@db:5432/airlock"
-        );
-        assert_eq!(
-            without_password("postgres://app@db/airlock"),
-            "postgres://app@db/airlock"
-        );
-        assert_eq!(
-            without_password("postgresql://a:b:c@h/d?x=1"),
-            "postgresql://a:***@h/d?x=1"
-        );
-    }
 }
