@@ -306,11 +306,11 @@ async fn connect(
         Some(url) if is_postgres(url) => Registry::connect(url, runtime, policy).await,
         _ => Registry::open(location, runtime, policy),
     };
-    // A URL is named by the registry itself, without its password.
-    let registry = opened.with_context(|| match location.to_str() {
-        Some(url) if is_postgres(url) => "opening the PostgreSQL registry".to_string(),
-        _ => format!("opening the registry at {}", location.display()),
-    })?;
+    // A database's errors name it already (without its password).
+    let registry = match location.to_str() {
+        Some(url) if is_postgres(url) => opened?,
+        _ => opened.with_context(|| format!("opening the registry at {}", location.display()))?,
+    };
     // Plugins another host installed from an OCI registry are pulled where this host's
     // `plugins install oci://…` puts them.
     Ok(registry.with_artifact_store(crate::publish::store_dir(location)))

@@ -88,8 +88,8 @@ pub enum StoreError {
     /// A PostgreSQL statement failed, or the server could not be reached.
     #[cfg(feature = "postgres")]
     #[error(
-        "PostgreSQL registry {location}: {message} (nothing was changed by a failed write; \
-         check that the server is up and reachable, then retry)"
+        "PostgreSQL registry {location}: {message} (check that the server is up and reachable, \
+         then retry; a write that failed changed nothing)"
     )]
     Postgres { location: String, message: String },
     /// The registry location is neither a file path nor a `postgres://` URL this build

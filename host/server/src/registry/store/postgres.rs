@@ -120,10 +120,10 @@ impl PgStore {
         Ok(store)
     }
 
-    fn failed(&self, error: impl std::fmt::Display) -> StoreError {
+    fn failed(&self, error: impl std::error::Error) -> StoreError {
         StoreError::Postgres {
             location: self.location.clone(),
-            message: error.to_string(),
+            message: with_causes(&error),
         }
     }
 
@@ -158,7 +158,10 @@ impl PgStore {
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
             tx.batch_execute(migration)
                 .await
-                .map_err(|e| self.failed(format!("migration {}: {e}", index + 1)))?;
+                .map_err(|e| StoreError::Postgres {
+                    location: self.location.clone(),
+                    message: format!("migration {}: {}", index + 1, with_causes(&e)),
+                })?;
             tx.execute(
                 "INSERT INTO airlock_schema (version) VALUES ($1)",
                 &[&(index as i64 + 1)],
@@ -187,6 +190,21 @@ impl PgStore {
         tx.commit().await.map_err(|e| self.failed(e))?;
         Ok(row.map(|row| row.get(0)))
     }
+}
+
+/// `error` and its causes: tokio-postgres says only "db error" at the top, and the
+/// server's own message (or the refused connection) is further down the chain.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !message.contains(&cause_text) {
+            message = format!("{message}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    message
 }
 
 /// Tells every listening host that the registry changed (sent when the transaction
