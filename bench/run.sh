@@ -6,9 +6,16 @@
 #   bash bench/run.sh                      # full run, rewrites the results in BENCHMARKS.md
 #   bash bench/run.sh --only extism        # any runner options: prints only, writes nothing
 #   bash bench/run.sh --soak               # only the soak (bench/soak, ~2-4 min): rewrites its section
+#   bash bench/run.sh --scale-out          # only the scale-out run (bench/scale-out, ~1-2 min): its section
 #
 # The full run ends with the soak (issue #12): a million tool calls through the registry, then
 # 100,000 through MCP over HTTP, RSS at start/middle/end; its own section of BENCHMARKS.md.
+# Then the scale-out run (issue #19): two `airlock serve --http` hosts on one throwaway
+# PostgreSQL cluster (scripts/postgres.sh; as root it installs PostgreSQL if missing): how long
+# a change on one takes to be in effect on the other, and calls/s on one host, on two, and on a
+# SQLite registry for reference; its own section too. Options after --scale-out go to
+# bench/scale-out (--changes N, --rounds N, --seconds N); it waits up to BENCH_WAIT_IDLE_MIN
+# minutes (default 5 there) for the CPUs to be quiet first.
 #
 # Build directories (kept between runs; a cold build compiles two wasmtimes, 30-50 min on 2 busy cores):
 #   AIRLOCK_TARGET       main workspace, guests land in $AIRLOCK_TARGET/guests-<checkout> (default: $CARGO_TARGET_DIR, else ./target, the build the demo and the tests share)
@@ -50,6 +57,31 @@ if ! command -v wrk >/dev/null; then
     fi
 fi
 
+# The commit measured; "+ uncommitted changes" when the checkout differs from it.
+commit_measured() {
+    local commit
+    commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    if [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]; then
+        commit="$commit + uncommitted changes"
+    fi
+    echo "$commit"
+}
+export AIRLOCK_BENCH_POSTGRES_SCRIPT="$ROOT/scripts/postgres.sh"
+
+if [ "${1:-}" = "--scale-out" ]; then
+    shift
+    echo "== building the scale-out run (bench workspace)" >&2
+    cd "$BENCH"
+    export CARGO_TARGET_DIR="$BENCH_TARGET"
+    cargo build --release -p airlock-scale-out
+    unset RUST_BACKTRACE RUST_LIB_BACKTRACE
+    export AIRLOCK_BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
+    export AIRLOCK_BENCH_COMMIT="$(commit_measured)"
+    echo "== measuring" >&2
+    exec "$BENCH_TARGET/release/airlock-scale-out" --reproduce "bash bench/run.sh --scale-out" \
+        --wait-idle-min "${BENCH_WAIT_IDLE_MIN:-5}" --markdown "$ROOT/BENCHMARKS.md" "$@"
+fi
+
 echo "== building the Python and JavaScript count-vowels (airlock build, pinned toolchains)" >&2
 # Each is built in a copy of its example folder, as an author would: `airlock build DIR`.
 (cd "$ROOT" && source scripts/toolchains.sh &&
@@ -75,7 +107,7 @@ if [ "${1:-}" = "--soak" ]; then
         --markdown "$ROOT/BENCHMARKS.md" "$@"
 fi
 cargo build -p vowels-extism --profile guest --target wasm32-unknown-unknown
-cargo build --release -p vowels-stdio -p airlock-bench -p airlock-soak
+cargo build --release -p vowels-stdio -p airlock-bench -p airlock-soak -p airlock-scale-out
 
 export AIRLOCK_BENCH_COUNT_VOWELS="$GUESTS/count_vowels.wasm"
 export AIRLOCK_BENCH_CALCULATOR="$GUESTS/calculator.wasm"
@@ -86,11 +118,7 @@ export AIRLOCK_BENCH_STDIO="$BENCH_TARGET/release/vowels-stdio"
 export AIRLOCK_BENCH_RUSTC="$(rustc --version)"
 export AIRLOCK_BENCH_CARGO="$(cargo --version)"
 export AIRLOCK_BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')"
-commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]; then
-    commit="$commit + uncommitted changes"
-fi
-export AIRLOCK_BENCH_COMMIT="$commit"
+export AIRLOCK_BENCH_COMMIT="$(commit_measured)"
 
 # Measure as a production host runs: without RUST_BACKTRACE. With it set, error values capture
 # a backtrace, and Extism 1.30 without fuel makes one per call (its `Store::get_fuel()` check
@@ -107,3 +135,7 @@ fi
 
 echo "== soak" >&2
 "$BENCH_TARGET/release/airlock-soak" --reproduce "bash bench/run.sh" --markdown "$ROOT/BENCHMARKS.md"
+
+echo "== scale-out" >&2
+"$BENCH_TARGET/release/airlock-scale-out" --reproduce "bash bench/run.sh" \
+    --wait-idle-min "${BENCH_WAIT_IDLE_MIN:-20}" --markdown "$ROOT/BENCHMARKS.md"
