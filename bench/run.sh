@@ -57,11 +57,12 @@ if ! command -v wrk >/dev/null; then
     fi
 fi
 
-# The commit measured; "+ uncommitted changes" when the checkout differs from it.
+# The commit measured; "+ uncommitted changes" when the checkout differs from it (BENCHMARKS.md
+# aside: it is the output, rewritten by every run).
 commit_measured() {
     local commit
     commit="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-    if [ -n "$(git -C "$ROOT" status --porcelain 2>/dev/null)" ]; then
+    if [ -n "$(git -C "$ROOT" status --porcelain -- . ':!BENCHMARKS.md' 2>/dev/null)" ]; then
         commit="$commit + uncommitted changes"
     fi
     echo "$commit"

@@ -123,7 +123,7 @@ async fn registry(dir: &Path, plugins: &Path) -> Result<Arc<Registry>> {
         airlock::Runtime::new()?,
         airlock::policy::Policy::default(),
     )?;
-    registry.install(&plugins.join("count-vowels"))?;
+    registry.install(&plugins.join("count-vowels")).await?;
     registry.enable(TENANT, "count-vowels", json!({})).await?;
     Ok(Arc::new(registry))
 }
