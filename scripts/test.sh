@@ -45,7 +45,8 @@ CARGO_TARGET_DIR="$CARGO_TARGET_DIR/guests" \
 # host/cli/tests/all/api_fuzz.rs runs schemathesis (pinned in host/cli/tests/schemathesis.txt) against
 # `airlock serve --http`; it looks for it in this venv and fails, never skips, without it.
 fuzz_venv="$HOME/.cache/airlock-venv"
-if ! "$fuzz_venv/bin/pip" freeze 2>/dev/null | grep -qxFf <(grep -v '^#' host/cli/tests/schemathesis.txt); then
+# Every pinned line must be installed (not just one of them).
+if grep -v '^#' host/cli/tests/schemathesis.txt | grep -qvxFf <("$fuzz_venv/bin/pip" freeze 2>/dev/null || true); then
   if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     apt-get update -qq && apt-get install -y -qq python3 python3-venv
   fi

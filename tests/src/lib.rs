@@ -9,6 +9,7 @@ pub mod http;
 pub mod oci_registry;
 pub mod polyglot;
 pub mod postgres;
+pub mod prometheus;
 pub mod readme_blocks;
 pub mod token_service;
 pub mod web;

@@ -263,12 +263,18 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
                 && matches!(health.state, airlock::plugin::PluginState::Ready);
             let text = match (&health.report, &health.error) {
                 (Some(r), _) => format!(
-                    "{} {} for {}: {:?} — {}",
+                    "{} {} for {}: {:?} — {}\n  {} calls, {} failed; latency {:.2} ms mean; \
+                     fuel {:.0} per call; memory {:.1} MiB peak (this process's calls)",
                     health.plugin,
                     health.version,
                     health.tenant,
                     r.status,
-                    Untrusted(&r.message)
+                    Untrusted(&r.message),
+                    health.usage.calls,
+                    health.usage.errors.iter().map(|(_, n)| n).sum::<u64>(),
+                    health.usage.latency_ms,
+                    health.usage.fuel_per_call,
+                    health.usage.memory_mb,
                 ),
                 (None, Some(e)) => format!(
                     "{} for {}: {}",

@@ -3,6 +3,7 @@
 //! instance leased from the pool (`lease.rs`).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -17,6 +18,18 @@ use crate::{CallError, Isolation};
 impl Plugin {
     /// Calls tool `tool` with `arguments`, validated against its schema first.
     pub async fn call_tool(
+        &self,
+        tool: &str,
+        arguments: &Value,
+        context: &CallContext,
+    ) -> Result<Value, CallError> {
+        let started = Instant::now();
+        let result = self.call_tool_value(tool, arguments, context).await;
+        self.inner.usage.record_call(&result, started.elapsed());
+        result
+    }
+
+    async fn call_tool_value(
         &self,
         tool: &str,
         arguments: &Value,
@@ -39,6 +52,18 @@ impl Plugin {
     /// `f64` precision) the schema check and the plugin's parser may read it differently,
     /// so send plain JSON, or use `call_tool`, which re-serialises what it checked.
     pub async fn call_tool_json(
+        &self,
+        tool: &str,
+        arguments: &str,
+        context: &CallContext,
+    ) -> Result<Box<RawValue>, CallError> {
+        let started = Instant::now();
+        let result = self.call_tool_text(tool, arguments, context).await;
+        self.inner.usage.record_call(&result, started.elapsed());
+        result
+    }
+
+    async fn call_tool_text(
         &self,
         tool: &str,
         arguments: &str,
@@ -125,6 +150,18 @@ impl Plugin {
         if !self.inner.subscriptions.contains(kind) {
             return Ok(HookOutcome::Pass);
         }
+        let started = Instant::now();
+        let result = self.run_hook(kind, payload, context).await;
+        self.inner.usage.record_call(&result, started.elapsed());
+        result
+    }
+
+    async fn run_hook(
+        &self,
+        kind: &HookKind,
+        payload: &Value,
+        context: &CallContext,
+    ) -> Result<HookOutcome, CallError> {
         let payload = self.encode_input("payload", payload)?;
         let limits = &self.inner.limits;
         let mut lease = self.checkout(Purpose::Call).await?;

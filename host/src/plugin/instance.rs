@@ -162,6 +162,12 @@ impl LiveInstance {
         self.store.data_mut().adopt(plugin, reach);
     }
 
+    /// Fuel the last call consumed: its budget (see `arm`) less what is left.
+    pub(crate) fn fuel_used(&self, limits: &Limits) -> u64 {
+        let budget = limits.fuel.unwrap_or(u64::MAX);
+        budget.saturating_sub(self.store.get_fuel().unwrap_or(0))
+    }
+
     /// Bytes of linear memory the instance holds now, all its memories together.
     pub(crate) fn memory_bytes(&self) -> usize {
         self.store.data().limiter.memory_used()

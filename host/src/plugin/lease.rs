@@ -77,6 +77,11 @@ impl Plugin {
     ) {
         if purpose == Purpose::Call {
             self.inner.condition.record(result);
+            let instance = &lease.instance;
+            let fuel = instance.fuel_used(&self.inner.limits);
+            self.inner
+                .usage
+                .record_resources(fuel, instance.memory_bytes());
         }
         if self.inner.isolation == Isolation::Fresh {
             // The call's instance ends with the call; dropping the lease frees its slot.

@@ -13,9 +13,11 @@ mod lease;
 mod pool;
 mod start;
 mod timer;
+mod usage;
 mod validate;
 
 pub use condition::PluginState;
+pub use usage::{ERROR_KINDS, LATENCY_BUCKETS_US, UsageReport};
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -71,6 +73,7 @@ struct Inner {
     /// restored into every new instance after `init`.
     seed: RwLock<Option<Arc<[u8]>>>,
     condition: Condition,
+    usage: usage::Usage,
     _runtime: Runtime,
 }
 
@@ -169,6 +172,13 @@ impl Plugin {
             idle_instances,
             idle_memory_bytes,
         }
+    }
+
+    /// What the plugin's calls have cost since it was loaded, and its instances now.
+    pub fn usage(&self) -> UsageReport {
+        let pool = &self.inner.pool;
+        let (idle, _) = pool.idle(|_| 0);
+        self.inner.usage.report(pool.in_use() + idle, idle)
     }
 
     /// The configuration `init` received (defaults filled in), as JSON text.

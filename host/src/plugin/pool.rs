@@ -99,6 +99,11 @@ impl Pool {
         (idle.len(), idle.iter().map(|(_, i)| measure(i)).sum())
     }
 
+    /// How many instances are lent to calls right now.
+    pub(crate) fn in_use(&self) -> usize {
+        self.max_instances - self.slots.available_permits()
+    }
+
     pub(crate) fn max_idle(&self) -> usize {
         self.max_idle
     }

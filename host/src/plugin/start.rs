@@ -179,6 +179,7 @@ impl Plugin {
             pool,
             seed: RwLock::new(options.state.map(Arc::from)),
             condition: Condition::new(options.failure_threshold, options.failure_cooldown),
+            usage: Default::default(),
             _runtime: runtime,
         };
         let plugin = Plugin {

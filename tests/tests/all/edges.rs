@@ -353,3 +353,34 @@ async fn every_front_end_resolves_a_name_on_the_search_path() {
         Err(airlock_server::registry::RegistryError::NotFound(_))
     ));
 }
+
+/// `mcp --http` serves `/metrics` for its tenant under the same `Host`/`Origin` check as
+/// `/mcp` (issue #18): a foreign `Host` is refused, a loopback one gets Prometheus text.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mcp_server_serves_metrics_to_loopback_hosts_only() {
+    let state = TempDir::new("edges-metrics");
+    let registry = registry_with_calculator(&state).await;
+    registry
+        .call_tool(
+            "calculator.add",
+            &json!({"a": 1, "b": 1}),
+            &airlock::CallContext::for_tenant("acme"),
+        )
+        .await
+        .unwrap();
+    let address = serve_mcp_http(registry).await;
+    let foreign = [("Host", "evil.example")];
+    let refused = request(address, "GET", "/metrics", &foreign, b"").await;
+    assert_eq!(refused.status, 403);
+    let reply = request(address, "GET", "/metrics", &[], b"").await;
+    assert_eq!(reply.status, 200);
+    let samples = airlock_tests::prometheus::parse(&reply.body);
+    let calls = samples
+        .iter()
+        .find(|s| s.name == "airlock_calls_total" && s.labels["plugin"] == "calculator")
+        .expect("the calculator's calls");
+    assert_eq!(
+        (calls.value, calls.labels["tenant"].as_str()),
+        (1.0, "acme")
+    );
+}

@@ -86,6 +86,7 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
     ),
     ("POST", "/api/v1/plugins/redact/reset", "", true),
     ("POST", "/api/v1/plugins/redact/disable", "", true),
+    ("GET", "/metrics", "", true),
 ];
 
 #[tokio::test(flavor = "multi_thread")]
@@ -408,4 +409,92 @@ async fn a_revoked_token_is_refused_on_its_next_request() {
     assert_eq!(tools(&kept).await, 401);
     let error = registry.revoke_token(&kept).await.unwrap_err().to_string();
     assert!(!error.contains(&kept[4..]), "{error}");
+}
+
+/// `GET /metrics` answers the token's tenant's plugins in the Prometheus text format, parsed
+/// here by the Prometheus Python client's own parser: calls, errors by kind, the latency
+/// histogram, fuel and memory reflect the calls just made; labels are plugin, tenant and
+/// kind only.
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_are_prometheus_text_counting_every_call() {
+    let server = start(1 << 20).await;
+    let admin = server
+        .registry
+        .create_token("acme", Role::Admin, "ops")
+        .await
+        .unwrap();
+    let auth = format!("Bearer {admin}");
+    let headers = [("Authorization", auth.as_str())];
+    let call = |tool: &'static str, body: &'static str| async move {
+        let path = format!("/api/v1/tools/{tool}/call");
+        request(server.address, "POST", &path, &headers, body.as_bytes()).await
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            call("calculator.add", r#"{"arguments": {"a": 1, "b": 2}}"#)
+                .await
+                .status,
+            200
+        );
+    }
+    let bad = call("calculator.add", r#"{"arguments": {"a": "one"}}"#).await;
+    assert_eq!(bad.status, 400, "{:?}", bad.json());
+    let panicked = call("hostile.panic", r#"{"arguments": {"text": "boom"}}"#).await;
+    assert_eq!(
+        panicked.json()["error"]["code"],
+        "trap",
+        "{:?}",
+        panicked.json()
+    );
+
+    let reply = request(server.address, "GET", "/metrics", &headers, b"").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let samples = airlock_tests::prometheus::parse(&reply.body);
+    let value = |name: &str, labels: &[(&str, &str)]| {
+        samples
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
+            .unwrap_or_else(|| panic!("no sample {name} {labels:?} in {samples:#?}"))
+            .value
+    };
+    let calculator = [("plugin", "calculator"), ("tenant", "acme")];
+    assert_eq!(value("airlock_calls_total", &calculator), 4.0);
+    let bad_arguments = [("plugin", "calculator"), ("kind", "bad-arguments")];
+    assert_eq!(value("airlock_call_errors_total", &bad_arguments), 1.0);
+    assert_eq!(
+        value("airlock_call_duration_seconds_count", &calculator),
+        4.0
+    );
+    let inf = [("plugin", "calculator"), ("le", "+Inf")];
+    assert_eq!(value("airlock_call_duration_seconds_bucket", &inf), 4.0);
+    let ten_seconds = [("plugin", "calculator"), ("le", "10")];
+    assert_eq!(
+        value("airlock_call_duration_seconds_bucket", &ten_seconds),
+        4.0
+    );
+    assert!(value("airlock_fuel_consumed_total", &calculator) > 0.0);
+    assert!(value("airlock_memory_peak_bytes", &calculator) >= 65536.0);
+    let live = [("plugin", "calculator"), ("state", "live")];
+    assert!(value("airlock_instances", &live) >= 1.0);
+    let trap = [("plugin", "hostile"), ("kind", "trap")];
+    assert_eq!(value("airlock_call_errors_total", &trap), 1.0);
+    assert_eq!(value("airlock_reloads_total", &calculator), 0.0);
+    // Bounded labels: nothing but these names, never a call's own values.
+    for sample in &samples {
+        for label in sample.labels.keys() {
+            assert!(
+                ["plugin", "tenant", "kind", "state", "le"].contains(&label.as_str()),
+                "{sample:?}"
+            );
+        }
+    }
 }

@@ -293,6 +293,33 @@ async fn health_is_polled_through_the_registry(db: &str) {
     assert_eq!(health.state, PluginState::Ready);
     assert_eq!(health.version, "0.1.0");
     assert_eq!(health.report.unwrap().status, HealthStatus::Ready);
+    assert_eq!(
+        (health.usage.calls, health.reloads),
+        (0, 0),
+        "a poll is not a call"
+    );
+
+    // Usage (issue #18): calls and failures by kind, latency, fuel, memory, reloads.
+    let ctx = CallContext::for_tenant("acme");
+    for arguments in [json!({"a": 1, "b": 2}), json!({"a": "one"})] {
+        let _ = registry.call_tool("calculator.add", &arguments, &ctx).await;
+    }
+    let usage = registry.health("acme", "calculator").await.unwrap().usage;
+    assert_eq!(usage.calls, 2);
+    assert_eq!(usage.errors, vec![("bad-arguments", 1)]);
+    assert!(usage.latency_ms > 0.0 && usage.latency_p99_ms >= usage.latency_p50_ms);
+    assert!(
+        usage.fuel_total > 0 && usage.fuel_total == usage.fuel_last,
+        "{usage:?}"
+    );
+    assert!(usage.memory_mb > 0.0 && usage.live_instances >= usage.idle_instances);
+    registry.reset("acme", "calculator").await.unwrap();
+    let health = registry.health("acme", "calculator").await.unwrap();
+    assert_eq!(
+        (health.reloads, health.usage.calls),
+        (1, 0),
+        "a new version counts afresh"
+    );
 
     // Another process (say, the CLI) opening the same database starts it to poll it.
     drop(registry);

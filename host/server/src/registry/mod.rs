@@ -87,6 +87,12 @@ pub struct PluginHealth {
     pub report: Option<Health>,
     /// Why the health poll itself failed.
     pub error: Option<String>,
+    /// What this version's calls have cost in this process since it started (App Factory's
+    /// `latency_ms` and `memory_mb` among them).
+    pub usage: airlock::plugin::UsageReport,
+    /// How often this process replaced the running version of this registration (a
+    /// reload, a new configuration, a reset) since it started serving it.
+    pub reloads: u64,
 }
 
 /// One enabled (tenant, plugin): the current version and where it runs in hook chains.
@@ -111,6 +117,9 @@ pub struct Registry {
     applied: Mutex<follow::Applied>,
     /// Where plugins installed on another host (from an OCI registry) are pulled to.
     artifacts: PathBuf,
+    /// Version swaps per registration since this process started (see
+    /// [`PluginHealth::reloads`]).
+    reloads: Mutex<HashMap<Key, u64>>,
     /// Tokens looked up while following the database (`None`: not following).
     known_tokens: Mutex<Option<tokens::KnownTokens>>,
 }
@@ -159,6 +168,7 @@ impl Registry {
             events: broadcast::channel(256).0,
             applied: Mutex::default(),
             known_tokens: Mutex::default(),
+            reloads: Mutex::default(),
             artifacts: Registry::default_path()
                 .parent()
                 .unwrap_or(Path::new("."))

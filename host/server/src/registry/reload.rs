@@ -143,6 +143,12 @@ impl Registry {
         });
         let previous = self.live_map_mut().insert(key(tenant, name), live);
         if let Some(previous) = previous {
+            *self
+                .reloads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entry(key(tenant, name))
+                .or_default() += 1;
             previous.plugin.shutdown().await;
         }
         Ok(plugin)

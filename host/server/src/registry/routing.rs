@@ -124,7 +124,15 @@ impl Registry {
             state: plugin.state(),
             report,
             error,
+            usage: plugin.usage(),
+            reloads: self.reloads_of(tenant, name),
         })
+    }
+
+    /// How often this process swapped `tenant`'s `name`.
+    pub(crate) fn reloads_of(&self, tenant: &str, name: &str) -> u64 {
+        let reloads = self.reloads.lock().unwrap_or_else(|e| e.into_inner());
+        reloads.get(&key(tenant, name)).copied().unwrap_or(0)
     }
 
     pub(super) fn live_of(&self, tenant: &str) -> Vec<Arc<Live>> {

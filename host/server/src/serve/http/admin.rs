@@ -7,6 +7,7 @@
 //! |---|---|---|---|
 //! | `GET /plugins`, `POST /plugins/{name}/enable|disable|reset`, `GET|PUT /plugins/{name}/config`, `GET /plugins/{name}/health` | 401 | 403 | ✓ |
 //! | `GET /tools`, `POST /tools/{plugin.tool}/call`, `POST /hooks/{kind}` | 401 | ✓ | ✓ |
+//! | `GET /metrics` (the token's tenant's plugins, Prometheus text; [`super::metrics`]) | 401 | 403 | ✓ |
 
 use axum::Router;
 use axum::body::Body;
@@ -43,6 +44,7 @@ pub fn router(service: Service, max_body: usize) -> Router {
         .route("/api/v1/tools", get(list_tools))
         .route("/api/v1/tools/{tool}/call", post(call_tool))
         .route("/api/v1/hooks/{kind}", post(dispatch))
+        .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(api)
 }
@@ -234,6 +236,23 @@ async fn health(
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
     on_plugin(&api, &headers, &query, "plugin/health", name).await
+}
+
+async fn metrics(
+    State(api): State<Api>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
+    headers: HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    let holder = authorize(&api, &headers, &query, true).await?;
+    let text = super::metrics::render(api.service.registry(), &holder.tenant);
+    let content_type = [(
+        axum::http::header::CONTENT_TYPE,
+        super::metrics::CONTENT_TYPE,
+    )];
+    Ok(axum::response::IntoResponse::into_response((
+        content_type,
+        text,
+    )))
 }
 
 async fn list_tools(

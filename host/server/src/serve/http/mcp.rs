@@ -66,7 +66,20 @@ pub fn router_with_sessions(
             "/mcp",
             post(handle_post).get(open_stream).delete(end_session),
         )
+        .route("/metrics", axum::routing::get(metrics))
         .with_state(endpoint)
+}
+
+/// `GET /metrics`: the served tenant's plugins ([`super::metrics`]), under the same
+/// `Host`/`Origin` check as `/mcp` and, on a remote router, its token check.
+async fn metrics(State(endpoint): State<Endpoint>, headers: HeaderMap) -> Response {
+    if let Err(refused) = endpoint.check_origin(&headers) {
+        return *refused;
+    }
+    let server = &endpoint.server;
+    let text = super::metrics::render(server.registry(), server.tenant());
+    let content_type = [(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)];
+    axum::response::IntoResponse::into_response((content_type, text))
 }
 
 /// [`router`] for other machines (`airlock mcp --http ADDR --allow-remote`): every request

@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod mcp;
 mod mcp_sessions;
+pub mod metrics;
 mod openapi;
 
 use std::future::Future;

@@ -2,6 +2,21 @@
 
 use serde_json::{Value, json};
 
+/// `GET /metrics`: an admin operation whose success is Prometheus text, not JSON.
+fn metrics_operation() -> Value {
+    let mut op = operation(
+        "The tenant's plugins' usage in the Prometheus text format (version 0.0.4)",
+        "admin",
+        None,
+        &[],
+    );
+    op["responses"]["200"] = json!({
+        "description": "Counters, gauges and a latency histogram per plugin",
+        "content": {"text/plain": {"schema": {"type": "string"}}}
+    });
+    op
+}
+
 fn operation(summary: &str, role: &str, body: Option<Value>, params: &[&str]) -> Value {
     let mut parameters: Vec<Value> = params
         .iter()
@@ -61,7 +76,8 @@ pub(super) fn document() -> Value {
             "/api/v1/plugins/{name}/reset": {"post": operation("Restart a plugin for the tenant with its stored configuration, clearing a failing mark", "admin", None, &["name"])},
             "/api/v1/tools": {"get": operation("The tenant's tools, namespaced plugin.tool", "caller or admin", None, &[])},
             "/api/v1/tools/{tool}/call": {"post": operation("Call a tool", "caller or admin", Some(call_body), &["tool"])},
-            "/api/v1/hooks/{kind}": {"post": operation("Dispatch a hook event through the tenant's plugins", "caller or admin", Some(hook_body), &["kind"])}
+            "/api/v1/hooks/{kind}": {"post": operation("Dispatch a hook event through the tenant's plugins", "caller or admin", Some(hook_body), &["kind"])},
+            "/metrics": {"get": metrics_operation()},
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

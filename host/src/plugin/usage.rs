@@ -1,0 +1,205 @@
+//! [`Usage`]: what a plugin's calls have cost since it was loaded — calls, errors by kind, a
+//! latency histogram, fuel, peak linear memory — kept in relaxed atomics on the call path
+//! (a handful of uncontended adds per call) and read as a [`UsageReport`] by health polls
+//! and metrics scrapes. One per loaded [`super::Plugin`], so per tenant under the registry,
+//! and started afresh by a reload (the registry counts reloads itself).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::CallError;
+
+/// Upper bounds of the latency histogram's buckets, in microseconds (Prometheus's default
+/// buckets from 100 µs to 10 s); a last, unbounded bucket follows.
+pub const LATENCY_BUCKETS_US: [u64; 15] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000, 10_000_000,
+];
+
+/// Every [`CallError::kind`], in the order [`UsageReport::errors`] lists them.
+pub const ERROR_KINDS: [&str; 16] = [
+    "fuel-exhausted",
+    "deadline-exceeded",
+    "memory-limit",
+    "table-limit",
+    "handle-limit",
+    "output-too-large",
+    "input-too-large",
+    "trap",
+    "plugin-error",
+    "bad-arguments",
+    "validation-timeout",
+    "unknown-tool",
+    "protocol",
+    "shut-down",
+    "failing",
+    "busy",
+];
+
+/// The counters. Relaxed ordering throughout: each is a statistic on its own, and a report
+/// read while calls run may see one call's latency before its fuel.
+#[derive(Default)]
+pub(crate) struct Usage {
+    calls: AtomicU64,
+    errors: [AtomicU64; ERROR_KINDS.len()],
+    /// Counts per bucket (not cumulative), the unbounded one last.
+    latency: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
+    latency_total_us: AtomicU64,
+    fuel_total: AtomicU64,
+    fuel_last: AtomicU64,
+    memory_peak: AtomicU64,
+}
+
+impl Usage {
+    /// One tool call or hook dispatch that ended after `elapsed`, as `outcome`.
+    pub(crate) fn record_call<T>(&self, outcome: &Result<T, CallError>, elapsed: Duration) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        if let Err(error) = outcome {
+            let kind = error.kind();
+            let at = ERROR_KINDS.iter().position(|k| *k == kind);
+            debug_assert!(at.is_some(), "ERROR_KINDS lacks `{kind}`");
+            if let Some(at) = at {
+                self.errors[at].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let bucket = LATENCY_BUCKETS_US
+            .iter()
+            .position(|bound| micros <= *bound)
+            .unwrap_or(LATENCY_BUCKETS_US.len());
+        self.latency[bucket].fetch_add(1, Ordering::Relaxed);
+        self.latency_total_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// What one call's instance consumed: `fuel` units, and `memory` bytes of linear
+    /// memory held at its end (memories only grow, so that is the instance's peak).
+    pub(crate) fn record_resources(&self, fuel: u64, memory: usize) {
+        self.fuel_total.fetch_add(fuel, Ordering::Relaxed);
+        self.fuel_last.store(fuel, Ordering::Relaxed);
+        self.memory_peak.fetch_max(memory as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn report(&self, live_instances: usize, idle_instances: usize) -> UsageReport {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let calls = read(&self.calls);
+        let latency_counts: Vec<u64> = self.latency.iter().map(read).collect();
+        let latency_total_us = read(&self.latency_total_us);
+        let fuel_total = read(&self.fuel_total);
+        UsageReport {
+            calls,
+            errors: ERROR_KINDS
+                .iter()
+                .zip(&self.errors)
+                .map(|(kind, n)| (*kind, read(n)))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            latency_ms: mean(latency_total_us, calls) / 1_000.0,
+            latency_p50_ms: quantile(&latency_counts, 0.5) as f64 / 1_000.0,
+            latency_p99_ms: quantile(&latency_counts, 0.99) as f64 / 1_000.0,
+            latency_buckets: latency_counts,
+            latency_total_us,
+            fuel_total,
+            fuel_per_call: mean(fuel_total, calls),
+            fuel_last: read(&self.fuel_last),
+            memory_mb: read(&self.memory_peak) as f64 / (1024.0 * 1024.0),
+            memory_peak_bytes: read(&self.memory_peak),
+            live_instances,
+            idle_instances,
+        }
+    }
+}
+
+fn mean(total: u64, count: u64) -> f64 {
+    match count {
+        0 => 0.0,
+        n => total as f64 / n as f64,
+    }
+}
+
+/// The upper bound (µs) of the bucket holding quantile `q` of `counts`; for the unbounded
+/// bucket, the largest bound. 0 when nothing was counted.
+fn quantile(counts: &[u64], q: f64) -> u64 {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return 0;
+    }
+    let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (at, count) in counts.iter().enumerate() {
+        seen += count;
+        if seen >= rank {
+            return LATENCY_BUCKETS_US
+                .get(at)
+                .copied()
+                .unwrap_or(LATENCY_BUCKETS_US[LATENCY_BUCKETS_US.len() - 1]);
+        }
+    }
+    0
+}
+
+/// A plugin's usage since it was loaded, as health reports and metrics show it. The
+/// `latency_ms` and `memory_mb` fields are App Factory's health-report names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageReport {
+    /// Tool calls and hook dispatches that reached the plugin's entry points, failed ones
+    /// included.
+    pub calls: u64,
+    /// Failed calls by [`CallError::kind`]; kinds that never happened are left out.
+    pub errors: Vec<(&'static str, u64)>,
+    /// Mean call latency, in milliseconds.
+    pub latency_ms: f64,
+    /// Median and 99th percentile, in milliseconds, as the upper bound of the histogram
+    /// bucket they fall in.
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    /// Calls per latency bucket ([`LATENCY_BUCKETS_US`], then the unbounded one); not
+    /// cumulative.
+    #[serde(skip)]
+    pub latency_buckets: Vec<u64>,
+    /// Sum of all call latencies, in microseconds.
+    #[serde(skip)]
+    pub latency_total_us: u64,
+    /// Fuel consumed by all calls together, and by the last one (units of wasmtime fuel,
+    /// about one per wasm instruction).
+    pub fuel_total: u64,
+    pub fuel_per_call: f64,
+    pub fuel_last: u64,
+    /// The most linear memory one instance held at the end of a call, in MiB and bytes.
+    pub memory_mb: f64,
+    pub memory_peak_bytes: u64,
+    /// Instances that exist now (running a call or idle), and the idle ones among them.
+    pub live_instances: usize,
+    pub idle_instances: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_errors_latency_and_fuel_are_counted() {
+        let usage = Usage::default();
+        usage.record_call::<()>(&Ok(()), Duration::from_micros(80));
+        usage.record_call::<()>(&Ok(()), Duration::from_micros(900));
+        let busy = CallError::Busy {
+            plugin: "p".into(),
+            reason: "test".into(),
+        };
+        usage.record_call::<()>(&Err(busy), Duration::from_secs(20));
+        usage.record_resources(1_000, 65_536);
+        usage.record_resources(3_000, 131_072);
+        let report = usage.report(2, 1);
+        assert_eq!(report.calls, 3);
+        assert_eq!(report.errors, vec![("busy", 1)]);
+        assert_eq!(report.latency_buckets[0], 1, "80 µs ≤ 100 µs");
+        assert_eq!(report.latency_buckets[3], 1, "900 µs ≤ 1 ms");
+        assert_eq!(report.latency_buckets[LATENCY_BUCKETS_US.len()], 1, "20 s");
+        assert_eq!(report.latency_p50_ms, 1.0);
+        assert_eq!(report.latency_p99_ms, 10_000.0);
+        assert_eq!((report.fuel_total, report.fuel_last), (4_000, 3_000));
+        assert_eq!(report.memory_peak_bytes, 131_072);
+        assert_eq!((report.live_instances, report.idle_instances), (2, 1));
+    }
+}
