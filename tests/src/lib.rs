@@ -219,7 +219,7 @@ pub async fn host_log_of<F: Future>(work: F) -> (usize, usize, String) {
 }
 
 /// A `tracing` writer appending to a shared buffer.
-pub struct SharedWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+pub struct SharedWriter(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl std::io::Write for SharedWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {

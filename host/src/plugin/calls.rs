@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use tracing::Instrument;
+
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -24,8 +26,12 @@ impl Plugin {
         context: &CallContext,
     ) -> Result<Value, CallError> {
         let started = Instant::now();
-        let result = self.call_tool_value(tool, arguments, context).await;
-        self.inner.usage.record_call(&result, started.elapsed());
+        let span = self.call_span(tool, context);
+        let result = self
+            .call_tool_value(tool, arguments, context)
+            .instrument(span.clone())
+            .await;
+        self.finish_call(&span, &result, started);
         result
     }
 
@@ -58,8 +64,12 @@ impl Plugin {
         context: &CallContext,
     ) -> Result<Box<RawValue>, CallError> {
         let started = Instant::now();
-        let result = self.call_tool_text(tool, arguments, context).await;
-        self.inner.usage.record_call(&result, started.elapsed());
+        let span = self.call_span(tool, context);
+        let result = self
+            .call_tool_text(tool, arguments, context)
+            .instrument(span.clone())
+            .await;
+        self.finish_call(&span, &result, started);
         result
     }
 
@@ -151,9 +161,45 @@ impl Plugin {
             return Ok(HookOutcome::Pass);
         }
         let started = Instant::now();
-        let result = self.run_hook(kind, payload, context).await;
-        self.inner.usage.record_call(&result, started.elapsed());
+        let span = self.call_span(kind, context);
+        let result = self
+            .run_hook(kind, payload, context)
+            .instrument(span.clone())
+            .await;
+        self.finish_call(&span, &result, started);
         result
+    }
+
+    /// The span a call runs in: at debug level, so a host at the default level pays only
+    /// a disabled callsite's check per call. `call_id` and `fuel` are recorded from inside
+    /// the call (the instance knows them), `outcome` when it ends; plugin log lines emitted
+    /// during the call are the span's events.
+    fn call_span(&self, tool: impl std::fmt::Display, context: &CallContext) -> tracing::Span {
+        tracing::debug_span!(
+            "call",
+            plugin = %self.name(),
+            tool = %tool,
+            tenant = %context.tenant,
+            session = %context.session_id,
+            call_id = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            fuel = tracing::field::Empty,
+        )
+    }
+
+    /// Counts a finished call in the plugin's usage and closes its span with its outcome
+    /// (`ok`, or the error's kind).
+    fn finish_call<T>(
+        &self,
+        span: &tracing::Span,
+        result: &Result<T, CallError>,
+        started: Instant,
+    ) {
+        self.inner.usage.record_call(result, started.elapsed());
+        if !span.is_disabled() {
+            let outcome = result.as_ref().map_or_else(CallError::kind, |_| "ok");
+            span.record("outcome", outcome);
+        }
     }
 
     async fn run_hook(

@@ -82,6 +82,7 @@ impl Plugin {
             self.inner
                 .usage
                 .record_resources(fuel, instance.memory_bytes());
+            tracing::Span::current().record("fuel", fuel);
         }
         if self.inner.isolation == Isolation::Fresh {
             // The call's instance ends with the call; dropping the lease frees its slot.

@@ -200,3 +200,53 @@ async fn oversized_error_and_health_texts_are_cut_naming_the_cap() {
         health.details
     );
 }
+
+/// One span per call (issue #18): at debug level, a call runs in a `call` span naming the
+/// plugin, tool, tenant, session and call id; the plugin's log lines are its events; when
+/// it closes it carries the outcome and the fuel used.
+#[tokio::test]
+async fn a_call_runs_in_one_span_holding_its_log_lines_outcome_and_fuel() {
+    use std::sync::{Arc, Mutex};
+    let rt = runtime();
+    let sprawl = load_with(&rt, guests::SPRAWL, Limits::default()).await;
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let writer = {
+        let buffer = buffer.clone();
+        move || airlock_tests::SharedWriter(buffer.clone())
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::DEBUG)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(writer)
+        .finish();
+    let guard = tracing::subscriber::set_default(subscriber);
+    let context = CallContext::for_tenant("acme").with_session("s-9");
+    sprawl
+        .call_tool("log_flood", &json!({"count": 2, "bytes": 8}), &context)
+        .await
+        .unwrap();
+    drop(guard);
+    let log = String::from_utf8_lossy(&buffer.lock().unwrap()).into_owned();
+    let in_span: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains(
+                "call{plugin=sprawl tool=log_flood tenant=acme session=s-9 call_id=\"sprawl-",
+            )
+        })
+        .collect();
+    assert!(
+        in_span.len() >= 3,
+        "two log lines and the close, in the span:\n{log}"
+    );
+    let close = in_span
+        .iter()
+        .find(|l| l.ends_with("close") || l.contains(" close "))
+        .unwrap_or_else(|| panic!("no close event:\n{log}"));
+    assert!(
+        close.contains("outcome=\"ok\"") || close.contains("outcome=ok"),
+        "{close}"
+    );
+    assert!(close.contains(" fuel="), "{close}");
+}
