@@ -14,8 +14,9 @@
 # PostgreSQL cluster (scripts/postgres.sh; as root it installs PostgreSQL if missing): how long
 # a change on one takes to be in effect on the other, and calls/s on one host, on two, and on a
 # SQLite registry for reference; its own section too. Options after --scale-out go to
-# bench/scale-out (--changes N, --rounds N, --seconds N); it waits up to BENCH_WAIT_IDLE_MIN
-# minutes (default 5 there) for the CPUs to be quiet first.
+# bench/scale-out (--changes N, --rounds N, --seconds N, --attempts N); it waits up to
+# BENCH_WAIT_IDLE_MIN minutes (default 5 there) for the CPUs to be quiet first, and makes a
+# measurement again (up to 3 times) when other processes took over 15 % of the CPUs during it.
 #
 # Build directories (kept between runs; a cold build compiles two wasmtimes, 30-50 min on 2 busy cores):
 #   AIRLOCK_TARGET       main workspace, guests land in $AIRLOCK_TARGET/guests-<checkout> (default: $CARGO_TARGET_DIR, else ./target, the build the demo and the tests share)

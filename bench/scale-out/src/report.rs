@@ -63,12 +63,18 @@ fn median_round(rounds: &[Round], setup: Setup) -> (Vec<&Round>, &Round) {
 pub fn markdown(results: &Results, total: Duration, reproduce: &str) -> String {
     let mut md = String::new();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let loads_others: Vec<u64> = results
+        .rounds
+        .iter()
+        .map(|r| (r.others * 100.0).round() as u64)
+        .collect();
     let _ = writeln!(
         md,
         "\nMeasured {} at Airlock `{}` with `{reproduce}` ({:.0} s in all, set-up included), \
          PostgreSQL {}, on this machine's {cpus} vCPUs, which PostgreSQL, the hosts and the load \
          generator all share. Other processes kept {:.0} % of the CPUs busy just before \
-         measuring and {:.0} % while measuring.\n",
+         measuring; during the measurements kept they took {:.0} % of them in the fan-out and \
+         {} % in the loads (median; at most {} %). {}\n",
         env_or("AIRLOCK_BENCH_DATE", "now"),
         env_or("AIRLOCK_BENCH_COMMIT", "unknown"),
         total.as_secs_f64(),
@@ -78,7 +84,17 @@ pub fn markdown(results: &Results, total: Duration, reproduce: &str) -> String {
             &results.postgres_version
         },
         results.others_before * 100.0,
-        results.others_during * 100.0,
+        results.others_fanout * 100.0,
+        quantile(&loads_others, 0.5),
+        quantile(&loads_others, 1.0),
+        match results.repeated {
+            0 => "No measurement had to be made again.".to_string(),
+            n => format!(
+                "{n} measurement(s) were made again because other processes took more than \
+                 {:.0} % of the CPUs during them (the quietest attempt is kept).",
+                crate::QUIET * 100.0
+            ),
+        },
     );
 
     let f = &results.fanout;
