@@ -56,7 +56,7 @@ pub mod trust;
 mod types;
 pub mod units;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, ToolFilter};
 pub use component::World;
 pub use context::{SessionLimits, Sessions};
 pub use engine::InstancePool;

@@ -137,6 +137,22 @@ enum PluginsCommand {
         /// The plugin's name.
         plugin: String,
     },
+    /// Show, or restrict, which of a plugin's tools the tenant sees and may call (every
+    /// front end applies it). Patterns name the plugin's own tool names; `*` matches any
+    /// run. Without options: show the current filter.
+    Tools {
+        /// The plugin's name.
+        plugin: String,
+        /// Only tools matching one of these (repeatable).
+        #[arg(long)]
+        allow: Vec<String>,
+        /// Never tools matching one of these (repeatable; wins over --allow).
+        #[arg(long)]
+        deny: Vec<String>,
+        /// Show every tool again (clears the filter).
+        #[arg(long, conflicts_with_all = ["allow", "deny"])]
+        all: bool,
+    },
     /// Start the plugin for the tenant and poll its health.
     Health {
         /// The plugin's name.
@@ -254,6 +270,35 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
             out.done(
                 &json!({"tenant": tenant, "plugin": plugin, "reset": true}),
                 &format!("reset {plugin} for {tenant}: restarted with its stored configuration"),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginsCommand::Tools {
+            plugin,
+            allow,
+            deny,
+            all,
+        } => {
+            if all || !allow.is_empty() || !deny.is_empty() {
+                let filter = airlock::ToolFilter { allow, deny };
+                registry.set_tools(tenant, &plugin, filter).await?;
+            }
+            let filter = registry.tools(tenant, &plugin).await?;
+            let shown = |patterns: &[String]| match patterns.is_empty() {
+                true => "-".to_string(),
+                false => text::escape(&patterns.join(", ")).into_owned(),
+            };
+            let summary = match filter.is_open() {
+                true => format!("{plugin} for {tenant}: every tool"),
+                false => format!(
+                    "{plugin} for {tenant}: allow {}; deny {}",
+                    shown(&filter.allow),
+                    shown(&filter.deny)
+                ),
+            };
+            out.done(
+                &json!({"tenant": tenant, "plugin": plugin, "allow": filter.allow, "deny": filter.deny}),
+                &summary,
             );
             Ok(ExitCode::SUCCESS)
         }

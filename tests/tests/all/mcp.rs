@@ -517,3 +517,183 @@ async fn an_http_session_stream_hears_of_tool_list_changes() {
     assert!(heard.is_ok(), "no list_changed event: {seen}");
     assert!(seen.contains("event: message"), "{seen}");
 }
+
+/// Per-tenant tool allow-lists (issue #18), set through each front end and enforced by
+/// every one: the HTTP API (`PUT …/tools`, `GET /tools`, a call), JSON-RPC
+/// (`plugin/tools/set`, `tool/list`, `tool/call`), MCP (`tools/list`, `tools/call`, and
+/// `notifications/tools/list_changed` when the filter changes) and the catalog. A hidden
+/// tool answers as an unknown one; another tenant is unaffected; the filter is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenants_tool_filter_is_set_and_enforced_by_every_front_end() {
+    use airlock_server::registry::Role;
+    use airlock_server::serve::Service;
+    let f = fixture().await;
+    let registry = f.registry.clone();
+    registry
+        .enable("globex", "calculator", json!({}))
+        .await
+        .unwrap();
+    let names = |tenant: &str| -> Vec<String> {
+        let entries = registry.catalog(tenant).entries();
+        entries.into_iter().map(|e| e.name).collect()
+    };
+    assert!(names("acme").contains(&"calculator.subtract".to_string()));
+
+    // The HTTP API sets it: only `add` of the calculator for acme.
+    let app = http::admin::router(Service::new(registry.clone(), "acme"), 1 << 20);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(http::serve(listener, app, std::future::pending()));
+    let admin = registry
+        .create_token("acme", Role::Admin, "ops")
+        .await
+        .unwrap();
+    let auth = format!("Bearer {admin}");
+    let auth = [("Authorization", auth.as_str())];
+    let mut s = Stream::start(McpServer::new(registry.clone(), "acme"));
+    s.call(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}}),
+    )
+    .await;
+    let put = request(
+        address,
+        "PUT",
+        "/api/v1/plugins/calculator/tools",
+        &auth,
+        br#"{"allow": ["add"]}"#,
+    )
+    .await;
+    assert_eq!(put.status, 200, "{:?}", put.json());
+    let changed = s.recv().await;
+    assert_eq!(changed["method"], "notifications/tools/list_changed");
+    let calculator_tools = |all: Vec<String>| -> Vec<String> {
+        all.into_iter()
+            .filter(|n| n.starts_with("calculator."))
+            .collect()
+    };
+    assert_eq!(calculator_tools(names("acme")), ["calculator.add"]);
+    assert!(
+        names("globex").contains(&"calculator.subtract".to_string()),
+        "globex unaffected"
+    );
+
+    // HTTP API: listed and called as filtered.
+    let listed = request(address, "GET", "/api/v1/tools", &auth, b"")
+        .await
+        .json();
+    let listed: Vec<String> = listed["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{listed}"))
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(calculator_tools(listed), ["calculator.add"]);
+    let sub = request(
+        address,
+        "POST",
+        "/api/v1/tools/calculator.subtract/call",
+        &auth,
+        br#"{"arguments": {"a": 3, "b": 1}}"#,
+    )
+    .await;
+    assert_eq!(
+        sub.json()["error"]["code"],
+        "unknown-tool",
+        "{:?}",
+        sub.json()
+    );
+    let add = request(
+        address,
+        "POST",
+        "/api/v1/tools/calculator.add/call",
+        &auth,
+        br#"{"arguments": {"a": 3, "b": 1}}"#,
+    )
+    .await;
+    assert_eq!(add.json()["result"]["result"], 4.0);
+
+    // MCP: the same view.
+    let list = s.call(2, "tools/list", json!({})).await;
+    let mcp_names: Vec<String> = list["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        !mcp_names.iter().any(|n| n.contains("subtract")),
+        "{mcp_names:?}"
+    );
+    let hidden = s
+        .call(
+            3,
+            "tools/call",
+            json!({"name": "calculator.subtract", "arguments": {"a": 3, "b": 1}}),
+        )
+        .await;
+    assert!(
+        hidden.get("error").is_some() || hidden["result"]["isError"] == true,
+        "{hidden}"
+    );
+
+    // JSON-RPC sets it too (deny wins) and sees it.
+    let service = Service::new(registry.clone(), "acme");
+    let set = service
+        .call(
+            "plugin/tools/set",
+            json!({"plugin": "calculator", "deny": ["a*"]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(set["deny"], json!(["a*"]));
+    let tools = service.call("tool/list", json!({})).await.unwrap();
+    assert!(
+        !tools.to_string().contains("calculator.add")
+            && tools.to_string().contains("calculator.subtract"),
+        "{tools}"
+    );
+    let refused = service
+        .call(
+            "tool/call",
+            json!({"tool": "calculator.add", "arguments": {"a": 1, "b": 1}}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.message.contains("calculator.add"),
+        "{}",
+        refused.message
+    );
+    let got = service
+        .call("plugin/tools/get", json!({"plugin": "calculator"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (got["allow"].clone(), got["deny"].clone()),
+        (json!([]), json!(["a*"]))
+    );
+
+    // Stored: a restarted process sees the same filter.
+    let again = airlock_tests::registry(&f.state);
+    again.restore().await.unwrap();
+    let restored: Vec<String> = again
+        .catalog("acme")
+        .entries()
+        .into_iter()
+        .map(|e| e.name)
+        .filter(|n| n.starts_with("calculator."))
+        .collect();
+    assert!(!restored.contains(&"calculator.add".to_string()) && !restored.is_empty());
+
+    // Bad filters are refused, naming the problem.
+    let bad = service
+        .call(
+            "plugin/tools/set",
+            json!({"plugin": "calculator", "allow": [""]}),
+        )
+        .await
+        .unwrap_err();
+    assert!(bad.message.contains("tool pattern"), "{}", bad.message);
+}

@@ -365,7 +365,7 @@ async fn registry_schema_versions_are_migrated_or_refused() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 
     let newer = dir.path().join("newer.db");
     rusqlite::Connection::open(&newer)

@@ -870,3 +870,66 @@ fn a_low_address_space_limit_falls_back_to_bounds_checked_slots() {
     assert!(stdout(&tight).contains('3'), "{}", stdout(&tight));
     assert!(stderr(&tight).contains(fallback), "{}", stderr(&tight));
 }
+
+/// `airlock plugins tools` shows and sets a tenant's tool filter (issue #18): set, shown,
+/// applied to `plugins list`'s tool listing of that tenant only, cleared with `--all`.
+#[test]
+fn plugins_tools_sets_shows_and_clears_a_tenants_tool_filter() {
+    let dir = crate::support::fresh_dir("cli-tool-filter");
+    let db = dir.join("registry.db");
+    let db = db.to_str().unwrap();
+    let plugins = |tenant: &str, args: &[&str]| {
+        let mut all = vec!["plugins", "--registry", db, "--tenant", tenant];
+        all.extend_from_slice(args);
+        let out = airlock(&all);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    for tenant in ["acme", "globex"] {
+        plugins(tenant, &["enable", guests::CALCULATOR_DIR]);
+    }
+    assert!(plugins("acme", &["tools", "calculator"]).contains("every tool"));
+    let set = plugins(
+        "acme",
+        &[
+            "tools",
+            "calculator",
+            "--allow",
+            "add",
+            "--allow",
+            "sub*",
+            "--deny",
+            "subtract",
+        ],
+    );
+    assert!(set.contains("allow add, sub*; deny subtract"), "{set}");
+    let shown: serde_json::Value =
+        serde_json::from_str(&plugins("acme", &["--json", "tools", "calculator"])).unwrap();
+    assert_eq!(shown["allow"], serde_json::json!(["add", "sub*"]));
+    // `airlock tools list` shows each tenant its own view.
+    let tools = |tenant: &str| {
+        let out = airlock(&["tools", "list", "--registry", db, "--tenant", tenant]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let (acme, globex) = (tools("acme"), tools("globex"));
+    assert!(
+        acme.contains("calculator.add") && !acme.contains("calculator.subtract"),
+        "{acme}"
+    );
+    assert!(globex.contains("calculator.subtract"), "{globex}");
+    assert!(plugins("acme", &["tools", "calculator", "--all"]).contains("every tool"));
+    let bad = airlock(&[
+        "plugins",
+        "--registry",
+        db,
+        "--tenant",
+        "acme",
+        "tools",
+        "calculator",
+        "--allow",
+        "",
+    ]);
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("tool pattern"), "{}", stderr(&bad));
+}

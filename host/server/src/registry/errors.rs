@@ -50,6 +50,8 @@ pub enum RegistryError {
         required: String,
         found: Option<String>,
     },
+    #[error("bad tool filter for `{plugin}`: {reason}")]
+    BadToolFilter { plugin: String, reason: String },
     #[error("plugin `{plugin}` is needed by {} (tenant `{tenant}`); disable those first", dependents.join(", "))]
     DependedOn {
         tenant: String,

@@ -73,6 +73,11 @@ pub enum RegistryEvent {
         plugin: String,
         reason: String,
     },
+    /// The tenant's tool filter for the plugin changed ([`Registry::set_tools`]).
+    ToolsChanged {
+        tenant: String,
+        plugin: String,
+    },
 }
 
 /// A plugin's state and, when it takes calls, its own health report.
@@ -99,6 +104,8 @@ pub struct PluginHealth {
 struct Live {
     plugin: Plugin,
     priority: i32,
+    /// Which of its tools the tenant sees and may call.
+    tools: airlock::ToolFilter,
 }
 
 type Key = (String, String);

@@ -57,7 +57,7 @@ impl Registry {
                 .map(|p| p.metadata().version.to_string())
                 .or_else(|| Some(registration.version.clone()));
             let config = registration.config;
-            let swapped = self.swap(tenant, name, &dir, config.clone()).await;
+            let swapped = self.swap(tenant, name, &dir, config.clone(), None).await;
             let outcome = match swapped {
                 Ok(plugin) => {
                     let to = plugin.metadata().version.to_string();
@@ -112,13 +112,16 @@ impl Registry {
 
     /// Starts the folder's plugin for `tenant` with `config` and the current version's
     /// state, then switches it in and shuts the old version down (its running calls
-    /// finish first). Nothing changes when any step fails.
+    /// finish first). Nothing changes when any step fails. The new version shows the
+    /// tenant `tools` when given, else what the old one showed (all, without one): set in
+    /// the same write as the switch, so no call ever sees a hidden tool.
     pub(super) async fn swap(
         &self,
         tenant: &str,
         name: &str,
         dir: &Path,
         config: Value,
+        tools: Option<airlock::ToolFilter>,
     ) -> Result<Plugin, RegistryError> {
         let old = self.live_map().get(&key(tenant, name)).cloned();
         let state = match &old {
@@ -140,6 +143,9 @@ impl Registry {
         let live = Arc::new(Live {
             plugin: plugin.clone(),
             priority: manifest.hooks.priority,
+            tools: tools
+                .or_else(|| old.as_ref().map(|o| o.tools.clone()))
+                .unwrap_or_default(),
         });
         let previous = self.live_map_mut().insert(key(tenant, name), live);
         if let Some(previous) = previous {

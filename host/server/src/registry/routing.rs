@@ -30,8 +30,14 @@ impl Registry {
     }
 
     /// The namespaced tools of `tenant`'s enabled plugins.
+    /// The namespaced tools of `tenant`'s enabled plugins that the tenant's tool filters
+    /// let through.
     pub fn catalog(&self, tenant: &str) -> Catalog {
-        Catalog::new(self.plugins(tenant))
+        Catalog::filtered(
+            self.live_of(tenant)
+                .into_iter()
+                .map(|l| (l.plugin.clone(), l.tools.clone())),
+        )
     }
 
     /// Calls the namespaced tool `plugin.tool` for `context.tenant`, on the current version.
@@ -56,7 +62,12 @@ impl Registry {
         };
         let (plugin_name, tool) = name.split_once('.').ok_or_else(unknown)?;
         loop {
-            let plugin = self.plugin(tenant, plugin_name).ok_or_else(unknown)?;
+            // A tool the tenant's filter hides is as unknown as one that does not exist.
+            let live = self.live_map().get(&key(tenant, plugin_name)).cloned();
+            let plugin = live
+                .filter(|l| l.tools.permits(tool))
+                .map(|l| l.plugin.clone())
+                .ok_or_else(unknown)?;
             match plugin.call_tool(tool, arguments, context).await {
                 Err(CallError::ShutDown { .. }) if self.replaced(tenant, &plugin) => continue,
                 result => return result,

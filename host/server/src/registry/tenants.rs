@@ -24,7 +24,11 @@ impl Registry {
         let dir = self.installed_dir(name).await?;
         self.check_dependencies(tenant, name).await?;
         let stored = self.stored(tenant, name).await?;
-        let plugin = self.swap(tenant, name, &dir, config.clone()).await?;
+        // Enabling again keeps the tenant's tool filter; a first enable shows every tool.
+        let tools = stored.as_ref().map(|r| r.tools.clone()).unwrap_or_default();
+        let plugin = self
+            .swap(tenant, name, &dir, config.clone(), Some(tools))
+            .await?;
         let version = plugin.metadata().version.to_string();
         let written = self.store.enable(tenant, name, &version, &config).await;
         match written {
@@ -103,7 +107,7 @@ impl Registry {
         let dir = self.installed_dir(name).await?;
         let version = match registration.enabled {
             true => {
-                let plugin = self.swap(tenant, name, &dir, config.clone()).await?;
+                let plugin = self.swap(tenant, name, &dir, config.clone(), None).await?;
                 plugin.metadata().version.to_string()
             }
             false => {
@@ -135,6 +139,57 @@ impl Registry {
         }
     }
 
+    /// The tool filter of `tenant`'s registration of `name` (open: every tool).
+    pub async fn tools(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<airlock::ToolFilter, RegistryError> {
+        Ok(self.registration(tenant, name).await?.tools)
+    }
+
+    /// Restricts which of `name`'s tools `tenant` sees and may call ([`airlock::ToolFilter`]:
+    /// allow and deny patterns) in every front end: catalogs, MCP `tools/list` and
+    /// `tools/call`, JSON-RPC and the HTTP API. A hidden tool answers as an unknown one.
+    /// Stored, so every process serving the registry applies it too. Errors:
+    /// [`RegistryError::NotEnabled`] without a registration, [`RegistryError::BadToolFilter`]
+    /// past the filter's bounds.
+    pub async fn set_tools(
+        &self,
+        tenant: &str,
+        name: &str,
+        tools: airlock::ToolFilter,
+    ) -> Result<(), RegistryError> {
+        tools
+            .check()
+            .map_err(|reason| RegistryError::BadToolFilter {
+                plugin: name.into(),
+                reason,
+            })?;
+        let _changes = self.changes.lock().await;
+        let text = serde_json::to_string(&tools).unwrap_or_else(|_| "{}".into());
+        let generation = self.store.set_tools(tenant, name, &text).await?;
+        let generation = generation.ok_or_else(|| RegistryError::NotEnabled {
+            tenant: tenant.into(),
+            plugin: name.into(),
+        })?;
+        self.record(tenant, name, generation);
+        let mut live = self.live_map_mut();
+        if let Some(current) = live.get_mut(&key(tenant, name)) {
+            *current = std::sync::Arc::new(super::Live {
+                plugin: current.plugin.clone(),
+                priority: current.priority,
+                tools,
+            });
+        }
+        drop(live);
+        self.emit(RegistryEvent::ToolsChanged {
+            tenant: tenant.into(),
+            plugin: name.into(),
+        });
+        Ok(())
+    }
+
     /// Resets `tenant`'s `name`: restarts it with its stored configuration (state carried
     /// over), which clears a failing mark at once instead of after the cool-down's trial
     /// call. Recorded as a change, so every process serving the registry restarts it too.
@@ -163,7 +218,7 @@ impl Registry {
     ) {
         match previous {
             Some(config) => {
-                if let Err(e) = self.swap(tenant, name, dir, config).await {
+                if let Err(e) = self.swap(tenant, name, dir, config, None).await {
                     tracing::warn!(
                         tenant,
                         plugin = name,
@@ -261,8 +316,15 @@ impl Registry {
     ) -> Result<Plugin, RegistryError> {
         let dir = self.installed_dir(&registration.plugin).await?;
         let config = registration.config.clone();
-        self.swap(&registration.tenant, &registration.plugin, &dir, config)
-            .await
+        let tools = Some(registration.tools.clone());
+        self.swap(
+            &registration.tenant,
+            &registration.plugin,
+            &dir,
+            config,
+            tools,
+        )
+        .await
     }
 
     pub(super) fn options(&self, config: Value) -> LoadOptions {

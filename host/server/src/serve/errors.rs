@@ -106,6 +106,7 @@ pub fn registry_error(error: &RegistryError) -> RpcError {
         | RegistryError::DependedOn { .. }
         | RegistryError::BreaksDependent { .. } => (DEPENDENCY, "dependency"),
         RegistryError::Manifest(_) => (LOAD_REFUSED, "load-refused"),
+        RegistryError::BadToolFilter { .. } => (INVALID_PARAMS, "bad-arguments"),
         RegistryError::Db(_)
         | RegistryError::FolderMissing { .. }
         | RegistryError::Pull { .. }

@@ -24,6 +24,8 @@ pub const METHODS: &[&str] = &[
     "plugin/disable",
     "plugin/config/get",
     "plugin/config/set",
+    "plugin/tools/get",
+    "plugin/tools/set",
     "plugin/health",
     "plugin/reset",
     "tool/list",
@@ -57,6 +59,19 @@ struct Named {
     plugin: String,
     #[serde(default)]
     tenant: Option<String>,
+}
+
+/// `plugin/tools/set`: the plugin, the tenant, and the filter's `allow` and `deny`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetTools {
+    plugin: String,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default)]
+    deny: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -208,6 +223,29 @@ impl Service {
                     .await
                     .map_err(failed)?;
                 Ok(json!({"tenant": tenant, "plugin": p.plugin, "config": p.config}))
+            }
+            "plugin/tools/get" => {
+                let p: Named = params(method, raw)?;
+                let tenant = self.tenant(p.tenant);
+                let tools = registry.tools(&tenant, &p.plugin).await.map_err(failed)?;
+                Ok(
+                    json!({"tenant": tenant, "plugin": p.plugin, "allow": tools.allow, "deny": tools.deny}),
+                )
+            }
+            "plugin/tools/set" => {
+                let p: SetTools = params(method, raw)?;
+                let tenant = self.tenant(p.tenant);
+                let tools = airlock::ToolFilter {
+                    allow: p.allow,
+                    deny: p.deny,
+                };
+                registry
+                    .set_tools(&tenant, &p.plugin, tools.clone())
+                    .await
+                    .map_err(failed)?;
+                Ok(
+                    json!({"tenant": tenant, "plugin": p.plugin, "allow": tools.allow, "deny": tools.deny}),
+                )
             }
             "plugin/health" => {
                 let p: Named = params(method, raw)?;

@@ -31,6 +31,8 @@ pub struct Registration {
     pub enabled: bool,
     /// The configuration as given (the plugin receives it with the schema's defaults).
     pub config: Value,
+    /// Which of the plugin's tools this tenant sees and may call.
+    pub tools: airlock::ToolFilter,
     /// Unix seconds.
     pub installed_at: i64,
     pub updated_at: i64,
@@ -153,6 +155,15 @@ pub(crate) trait Store: Send + Sync {
         only_if_enabled: bool,
     ) -> Result<Option<i64>, StoreError>;
 
+    /// Stores which of the plugin's tools the tenant sees (as JSON); the new generation,
+    /// `None` when the tenant has no registration of `plugin`.
+    async fn set_tools(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        tools: &str,
+    ) -> Result<Option<i64>, StoreError>;
+
     /// Registrations (of one tenant, of one plugin, when given), by tenant then plugin.
     async fn registrations(
         &self,
@@ -245,6 +256,15 @@ pub fn redacted(url: &str) -> String {
         },
         None => url.to_string(),
     }
+}
+
+/// A stored tool filter; one that no longer parses (written by hand) lets nothing through,
+/// since it was meant to restrict.
+fn tool_filter(text: &str) -> airlock::ToolFilter {
+    serde_json::from_str(text).unwrap_or_else(|_| airlock::ToolFilter {
+        allow: vec![String::new()],
+        deny: vec![],
+    })
 }
 
 /// Unix seconds now.

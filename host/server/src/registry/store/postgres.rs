@@ -18,7 +18,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde_json::Value;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::{Changes, Installed, Registration, Store, StoreError, TokenRow, now};
+use super::{Changes, Installed, Registration, Store, StoreError, TokenRow, now, tool_filter};
 use airlock::manifest::Manifest;
 
 /// The channel every write notifies and every host listens on.
@@ -73,6 +73,7 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE installed ADD COLUMN source TEXT;
      ALTER TABLE installed ADD COLUMN source_digest TEXT;",
     "ALTER TABLE registrations ADD COLUMN generation BIGINT NOT NULL DEFAULT 0;",
+    "ALTER TABLE registrations ADD COLUMN tools TEXT NOT NULL DEFAULT '{}';",
 ];
 
 /// The registry in one PostgreSQL database.
@@ -337,6 +338,20 @@ impl Store for PgStore {
         .await
     }
 
+    async fn set_tools(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        tools: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        self.write_registration(
+            "UPDATE registrations SET tools = $3, updated_at = $4, generation = generation + 1
+             WHERE tenant = $1 AND plugin = $2 RETURNING generation",
+            &[&tenant, &plugin, &tools, &now()],
+        )
+        .await
+    }
+
     async fn registrations(
         &self,
         tenant: Option<&str>,
@@ -346,7 +361,8 @@ impl Store for PgStore {
             .client()
             .await?
             .query(
-                "SELECT tenant, plugin, version, enabled, config, installed_at, updated_at, generation
+                "SELECT tenant, plugin, version, enabled, config, installed_at, updated_at, generation,
+                     tools
                  FROM registrations
                  WHERE ($1::TEXT IS NULL OR tenant = $1) AND ($2::TEXT IS NULL OR plugin = $2)
                  ORDER BY tenant, plugin",
@@ -365,6 +381,7 @@ impl Store for PgStore {
                 installed_at: row.get(5),
                 updated_at: row.get(6),
                 generation: row.get(7),
+                tools: tool_filter(row.get(8)),
             })
             .collect())
     }

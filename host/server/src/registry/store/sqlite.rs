@@ -10,7 +10,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use super::{Changes, Installed, Registration, Store, StoreError, TokenRow, now};
+use super::{Changes, Installed, Registration, Store, StoreError, TokenRow, now, tool_filter};
 use airlock::manifest::Manifest;
 
 /// How often the file is checked for other processes' commits.
@@ -25,8 +25,12 @@ const PRAGMAS: &str = "
 /// The schema's versioned migrations, in order; `PRAGMA user_version` counts those
 /// applied. The first ones are written so databases made before versioning (version 0,
 /// tables present) pass through them unchanged or gain only their missing columns.
-const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] =
-    &[create_tables, add_source_columns, add_generation_column];
+const MIGRATIONS: &[fn(&Connection) -> rusqlite::Result<()>] = &[
+    create_tables,
+    add_source_columns,
+    add_generation_column,
+    add_tools_column,
+];
 
 fn create_tables(connection: &Connection) -> rusqlite::Result<()> {
     connection.execute_batch(
@@ -266,6 +270,21 @@ impl Store for SqliteStore {
         )
     }
 
+    async fn set_tools(
+        &self,
+        tenant: &str,
+        plugin: &str,
+        tools: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        self.write_registration(
+            tenant,
+            plugin,
+            "UPDATE registrations SET tools = ?3, updated_at = ?4, generation = generation + 1
+             WHERE tenant = ?1 AND plugin = ?2",
+            params![tenant, plugin, tools, now()],
+        )
+    }
+
     async fn registrations(
         &self,
         tenant: Option<&str>,
@@ -274,7 +293,8 @@ impl Store for SqliteStore {
         let connection = self.connection();
         let read = (|| {
             let mut statement = connection.prepare(
-                "SELECT tenant, plugin, version, enabled, config, installed_at, updated_at, generation
+                "SELECT tenant, plugin, version, enabled, config, installed_at, updated_at, generation,
+                     tools
                  FROM registrations
                  WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR plugin = ?2)
                  ORDER BY tenant, plugin",
@@ -290,6 +310,7 @@ impl Store for SqliteStore {
                     installed_at: row.get(5)?,
                     updated_at: row.get(6)?,
                     generation: row.get(7)?,
+                    tools: tool_filter(&row.get::<_, String>(8)?),
                 })
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
@@ -479,6 +500,16 @@ fn add_generation_column(connection: &Connection) -> rusqlite::Result<()> {
     if !has_column(connection, "registrations", "generation")? {
         connection.execute_batch(
             "ALTER TABLE registrations ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;",
+        )?;
+    }
+    Ok(())
+}
+
+/// Migration 4: per-tenant tool filters (issue #18); `{}` lets every tool through.
+fn add_tools_column(connection: &Connection) -> rusqlite::Result<()> {
+    if !has_column(connection, "registrations", "tools")? {
+        connection.execute_batch(
+            "ALTER TABLE registrations ADD COLUMN tools TEXT NOT NULL DEFAULT '{}';",
         )?;
     }
     Ok(())

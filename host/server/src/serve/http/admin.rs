@@ -5,7 +5,7 @@
 //!
 //! | | no token | caller | admin |
 //! |---|---|---|---|
-//! | `GET /plugins`, `POST /plugins/{name}/enable|disable|reset`, `GET|PUT /plugins/{name}/config`, `GET /plugins/{name}/health` | 401 | 403 | ✓ |
+//! | `GET /plugins`, `POST /plugins/{name}/enable|disable|reset`, `GET|PUT /plugins/{name}/config`, `GET|PUT /plugins/{name}/tools`, `GET /plugins/{name}/health` | 401 | 403 | ✓ |
 //! | `GET /tools`, `POST /tools/{plugin.tool}/call`, `POST /hooks/{kind}` | 401 | ✓ | ✓ |
 //! | `GET /metrics` (the token's tenant's plugins, Prometheus text; [`super::metrics`]) | 401 | 403 | ✓ |
 
@@ -38,6 +38,10 @@ pub fn router(service: Service, max_body: usize) -> Router {
         .route(
             "/api/v1/plugins/{name}/config",
             get(get_config).put(put_config),
+        )
+        .route(
+            "/api/v1/plugins/{name}/tools",
+            get(get_tools).put(put_tools),
         )
         .route("/api/v1/plugins/{name}/health", get(health))
         .route("/api/v1/plugins/{name}/reset", post(reset))
@@ -227,6 +231,44 @@ async fn put_config(
     let config = read_json(body, api.max_body).await?;
     let params = json!({"plugin": name, "tenant": holder.tenant, "config": config});
     run(&api, "plugin/config/set", params).await
+}
+
+async fn get_tools(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    on_plugin(&api, &headers, &query, "plugin/tools/get", name).await
+}
+
+/// `PUT …/tools` with `{"allow": […], "deny": […]}`: the tenant's view of the tools.
+async fn put_tools(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<Value>, ApiError> {
+    let holder = authorize(&api, &headers, &query, true).await?;
+    let body = read_json(body, api.max_body).await?;
+    let shaped = body
+        .as_object()
+        .is_some_and(|o| o.keys().all(|k| k == "allow" || k == "deny"));
+    if !shaped {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            r#"the body must be {"allow": ["add", "sub*"], "deny": ["rm*"]} (both optional)"#,
+        ));
+    }
+    let params = json!({
+        "plugin": name,
+        "tenant": holder.tenant,
+        "allow": field(&body, "allow", json!([])),
+        "deny": field(&body, "deny", json!([])),
+    });
+    run(&api, "plugin/tools/set", params).await
 }
 
 async fn health(

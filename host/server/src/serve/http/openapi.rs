@@ -56,6 +56,8 @@ pub(super) fn document() -> Value {
         "arguments": {"type": "object"}, "session": {"type": "string"}}});
     let hook_body = json!({"type": "object", "properties": {
         "payload": {}, "session": {"type": "string"}}});
+    let patterns = json!({"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 128}, "maxItems": 256});
+    let tools_body = json!({"type": "object", "properties": {"allow": patterns, "deny": patterns}, "additionalProperties": false});
     let enable_body = json!({"type": "object", "properties": {"config": {"type": "object"}}});
     json!({
         "openapi": "3.1.0",
@@ -71,6 +73,10 @@ pub(super) fn document() -> Value {
             "/api/v1/plugins/{name}/config": {
                 "get": operation("The tenant's configuration of a plugin", "admin", None, &["name"]),
                 "put": operation("Replace the tenant's configuration of a plugin", "admin", Some(object), &["name"])
+            },
+            "/api/v1/plugins/{name}/tools": {
+                "get": operation("Which of the plugin's tools the tenant sees and may call", "admin", None, &["name"]),
+                "put": operation("Restrict the tenant's view of the plugin's tools (allow and deny patterns, `*` matches any run)", "admin", Some(tools_body), &["name"])
             },
             "/api/v1/plugins/{name}/health": {"get": operation("Poll a plugin's health", "admin", None, &["name"])},
             "/api/v1/plugins/{name}/reset": {"post": operation("Restart a plugin for the tenant with its stored configuration, clearing a failing mark", "admin", None, &["name"])},
