@@ -211,6 +211,10 @@ pub struct LoadOptions {
     /// Whether instances live across calls. A plugin folder's manifest may ask for
     /// `fresh`; the stricter of the two applies.
     pub isolation: Isolation,
+    /// Whether the plugin keeps usage counters (calls, failures, latency, fuel, memory:
+    /// [`Plugin::usage`](crate::Plugin::usage)). On by default; off only to measure what
+    /// they cost (the benchmarks do).
+    pub usage: bool,
 }
 
 impl Default for LoadOptions {
@@ -224,6 +228,7 @@ impl Default for LoadOptions {
             failure_threshold: 5,
             failure_cooldown: std::time::Duration::from_secs(30),
             isolation: Isolation::Reuse,
+            usage: true,
         }
     }
 }

@@ -25,7 +25,7 @@ impl Plugin {
         arguments: &Value,
         context: &CallContext,
     ) -> Result<Value, CallError> {
-        let started = Instant::now();
+        let started = self.inner.counting.then(Instant::now);
         let span = self.call_span(tool, context);
         let result = self
             .call_tool_value(tool, arguments, context)
@@ -63,7 +63,7 @@ impl Plugin {
         arguments: &str,
         context: &CallContext,
     ) -> Result<Box<RawValue>, CallError> {
-        let started = Instant::now();
+        let started = self.inner.counting.then(Instant::now);
         let span = self.call_span(tool, context);
         let result = self
             .call_tool_text(tool, arguments, context)
@@ -160,7 +160,7 @@ impl Plugin {
         if !self.inner.subscriptions.contains(kind) {
             return Ok(HookOutcome::Pass);
         }
-        let started = Instant::now();
+        let started = self.inner.counting.then(Instant::now);
         let span = self.call_span(kind, context);
         let result = self
             .run_hook(kind, payload, context)
@@ -193,9 +193,11 @@ impl Plugin {
         &self,
         span: &tracing::Span,
         result: &Result<T, CallError>,
-        started: Instant,
+        started: Option<Instant>,
     ) {
-        self.inner.usage.record_call(result, started.elapsed());
+        if let Some(started) = started {
+            self.inner.usage.record_call(result, started.elapsed());
+        }
         if !span.is_disabled() {
             let outcome = result.as_ref().map_or_else(CallError::kind, |_| "ok");
             span.record("outcome", outcome);

@@ -77,6 +77,8 @@ impl Plugin {
     ) {
         if purpose == Purpose::Call {
             self.inner.condition.record(result);
+        }
+        if purpose == Purpose::Call && self.inner.counting {
             let instance = &lease.instance;
             let fuel = instance.fuel_used(&self.inner.limits);
             self.inner

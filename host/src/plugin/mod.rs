@@ -74,6 +74,8 @@ struct Inner {
     seed: RwLock<Option<Arc<[u8]>>>,
     condition: Condition,
     usage: usage::Usage,
+    /// Whether calls are counted in `usage` ([`crate::LoadOptions::usage`]).
+    counting: bool,
     _runtime: Runtime,
 }
 

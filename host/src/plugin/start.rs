@@ -180,6 +180,7 @@ impl Plugin {
             seed: RwLock::new(options.state.map(Arc::from)),
             condition: Condition::new(options.failure_threshold, options.failure_cooldown),
             usage: Default::default(),
+            counting: options.usage,
             _runtime: runtime,
         };
         let plugin = Plugin {

@@ -482,3 +482,33 @@ async fn the_review_refuses_limits_the_instance_pool_cannot_hold() {
     let review = airlock::folder::review(&fitted, calculator.path(), &policy).await;
     assert!(review.loads(), "{:?}", review.errors);
 }
+
+/// Usage counters are on by default and can be turned off (only to measure their cost):
+/// a trap counts as a `trap` with the fuel it burnt; with `usage: false` nothing is counted.
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_counts_a_trap_and_can_be_turned_off() {
+    let rt = runtime();
+    let ctx = CallContext::default();
+    let panic = json!({"text": "boom"});
+    let counted = rt
+        .load_file(guests::HOSTILE, LoadOptions::default())
+        .await
+        .unwrap();
+    let _ = counted.call_tool("panic", &panic, &ctx).await;
+    let usage = counted.usage();
+    assert_eq!((usage.calls, usage.errors.clone()), (1, vec![("trap", 1)]));
+    assert!(
+        usage.fuel_total > 0,
+        "a trapped call's fuel is counted: {usage:?}"
+    );
+    let options = LoadOptions {
+        usage: false,
+        ..LoadOptions::default()
+    };
+    let uncounted = rt.load_file(guests::HOSTILE, options).await.unwrap();
+    let _ = uncounted.call_tool("panic", &panic, &ctx).await;
+    assert_eq!(
+        (uncounted.usage().calls, uncounted.usage().fuel_total),
+        (0, 0)
+    );
+}
