@@ -316,7 +316,7 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
                     r.status,
                     Untrusted(&r.message),
                     health.usage.calls,
-                    health.usage.errors.iter().map(|(_, n)| n).sum::<u64>(),
+                    health.usage.errors.values().sum::<u64>(),
                     health.usage.latency_ms,
                     health.usage.fuel_per_call,
                     health.usage.memory_mb,

@@ -4,6 +4,7 @@
 //! and metrics scrapes. One per loaded [`super::Plugin`], so per tenant under the registry,
 //! and started afresh by a reload (the registry counts reloads itself).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -147,7 +148,7 @@ pub struct UsageReport {
     /// included.
     pub calls: u64,
     /// Failed calls by [`CallError::kind`]; kinds that never happened are left out.
-    pub errors: Vec<(&'static str, u64)>,
+    pub errors: BTreeMap<&'static str, u64>,
     /// Mean call latency, in milliseconds.
     pub latency_ms: f64,
     /// Median and 99th percentile, in milliseconds, as the upper bound of the histogram
@@ -192,7 +193,7 @@ mod tests {
         usage.record_resources(3_000, 131_072);
         let report = usage.report(2, 1);
         assert_eq!(report.calls, 3);
-        assert_eq!(report.errors, vec![("busy", 1)]);
+        assert_eq!(report.errors, BTreeMap::from([("busy", 1)]));
         assert_eq!(report.latency_buckets[0], 1, "80 µs ≤ 100 µs");
         assert_eq!(report.latency_buckets[3], 1, "900 µs ≤ 1 ms");
         assert_eq!(report.latency_buckets[LATENCY_BUCKETS_US.len()], 1, "20 s");

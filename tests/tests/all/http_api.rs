@@ -488,6 +488,22 @@ async fn metrics_are_prometheus_text_counting_every_call() {
     let trap = [("plugin", "hostile"), ("kind", "trap")];
     assert_eq!(value("airlock_call_errors_total", &trap), 1.0);
     assert_eq!(value("airlock_reloads_total", &calculator), 0.0);
+    // The health report carries the same usage, with App Factory's field names.
+    let health = request(
+        server.address,
+        "GET",
+        "/api/v1/plugins/calculator/health",
+        &headers,
+        b"",
+    )
+    .await
+    .json();
+    let usage = &health["usage"];
+    assert_eq!(usage["calls"], 4, "{health}");
+    assert!(usage["latency_ms"].as_f64().unwrap() > 0.0, "{health}");
+    assert!(usage["memory_mb"].as_f64().unwrap() > 0.0, "{health}");
+    assert_eq!(usage["errors"], json!({"bad-arguments": 1}), "{health}");
+
     // Bounded labels: nothing but these names, never a call's own values.
     for sample in &samples {
         for label in sample.labels.keys() {

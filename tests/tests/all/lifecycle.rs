@@ -306,7 +306,7 @@ async fn health_is_polled_through_the_registry(db: &str) {
     }
     let usage = registry.health("acme", "calculator").await.unwrap().usage;
     assert_eq!(usage.calls, 2);
-    assert_eq!(usage.errors, vec![("bad-arguments", 1)]);
+    assert_eq!(usage.errors, [("bad-arguments", 1)].into());
     assert!(usage.latency_ms > 0.0 && usage.latency_p99_ms >= usage.latency_p50_ms);
     assert!(
         usage.fuel_total > 0 && usage.fuel_total == usage.fuel_last,
@@ -496,7 +496,10 @@ async fn usage_counts_a_trap_and_can_be_turned_off() {
         .unwrap();
     let _ = counted.call_tool("panic", &panic, &ctx).await;
     let usage = counted.usage();
-    assert_eq!((usage.calls, usage.errors.clone()), (1, vec![("trap", 1)]));
+    assert_eq!(
+        (usage.calls, usage.errors.clone()),
+        (1, [("trap", 1)].into())
+    );
     assert!(
         usage.fuel_total > 0,
         "a trapped call's fuel is counted: {usage:?}"
