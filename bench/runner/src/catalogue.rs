@@ -56,6 +56,10 @@ ids! {
     AirlockJson10k = "airlock_json_10k",
     AirlockJson100k = "airlock_json_100k",
     AirlockBoundsChecked96 = "airlock_bounds_checked_96",
+    UsageOn96 = "usage_on_96",
+    UsageOff96 = "usage_off_96",
+    UsageOn10k = "usage_on_10k",
+    UsageOff10k = "usage_off_10k",
     Extism96 = "extism_96",
     Extism1k = "extism_1k",
     Extism10k = "extism_10k",
@@ -107,6 +111,9 @@ pub enum Table {
     Compute,
     /// Calls per second with concurrent callers.
     Throughput,
+    /// Airlock's usage counters on vs off (issue #18), in pairs: an "on" row's `base` is
+    /// its "off" row.
+    Usage,
 }
 
 /// How a benchmark is shown in the report.
@@ -143,6 +150,13 @@ const fn callers(callers: &'static str, what: &'static str, one: Id) -> Row {
     row(Table::Throughput, what, callers, one, None)
 }
 
+/// The usage-counter pairs (issue #18), in report order: (input, counters on, counters off).
+pub fn usage_pairs() -> impl Iterator<Item = (&'static str, Id, Id)> {
+    rows(Table::Usage)
+        .filter(|(id, r)| r.base != *id)
+        .map(|(id, r)| (r.input, id, r.base))
+}
+
 /// The rows of `table`, in report order.
 pub fn rows(table: Table) -> impl Iterator<Item = (Id, Row)> {
     Id::ALL
@@ -154,7 +168,7 @@ pub fn rows(table: Table) -> impl Iterator<Item = (Id, Row)> {
 impl Id {
     /// How the report shows this benchmark.
     pub const fn row(self) -> Row {
-        use Table::{Compute, Fresh, Warm};
+        use Table::{Compute, Fresh, Usage, Warm};
         match self {
             Id::Native96 => row(
                 Warm,
@@ -296,6 +310,34 @@ impl Id {
                 "Airlock warm call, pool of cap-sized slots (`InstancePool::with_bounds_checks`: a bounds check per memory access, ~200 GiB of address space for the default 1000 instances instead of ~8 TiB; the fallback when 4 GiB slots cannot be reserved)",
                 "96 B",
                 Id::Raw96,
+                None,
+            ),
+            Id::UsageOn96 => row(
+                Usage,
+                "Airlock warm call, usage counters on (`LoadOptions::default()`)",
+                "96 B",
+                Id::UsageOff96,
+                None,
+            ),
+            Id::UsageOff96 => row(
+                Usage,
+                "Airlock warm call, usage counters off (`LoadOptions { usage: false, .. }`)",
+                "96 B",
+                Id::UsageOff96,
+                None,
+            ),
+            Id::UsageOn10k => row(
+                Usage,
+                "Airlock warm call, usage counters on",
+                "10 KiB",
+                Id::UsageOff10k,
+                None,
+            ),
+            Id::UsageOff10k => row(
+                Usage,
+                "Airlock warm call, usage counters off",
+                "10 KiB",
+                Id::UsageOff10k,
                 None,
             ),
             Id::Extism96 => row(

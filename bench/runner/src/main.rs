@@ -1,7 +1,8 @@
 //! `airlock-bench`: every count-vowels benchmark of issue #6 in one run, on one machine, with
 //! the same argument bytes: the raw wasmtime floor, Airlock, Extism, a persistent stdio
 //! JSON-RPC subprocess, a process per call and a native call; plus Airlock's throughput
-//! with 1, 2 and 8 concurrent callers. Writes the results into BENCHMARKS.md.
+//! with 1, 2 and 8 concurrent callers, and its warm call with its usage counters on and off
+//! (issue #18). Writes the results into BENCHMARKS.md.
 //!
 //! Normally run through `bench/run.sh`, which builds the components and peers and sets:
 //! `AIRLOCK_BENCH_COUNT_VOWELS`, `AIRLOCK_BENCH_CALCULATOR` (Airlock components),
@@ -112,6 +113,19 @@ fn check_text(what: &str, out: &str, expected: u64) -> Result<()> {
     let value: Value =
         serde_json::from_str(out).with_context(|| format!("{what} answered {out:?}"))?;
     check_count(what, &value, expected)
+}
+
+/// After one call each: the plugin with counters on counted it, the one with them off did
+/// not, so the usage rows compare what they claim to (not two plugins counting alike).
+fn check_usage(on: &airlock::Plugin, off: &airlock::Plugin) -> Result<()> {
+    let (on, off) = (on.usage(), off.usage());
+    if on.calls == 0 || on.fuel_total == 0 {
+        bail!("usage counters on counted nothing: {on:?}");
+    }
+    if off.calls != 0 || off.fuel_total != 0 || off.memory_peak_bytes != 0 {
+        bail!("usage counters off counted anyway: {off:?}");
+    }
+    Ok(())
 }
 
 fn main() -> Result<()> {
@@ -326,6 +340,16 @@ fn main() -> Result<()> {
     let air_eight = (0..8)
         .map(|_| load(&count_vowels, airlock::LoadOptions::default()))
         .collect::<Result<Vec<_>>>()?;
+    // Usage counters on vs off (issue #18): two plugins loaded alike but for
+    // `LoadOptions::usage`, neither shared with another row, so the pair differs in that alone.
+    let air_usage_on = load(&count_vowels, airlock::LoadOptions::default())?;
+    let air_usage_off = load(
+        &count_vowels,
+        airlock::LoadOptions {
+            usage: false,
+            ..Default::default()
+        },
+    )?;
     let air_limits = air_cv.limits().clone();
     let ctx = airlock::CallContext::default();
     for (p, v, c) in [
@@ -337,6 +361,11 @@ fn main() -> Result<()> {
         let out = rt.block_on(p.call_tool("count_vowels", v, &ctx))?;
         check_count("airlock", &out, c)?;
     }
+    for p in [&air_usage_on, &air_usage_off] {
+        let out = rt.block_on(p.call_tool("count_vowels", &value96, &ctx))?;
+        check_count("airlock usage", &out, count96)?;
+    }
+    check_usage(&air_usage_on, &air_usage_off)?;
     let raw_json = rt.block_on(air_cv.call_tool_json("count_vowels", &args96, &ctx))?;
     check_text("airlock json", raw_json.get(), count96)?;
     let out = rt.block_on(air_calc.call_tool("add", &value_add, &ctx))?;
@@ -658,6 +687,28 @@ fn main() -> Result<()> {
             Id::AirlockBoundsChecked96,
             1,
             airlock_warm("count_vowels", &air_checked, v96),
+        ),
+        // Each pair side by side in the list, so its two samples of a round are taken
+        // one right after the other.
+        Bench::new(
+            Id::UsageOn96,
+            1,
+            airlock_warm("count_vowels", &air_usage_on, v96),
+        ),
+        Bench::new(
+            Id::UsageOff96,
+            1,
+            airlock_warm("count_vowels", &air_usage_off, v96),
+        ),
+        Bench::new(
+            Id::UsageOn10k,
+            1,
+            airlock_warm("count_vowels", &air_usage_on, v10k),
+        ),
+        Bench::new(
+            Id::UsageOff10k,
+            1,
+            airlock_warm("count_vowels", &air_usage_off, v10k),
         ),
         Bench::new(
             Id::AirlockFresh96,

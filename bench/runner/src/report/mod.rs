@@ -255,6 +255,7 @@ impl Results {
         self.sizes_table(&mut out);
         out.push_str("\n**Warm calls** (time per call)\n\n");
         self.latency_table(&mut out, Table::Warm);
+        self.usage_table(&mut out);
         out.push_str("\n**A fresh instance per call**\n\n");
         self.latency_table(&mut out, Table::Fresh);
 
@@ -387,6 +388,48 @@ impl Results {
                 time(self.median(s.extism_fuel)),
                 ratio(self.ratio(s.extism_fuel, s.airlock).0),
                 ratio(self.ratio(s.extism, s.airlock).0),
+            );
+        }
+    }
+
+    /// Usage counters on vs off (issue #18): each "on" row with its ratio to the "off" row
+    /// of its size, from the medians and round by round (both rows sampled in every round,
+    /// one right after the other, so the paired band is the sharper reading).
+    fn usage_table(&self, out: &mut String) {
+        if !catalogue::usage_pairs().any(|(_, on, _)| self.stats.contains_key(&on)) {
+            return;
+        }
+        out.push_str(
+            "\n**Usage counters on vs off** (issue #18): warm count-vowels (`call_tool`), two \
+             plugins loaded alike but for `LoadOptions::usage`, their rows interleaved. With \
+             the counters on, each call reads the clock at its start and end, reads its \
+             instance's fuel and memory size, and adds to a few relaxed atomics (calls, a \
+             latency bucket and total, fuel, peak memory); off, none of that.\n\n\
+             | what | input | median | p25 – p75 | on ÷ off | round by round (p25 – p75) |\n\
+             |---|---|---:|---:|---:|---:|\n",
+        );
+        for (id, r) in catalogue::rows(Table::Usage) {
+            let Some(s) = self.stats.get(&id) else {
+                continue;
+            };
+            // Only an "on" row has a ratio: an "off" row is its own base.
+            let (vs, band) = if r.base == id {
+                (String::new(), String::new())
+            } else {
+                let (m, p) = self.ratio(id, r.base);
+                let band = p.map_or(String::new(), |p| {
+                    format!("{} – {}", ratio(p.p25), ratio(p.p75))
+                });
+                (ratio(m), band)
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} – {} | {vs} | {band} |",
+                r.what,
+                r.input,
+                time(s.median),
+                time(s.p25),
+                time(s.p75),
             );
         }
     }

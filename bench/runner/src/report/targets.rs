@@ -1,11 +1,12 @@
 //! The report's targets table: each performance target (issue #21's, which replaced most of
-//! issue #6's), whether this run meets it, how sure that is (the round-by-round band) and
-//! whether this machine could meet it at all (the ceiling).
+//! issue #6's, and issue #18's for the usage counters), whether this run meets it, how sure
+//! that is (the round-by-round band) and whether this machine could meet it at all (the
+//! ceiling).
 
 use std::fmt::Write as _;
 
 use super::{Results, ratio};
-use crate::catalogue::Id;
+use crate::catalogue::{self, Id};
 
 /// `numerator ÷ denominator` of the medians, held against `goal`.
 struct Target {
@@ -88,6 +89,18 @@ impl Results {
                 goal,
                 true,
                 Some((extism, s.floor)),
+            ));
+        }
+        // Issue #18: what the per-plugin usage counters cost a warm call.
+        for (input, on, off) in catalogue::usage_pairs() {
+            all.push(target(
+                format!(
+                    "usage counters cost ≤ 1.03× (issue #18), warm count-vowels {input}: on ÷ off"
+                ),
+                (on, off),
+                1.03,
+                false,
+                None,
             ));
         }
         all.extend([
