@@ -633,8 +633,23 @@ async fn a_tenants_tool_filter_is_set_and_enforced_by_every_front_end() {
             json!({"name": "calculator.subtract", "arguments": {"a": 3, "b": 1}}),
         )
         .await;
+    let missing = s
+        .call(
+            4,
+            "tools/call",
+            json!({"name": "calculator.nothing", "arguments": {"a": 3, "b": 1}}),
+        )
+        .await;
+    // Exactly as unknown: the same error, so a tenant cannot probe for hidden names.
+    assert_eq!(
+        hidden["error"]["code"], missing["error"]["code"],
+        "{hidden} {missing}"
+    );
     assert!(
-        hidden.get("error").is_some() || hidden["result"]["isError"] == true,
+        hidden["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Unknown tool"),
         "{hidden}"
     );
 
@@ -675,9 +690,10 @@ async fn a_tenants_tool_filter_is_set_and_enforced_by_every_front_end() {
         (json!([]), json!(["a*"]))
     );
 
-    // Stored: a restarted process sees the same filter.
+    // Stored: another process sees the same filter, also when it starts the plugin by a
+    // reset rather than a restore.
     let again = airlock_tests::registry(&f.state);
-    again.restore().await.unwrap();
+    again.reset("acme", "calculator").await.unwrap();
     let restored: Vec<String> = again
         .catalog("acme")
         .entries()

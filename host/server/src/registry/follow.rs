@@ -23,11 +23,13 @@ pub const FOLLOW_EVERY: Duration = super::store::sqlite::POLL_EVERY;
 /// Applies other processes' registry changes, until dropped.
 pub struct Follower {
     task: tokio::task::JoinHandle<()>,
+    tokens: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for Follower {
     fn drop(&mut self) {
         self.task.abort();
+        self.tokens.abort();
     }
 }
 
@@ -51,8 +53,12 @@ impl Registry {
                 .installed
                 .insert(installed.name.clone(), installed);
         }
+        let tokens = tokio::spawn(forget_tokens_on_change(
+            Arc::downgrade(self),
+            changes.seen.clone(),
+        ));
         let task = tokio::spawn(apply_changes(Arc::downgrade(self), changes));
-        Ok(Follower { task })
+        Ok(Follower { task, tokens })
     }
 
     /// Brings what this process serves in line with the database: every registration
@@ -98,6 +104,9 @@ impl Registry {
             self.stop(tenant, plugin).await;
             return;
         }
+        // The tenant's view of the tools changes at once, whether or not the restart
+        // below succeeds.
+        self.set_live_tools(tenant, plugin, registration.tools.clone());
         match self.start_registered(registration).await {
             Ok(started) => {
                 let to = started.metadata().version.to_string();
@@ -174,8 +183,38 @@ impl Registry {
             .insert(key(tenant, plugin), generation);
     }
 
+    /// After this process's own write, which turned generation `previous` into
+    /// `generation`: recorded when nothing else wrote in between. Otherwise another
+    /// process's change is folded into `generation`, so it is left unrecorded, and the
+    /// follower's next sync serves the stored row, both changes included.
+    pub(super) fn record_own(&self, tenant: &str, plugin: &str, previous: i64, generation: i64) {
+        if generation == previous + 1 {
+            self.record(tenant, plugin, generation);
+        } else {
+            tracing::debug!(
+                tenant,
+                plugin,
+                "another process wrote this registration meanwhile: the follower applies it"
+            );
+        }
+    }
+
     fn applied(&self) -> std::sync::MutexGuard<'_, Applied> {
         self.applied.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Forgets the checked tokens the moment `seen` moves: a revocation must not wait for a sync
+/// (which may wait on a reload, a pull, a compile) to take effect.
+async fn forget_tokens_on_change(
+    registry: Weak<Registry>,
+    mut seen: tokio::sync::watch::Receiver<u64>,
+) {
+    while seen.changed().await.is_ok() {
+        match registry.upgrade() {
+            Some(registry) => registry.forget_tokens(),
+            None => return,
+        }
     }
 }
 

@@ -286,6 +286,13 @@ impl Registry {
             source_ref: format!("{source}@{digest}"),
             reason,
         };
+        // Pulled before (by an earlier restart): the store is content-addressed and every
+        // load checks the folder's signature again, so the copy is reused.
+        let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+        let stored = self.artifacts.join(&installed.name).join(hex);
+        if stored.is_dir() {
+            return Ok(stored);
+        }
         let pinned = source
             .parse::<OciRef>()
             .map_err(|e| failed(e.to_string()))?

@@ -57,7 +57,8 @@ impl Registry {
                 .map(|p| p.metadata().version.to_string())
                 .or_else(|| Some(registration.version.clone()));
             let config = registration.config;
-            let swapped = self.swap(tenant, name, &dir, config.clone(), None).await;
+            let tools = Some(registration.tools.clone());
+            let swapped = self.swap(tenant, name, &dir, config.clone(), tools).await;
             let outcome = match swapped {
                 Ok(plugin) => {
                     let to = plugin.metadata().version.to_string();
@@ -66,7 +67,7 @@ impl Registry {
                         .set_config(tenant, name, &to, &config, true)
                         .await?;
                     if let Some(generation) = generation {
-                        self.record(tenant, name, generation);
+                        self.record_own(tenant, name, registration.generation, generation);
                     }
                     self.emit(RegistryEvent::Reloaded {
                         tenant: tenant.into(),

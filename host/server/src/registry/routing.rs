@@ -62,17 +62,22 @@ impl Registry {
         };
         let (plugin_name, tool) = name.split_once('.').ok_or_else(unknown)?;
         loop {
-            // A tool the tenant's filter hides is as unknown as one that does not exist.
-            let live = self.live_map().get(&key(tenant, plugin_name)).cloned();
-            let plugin = live
-                .filter(|l| l.tools.permits(tool))
-                .map(|l| l.plugin.clone())
+            let plugin = self
+                .offering(tenant, plugin_name, tool)
                 .ok_or_else(unknown)?;
             match plugin.call_tool(tool, arguments, context).await {
                 Err(CallError::ShutDown { .. }) if self.replaced(tenant, &plugin) => continue,
                 result => return result,
             }
         }
+    }
+
+    /// `plugin_name` when it runs for `tenant`, has `tool` and the tenant's filter shows it:
+    /// a hidden tool is as unknown as one that does not exist, in every front end.
+    pub fn offering(&self, tenant: &str, plugin_name: &str, tool: &str) -> Option<Plugin> {
+        let live = self.live_map().get(&key(tenant, plugin_name)).cloned()?;
+        let exists = live.plugin.tools().iter().any(|t| t.name == tool);
+        (exists && live.tools.permits(tool)).then(|| live.plugin.clone())
     }
 
     /// True when `plugin` is no longer the live version for `tenant` but another one is.
@@ -113,15 +118,24 @@ impl Registry {
         let plugin = match self.plugin(tenant, name) {
             Some(plugin) => plugin,
             None => {
-                let registration = self.registration(tenant, name).await?;
-                if !registration.enabled {
-                    return Err(RegistryError::NotEnabled {
-                        tenant: tenant.into(),
-                        plugin: name.into(),
-                    });
-                }
+                // Read under the change lock: a disable landing meanwhile (here, or applied
+                // by the follower) must not be undone by starting what it stopped.
                 let _changes = self.changes.lock().await;
-                self.start_registered(&registration).await?
+                match self.plugin(tenant, name) {
+                    Some(plugin) => plugin,
+                    None => {
+                        let registration = self.registration(tenant, name).await?;
+                        if !registration.enabled {
+                            return Err(RegistryError::NotEnabled {
+                                tenant: tenant.into(),
+                                plugin: name.into(),
+                            });
+                        }
+                        let plugin = self.start_registered(&registration).await?;
+                        self.record(tenant, name, registration.generation);
+                        plugin
+                    }
+                }
             }
         };
         let (report, error) = match plugin.health().await {

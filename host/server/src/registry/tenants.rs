@@ -32,7 +32,10 @@ impl Registry {
         let version = plugin.metadata().version.to_string();
         let written = self.store.enable(tenant, name, &version, &config).await;
         match written {
-            Ok(generation) => self.record(tenant, name, generation),
+            Ok(generation) => {
+                let previous = stored.as_ref().map_or(0, |r| r.generation);
+                self.record_own(tenant, name, previous, generation);
+            }
             Err(e) => {
                 let previous = stored.filter(|r| r.enabled).map(|r| r.config);
                 self.undo_swap(tenant, name, &dir, previous).await;
@@ -52,6 +55,7 @@ impl Registry {
     /// then its instances are shut down.
     pub async fn disable(&self, tenant: &str, name: &str) -> Result<(), RegistryError> {
         let _changes = self.changes.lock().await;
+        let previous = self.stored(tenant, name).await?.map_or(0, |r| r.generation);
         let dependents = self.store.dependents(tenant, name).await?;
         if !dependents.is_empty() {
             return Err(RegistryError::DependedOn {
@@ -66,7 +70,7 @@ impl Registry {
             tenant: tenant.into(),
             plugin: name.into(),
         })?;
-        self.record(tenant, name, generation);
+        self.record_own(tenant, name, previous, generation);
         let live = self.live_map_mut().remove(&key(tenant, name));
         if let Some(live) = live {
             live.plugin.shutdown().await;
@@ -107,7 +111,8 @@ impl Registry {
         let dir = self.installed_dir(name).await?;
         let version = match registration.enabled {
             true => {
-                let plugin = self.swap(tenant, name, &dir, config.clone(), None).await?;
+                let tools = Some(registration.tools.clone());
+                let plugin = self.swap(tenant, name, &dir, config.clone(), tools).await?;
                 plugin.metadata().version.to_string()
             }
             false => {
@@ -125,7 +130,7 @@ impl Registry {
         match written {
             Ok(generation) => {
                 if let Some(generation) = generation {
-                    self.record(tenant, name, generation);
+                    self.record_own(tenant, name, registration.generation, generation);
                 }
                 Ok(())
             }
@@ -167,27 +172,35 @@ impl Registry {
                 reason,
             })?;
         let _changes = self.changes.lock().await;
+        let previous = self.registration(tenant, name).await?.generation;
         let text = serde_json::to_string(&tools).unwrap_or_else(|_| "{}".into());
         let generation = self.store.set_tools(tenant, name, &text).await?;
         let generation = generation.ok_or_else(|| RegistryError::NotEnabled {
             tenant: tenant.into(),
             plugin: name.into(),
         })?;
-        self.record(tenant, name, generation);
+        self.record_own(tenant, name, previous, generation);
+        self.set_live_tools(tenant, name, tools);
+        self.emit(RegistryEvent::ToolsChanged {
+            tenant: tenant.into(),
+            plugin: name.into(),
+        });
+        Ok(())
+    }
+
+    /// Shows `tenant` `tools` of the running `name` from now on (nothing when it does not
+    /// run here): one write of the live map, so no call sees a mix.
+    pub(super) fn set_live_tools(&self, tenant: &str, name: &str, tools: airlock::ToolFilter) {
         let mut live = self.live_map_mut();
-        if let Some(current) = live.get_mut(&key(tenant, name)) {
+        if let Some(current) = live.get_mut(&key(tenant, name))
+            && current.tools != tools
+        {
             *current = std::sync::Arc::new(super::Live {
                 plugin: current.plugin.clone(),
                 priority: current.priority,
                 tools,
             });
         }
-        drop(live);
-        self.emit(RegistryEvent::ToolsChanged {
-            tenant: tenant.into(),
-            plugin: name.into(),
-        });
-        Ok(())
     }
 
     /// Resets `tenant`'s `name`: restarts it with its stored configuration (state carried

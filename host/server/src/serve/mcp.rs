@@ -157,11 +157,10 @@ impl McpServer {
             Value::Object(_) => params["arguments"].clone(),
             _ => return Err(RpcError::invalid_params("`arguments` must be an object")),
         };
-        // Look the tool up on its plugin: building the whole catalog per call is hot-path waste.
+        // Look the tool up on its plugin (building the whole catalog per call is hot-path
+        // waste), through the tenant's filter: a hidden tool answers as an unknown one.
         let known = name.split_once('.').is_some_and(|(plugin, tool)| {
-            self.registry
-                .plugin(&self.tenant, plugin)
-                .is_some_and(|p| p.tools().iter().any(|t| t.name == tool))
+            self.registry.offering(&self.tenant, plugin, tool).is_some()
         });
         if !known {
             return Err(RpcError::invalid_params(format!("Unknown tool: {name}")));

@@ -243,19 +243,35 @@ pub fn is_postgres(location: &str) -> bool {
 }
 
 /// A registry location as errors, logs and `airlock config show` print it: a URL's
-/// password (if any) replaced by `***`; a file path as it is.
+/// password, in the user information or as a `password=` parameter, replaced by `***`; a
+/// file path as it is. The user information ends at the last `@` before the query, as
+/// URL parsers read it (so a password may hold a `/`).
 pub fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    let location = match before_query.rsplit_once('@') {
         Some((user, host)) => match user.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
-            None => url.to_string(),
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => before_query.to_string(),
         },
-        None => url.to_string(),
-    }
+        None => before_query.to_string(),
+    };
+    let query = query.map_or(String::new(), |query| {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        format!("?{}", pairs.join("&"))
+    });
+    format!("{scheme}://{location}{query}")
 }
 
 /// A stored tool filter; one that no longer parses (written by hand) lets nothing through,
@@ -293,5 +309,13 @@ mod tests {
             "postgresql://a:***@h/d?x=1"
         );
         assert_eq!(redacted("/var/lib/registry.db"), "/var/lib/registry.db");
+        assert_eq!(
+            redacted("postgres://app:pa/ss@db/airlock"),
+            "postgres://app:***@db/airlock"
+        );
+        assert_eq!(
+            redacted("postgres://app@db/airlock?sslmode=disable&password=s3cret"),
+            "postgres://app@db/airlock?sslmode=disable&password=***"
+        );
     }
 }

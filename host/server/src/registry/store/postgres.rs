@@ -94,8 +94,12 @@ impl PgStore {
         })?;
         config
             .connect_timeout(CONNECT_TIMEOUT)
+            // A connection that went silent (a half-open TCP connection) is noticed within
+            // about half a minute, not the kernel's default of eleven minutes.
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(10))
+            .keepalives_interval(Duration::from_secs(5))
+            .keepalives_retries(3)
             .application_name("airlock");
         let manager = Manager::from_config(
             config.clone(),

@@ -79,7 +79,15 @@ async fn authorize(
         .token_holder(secret.trim())
         .await
         // The database is out of reach (restarting): a load balancer may retry elsewhere.
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "registry", e.to_string()))?
+        // The details (which name the database) go to the log, not to the client.
+        .map_err(|e| {
+            tracing::warn!("a token could not be checked: {e}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "registry",
+                "the registry database is unavailable; retry shortly",
+            )
+        })?
         .ok_or_else(|| unauthorized("the token is not valid"))?;
     if admin_only && holder.role != Role::Admin {
         return Err(ApiError::new(

@@ -119,7 +119,12 @@ async fn require_token(
             ),
         ),
         Ok(None) => refuse(StatusCode::UNAUTHORIZED, "the token is not valid".into()),
-        Err(e) => refuse(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => {
+            // The details (which name the database) go to the log, not to the client.
+            tracing::warn!("a token could not be checked: {e}");
+            let why = "the registry database is unavailable; retry shortly";
+            refuse(StatusCode::SERVICE_UNAVAILABLE, why.into())
+        }
     }
 }
 

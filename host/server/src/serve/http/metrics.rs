@@ -117,11 +117,14 @@ impl Collector for Samples {
         )?;
         for sample in &self.0 {
             let buckets = with_bounds(&sample.usage.latency_buckets);
+            // The count from the buckets themselves: `calls` is read apart and may have
+            // moved meanwhile, and Prometheus wants `_count` equal to the +Inf bucket.
+            let count = sample.usage.latency_buckets.iter().sum();
             latency
                 .encode_family(&sample.labels)?
                 .encode_histogram::<NoLabelSet>(
                     sample.usage.latency_total_us as f64 / 1e6,
-                    sample.usage.calls,
+                    count,
                     &buckets,
                     None,
                 )?;
