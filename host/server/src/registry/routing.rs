@@ -62,14 +62,35 @@ impl Registry {
         };
         let (plugin_name, tool) = name.split_once('.').ok_or_else(unknown)?;
         loop {
-            let plugin = self
-                .offering(tenant, plugin_name, tool)
-                .ok_or_else(unknown)?;
+            let Some(plugin) = self.offering(tenant, plugin_name, tool) else {
+                return Err(self
+                    .unknown_tool(tenant, plugin_name, tool)
+                    .unwrap_or_else(unknown));
+            };
             match plugin.call_tool(tool, arguments, context).await {
                 Err(CallError::ShutDown { .. }) if self.replaced(tenant, &plugin) => continue,
                 result => return result,
             }
         }
+    }
+
+    /// The error for `tool`, which `plugin_name` (running for `tenant`) does not offer: the
+    /// tools it does offer the tenant, by their own names, as the plugin itself would list
+    /// them, hidden ones left out. `None` when the plugin does not run for the tenant.
+    fn unknown_tool(&self, tenant: &str, plugin_name: &str, tool: &str) -> Option<CallError> {
+        let live = self.live_map().get(&key(tenant, plugin_name)).cloned()?;
+        let available = live
+            .plugin
+            .tools()
+            .iter()
+            .filter(|t| live.tools.permits(&t.name))
+            .map(|t| t.name.clone())
+            .collect();
+        Some(CallError::UnknownTool {
+            plugin: plugin_name.to_string(),
+            tool: tool.to_string(),
+            available,
+        })
     }
 
     /// `plugin_name` when it runs for `tenant`, has `tool` and the tenant's filter shows it:
