@@ -25,14 +25,8 @@ impl Plugin {
         arguments: &Value,
         context: &CallContext,
     ) -> Result<Value, CallError> {
-        let started = self.inner.counting.then(Instant::now);
-        let span = self.call_span(tool, context);
-        let result = self
-            .call_tool_value(tool, arguments, context)
-            .instrument(span.clone())
-            .await;
-        self.finish_call(&span, &result, started);
-        result
+        let call = self.call_tool_value(tool, arguments, context);
+        self.counted(tool, context, call).await
     }
 
     async fn call_tool_value(
@@ -63,14 +57,8 @@ impl Plugin {
         arguments: &str,
         context: &CallContext,
     ) -> Result<Box<RawValue>, CallError> {
-        let started = self.inner.counting.then(Instant::now);
-        let span = self.call_span(tool, context);
-        let result = self
-            .call_tool_text(tool, arguments, context)
-            .instrument(span.clone())
-            .await;
-        self.finish_call(&span, &result, started);
-        result
+        let call = self.call_tool_text(tool, arguments, context);
+        self.counted(tool, context, call).await
     }
 
     async fn call_tool_text(
@@ -160,22 +148,23 @@ impl Plugin {
         if !self.inner.subscriptions.contains(kind) {
             return Ok(HookOutcome::Pass);
         }
-        let started = self.inner.counting.then(Instant::now);
-        let span = self.call_span(kind, context);
-        let result = self
-            .run_hook(kind, payload, context)
-            .instrument(span.clone())
-            .await;
-        self.finish_call(&span, &result, started);
-        result
+        let call = self.run_hook(kind, payload, context);
+        self.counted(kind, context, call).await
     }
 
-    /// The span a call runs in: at debug level, so a host at the default level pays only
-    /// a disabled callsite's check per call. `call_id` and `fuel` are recorded from inside
-    /// the call (the instance knows them), `outcome` when it ends; plugin log lines emitted
-    /// during the call are the span's events.
-    fn call_span(&self, tool: impl std::fmt::Display, context: &CallContext) -> tracing::Span {
-        tracing::debug_span!(
+    /// Runs `call`, one tool call or hook dispatch, in its span and counts it in the
+    /// plugin's usage. The span is at debug level, so a host at the default level pays only
+    /// a disabled callsite's check per call; `call_id` and `fuel` are recorded from inside
+    /// the call (the instance knows them), `outcome` (`ok`, or the error's kind) when it
+    /// ends; the plugin's log lines emitted meanwhile are the span's events.
+    async fn counted<T>(
+        &self,
+        tool: impl std::fmt::Display,
+        context: &CallContext,
+        call: impl Future<Output = Result<T, CallError>>,
+    ) -> Result<T, CallError> {
+        let started = self.inner.counting.then(Instant::now);
+        let span = tracing::debug_span!(
             "call",
             plugin = %self.name(),
             tool = %tool,
@@ -184,24 +173,16 @@ impl Plugin {
             call_id = tracing::field::Empty,
             outcome = tracing::field::Empty,
             fuel = tracing::field::Empty,
-        )
-    }
-
-    /// Counts a finished call in the plugin's usage and closes its span with its outcome
-    /// (`ok`, or the error's kind).
-    fn finish_call<T>(
-        &self,
-        span: &tracing::Span,
-        result: &Result<T, CallError>,
-        started: Option<Instant>,
-    ) {
+        );
+        let result = call.instrument(span.clone()).await;
         if let Some(started) = started {
-            self.inner.usage.record_call(result, started.elapsed());
+            self.inner.usage.record_call(&result, started.elapsed());
         }
         if !span.is_disabled() {
             let outcome = result.as_ref().map_or_else(CallError::kind, |_| "ok");
             span.record("outcome", outcome);
         }
+        result
     }
 
     async fn run_hook(

@@ -485,41 +485,47 @@ fn data_version(connection: &Connection) -> rusqlite::Result<i64> {
 /// Migration 2: databases made before plugins came from registries lack the `source` and
 /// `source_digest` columns of `installed`; add them (NULL: a local folder).
 fn add_source_columns(connection: &Connection) -> rusqlite::Result<()> {
-    if !has_column(connection, "installed", "source")? {
-        connection.execute_batch(
-            "ALTER TABLE installed ADD COLUMN source TEXT;
-             ALTER TABLE installed ADD COLUMN source_digest TEXT;",
-        )?;
-    }
-    Ok(())
+    add_missing(
+        connection,
+        ("installed", "source"),
+        "ALTER TABLE installed ADD COLUMN source TEXT;
+         ALTER TABLE installed ADD COLUMN source_digest TEXT;",
+    )
 }
 
 /// Migration 3: databases made before registry changes were followed across processes
 /// lack the `generation` column of `registrations`; add it (0 for every existing row).
 fn add_generation_column(connection: &Connection) -> rusqlite::Result<()> {
-    if !has_column(connection, "registrations", "generation")? {
-        connection.execute_batch(
-            "ALTER TABLE registrations ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;",
-        )?;
-    }
-    Ok(())
+    add_missing(
+        connection,
+        ("registrations", "generation"),
+        "ALTER TABLE registrations ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;",
+    )
 }
 
 /// Migration 4: per-tenant tool filters (issue #18); `{}` lets every tool through.
 fn add_tools_column(connection: &Connection) -> rusqlite::Result<()> {
-    if !has_column(connection, "registrations", "tools")? {
-        connection.execute_batch(
-            "ALTER TABLE registrations ADD COLUMN tools TEXT NOT NULL DEFAULT '{}';",
-        )?;
-    }
-    Ok(())
+    add_missing(
+        connection,
+        ("registrations", "tools"),
+        "ALTER TABLE registrations ADD COLUMN tools TEXT NOT NULL DEFAULT '{}';",
+    )
 }
 
-fn has_column(connection: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+/// Runs `sql` unless `table` already has `column`: databases made before versioned
+/// migrations may have some of the later columns already.
+fn add_missing(
+    connection: &Connection,
+    (table, column): (&str, &str),
+    sql: &str,
+) -> rusqlite::Result<()> {
     let count: i64 = connection.query_row(
         "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
         [table, column],
         |row| row.get(0),
     )?;
-    Ok(count > 0)
+    match count {
+        0 => connection.execute_batch(sql),
+        _ => Ok(()),
+    }
 }
