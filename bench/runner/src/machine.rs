@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+pub use airlock_bench_common::procfs::{machine_ticks, process_ticks};
+
 /// CPU time in clock ticks: (busy, total) of the whole machine and this process's own
 /// (itself plus the children it waited for).
 #[derive(Debug, Clone, Copy)]
@@ -20,27 +22,12 @@ impl CpuTicks {
 
     /// Also counts the CPU time of `children` (running subprocesses not yet waited for).
     pub fn with_children(children: &[u32]) -> CpuTicks {
-        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-        let fields: Vec<u64> = stat
-            .lines()
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .skip(1)
-            .filter_map(|f| f.parse().ok())
-            .collect();
-        // user nice system idle iowait irq softirq steal (guest time is inside user)
-        let total: u64 = fields.iter().take(8).sum();
-        let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+        let (busy, total) = machine_ticks();
         let own = std::iter::once("self".to_string())
             .chain(children.iter().map(|pid| pid.to_string()))
             .map(|pid| process_ticks(&pid))
             .sum();
-        CpuTicks {
-            busy: total - idle,
-            total,
-            own,
-        }
+        CpuTicks { busy, total, own }
     }
 
     /// Share of all CPUs busy since `earlier`: (everything, other processes).
@@ -50,21 +37,6 @@ impl CpuTicks {
         let own = self.own.saturating_sub(earlier.own) as f64;
         (busy / total, ((busy - own).max(0.0)) / total)
     }
-}
-
-/// utime + stime + cutime + cstime of `/proc/<pid>/stat`.
-pub fn process_ticks(pid: &str) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the 12th.
-    stat.rsplit_once(')')
-        .map(|(_, rest)| {
-            rest.split_whitespace()
-                .skip(11)
-                .take(4)
-                .filter_map(|f| f.parse::<u64>().ok())
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 /// Waits until other processes leave the machine mostly idle (under `max_busy` of all CPUs

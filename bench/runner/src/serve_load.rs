@@ -213,61 +213,17 @@ fn wrk(url: &str, script: &Path, clients: usize, each: Duration, server: u32) ->
     if !out.status.success() {
         bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
     }
-    let requests: u64 = field(&text, "requests in", |line| {
-        line.split_whitespace().next()?.parse().ok()
-    })?;
-    let per_sec: f64 = field(&text, "Requests/sec:", |line| {
-        line.split_whitespace().nth(1)?.parse().ok()
-    })?;
-    let percentile = |p: &str| {
-        field(&text, &format!(" {p}%"), |line| {
-            duration(line.split_whitespace().nth(1)?)
-        })
-    };
-    let non_2xx: u64 = field(&text, "Non-2xx", |line| {
-        line.split_whitespace().last()?.parse().ok()
-    })
-    .unwrap_or(0);
-    let socket_errors: u64 = field(&text, "Socket errors", |line| {
-        Some(
-            line.split(',')
-                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
-                .sum(),
-        )
-    })
-    .unwrap_or(0);
+    let report = airlock_bench_common::wrk::parse(&text)?;
     Ok(LoadRow {
         front: "MCP `tools/call`, streamable HTTP (`airlock mcp --http`, wrk)",
         clients,
-        requests,
-        per_sec,
-        p50: percentile("50")?,
-        p99: percentile("99")?,
-        failed: non_2xx + socket_errors,
-        cpu_per_call: per_call(ticks, requests),
+        requests: report.requests,
+        per_sec: report.per_sec,
+        p50: report.p50,
+        p99: report.p99,
+        failed: report.failed,
+        cpu_per_call: per_call(ticks, report.requests),
     })
-}
-
-/// The first line of wrk's report containing `marker`, read by `read`.
-fn field<T>(text: &str, marker: &str, read: impl Fn(&str) -> Option<T>) -> Result<T> {
-    text.lines()
-        .find(|line| line.contains(marker))
-        .and_then(|line| read(line.trim()))
-        .with_context(|| format!("no `{marker}` in wrk's report:\n{text}"))
-}
-
-/// wrk's `123.45us`, `1.23ms`, `2.00s`.
-fn duration(text: &str) -> Option<Duration> {
-    let (number, unit) = text.split_at(text.find(|c: char| c.is_ascii_alphabetic())?);
-    let n: f64 = number.parse().ok()?;
-    let seconds = match unit {
-        "us" => n / 1e6,
-        "ms" => n / 1e3,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return None,
-    };
-    Some(Duration::from_secs_f64(seconds))
 }
 
 /// CPU time per call from clock ticks (100 per second on Linux).

@@ -159,14 +159,11 @@ impl Drop for Host {
     }
 }
 
+pub use airlock_bench_common::procfs::machine_ticks;
+
 /// utime + stime + cutime + cstime of `/proc/<pid>/stat`, in clock ticks (100 a second).
 pub fn process_ticks(pid: u32) -> u64 {
-    stat_fields(pid).map_or(0, |fields| {
-        fields[11..15]
-            .iter()
-            .filter_map(|f| f.parse::<u64>().ok())
-            .sum()
-    })
+    airlock_bench_common::procfs::process_ticks(&pid.to_string())
 }
 
 /// The fields of `/proc/<pid>/stat` after the command name (the state is the first).
@@ -197,23 +194,6 @@ pub fn tree_ticks(pid: u32) -> u64 {
         }
     }
     ticks
-}
-
-/// (busy, total) clock ticks of the whole machine, from the first line of `/proc/stat`.
-pub fn machine_ticks() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let fields: Vec<u64> = stat
-        .lines()
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .skip(1)
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    // user nice system idle iowait irq softirq steal (guest time is inside user)
-    let total: u64 = fields.iter().take(8).sum();
-    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
-    (total - idle, total)
 }
 
 /// Waits until other processes leave the machine mostly idle (under `max_busy` of all CPUs
