@@ -28,6 +28,21 @@ if [ "$node_major" -lt 20 ]; then
 fi
 npm ci --prefix tests/mcp-clients --ignore-scripts --no-audit --no-fund --loglevel=error
 
+# --- Web console in a real browser (issue #18) -------------------------------------------
+# host/cli/tests/all/console.rs drives the console in Debian's headless Chromium through
+# playwright-core (pinned by tests/console/package-lock.json; no browser is downloaded).
+chromium="${AIRLOCK_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$chromium" ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -qq chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
+  else
+    echo "error: the console tests need Chromium: apt-get install -y chromium (or set AIRLOCK_CHROMIUM)" >&2
+    exit 1
+  fi
+fi
+npm ci --prefix tests/console --ignore-scripts --no-audit --no-fund --loglevel=error
+# --- end of the web console block ----------------------------------------------------------
+
 # --- Python and JavaScript plugin toolchains (issue #14) ---------------------------------
 # The Python/JS example and hostile plugins are built from source by the tests with the
 # pinned toolchains. A missing toolchain fails those tests with the install command;

@@ -472,6 +472,9 @@ pub struct AuditReport {
     pub imports: Vec<ImportUse>,
     pub capabilities: serde_json::Value,
     pub limits: serde_json::Value,
+    /// `{"schema": <the [config] JSON Schema or null>, "effective": <the configuration
+    /// `init` would get, defaults filled in, or null when it violates the schema>}`.
+    pub config: serde_json::Value,
     /// Grants a reviewer must look at twice: each names what it exposes and the policy line
     /// that allowed it (e.g. a file grant of `/proc` under `unsafe-host-paths = true`).
     pub warnings: Vec<String>,
@@ -507,6 +510,7 @@ impl From<&Review> for AuditReport {
                 "caps": {"fuel": r.caps.fuel, "deadline_ms": r.caps.deadline.map(|d| d.as_millis() as u64), "memory": r.caps.memory, "output": r.caps.output, "http_body": r.caps.http_body},
                 "effective": r.limits.as_ref().map(|l| json!({"fuel": l.fuel, "deadline_ms": l.deadline.as_millis() as u64, "memory": l.memory_bytes, "output": l.output_bytes, "http_body": l.http_body_bytes})),
             }),
+            config: json!({"schema": r.config_schema, "effective": r.config}),
             warnings: warnings(r),
             verdict: json!({
                 "loads": r.loads(),

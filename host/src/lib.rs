@@ -44,6 +44,7 @@ pub mod interface;
 mod isolation;
 pub mod limits;
 pub mod log_budget;
+pub mod log_tap;
 pub mod manifest;
 pub mod pipeline;
 pub mod plugin;

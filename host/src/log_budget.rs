@@ -8,6 +8,8 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::log_tap::{LogLevel, LogSource, LogTap};
+
 /// Most log records one call may produce.
 pub const LOG_RECORDS: usize = 1_000;
 /// Most bytes of log one call may produce, each record counted as its text plus
@@ -33,17 +35,20 @@ struct Spent {
 #[derive(Clone)]
 pub(crate) struct LogBudget {
     spent: Arc<Mutex<Spent>>,
+    /// The host application's copy of every admitted record, if it asked for one.
+    tap: Option<LogTap>,
 }
 
 impl LogBudget {
-    /// A budget whose records are tagged `plugin`.
-    pub(crate) fn new(plugin: Arc<str>) -> Self {
+    /// A budget whose records are tagged `plugin`, each admitted one also sent to `tap`.
+    pub(crate) fn new(plugin: Arc<str>, tap: Option<LogTap>) -> Self {
         let spent = Spent {
             plugin,
             ..Spent::default()
         };
         LogBudget {
             spent: Arc::new(Mutex::new(spent)),
+            tap,
         }
     }
 
@@ -51,9 +56,18 @@ impl LogBudget {
         self.spent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes room for one record of `text_bytes`: the name to tag it with, or `None` (and
-    /// the record counted as dropped) when the call's budget has no room left for it.
-    pub(crate) fn admit(&self, text_bytes: usize) -> Option<Arc<str>> {
+    /// Takes room for one record of (escaped) `text`: the name to tag it with, or `None`
+    /// (and the record counted as dropped) when the call's budget has no room left for it.
+    /// An admitted record also goes to the tap.
+    pub(crate) fn admit(&self, level: LogLevel, source: LogSource, text: &str) -> Option<Arc<str>> {
+        let admitted = self.take(text.len());
+        if let (Some(_), Some(tap)) = (&admitted, &self.tap) {
+            tap.send(level, source, text);
+        }
+        admitted
+    }
+
+    fn take(&self, text_bytes: usize) -> Option<Arc<str>> {
         let cost = text_bytes.saturating_add(RECORD_OVERHEAD);
         let mut spent = self.spent();
         let fits = spent.records < LOG_RECORDS && spent.bytes.saturating_add(cost) <= LOG_BYTES;
@@ -110,9 +124,9 @@ mod tests {
 
     #[test]
     fn counts_records_as_well_as_bytes() {
-        let budget = LogBudget::new("p".into());
+        let budget = LogBudget::new("p".into(), None);
         let admitted = (0..LOG_RECORDS * 3)
-            .filter(|_| budget.admit(0).is_some())
+            .filter(|_| budget.take(0).is_some())
             .count();
         assert_eq!(admitted, LOG_RECORDS);
         let spent = budget.spent.lock().unwrap();
@@ -121,24 +135,24 @@ mod tests {
 
     #[test]
     fn counts_bytes_and_starts_afresh_after_settling() {
-        let budget = LogBudget::new("p".into());
+        let budget = LogBudget::new("p".into(), None);
         let big = LOG_BYTES / 4;
-        let admitted = (0..10).filter(|_| budget.admit(big).is_some()).count();
+        let admitted = (0..10).filter(|_| budget.take(big).is_some()).count();
         assert_eq!(
             admitted, 3,
             "three records and their overhead fit, the fourth not"
         );
         budget.settle();
-        assert!(budget.admit(big).is_some());
+        assert!(budget.take(big).is_some());
     }
 
     #[test]
     fn a_relabelled_budget_tags_later_records_with_the_new_name() {
-        let budget = LogBudget::new("/plugins/p.wasm".into());
+        let budget = LogBudget::new("/plugins/p.wasm".into(), None);
         let shared = budget.clone();
-        assert_eq!(shared.admit(1).as_deref(), Some("/plugins/p.wasm"));
+        assert_eq!(shared.take(1).as_deref(), Some("/plugins/p.wasm"));
         budget.relabel("p".into());
-        assert_eq!(shared.admit(1).as_deref(), Some("p"));
+        assert_eq!(shared.take(1).as_deref(), Some("p"));
         budget.settle();
         assert_eq!(shared.label().as_ref(), "p", "settling keeps the name");
     }

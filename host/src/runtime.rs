@@ -215,6 +215,9 @@ pub struct LoadOptions {
     /// [`Plugin::usage`](crate::Plugin::usage)). On by default; off only to measure what
     /// they cost (the benchmarks do).
     pub usage: bool,
+    /// Where the host wants its own copy of the plugin's log records (a console's live
+    /// tail); `None` by default. See [`crate::log_tap`].
+    pub log_tap: Option<crate::log_tap::LogTap>,
 }
 
 impl Default for LoadOptions {
@@ -229,6 +232,7 @@ impl Default for LoadOptions {
             failure_cooldown: std::time::Duration::from_secs(30),
             isolation: Isolation::Reuse,
             usage: true,
+            log_tap: None,
         }
     }
 }
@@ -270,6 +274,12 @@ impl LoadOptions {
     /// These options with state every instance restores after `init`.
     pub fn state(mut self, state: Option<Vec<u8>>) -> Self {
         self.state = state;
+        self
+    }
+
+    /// These options with a copy of every log record the plugin writes sent to `tap`.
+    pub fn log_tap(mut self, tap: crate::log_tap::LogTap) -> Self {
+        self.log_tap = Some(tap);
         self
     }
 }

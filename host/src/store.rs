@@ -25,6 +25,8 @@ pub(crate) struct Reach {
     /// Each instance's even share of that budget: every instance that may be alive at once
     /// can reserve it.
     pub(crate) handle_share: usize,
+    /// Where the host application wants a copy of the plugin's log records.
+    pub(crate) log_tap: Option<crate::log_tap::LogTap>,
 }
 
 impl Reach {
@@ -38,6 +40,7 @@ impl Reach {
             sessions,
             handle_share: handles.total() / alive.max(1),
             handles,
+            log_tap: None,
         }
     }
 }
@@ -71,7 +74,7 @@ pub struct InstanceState {
 impl InstanceState {
     pub(crate) fn new(plugin: Arc<str>, limits: &Limits, reach: &Reach) -> wasmtime::Result<Self> {
         let (grant, sessions) = (reach.grant.clone(), reach.sessions.clone());
-        let log = LogBudget::new(plugin.clone());
+        let log = LogBudget::new(plugin.clone(), reach.log_tap.clone());
         let stdout = OutputCapture::new(Stream::Stdout, log.clone());
         let stderr = OutputCapture::new(Stream::Stderr, log.clone());
         let (wasi, capabilities) = grant.prepare(limits, &log, &stdout, &stderr)?;

@@ -61,8 +61,16 @@ impl host::Host for InstanceState {
     /// Logs under the call's [`LogBudget`](crate::log_budget::LogBudget): records past it
     /// are dropped and counted.
     async fn log(&mut self, level: LogLevel, message: String) {
+        use crate::log_tap::{LogLevel as Tapped, LogSource};
         let text = sanitize(&message.as_bytes()[..message.len().min(MESSAGE_CAP)]);
-        let Some(plugin) = self.log.admit(text.len()) else {
+        let tapped = match level {
+            LogLevel::Trace => Tapped::Trace,
+            LogLevel::Debug => Tapped::Debug,
+            LogLevel::Info => Tapped::Info,
+            LogLevel::Warn => Tapped::Warn,
+            LogLevel::Error => Tapped::Error,
+        };
+        let Some(plugin) = self.log.admit(tapped, LogSource::Log, &text) else {
             return;
         };
         let plugin = &*plugin;

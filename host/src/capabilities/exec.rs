@@ -87,10 +87,13 @@ fn log_exec(
     args: &[String],
     result: &Result<ExecOutput, String>,
 ) {
+    use crate::log_tap::{LogLevel, LogSource};
     match result {
         Ok(out) => {
             let line = shown(command, args);
-            if let Some(plugin) = state.log.admit(line.len()) {
+            let tapped =
+                crate::text::escape(&format!("exec {line} → status {}", out.status)).into_owned();
+            if let Some(plugin) = state.log.admit(LogLevel::Info, LogSource::Exec, &tapped) {
                 let plugin = &*plugin;
                 tracing::info!(target: LOG_TARGET, plugin, status = out.status, "exec {}", Untrusted(&line));
             }
@@ -98,7 +101,8 @@ fn log_exec(
         // The denial already shows the command line, cut short; it quotes the plugin's
         // command, so CR/LF there must not forge a log line.
         Err(why) => {
-            if let Some(plugin) = state.log.admit(why.len()) {
+            let tapped = crate::text::escape(&format!("exec refused: {why}")).into_owned();
+            if let Some(plugin) = state.log.admit(LogLevel::Warn, LogSource::Exec, &tapped) {
                 let plugin = &*plugin;
                 tracing::warn!(target: LOG_TARGET, plugin, "exec refused: {}", Untrusted(why));
             }

@@ -141,8 +141,13 @@ impl OutputCapture {
 
     /// Logs one line, if the call's budget has room for it.
     fn emit(&self, line: &[u8]) {
+        use crate::log_tap::{LogLevel, LogSource};
         let text = sanitize(line);
-        let Some(plugin) = self.budget.admit(text.len()) else {
+        let (level, source) = match self.stream {
+            Stream::Stdout => (LogLevel::Info, LogSource::Stdout),
+            Stream::Stderr => (LogLevel::Warn, LogSource::Stderr),
+        };
+        let Some(plugin) = self.budget.admit(level, source, &text) else {
             return;
         };
         match self.stream {
@@ -269,7 +274,7 @@ mod tests {
 
     #[test]
     fn buffers_at_most_a_line_but_keeps_the_tail() {
-        let capture = OutputCapture::new(Stream::Stderr, LogBudget::new("p".into()));
+        let capture = OutputCapture::new(Stream::Stderr, LogBudget::new("p".into(), None));
         let chunk = vec![b'a'; 64 << 10];
         for _ in 0..32 {
             capture.accept(&chunk);

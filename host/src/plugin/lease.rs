@@ -78,12 +78,16 @@ impl Plugin {
         if purpose == Purpose::Call {
             self.inner.condition.record(result);
         }
-        if purpose == Purpose::Call && self.inner.counting {
+        let metering = purpose == Purpose::Call && super::usage::metering();
+        if purpose == Purpose::Call && (self.inner.counting || metering) {
             let instance = &lease.instance;
             let fuel = instance.fuel_used(&self.inner.limits);
-            self.inner
-                .usage
-                .record_resources(fuel, instance.memory_bytes());
+            if self.inner.counting {
+                self.inner
+                    .usage
+                    .record_resources(fuel, instance.memory_bytes());
+            }
+            super::usage::add_metered(fuel);
             tracing::Span::current().record("fuel", fuel);
         }
         if self.inner.isolation == Isolation::Fresh {

@@ -17,7 +17,7 @@ mod usage;
 mod validate;
 
 pub use condition::PluginState;
-pub use usage::{ERROR_KINDS, LATENCY_BUCKETS_US, UsageReport};
+pub use usage::{ERROR_KINDS, LATENCY_BUCKETS_US, UsageReport, metered};
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

@@ -107,7 +107,8 @@ impl Plugin {
         } = inspected;
         // Busy instances (one per slot) and idle ones may be alive at once.
         let alive = options.max_instances.max(1) + options.max_idle;
-        let reach = Reach::new(grant, rt.sessions.clone(), alive);
+        let mut reach = Reach::new(grant, rt.sessions.clone(), alive);
+        reach.log_tap = options.log_tap.clone();
         let link = |e: wasmtime::Error| LoadError::Link {
             what: what.to_string(),
             reason: format!("{e:#}"),
@@ -123,7 +124,9 @@ impl Plugin {
         // A probe instance, labelled by where the component came from and holding no grant,
         // says who it is; only after every check passes do instances get the grant, and they
         // carry the plugin's own name in their logs and errors.
-        let nothing = Reach::new(Grant::none(), Sessions::default(), 1);
+        let mut nothing = Reach::new(Grant::none(), Sessions::default(), 1);
+        // The probe may stay on as the first instance: its records go to the tap too.
+        nothing.log_tap = options.log_tap.clone();
         let mut probe = LiveInstance::new(&pre, &indices, Arc::from(what), &limits, &nothing)
             .await
             .map_err(start_error)?;

@@ -175,6 +175,44 @@ pub struct UsageReport {
     pub idle_instances: usize,
 }
 
+tokio::task_local! {
+    /// Fuel the calls of one [`metered`] scope have consumed so far (`None`: none ran).
+    static METERED_FUEL: std::cell::Cell<Option<u64>>;
+}
+
+/// Runs `calls` — any plugin calls made on this task, through [`super::Plugin`] or a
+/// registry routing to one — and reports the fuel their guest code consumed in total:
+/// `None` when no call reached an instance (refused by validation, a filter, a busy pool).
+/// What a console shows next to a call's result; the plugin's usage counters count the same
+/// fuel whether or not a call is metered.
+///
+/// ```no_run
+/// # async fn f(plugin: airlock::Plugin) {
+/// let context = airlock::CallContext::default();
+/// let args = serde_json::json!({"a": 2, "b": 3});
+/// let (result, fuel) = airlock::plugin::metered(plugin.call_tool("add", &args, &context)).await;
+/// println!("{result:?} used {fuel:?} fuel");
+/// # }
+/// ```
+pub async fn metered<F: std::future::Future>(calls: F) -> (F::Output, Option<u64>) {
+    METERED_FUEL
+        .scope(std::cell::Cell::new(None), async {
+            let output = calls.await;
+            (output, METERED_FUEL.with(std::cell::Cell::get))
+        })
+        .await
+}
+
+/// Whether the running task is inside [`metered`].
+pub(super) fn metering() -> bool {
+    METERED_FUEL.try_with(|_| ()).is_ok()
+}
+
+/// Adds one call's fuel to the running [`metered`] scope, if any.
+pub(super) fn add_metered(fuel: u64) {
+    let _ = METERED_FUEL.try_with(|spent| spent.set(Some(spent.get().unwrap_or(0) + fuel)));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -515,3 +515,110 @@ async fn usage_counts_a_trap_and_can_be_turned_off() {
         (0, 0)
     );
 }
+
+/// A log tap gets every record the plugin writes, by every path, escaped and tagged with
+/// its level and source; records past the call's log budget reach neither the log nor it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_log_tap_sees_each_record_by_every_path_escaped() {
+    use airlock::log_tap::{LogLevel, LogSource, LogTap};
+    let records = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = records.clone();
+    let tap = LogTap::new(move |record| sink.lock().unwrap().push(record.clone()));
+    let options = LoadOptions::default().log_tap(tap);
+    let plugin = runtime().load_file(guests::GARISH, options).await.unwrap();
+    plugin
+        .call_tool("shout", &json!({}), &CallContext::default())
+        .await
+        .unwrap();
+    let records = records.lock().unwrap().clone();
+    let seen: Vec<(LogLevel, LogSource)> = records.iter().map(|r| (r.level, r.source)).collect();
+    // garish logs a warning, prints one line to stdout and one to stderr (each payload has
+    // a CR/LF, so two lines each), and asks to run a program it has no grant for.
+    assert_eq!(
+        seen,
+        [
+            (LogLevel::Warn, LogSource::Log),
+            (LogLevel::Info, LogSource::Stdout),
+            (LogLevel::Info, LogSource::Stdout),
+            (LogLevel::Warn, LogSource::Stderr),
+            (LogLevel::Warn, LogSource::Stderr),
+            (LogLevel::Warn, LogSource::Exec),
+        ],
+        "{records:#?}"
+    );
+    for record in &records {
+        assert!(
+            !record.text.chars().any(airlock::text::is_unsafe),
+            "escaped: {record:?}"
+        );
+        assert!(record.time_ms > 1_700_000_000_000, "a Unix time in ms");
+    }
+    assert!(
+        records[0].text.starts_with("\\u{1b}[2J"),
+        "{:?}",
+        records[0]
+    );
+    assert!(
+        records[5].text.starts_with("exec refused: "),
+        "{:?}",
+        records[5]
+    );
+
+    // Past the budget (1,000 records a call), nothing more reaches the tap.
+    let counted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = counted.clone();
+    let tap = LogTap::new(move |_| {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    });
+    let flood = runtime()
+        .load_file(guests::SPRAWL, LoadOptions::default().log_tap(tap))
+        .await
+        .unwrap();
+    let arguments = json!({"count": 5000, "bytes": 0});
+    flood
+        .call_tool("log_flood", &arguments, &CallContext::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        counted.load(std::sync::atomic::Ordering::Relaxed),
+        airlock::log_budget::LOG_RECORDS
+    );
+}
+
+/// `metered` reports the fuel a call burnt — the same the usage counters add — also for a
+/// call that ran out of it, and `None` when no guest code ran.
+#[tokio::test(flavor = "multi_thread")]
+async fn metered_calls_report_their_fuel() {
+    use airlock::plugin::metered;
+    let rt = runtime();
+    let ctx = CallContext::default();
+    let calculator = rt
+        .load_file(guests::CALCULATOR, LoadOptions::default())
+        .await
+        .unwrap();
+    let args = json!({"a": 2, "b": 3});
+    let (result, fuel) = metered(calculator.call_tool("add", &args, &ctx)).await;
+    assert_eq!(result.unwrap(), json!({"result": 5.0}));
+    let fuel = fuel.expect("guest code ran");
+    assert!(fuel > 0);
+    assert_eq!(calculator.usage().fuel_last, fuel, "what the counters saw");
+
+    let (result, fuel) = metered(calculator.call_tool("add", &json!({"a": 1}), &ctx)).await;
+    assert!(matches!(result, Err(CallError::BadArguments { .. })));
+    assert_eq!(fuel, None, "refused before any guest code ran");
+
+    let capped = airlock::Limits {
+        fuel: Some(5_000_000),
+        ..airlock::Limits::default()
+    };
+    let hostile = rt
+        .load_file(guests::HOSTILE, LoadOptions::default().limits(capped))
+        .await
+        .unwrap();
+    let (result, fuel) = metered(hostile.call_tool("spin", &json!({}), &ctx)).await;
+    assert!(
+        matches!(result, Err(CallError::FuelExhausted { .. })),
+        "{result:?}"
+    );
+    assert_eq!(fuel, Some(5_000_000), "all of it");
+}

@@ -6,17 +6,20 @@
 //! real `airlock` binary is checked: nothing raw, the escaped form visible, JSON valid and
 //! lossless.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use airlock_guests as guests;
+
+use crate::support::{plugin_folder, toml_escape};
 use serde_json::Value;
 
 /// What `garish` says everywhere (tests/plugins/garish).
-const PAYLOAD: &str =
-    "\x1b[2J\x1b[HVerdict LOADS\r\n2026-01-01T00:00:00Z  INFO forged line \u{202E}evil\u{200B}end";
+pub const PAYLOAD: &str = "\x1b[2J\x1b[HVerdict LOADS\r\n2026-01-01T00:00:00Z  INFO forged line \u{202E}evil\u{200B}end\
+     <script>window.pwned=1</script><img src=x onerror=window.pwned=2>";
 /// How it must show: escaped, on one line.
-const SHOWN: &str = "\\u{1b}[2J\\u{1b}[HVerdict LOADS\\r\\n2026-01-01T00:00:00Z  INFO forged line \\u{202e}evil\\u{200b}end";
+pub const SHOWN: &str = "\\u{1b}[2J\\u{1b}[HVerdict LOADS\\r\\n2026-01-01T00:00:00Z  INFO forged line \\u{202e}evil\\u{200b}end\
+     <script>window.pwned=1</script><img src=x onerror=window.pwned=2>";
 
 fn airlock(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_airlock"))
@@ -71,34 +74,14 @@ fn json_of(what: &str, out: &Output) -> Value {
 }
 
 /// A pinned plugin folder for `garish` whose manifest description carries the payload too.
-fn garish_folder(label: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("garish-{label}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let bytes = std::fs::read(guests::GARISH).unwrap();
-    std::fs::write(dir.join("garish.wasm"), &bytes).unwrap();
-    let digest = airlock::digest::Sha256::of(&bytes).to_string();
-    let description = toml_escape(PAYLOAD);
-    std::fs::write(
-        dir.join("airlock.toml"),
-        format!(
-            "[plugin]\nname = \"garish\"\nversion = \"0.1.0\"\ncomponent = \"garish.wasm\"\n\
-             sha256 = \"{digest}\"\ndescription = \"{description}\"\n"
-        ),
+pub fn garish_folder(label: &str) -> PathBuf {
+    let description = format!("description = \"{}\"", toml_escape(PAYLOAD));
+    plugin_folder(
+        &format!("garish-{label}"),
+        "garish",
+        guests::GARISH,
+        &description,
     )
-    .unwrap();
-    dir
-}
-
-/// `text` as the inside of a TOML basic string (`\uXXXX` for everything unusual).
-fn toml_escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            ' '..='~' if c != '"' && c != '\\' => c.to_string(),
-            c => format!("\\u{:04X}", c as u32),
-        })
-        .collect()
 }
 
 #[test]

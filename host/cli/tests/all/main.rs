@@ -3,6 +3,7 @@
 
 mod api_fuzz;
 mod cli;
+mod console;
 mod crash;
 mod front_ends;
 mod hostile_text;

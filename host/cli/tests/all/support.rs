@@ -79,3 +79,31 @@ pub fn listening_address(child: &mut Child) -> String {
     std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
     address
 }
+
+/// A pinned plugin folder `label-<pid>` for the component at `wasm`, named `name`, whose
+/// manifest adds `manifest` (TOML: more `[plugin]` keys, then any other tables).
+pub fn plugin_folder(label: &str, name: &str, wasm: &str, manifest: &str) -> PathBuf {
+    let dir = fresh_dir(label);
+    let bytes = std::fs::read(wasm).unwrap();
+    std::fs::write(dir.join(format!("{name}.wasm")), &bytes).unwrap();
+    let digest = airlock::digest::Sha256::of(&bytes).to_string();
+    std::fs::write(
+        dir.join("airlock.toml"),
+        format!(
+            "[plugin]\nname = \"{name}\"\nversion = \"0.1.0\"\ncomponent = \"{name}.wasm\"\n\
+             sha256 = \"{digest}\"\n{manifest}\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// `text` as the inside of a TOML basic string (`\uXXXX` for everything unusual).
+pub fn toml_escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c.to_string(),
+            c => format!("\\u{:04X}", c as u32),
+        })
+        .collect()
+}

@@ -16,6 +16,7 @@
 mod dependencies;
 mod errors;
 mod follow;
+pub mod log_tail;
 mod reload;
 mod resolve;
 mod routing;
@@ -129,6 +130,8 @@ pub struct Registry {
     reloads: Mutex<HashMap<Key, u64>>,
     /// Tokens looked up while following the database (`None`: not following).
     known_tokens: Mutex<Option<tokens::KnownTokens>>,
+    /// Each registration's recent log records and live feed (the console's log tail).
+    tails: log_tail::LogTails,
 }
 
 fn key(tenant: &str, plugin: &str) -> Key {
@@ -176,6 +179,7 @@ impl Registry {
             applied: Mutex::default(),
             known_tokens: Mutex::default(),
             reloads: Mutex::default(),
+            tails: log_tail::LogTails::default(),
             artifacts: Registry::default_path()
                 .parent()
                 .unwrap_or(Path::new("."))

@@ -134,7 +134,10 @@ impl Registry {
             }
             None => None,
         };
-        let options = self.options(config).state(state);
+        let options = self
+            .options(config)
+            .state(state)
+            .log_tap(self.tails.tap(tenant, name));
         let (plugin, manifest) = self.runtime.load_folder(dir, &self.policy, options).await?;
         let version = plugin.metadata().version.to_string();
         if let Err(e) = self.check_dependents(tenant, name, &version).await {

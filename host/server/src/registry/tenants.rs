@@ -340,6 +340,33 @@ impl Registry {
         .await
     }
 
+    /// What a reviewer sees of `name` as `tenant` runs it (`airlock audit --json`'s report
+    /// with the tenant's configuration): requested, granted and effective capabilities and
+    /// limits, the signature, the verdict. Errors: no registration, the folder is missing.
+    pub async fn audit(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<airlock::folder::AuditReport, RegistryError> {
+        let registration = self.registration(tenant, name).await?;
+        let dir = self.installed_dir(name).await?;
+        let review =
+            airlock::folder::review_config(&self.runtime, &dir, &self.policy, &registration.config)
+                .await;
+        Ok(airlock::folder::AuditReport::from(&review))
+    }
+
+    /// The recent log records and live feed of `name` for `tenant` (see
+    /// [`super::log_tail`]). Errors: no registration.
+    pub async fn log_tail(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<std::sync::Arc<super::log_tail::LogTail>, RegistryError> {
+        self.registration(tenant, name).await?;
+        Ok(self.tails.tail(tenant, name))
+    }
+
     pub(super) fn options(&self, config: Value) -> LoadOptions {
         LoadOptions::default()
             .config(config)

@@ -27,6 +27,7 @@ pub const METHODS: &[&str] = &[
     "plugin/tools/get",
     "plugin/tools/set",
     "plugin/health",
+    "plugin/audit",
     "plugin/reset",
     "tool/list",
     "tool/call",
@@ -254,6 +255,14 @@ impl Service {
                     .await
                     .map_err(failed)?;
                 Ok(serde_json::to_value(health).expect("serialisable"))
+            }
+            "plugin/audit" => {
+                let p: Named = params(method, raw)?;
+                let report = registry
+                    .audit(&self.tenant(p.tenant), &p.plugin)
+                    .await
+                    .map_err(failed)?;
+                Ok(serde_json::to_value(report).expect("serialisable"))
             }
             "plugin/reset" => {
                 let p: Named = params(method, raw)?;

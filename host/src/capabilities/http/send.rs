@@ -5,6 +5,7 @@
 //! capped concurrency). Redirects are never followed (hyper's connection API has none; the
 //! guest sees the 3xx) and no proxy is taken from the environment.
 
+use crate::log_tap::{LogLevel, LogSource};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -109,7 +110,10 @@ impl Hooks {
         let method = request.method().as_str().to_string();
         let label = shown(&method, &uri.to_string());
         let deny = |why: &str| {
-            if let Some(plugin) = self.log.admit(label.len() + why.len()) {
+            let tapped =
+                crate::text::escape(&format!("http request {label} denied: {why}")).into_owned();
+            let (level, source) = (LogLevel::Warn, LogSource::Http);
+            if let Some(plugin) = self.log.admit(level, source, &tapped) {
                 tracing::warn!(plugin = %plugin, request = %label, "http request denied: {why}");
             }
             Err(Error::HttpRequestDenied)
@@ -241,7 +245,8 @@ struct Link {
 impl Link {
     /// Logs `what` happened to `request`, within the call's log budget.
     fn warn(&self, request: &str, what: &str) {
-        if let Some(plugin) = self.log.admit(request.len() + what.len()) {
+        let tapped = crate::text::escape(&format!("http request {request} {what}")).into_owned();
+        if let Some(plugin) = self.log.admit(LogLevel::Warn, LogSource::Http, &tapped) {
             tracing::warn!(plugin = %plugin, request, "http request {what}");
         }
     }

@@ -7,7 +7,13 @@
 //! |---|---|---|---|
 //! | `GET /plugins`, `POST /plugins/{name}/enable|disable|reset`, `GET|PUT /plugins/{name}/config`, `GET|PUT /plugins/{name}/tools`, `GET /plugins/{name}/health` | 401 | 403 | ✓ |
 //! | `GET /tools`, `POST /tools/{plugin.tool}/call`, `POST /hooks/{kind}` | 401 | ✓ | ✓ |
+//! | `GET /plugins/{name}/audit` (the reviewer's report), `GET /plugins/{name}/logs` (server-sent events; [`super::logs`]) | 401 | 403 | ✓ |
 //! | `GET /metrics` (the token's tenant's plugins, Prometheus text; [`super::metrics`]) | 401 | 403 | ✓ |
+//!
+//! A successful `POST /tools/{plugin.tool}/call` answers `{"result": …, "usage":
+//! {"duration_ms": 1.2, "fuel": 5130}}` (`fuel` is `null` when no guest code ran); a failed
+//! one carries the same `usage` in its error's `details`. The console ([`super::console`])
+//! is served beside the API, at `/`.
 
 use axum::Router;
 use axum::body::Body;
@@ -22,14 +28,20 @@ use crate::registry::{Role, TokenHolder};
 use crate::serve::Service;
 
 #[derive(Clone)]
-struct Api {
-    service: Service,
+pub(super) struct Api {
+    pub(super) service: Service,
     max_body: usize,
+    /// Log tails being watched (`GET …/logs`); each holds a connection open.
+    pub(super) log_streams: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// The admin and tool API over `service`'s registry, bodies capped at `max_body` bytes.
 pub fn router(service: Service, max_body: usize) -> Router {
-    let api = Api { service, max_body };
+    let api = Api {
+        service,
+        max_body,
+        log_streams: std::sync::Arc::new(tokio::sync::Semaphore::new(super::logs::MAX_STREAMS)),
+    };
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/plugins", get(list_plugins))
@@ -44,6 +56,8 @@ pub fn router(service: Service, max_body: usize) -> Router {
             get(get_tools).put(put_tools),
         )
         .route("/api/v1/plugins/{name}/health", get(health))
+        .route("/api/v1/plugins/{name}/audit", get(audit))
+        .route("/api/v1/plugins/{name}/logs", get(super::logs::stream))
         .route("/api/v1/plugins/{name}/reset", post(reset))
         .route("/api/v1/tools", get(list_tools))
         .route("/api/v1/tools/{tool}/call", post(call_tool))
@@ -51,6 +65,8 @@ pub fn router(service: Service, max_body: usize) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(api)
+        .merge(super::console::router())
+        .layer(axum::middleware::from_fn(super::same_origin))
 }
 
 /// [`router`] with the default body cap.
@@ -59,12 +75,12 @@ pub fn default_router(service: Service) -> Router {
 }
 
 #[derive(Deserialize)]
-struct TenantQuery {
-    tenant: Option<String>,
+pub(super) struct TenantQuery {
+    pub(super) tenant: Option<String>,
 }
 
 /// Checks the bearer token: 401 without a valid one, 403 for the wrong role or tenant.
-async fn authorize(
+pub(super) async fn authorize(
     api: &Api,
     headers: &HeaderMap,
     query: &TenantQuery,
@@ -288,6 +304,15 @@ async fn health(
     on_plugin(&api, &headers, &query, "plugin/health", name).await
 }
 
+async fn audit(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    JsonQuery(query): JsonQuery<TenantQuery>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    on_plugin(&api, &headers, &query, "plugin/audit", name).await
+}
+
 async fn metrics(
     State(api): State<Api>,
     JsonQuery(query): JsonQuery<TenantQuery>,
@@ -337,8 +362,20 @@ async fn call_tool(
     if let Some(session) = body.get("session") {
         params["session"] = session.clone();
     }
-    let result = run(&api, "tool/call", params).await?;
-    Ok(axum::Json(json!({"result": result.0})))
+    // Timed and metered here, where the console's method invoker reads it: the time the
+    // call took in the host (queueing for an instance included) and the fuel it burnt.
+    let started = std::time::Instant::now();
+    let (outcome, fuel) = airlock::plugin::metered(run(&api, "tool/call", params)).await;
+    let usage = json!({"duration_ms": started.elapsed().as_secs_f64() * 1e3, "fuel": fuel});
+    match outcome {
+        Ok(result) => Ok(axum::Json(json!({"result": result.0, "usage": usage}))),
+        Err(mut error) => {
+            if let Some(details) = error.details.as_mut().and_then(Value::as_object_mut) {
+                details.insert("usage".into(), usage);
+            }
+            Err(error)
+        }
+    }
 }
 
 async fn dispatch(

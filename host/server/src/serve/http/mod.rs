@@ -1,9 +1,13 @@
 //! HTTP front ends on `axum`: the admin and tool API ([`admin`], bearer tokens, per-tenant)
 //! and the MCP streamable HTTP transport ([`mcp`]). Both read bodies through
 //! [`read_body`], which caps their size, and report failures in one stable JSON shape:
-//! `{"error": {"code": "<kind>", "message": "…", "details": …}}`.
+//! `{"error": {"code": "<kind>", "message": "…", "details": …}}`. The admin API also
+//! serves the web console ([`console`]) and refuses cross-site browser requests
+//! ([`same_origin`]).
 
 pub mod admin;
+pub mod console;
+mod logs;
 pub mod mcp;
 mod mcp_sessions;
 pub mod metrics;
@@ -23,15 +27,63 @@ use super::jsonrpc::RpcError;
 pub const MAX_BODY: usize = 4 << 20;
 
 /// Serves `app` on `listener` until `shutdown` resolves; requests in flight then finish
-/// before this returns.
+/// before this returns, and long-lived responses (log streams) are told to end
+/// ([`Closing`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (closed, closing) = tokio::sync::watch::channel(false);
+    let app = app.layer(axum::Extension(Closing(closing)));
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = closed.send(true);
+        })
         .await
+}
+
+/// Turns `true` when [`serve`] begins its graceful shutdown; a handler streaming a
+/// response that would otherwise never end (a log tail) ends it then, so the shutdown can
+/// finish. Reaches handlers as an `axum::Extension`.
+#[derive(Clone)]
+pub struct Closing(pub tokio::sync::watch::Receiver<bool>);
+
+/// Cross-site request refusal for the admin API and the console: a browser request that
+/// another site's page makes (`Sec-Fetch-Site: cross-site`, or an `Origin` whose host and
+/// port are not this request's `Host`) is refused with 403, code `cross-origin`, before any
+/// handler runs. Requests without those headers (API clients, curl) pass; the bearer token
+/// is checked after. The console keeps its token in session storage and sends it in
+/// `Authorization`, never in a cookie, so a forged request would carry no credential
+/// anyway; this check also keeps another site from reading the unauthenticated routes.
+pub async fn same_origin(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match cross_origin(request.headers()) {
+        Some(why) => ApiError::new(StatusCode::FORBIDDEN, "cross-origin", why).into_response(),
+        None => next.run(request).await,
+    }
+}
+
+/// Why `headers` mark a cross-origin browser request, if they do.
+fn cross_origin(headers: &axum::http::HeaderMap) -> Option<String> {
+    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    if text("sec-fetch-site") == Some("cross-site") {
+        return Some("a request from another site's page is refused (Sec-Fetch-Site)".into());
+    }
+    let origin = text("origin")?;
+    let host = text("host").unwrap_or_default();
+    let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+    match origin_host.eq_ignore_ascii_case(host) && !host.is_empty() {
+        true => None,
+        false => Some(format!(
+            "Origin `{}` is not this server (`{}`): cross-origin requests are refused",
+            airlock::text::escape(origin),
+            airlock::text::escape(host)
+        )),
+    }
 }
 
 /// An API failure: an HTTP status and the stable error body.

@@ -17,6 +17,51 @@ fn metrics_operation() -> Value {
     op
 }
 
+/// `GET /api/v1/plugins/{name}/logs`: server-sent events, not JSON.
+fn logs_operation() -> Value {
+    let mut op = operation(
+        "Follow a plugin's log records: the kept ones, then new ones (server-sent events: `log` events with {time_ms, level, source, text}, `skipped` events with {skipped})",
+        "admin",
+        None,
+        &["name"],
+    );
+    op["parameters"]
+        .as_array_mut()
+        .expect("a list")
+        .push(json!({
+            "name": "follow", "in": "query", "required": false,
+            "description": "false: send the kept records, then end.",
+            "schema": {"type": "boolean", "default": true}
+        }));
+    op["responses"]["200"] = json!({
+        "description": "An event stream",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}}
+    });
+    op["responses"]["503"] = json!({"$ref": "#/components/responses/Error"});
+    op
+}
+
+/// `POST /api/v1/tools/{tool}/call`: the result with the call's time and fuel.
+fn call_operation(body: Value) -> Value {
+    let mut op = operation("Call a tool", "caller or admin", Some(body), &["tool"]);
+    op["responses"]["200"]["content"]["application/json"]["schema"] = json!({
+        "type": "object",
+        "required": ["result", "usage"],
+        "properties": {
+            "result": {},
+            "usage": {
+                "type": "object",
+                "required": ["duration_ms", "fuel"],
+                "properties": {
+                    "duration_ms": {"type": "number", "description": "Milliseconds in the host, waiting for an instance included"},
+                    "fuel": {"type": ["integer", "null"], "description": "Fuel the guest burnt; null when no guest code ran"}
+                }
+            }
+        }
+    });
+    op
+}
+
 fn operation(summary: &str, role: &str, body: Option<Value>, params: &[&str]) -> Value {
     let mut parameters: Vec<Value> = params
         .iter()
@@ -79,9 +124,11 @@ pub(super) fn document() -> Value {
                 "put": operation("Restrict the tenant's view of the plugin's tools (allow and deny patterns, `*` matches any run)", "admin", Some(tools_body), &["name"])
             },
             "/api/v1/plugins/{name}/health": {"get": operation("Poll a plugin's health", "admin", None, &["name"])},
+            "/api/v1/plugins/{name}/audit": {"get": operation("What a reviewer sees of the plugin as the tenant runs it: requested, allowed and effective capabilities and limits, its configuration schema, signature and verdict (`airlock audit --json`)", "admin", None, &["name"])},
+            "/api/v1/plugins/{name}/logs": {"get": logs_operation()},
             "/api/v1/plugins/{name}/reset": {"post": operation("Restart a plugin for the tenant with its stored configuration, clearing a failing mark", "admin", None, &["name"])},
             "/api/v1/tools": {"get": operation("The tenant's tools, namespaced plugin.tool", "caller or admin", None, &[])},
-            "/api/v1/tools/{tool}/call": {"post": operation("Call a tool", "caller or admin", Some(call_body), &["tool"])},
+            "/api/v1/tools/{tool}/call": {"post": call_operation(call_body)},
             "/api/v1/hooks/{kind}": {"post": operation("Dispatch a hook event through the tenant's plugins", "caller or admin", Some(hook_body), &["kind"])},
             "/metrics": {"get": metrics_operation()},
         },
