@@ -5,13 +5,14 @@
 //
 //   AIRLOCK_URL      http://127.0.0.1:PORT
 //   AIRLOCK_ADMIN    an admin token; AIRLOCK_CALLER a caller token (same tenant)
-//   AIRLOCK_SHOWN    garish's text as the host shows it, escaped
+//   AIRLOCK_SHOWN    garish's text as the host shows it, escaped (AIRLOCK_PAYLOAD: as sent)
 //   AIRLOCK_CHROMIUM the browser (default /usr/bin/chromium)
 //   AIRLOCK_SHOTS    if set, a folder to save screenshots of the main pages in
 //
 // Each step prints `ok - …`; the first failure prints `not ok - …` with the reason and
-// exits 1. Page errors, failed requests and Content-Security-Policy violations fail the
-// run too, except the one inline script a step injects on purpose.
+// exits 1. Page errors, failed requests, requests anywhere but the console's own files and
+// API, and Content-Security-Policy violations fail the run too, except the one inline
+// script a step injects on purpose.
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -45,6 +46,12 @@ async function watched(ctx) {
     if (m.type() === 'error' && !expected.test(m.text())) problems.push(`console error: ${m.text()}`);
   });
   p.on('dialog', (d) => { problems.push(`a dialog opened: ${d.message()}`); d.dismiss(); });
+  p.on('request', (r) => {
+    const url = new URL(r.url());
+    const ours = url.origin === new URL(base).origin
+      && (url.pathname === '/' || /^\/(console|api\/v1)\//.test(url.pathname));
+    if (!ours && url.protocol !== 'data:') problems.push(`a request the console never makes: ${r.url()}`);
+  });
   p.on('requestfailed', (r) => {
     // Leaving a page aborts its log stream; that is the console closing it, not a failure.
     if (!r.url().endsWith('/logs')) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
@@ -82,6 +89,15 @@ async function openTool(tool) {
   await card.locator('summary').click();
   await card.locator('.tool-form.je-ready').waitFor();
   return card;
+}
+
+/** The tenant's stored configuration of `plugin`, read over the API. */
+async function storedConfig(plugin) {
+  const response = await fetch(`${base}/api/v1/plugins/${plugin}/config`, {
+    headers: { Authorization: `Bearer ${env.AIRLOCK_ADMIN}` },
+  });
+  assert.equal(response.status, 200);
+  return response.json();
 }
 
 /** Calls `tool` as the caller over the API (as another client would). */
@@ -130,7 +146,22 @@ const steps = [
     await textOf(page.locator('#hook-output pre'), /\[REDACTED:email\]/, 'the redacted payload');
     await shot('hooks');
   }],
-  ['edit a config and see the schema violation listed; a valid one saves', async () => {
+  ['edit a config through the generated form; Enable keeps it', async () => {
+    await page.goto(`${base}/#/plugin/redact`);
+    await page.locator('#config-form.je-ready').waitFor();
+    await page.locator('#config-form:not([hidden])').waitFor();
+    const list = page.locator('[data-schemapath="root.deny_tools"]');
+    await list.locator('input.json-editor-opt-in').check();
+    await list.locator('button.json-editor-btn-add').first().click();
+    await list.locator('[name="root[deny_tools][0]"]').fill('rm');
+    await page.click('#config-save');
+    await textOf(page.locator('#config-result'), /^Saved/, 'the save');
+    assert.deepEqual(await storedConfig('redact'), { deny_tools: ['rm'] });
+    await page.click('button[data-action="enable"]');
+    await textOf(page.locator('#health').locator('..'), /Enable: done/, 'the enable');
+    assert.deepEqual(await storedConfig('redact'), { deny_tools: ['rm'] }, 'enabling again keeps it');
+  }],
+  ['edit a config as JSON and see the schema violation listed; a valid one saves', async () => {
     await page.goto(`${base}/#/plugin/redact`);
     await page.locator('#config-form.je-ready').waitFor();
     await page.click('#config-as-json');
@@ -138,9 +169,10 @@ const steps = [
     await page.click('#config-save');
     await textOf(page.locator('#config-result'), /bad-config: .*\/deny_tools: "rm" is not of type "array"/, 'the violation');
     await textOf(page.locator('#config-result .problems li'), /^\/deny_tools: "rm" is not of type "array"$/, 'the listed problem');
-    await page.fill('#config-json', '{"deny_tools": ["rm"]}');
+    await page.fill('#config-json', '{"deny_tools": ["rm", "curl"]}');
     await page.click('#config-save');
     await textOf(page.locator('#config-result'), /^Saved/, 'the save');
+    assert.deepEqual(await storedConfig('redact'), { deny_tools: ['rm', 'curl'] });
     await shot('plugin');
   }],
   ['see the log tail update live', async () => {
@@ -156,6 +188,10 @@ const steps = [
     // The log tail (still on garish's page), the audit, the tools page, the dashboard.
     await textOf(page.locator('#log-tail'), new RegExp(`WARN \\[log\\] ${escapeRegExp(shown)}`), 'the log record');
     await textOf(page.locator('#audit'), new RegExp(escapeRegExp(shown)), 'the manifest description');
+    // Its config schema, drawn as a form: every title, description and name as text.
+    await page.locator('#config-form.je-ready').waitFor();
+    await textOf(page.locator('#config'), new RegExp(escapeRegExp(shown)), 'the schema\'s title');
+    await textOf(page.locator('#config'), /<img src=x onerror=pwned\(4\)>/, 'the property name');
     await assertInert('the plugin page');
     const card = await openTool('garish.shout');
     await textOf(card.locator('summary'), new RegExp(escapeRegExp(shown)), 'the tool description');
@@ -200,17 +236,20 @@ const steps = [
   }],
 ];
 
-/** Nothing garish sent ran or became markup. */
+/** Nothing garish sent ran or became markup: no script, image, link, meta or style of its
+ * anywhere, and the console still on its own page. */
 async function assertInert(where) {
   const state = await page.evaluate(() => ({
     pwned: window.pwned ?? null,
     scripts: [...document.scripts].map((s) => s.getAttribute('src')),
-    images: document.images.length,
+    markup: [...document.querySelectorAll('main img, main a[href^="javascript"], main a[href^="http"], meta[http-equiv], main style, main iframe, main object')].map((e) => e.outerHTML),
+    where: location.origin,
   }));
   assert.deepEqual(state, {
     pwned: null,
     scripts: ['/console/vendor/jsoneditor.min.js', '/console/vendor/uPlot.iife.min.js', '/console/app.js'],
-    images: 0,
+    markup: [],
+    where: new URL(base).origin,
   }, where);
 }
 

@@ -118,9 +118,10 @@ enum PluginsCommand {
         /// A plugin name, or a folder written as a path (`./NAME` for one in the current
         /// directory).
         plugin: String,
-        /// Configuration as a JSON object.
-        #[arg(long, default_value = "{}")]
-        config: String,
+        /// Configuration as a JSON object (default: the one stored for the tenant, else
+        /// `{}`).
+        #[arg(long)]
+        config: Option<String>,
     },
     /// Disable a plugin for the tenant (refused while others depend on it).
     Disable {
@@ -211,7 +212,10 @@ pub async fn run(args: PluginsArgs) -> Result<ExitCode> {
         }
         PluginsCommand::Enable { plugin, config } => {
             let name = installed_name(&registry, &plugin).await?;
-            let config = crate::parse_json("--config", &config)?;
+            let config = match config {
+                Some(text) => crate::parse_json("--config", &text)?,
+                None => registry.kept_config(tenant, &name).await?,
+            };
             let loaded = registry.enable(tenant, &name, config).await?;
             let version = loaded.metadata().version.to_string();
             out.done(

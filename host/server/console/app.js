@@ -16,8 +16,10 @@
 const TOKEN = 'airlock.token';
 const ROLE = 'airlock.role';
 const main = document.getElementById('main');
-/** Undo functions of the page on screen (timers, streams), run when the page changes. */
-let leaving = [];
+/** The page on screen: `live` until the next navigation, when `stops` end its timers and
+ * streams. Each page holds its own and checks `live` after every wait, so nothing a page
+ * started outlives it, however quickly the operator moves on. */
+let view = { live: false, stops: [] };
 
 // ---------------------------------------------------------------------------------------
 // Text from plugins
@@ -88,8 +90,9 @@ function isAdmin() {
   return sessionStorage.getItem(ROLE) === 'admin';
 }
 
-/** Calls the API; answers the JSON body or throws an ApiFailure. A 401 signs out. */
-async function api(method, path, body) {
+/** Calls the API; answers the JSON body or throws an ApiFailure. A 401 signs out (unless
+ * `signingIn`: the sign-in form reports it itself). */
+async function api(method, path, body, { signingIn = false } = {}) {
   const headers = { Authorization: `Bearer ${token()}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(path, {
@@ -106,7 +109,7 @@ async function api(method, path, body) {
   } catch {
     data = { error: { code: 'bad-response', message: text.slice(0, 500) } };
   }
-  if (response.status === 401 && token()) {
+  if (response.status === 401 && token() && !signingIn) {
     signOut('The token is no longer valid: sign in again.');
   }
   if (!response.ok) throw new ApiFailure(response.status, data);
@@ -171,10 +174,22 @@ function usageLine(usage) {
   return el('div', { class: 'meta usage' }, `${usage.duration_ms.toFixed(2)} ms · ${fuel}`);
 }
 
-function every(ms, task) {
-  let live = true;
-  const timer = setInterval(() => { if (live) task().catch(() => {}); }, ms);
-  leaving.push(() => { live = false; clearInterval(timer); });
+/** Runs `task` every `ms` while `page` is on screen, the next run `ms` after the last
+ * ended (a slow answer never stacks requests). */
+function every(page, ms, task) {
+  let timer;
+  const tick = async () => {
+    await task().catch(() => {});
+    if (page.live) timer = setTimeout(tick, ms);
+  };
+  timer = setTimeout(tick, ms);
+  own(page, () => clearTimeout(timer));
+}
+
+/** Ends `stop`'s timer or stream with `page`; at once if the page is already gone. */
+function own(page, stop) {
+  if (page.live) page.stops.push(stop);
+  else stop();
 }
 
 /** A schema for the form library: standard keywords only (see the header comment). */
@@ -185,11 +200,17 @@ function formSchema(schema, depth = 0) {
     'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minLength', 'maxLength', 'pattern',
     'minItems', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties', 'title', 'description'];
   const formats = ['date', 'date-time', 'time', 'email', 'uri', 'url', 'uuid', 'ipv4', 'ipv6', 'hostname'];
+  const scalar = (v) => v === null || ['string', 'number', 'boolean'].includes(typeof v);
   const out = {};
   for (const key of plain) if (key in schema) out[key] = schema[key];
+  // The library writes object-valued enum options into the page as markup: plain values only.
+  if ('enum' in out && !(Array.isArray(out.enum) && out.enum.every(scalar))) delete out.enum;
+  if ('const' in out && !scalar(out.const)) delete out.const;
+  for (const key of ['title', 'description']) if (key in out && typeof out[key] !== 'string') delete out[key];
+  if ('required' in out && !(Array.isArray(out.required) && out.required.every((r) => typeof r === 'string'))) delete out.required;
   if (typeof schema.format === 'string' && formats.includes(schema.format)) out.format = schema.format;
   if (typeof schema.$ref === 'string' && schema.$ref.startsWith('#')) out.$ref = schema.$ref;
-  for (const key of ['properties', '$defs', 'definitions']) {
+  for (const key of ['properties', 'patternProperties', '$defs', 'definitions']) {
     if (schema[key] && typeof schema[key] === 'object') {
       out[key] = Object.fromEntries(Object.entries(schema[key]).map(([k, v]) => [k, formSchema(v, depth + 1)]));
     }
@@ -229,6 +250,8 @@ function form(holder, title, schema, value) {
     schema: { ...formSchema(schema), title },
     startval: value,
     show_opt_in: true,
+    // A schema that refers to itself (`$ref: "#"`) would nest forms without end.
+    max_depth: 8,
     theme: 'html',
     iconlib: null,
     disable_edit_json: true,
@@ -247,7 +270,7 @@ async function settled() {
   await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
 }
 
-function page(...children) {
+function render(...children) {
   main.replaceChildren(...children);
 }
 
@@ -266,7 +289,7 @@ function signIn(message) {
     event.preventDefault();
     sessionStorage.setItem(TOKEN, input.value.trim());
     try {
-      await api('GET', '/api/v1/plugins');
+      await api('GET', '/api/v1/plugins', undefined, { signingIn: true });
       sessionStorage.setItem(ROLE, 'admin');
     } catch (error) {
       if (error.status !== 403) {
@@ -276,10 +299,11 @@ function signIn(message) {
       }
       sessionStorage.setItem(ROLE, 'caller');
     }
-    location.hash = isAdmin() ? '#/' : '#/tools';
-    route();
+    const start = isAdmin() ? '#/' : '#/tools';
+    if (location.hash === start) route();
+    else location.hash = start; // routes through `hashchange`
   };
-  page(el('form', { class: 'signin card', id: 'sign-in', onsubmit: submit },
+  render(el('form', { class: 'signin card', id: 'sign-in', onsubmit: submit },
     el('h2', {}, 'Sign in'),
     el('p', { class: 'muted' }, 'With an API token from `airlock token create`. It is kept in this tab only.'),
     el('label', { for: 'token' }, 'API token'), input,
@@ -298,11 +322,11 @@ function signOut(message) {
 // ---------------------------------------------------------------------------------------
 // The dashboard: every registration of the tenant, with health and usage, refreshed.
 
-async function dashboard() {
+async function dashboard(page) {
   const body = el('tbody');
   const stamp = el('span', { class: 'meta' });
   const failure = el('div');
-  page(el('h2', {}, 'Plugins ', stamp), failure,
+  render(el('h2', {}, 'Plugins ', stamp), failure,
     el('table', { id: 'plugins' },
       el('thead', {}, el('tr', {}, ['Plugin', 'Version', 'Source', 'State', 'Health', 'Calls',
         'Errors', 'p50 ms', 'p99 ms', 'Fuel/call', 'Memory MB'].map((h) => el('th', {}, h)))),
@@ -310,6 +334,7 @@ async function dashboard() {
   const refresh = async () => {
     try {
       const list = await api('GET', '/api/v1/plugins');
+      if (!page.live) return;
       const installed = new Map(list.installed.map((p) => [p.name, p]));
       const rows = await Promise.all(list.registrations.map((r) => dashboardRow(r, installed.get(r.plugin))));
       body.replaceChildren(...rows);
@@ -320,7 +345,7 @@ async function dashboard() {
     }
   };
   await refresh();
-  every(2000, refresh);
+  every(page, 2000, refresh);
 }
 
 async function dashboardRow(registration, installed) {
@@ -352,7 +377,7 @@ async function dashboardRow(registration, installed) {
 // ---------------------------------------------------------------------------------------
 // One plugin: health and charts, actions, audit, configuration, log tail.
 
-async function pluginPage(name) {
+async function pluginPage(page, name) {
   const path = `/api/v1/plugins/${enc(name)}`;
   const health = el('div', { id: 'health' });
   const actions = el('div', { class: 'actions' });
@@ -362,7 +387,7 @@ async function pluginPage(name) {
   const config = el('div', { id: 'config' });
   const logs = el('div', { class: 'log', id: 'log-tail' });
   const logState = el('span', { class: 'meta', id: 'log-state' }, 'connecting…');
-  page(el('h2', {}, 'Plugin ', el('code', {}, name)),
+  render(el('h2', {}, 'Plugin ', el('code', {}, name)),
     card('Health', actions, outcome, health),
     card('Usage', charts),
     card('Log tail ', logState, logs),
@@ -374,7 +399,8 @@ async function pluginPage(name) {
     onclick: async () => {
       outcome.replaceChildren(el('span', { class: 'meta' }, `${label}…`));
       try {
-        await api(method, `${path}/${suffix}`, method === 'POST' ? {} : undefined);
+        // No body: enabling again keeps the stored configuration.
+        await api(method, `${path}/${suffix}`);
         outcome.replaceChildren(el('span', { class: 'ok' }, `${label}: done`));
         await refresh();
       } catch (error) {
@@ -395,12 +421,18 @@ async function pluginPage(name) {
     }
   };
   await refresh();
-  every(2000, refresh);
-  leaving.push(tailLogs(`${path}/logs`, logs, logState));
-  api('GET', `${path}/audit`).then((report) => {
-    audit.replaceChildren(auditView(report));
-    configEditor(config, path, report.config && report.config.schema);
-  }).catch((error) => audit.replaceChildren(errorBox(error)));
+  if (!page.live) return;
+  every(page, 2000, refresh);
+  own(page, tailLogs(`${path}/logs`, logs, logState));
+  let report;
+  try {
+    report = await api('GET', `${path}/audit`);
+  } catch (error) {
+    audit.replaceChildren(errorBox(error));
+    return;
+  }
+  audit.replaceChildren(auditView(report));
+  configEditor(config, path, report.config && report.config.schema);
 }
 
 function healthTable(h) {
@@ -483,8 +515,10 @@ function auditView(report) {
     el('p', { class: 'meta' }, `signature: ${report.signature && report.signature.signed ? (report.signature.verified ? 'verified' : 'not verified') : 'unsigned'} · source: ${report.source ? JSON.stringify(report.source) : 'local folder'}`));
 }
 
-/** The tenant's configuration: a form from the manifest's `[config]` schema (or raw JSON
- * when it has none, or on request), saved with PUT; the schema's violations are listed. */
+/** The tenant's configuration: a form generated from the manifest's `[config]` schema, or
+ * JSON — when there is no schema, on request, or whenever the form cannot hold the stored
+ * configuration exactly (a key the form does not show would be lost on save). Saved with
+ * PUT; the schema's violations are listed. */
 async function configEditor(holder, path, schema) {
   let current;
   try {
@@ -495,30 +529,64 @@ async function configEditor(holder, path, schema) {
   }
   if (!isAdmin()) return;
   const formHolder = el('div', { id: 'config-form' });
-  const raw = el('textarea', { class: 'json', id: 'config-json', hidden: true, spellcheck: 'false' });
+  const raw = el('textarea', { class: 'json', id: 'config-json', spellcheck: 'false' });
   raw.value = JSON.stringify(current, null, 2);
+  const note = el('div', { class: 'meta', id: 'config-note' });
   const result = el('div', { id: 'config-result' });
-  const editor = schema ? form(formHolder, 'Configuration', schema, current) : null;
-  let rawMode = !editor;
-  raw.hidden = !rawMode;
-  const toggle = el('button', {
-    type: 'button', id: 'config-as-json',
-    onclick: () => {
-      rawMode = !rawMode;
-      if (rawMode && editor) raw.value = JSON.stringify(editor.getValue(), null, 2);
-      raw.hidden = !rawMode;
-      formHolder.hidden = rawMode;
-    },
-  }, 'Edit as JSON');
+  const bad = (error) => result.replaceChildren(errorBox({ code: 'bad-json', message: String(error.message) }));
+  // JSON until the form has loaded and shown it holds the stored configuration.
+  let rawMode = true;
+  let editor = null;
+  const toggle = el('button', { type: 'button', id: 'config-as-json', hidden: true }, 'Edit as JSON');
+  const showMode = () => {
+    raw.hidden = !rawMode;
+    formHolder.hidden = rawMode;
+    toggle.textContent = rawMode ? 'Edit as a form' : 'Edit as JSON';
+  };
+  if (schema) {
+    try {
+      editor = form(formHolder, 'Configuration', schema, current);
+      editor.on('ready', () => {
+        toggle.hidden = false;
+        if (same(editor.getValue(), current)) rawMode = false;
+        else note.textContent = 'The form cannot hold the stored configuration exactly, so it is shown as JSON.';
+        showMode();
+      });
+    } catch (error) {
+      note.textContent = `The form cannot show this schema (${error.message}): edit the configuration as JSON.`;
+    }
+  }
+  toggle.addEventListener('click', async () => {
+    if (rawMode) {
+      let value;
+      try {
+        value = JSON.parse(raw.value);
+      } catch (error) {
+        bad(error);
+        return;
+      }
+      editor.setValue(value);
+      if (!same(editor.getValue(), value)) {
+        note.textContent = 'The form cannot hold this configuration exactly: keep editing it as JSON.';
+        return;
+      }
+    } else {
+      await settled();
+      raw.value = JSON.stringify(editor.getValue(), null, 2);
+    }
+    note.textContent = '';
+    rawMode = !rawMode;
+    showMode();
+  });
   const save = el('button', {
     type: 'button', class: 'primary', id: 'config-save',
     onclick: async () => {
-      let value;
       await settled();
+      let value;
       try {
         value = rawMode ? JSON.parse(raw.value) : editor.getValue();
       } catch (error) {
-        result.replaceChildren(errorBox({ code: 'bad-json', message: String(error.message) }));
+        bad(error);
         return;
       }
       try {
@@ -529,9 +597,18 @@ async function configEditor(holder, path, schema) {
       }
     },
   }, 'Save configuration');
+  showMode();
   holder.replaceChildren(el('div', {},
     schema ? null : el('p', { class: 'muted' }, 'The manifest declares no [config] schema.'),
-    formHolder, raw, el('div', { class: 'actions' }, save, editor ? toggle : null), result));
+    note, formHolder, raw, el('div', { class: 'actions' }, save, toggle), result));
+}
+
+/** Whether `a` and `b` are the same JSON, whatever the order of object keys. */
+function same(a, b) {
+  const sorted = (_, v) => (v && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
+    : v);
+  return JSON.stringify(a, sorted) === JSON.stringify(b, sorted);
 }
 
 /** Follows the plugin's log tail into `box`; answers the function that stops it. */
@@ -559,12 +636,13 @@ function tailLogs(path, box, state) {
 // Tools: a form per tool from its JSON Schema, a Call button, the result or typed error,
 // with the time and fuel the call took.
 
-async function toolsPage() {
+async function toolsPage(page) {
   const list = el('div', { id: 'tools' });
-  page(el('h2', {}, 'Tools'), list);
+  render(el('h2', {}, 'Tools'), list);
   let tools;
   try {
     tools = (await api('GET', '/api/v1/tools')).tools;
+    if (!page.live) return;
   } catch (error) {
     list.replaceChildren(errorBox(error));
     return;
@@ -638,7 +716,7 @@ function hooksPage() {
       }
     },
   }, 'Dispatch');
-  page(el('h2', {}, 'Hooks'), card(null, el('label', {}, 'Event ', kind), ' ', session, payload,
+  render(el('h2', {}, 'Hooks'), card(null, el('label', {}, 'Event ', kind), ' ', session, payload,
     el('div', { class: 'actions' }, send)), output);
 }
 
@@ -659,13 +737,16 @@ function dispatchView(d) {
 // ---------------------------------------------------------------------------------------
 // Routing
 
+/** Ends the page on screen (its timers and streams) and answers the next one's record. */
 function stopPage() {
-  for (const stop of leaving) stop();
-  leaving = [];
+  view.live = false;
+  for (const stop of view.stops) stop();
+  view = { live: true, stops: [] };
+  return view;
 }
 
 async function route() {
-  stopPage();
+  const page = stopPage();
   if (!token()) return signIn();
   const nav = document.getElementById('nav');
   nav.hidden = false;
@@ -674,10 +755,18 @@ async function route() {
   const hash = location.hash || '#/';
   for (const link of nav.querySelectorAll('a')) link.classList.toggle('current', link.getAttribute('href') === hash);
   const plugin = hash.match(/^#\/plugin\/([^/]+)$/);
-  if (hash === '#/tools' || (!isAdmin() && hash !== '#/hooks')) return toolsPage();
+  if (hash === '#/tools' || (!isAdmin() && hash !== '#/hooks')) return toolsPage(page);
   if (hash === '#/hooks') return hooksPage();
-  if (plugin) return pluginPage(decodeURIComponent(plugin[1]));
-  return dashboard();
+  if (plugin) {
+    let name;
+    try {
+      name = decodeURIComponent(plugin[1]);
+    } catch {
+      return dashboard(page);
+    }
+    return pluginPage(page, name);
+  }
+  return dashboard(page);
 }
 
 document.getElementById('sign-out').addEventListener('click', () => signOut('Signed out.'));

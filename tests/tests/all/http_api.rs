@@ -71,6 +71,13 @@ const ROUTES: &[(&str, &str, &str, bool)] = &[
         true,
     ),
     ("GET", "/api/v1/plugins/calculator/health", "", true),
+    ("GET", "/api/v1/plugins/calculator/audit", "", true),
+    (
+        "GET",
+        "/api/v1/plugins/calculator/logs?follow=false",
+        "",
+        true,
+    ),
     ("GET", "/api/v1/tools", "", false),
     (
         "POST",
@@ -144,7 +151,8 @@ async fn every_route_enforces_its_auth() {
                 as_caller.json()
             ),
         }
-        let other_tenant = format!("{path}?tenant=acme");
+        let join = if path.contains('?') { '&' } else { '?' };
+        let other_tenant = format!("{path}{join}tenant=acme");
         let wrong = request(
             server.address,
             method,
@@ -178,7 +186,11 @@ async fn every_route_enforces_its_auth() {
         br#"{"arguments": {"a": 40, "b": 2}}"#,
     )
     .await;
-    assert_eq!(sum.json(), json!({"result": {"result": 42.0}}));
+    let sum = sum.json();
+    assert_eq!(sum["result"], json!({"result": 42.0}));
+    // With the time the call took and the fuel its guest code burnt.
+    assert!(sum["usage"]["duration_ms"].as_f64().unwrap() > 0.0, "{sum}");
+    assert!(sum["usage"]["fuel"].as_u64().unwrap() > 0, "{sum}");
     let globex_tools = request(
         server.address,
         "GET",
@@ -300,6 +312,7 @@ async fn failures_have_one_json_shape_and_the_right_status() {
     let doc = openapi.json();
     assert_eq!(doc["openapi"], "3.1.0");
     for (_, path, _, _) in ROUTES {
+        let path = path.split('?').next().unwrap_or(path);
         let templated = path
             .replace("/redact/", "/{name}/")
             .replace("/calculator/", "/{name}/")
@@ -512,5 +525,100 @@ async fn metrics_are_prometheus_text_counting_every_call() {
                 "{sample:?}"
             );
         }
+    }
+}
+
+/// Opens a following log stream of `plugin` and reads its head: the connection (kept open)
+/// and the status.
+async fn open_log_stream(
+    address: SocketAddr,
+    bearer: &str,
+    plugin: &str,
+) -> (tokio::net::TcpStream, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "GET /api/v1/plugins/{plugin}/logs HTTP/1.1\r\nHost: {address}\r\nAuthorization: {bearer}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    while !seen.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).await.unwrap(), 1, "the head ends");
+        seen.push(byte[0]);
+    }
+    (stream, String::from_utf8_lossy(&seen).into_owned())
+}
+
+/// The log tail over server-sent events: a call's records come back, escaped, as JSON
+/// events; a tenant's streams are capped (503 past four); a graceful shutdown ends the
+/// streams still open instead of waiting for their clients.
+#[tokio::test(flavor = "multi_thread")]
+async fn log_streams_replay_the_tail_are_capped_and_end_at_shutdown() {
+    use tokio::io::AsyncReadExt;
+    let mut server = start(1 << 20).await;
+    let garish = plugin_folder("garish", guests::GARISH, "");
+    server.registry.install(garish.path()).await.unwrap();
+    let enabled = server.registry.enable("acme", "garish", json!({})).await;
+    enabled.unwrap();
+    let token = server.registry.create_token("acme", Role::Admin, "");
+    let admin = format!("Bearer {}", token.await.unwrap());
+    let auth = [("Authorization", admin.as_str())];
+    let path = "/api/v1/tools/garish.shout/call";
+    let shout = request(server.address, "POST", path, &auth, b"{}").await;
+    assert_eq!(shout.status, 200, "{:?}", shout.json());
+
+    let path = "/api/v1/plugins/garish/logs?follow=false";
+    let tail = request(server.address, "GET", path, &auth, b"").await;
+    assert_eq!(tail.status, 200);
+    assert_eq!(tail.header("content-type"), Some("text/event-stream"));
+    let body = String::from_utf8(tail.body).unwrap();
+    let records: Vec<serde_json::Value> = body
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .map(|data| serde_json::from_str(data).unwrap())
+        .collect();
+    let sources: Vec<&str> = records
+        .iter()
+        .map(|r| r["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sources,
+        ["log", "stdout", "stdout", "stderr", "stderr", "exec"],
+        "{body}"
+    );
+    assert_eq!(body.matches("event: log\n").count(), 6, "{body}");
+    for record in &records {
+        let text = record["text"].as_str().unwrap();
+        assert!(!text.chars().any(airlock::text::is_unsafe), "{record}");
+    }
+
+    let mut open = Vec::new();
+    for _ in 0..4 {
+        let (stream, head) = open_log_stream(server.address, &admin, "garish").await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        open.push(stream);
+    }
+    let refused = request(
+        server.address,
+        "GET",
+        "/api/v1/plugins/garish/logs",
+        &auth,
+        b"",
+    )
+    .await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.json()["error"]["code"], "too-many-streams");
+
+    server.shutdown.take().unwrap().send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), &mut server.task)
+        .await
+        .expect("the open streams do not hold the shutdown up")
+        .unwrap()
+        .unwrap();
+    for mut stream in open {
+        let mut rest = Vec::new();
+        let ended = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest));
+        ended.await.expect("each stream ends").unwrap();
     }
 }

@@ -15,8 +15,10 @@ use std::process::{Child, Command, Stdio};
 
 use airlock_guests as guests;
 
-use crate::hostile_text::{SHOWN, garish_folder};
-use crate::support::{airlock, enable, fresh_dir, listening_address, plugin_folder, token};
+use crate::hostile_text::{PAYLOAD, SHOWN};
+use crate::support::{
+    airlock, enable, fresh_dir, listening_address, plugin_folder, token, toml_escape,
+};
 
 /// The repository's root.
 fn root() -> PathBuf {
@@ -72,7 +74,7 @@ fn console(label: &str) -> Console {
         guests::HOSTILE,
         "description = \"Loops on request\"\n[limits]\nfuel = 50000000\n",
     );
-    let garish = garish_folder(label);
+    let garish = hostile_schema_folder(label);
     let folders = [
         guests::CALCULATOR_DIR,
         guests::COUNT_VOWELS_DIR,
@@ -109,6 +111,41 @@ fn console(label: &str) -> Console {
     }
 }
 
+/// `garish` with the payload in its manifest's description and all over its `[config]`
+/// schema: titles, descriptions, a property name, and what the form library would turn into
+/// markup or links if it saw them (an object-valued enum holding a `<meta http-equiv=refresh>`,
+/// `links`, a header template).
+fn hostile_schema_folder(label: &str) -> PathBuf {
+    let manifest = format!(
+        "description = \"{}\"\n[config]\nschema-file = \"config.schema.json\"",
+        toml_escape(PAYLOAD)
+    );
+    let dir = plugin_folder(
+        &format!("{label}-garish"),
+        "garish",
+        guests::GARISH,
+        &manifest,
+    );
+    let refresh = r#"<meta http-equiv="refresh" content="0;url=https://evil.example/">"#;
+    let schema = serde_json::json!({
+        "type": "object",
+        "title": PAYLOAD,
+        "description": PAYLOAD,
+        "properties": {
+            "<img src=x onerror=pwned(4)>": {"type": "string", "description": PAYLOAD},
+            "mode": {"type": "object", "enum": [{refresh: 1}], "description": PAYLOAD},
+            "link": {
+                "type": "string",
+                "links": [{"href": "javascript:window.pwned=3", "rel": "x"}],
+                "headerTemplate": "<img src=x>{{self}}",
+                "format": "html"
+            }
+        }
+    });
+    std::fs::write(dir.join("config.schema.json"), schema.to_string()).unwrap();
+    dir
+}
+
 #[test]
 fn the_console_works_in_a_real_browser() {
     let (browser, driver) = (chromium(), driver());
@@ -119,6 +156,7 @@ fn the_console_works_in_a_real_browser() {
         .env("AIRLOCK_ADMIN", &console.admin)
         .env("AIRLOCK_CALLER", &console.caller)
         .env("AIRLOCK_SHOWN", SHOWN)
+        .env("AIRLOCK_PAYLOAD", PAYLOAD)
         .env("AIRLOCK_CHROMIUM", browser);
     if let Some(shots) = std::env::var_os("AIRLOCK_CONSOLE_SCREENSHOTS") {
         run.env("AIRLOCK_SHOTS", shots);
@@ -135,20 +173,26 @@ fn the_console_works_in_a_real_browser() {
     );
     assert_eq!(
         report.lines().filter(|l| l.starts_with("ok - ")).count(),
-        10,
+        11,
         "every step ran:\n{report}"
     );
 }
 
-/// One raw HTTP/1.1 request; the response's status line and headers, lower-cased.
+/// One raw HTTP/1.1 request; the response's status line and headers, lower-cased, then
+/// (for a JSON error) its body.
 fn request(address: &str, head: &str) -> String {
     let host = address.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(host).unwrap();
     write!(stream, "{head}Host: {host}\r\nConnection: close\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    let headers = response.split("\r\n\r\n").next().unwrap_or_default();
-    headers.to_ascii_lowercase()
+    let (headers, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let body = if body.starts_with("{\"error\"") {
+        body
+    } else {
+        ""
+    };
+    format!("{}\r\n\r\n{body}", headers.to_ascii_lowercase())
 }
 
 #[test]
@@ -179,10 +223,24 @@ fn the_console_is_served_with_a_strict_policy_and_cross_site_requests_are_refuse
             ),
         )
     };
-    let foreign = call("Origin: http://evil.example\r\n");
-    assert!(foreign.starts_with("http/1.1 403"), "{foreign}");
-    let cross_site = call("Sec-Fetch-Site: cross-site\r\n");
-    assert!(cross_site.starts_with("http/1.1 403"), "{cross_site}");
+    for refused in [
+        "Origin: http://evil.example\r\n",
+        "Origin: null\r\n",
+        "Sec-Fetch-Site: cross-site\r\n",
+    ] {
+        let answer = call(refused);
+        assert!(answer.starts_with("http/1.1 403"), "{refused}: {answer}");
+        assert!(
+            answer.contains("\"code\":\"cross-origin\""),
+            "{refused}: {answer}"
+        );
+    }
+    // A link from another site opens the console (its files are public); the API stays shut.
+    let linked = request(
+        &console.address,
+        "GET / HTTP/1.1\r\nSec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: navigate\r\n",
+    );
+    assert!(linked.starts_with("http/1.1 200"), "{linked}");
     let same = console.address.trim_start_matches("http://");
     let own = call(&format!(
         "Origin: http://{same}\r\nSec-Fetch-Site: same-origin\r\n"

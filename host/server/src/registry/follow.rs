@@ -148,6 +148,7 @@ impl Registry {
     /// Stops `tenant`'s `plugin` if this process serves it.
     async fn stop(&self, tenant: &str, plugin: &str) {
         let live = self.live_map_mut().remove(&key(tenant, plugin));
+        self.tails.forget(tenant, plugin);
         if let Some(live) = live {
             live.plugin.shutdown().await;
             tracing::info!(tenant, plugin, "stopped: disabled by another process");

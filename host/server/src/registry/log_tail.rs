@@ -3,7 +3,8 @@
 //! (`GET /api/v1/plugins/{name}/logs`, server-sent events).
 //!
 //! Each registration's tail outlives its versions: a reload or restart keeps writing to the
-//! same tail, so a watcher sees the old version's last lines and the new one's first.
+//! same tail, so a watcher sees the old version's last lines and the new one's first. A
+//! disable drops it, so this process keeps tails for what it serves only.
 //! Everything a plugin controls here is bounded: records arrive through the library's
 //! [`LogTap`], already within the call's log budget and escaped; the tail keeps the last
 //! [`RECENT`] records, each cut to [`TEXT_CAP`] bytes, and a watcher that falls more than
@@ -79,6 +80,13 @@ impl LogTails {
             .entry((tenant.to_string(), plugin.to_string()))
             .or_insert_with(|| Arc::new(LogTail::new()))
             .clone()
+    }
+
+    /// Drops the tail of `plugin` for `tenant` (it was disabled): a watcher keeps what it
+    /// has and hears nothing more; enabling it again starts a new tail.
+    pub fn forget(&self, tenant: &str, plugin: &str) {
+        let mut tails = self.tails.lock().unwrap_or_else(|e| e.into_inner());
+        tails.remove(&(tenant.to_string(), plugin.to_string()));
     }
 
     /// A tap writing to the tail of `plugin` for `tenant`, for its load options.

@@ -75,6 +75,7 @@ impl Registry {
         if let Some(live) = live {
             live.plugin.shutdown().await;
         }
+        self.tails.forget(tenant, name);
         self.emit(RegistryEvent::Disabled {
             tenant: tenant.into(),
             plugin: name.into(),
@@ -85,6 +86,13 @@ impl Registry {
     /// The configuration stored for `tenant`'s registration of `name`, as given.
     pub async fn config(&self, tenant: &str, name: &str) -> Result<Value, RegistryError> {
         Ok(self.registration(tenant, name).await?.config)
+    }
+
+    /// The configuration an enable that names none keeps: the one stored for `tenant`'s
+    /// registration of `name` (enabled or not), else `{}` for a first enable.
+    pub async fn kept_config(&self, tenant: &str, name: &str) -> Result<Value, RegistryError> {
+        let stored = self.stored(tenant, name).await?;
+        Ok(stored.map_or_else(|| Value::Object(Default::default()), |r| r.config))
     }
 
     /// Replaces `tenant`'s configuration of `name`. It is checked against the manifest's

@@ -81,8 +81,9 @@ struct Enable {
     plugin: String,
     #[serde(default)]
     tenant: Option<String>,
-    #[serde(default = "empty_object")]
-    config: Value,
+    /// Absent: keep the stored configuration (`{}` for a first enable).
+    #[serde(default)]
+    config: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -192,8 +193,12 @@ impl Service {
                 let tenant = self.tenant(p.tenant);
                 // The same lookup as `airlock plugins enable`: installed, else the search path.
                 let name = registry.resolve(&p.plugin).await.map_err(failed)?;
+                let config = match p.config {
+                    Some(config) => config,
+                    None => registry.kept_config(&tenant, &name).await.map_err(failed)?,
+                };
                 let plugin = registry
-                    .enable(&tenant, &name, p.config)
+                    .enable(&tenant, &name, config)
                     .await
                     .map_err(failed)?;
                 Ok(json!({

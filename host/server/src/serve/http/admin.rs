@@ -32,7 +32,7 @@ pub(super) struct Api {
     pub(super) service: Service,
     max_body: usize,
     /// Log tails being watched (`GET …/logs`); each holds a connection open.
-    pub(super) log_streams: std::sync::Arc<tokio::sync::Semaphore>,
+    pub(super) log_streams: std::sync::Arc<super::logs::Streams>,
 }
 
 /// The admin and tool API over `service`'s registry, bodies capped at `max_body` bytes.
@@ -40,7 +40,7 @@ pub fn router(service: Service, max_body: usize) -> Router {
     let api = Api {
         service,
         max_body,
-        log_streams: std::sync::Arc::new(tokio::sync::Semaphore::new(super::logs::MAX_STREAMS)),
+        log_streams: std::sync::Arc::default(),
     };
     Router::new()
         .route("/api/v1/openapi.json", get(openapi))
@@ -65,8 +65,10 @@ pub fn router(service: Service, max_body: usize) -> Router {
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(api)
-        .merge(super::console::router())
+        // The API only: the console's files are public, and a link from another site to
+        // the console must open it.
         .layer(axum::middleware::from_fn(super::same_origin))
+        .merge(super::console::router())
 }
 
 /// [`router`] with the default body cap.
@@ -213,7 +215,11 @@ async fn enable(
 ) -> Result<axum::Json<Value>, ApiError> {
     let holder = authorize(&api, &headers, &query, true).await?;
     let body = read_json(body, api.max_body).await?;
-    let params = json!({"plugin": name, "tenant": holder.tenant, "config": field(&body, "config", json!({}))});
+    let mut params = json!({"plugin": name, "tenant": holder.tenant});
+    // Without one, enabling again keeps the stored configuration.
+    if let Some(config) = body.get("config") {
+        params["config"] = config.clone();
+    }
     run(&api, "plugin/enable", params).await
 }
 

@@ -7,12 +7,14 @@
 //! plugin's text cannot end an event or forge a field. A watcher that fell behind gets a
 //! `skipped` event, `{"skipped": 12}`. `?follow=false` sends the kept records and ends.
 //!
-//! Each stream holds a connection open, so at most [`MAX_STREAMS`] run at once (a further
-//! one is refused with 503), and every stream ends when the server shuts down, letting its
-//! graceful shutdown finish.
+//! Each stream holds a connection open, so at most [`MAX_STREAMS`] run at once, at most
+//! [`MAX_TENANT_STREAMS`] of them for one tenant (a further one is refused with 503, code
+//! `too-many-streams`); each ends after [`MAX_LIFETIME`] (a console reconnects), and every
+//! stream ends when the server shuts down, letting its graceful shutdown finish.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use airlock::log_tap::LogRecord;
 use axum::extract::{Path, State};
@@ -22,13 +24,64 @@ use axum::response::{IntoResponse, Response};
 use futures_util::Stream;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{OwnedSemaphorePermit, broadcast, watch};
+use tokio::sync::{broadcast, watch};
 
 use super::admin::{Api, TenantQuery, authorize};
 use super::{ApiError, Closing, JsonQuery};
 
 /// Most log streams served at once by one router.
 pub const MAX_STREAMS: usize = 32;
+/// Most log streams one tenant's tokens may hold open at once.
+pub const MAX_TENANT_STREAMS: usize = 4;
+/// How long one stream lasts before the server ends it.
+pub const MAX_LIFETIME: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The open streams, in all and per tenant.
+#[derive(Default)]
+pub(super) struct Streams(Mutex<HashMap<String, usize>>);
+
+impl Streams {
+    /// A slot for one more stream of `tenant`, held until the stream ends.
+    fn open(self: &Arc<Self>, tenant: &str) -> Result<Slot, ApiError> {
+        let mut open = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let total: usize = open.values().sum();
+        let mine = open.get(tenant).copied().unwrap_or(0);
+        if total >= MAX_STREAMS || mine >= MAX_TENANT_STREAMS {
+            let (cap, whose) = match mine >= MAX_TENANT_STREAMS {
+                true => (MAX_TENANT_STREAMS, "this tenant has"),
+                false => (MAX_STREAMS, "the server has"),
+            };
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too-many-streams",
+                format!("{whose} {cap} log streams open already; close one and retry"),
+            ));
+        }
+        *open.entry(tenant.to_string()).or_default() += 1;
+        Ok(Slot {
+            streams: self.clone(),
+            tenant: tenant.to_string(),
+        })
+    }
+}
+
+/// One open stream's place in [`Streams`].
+struct Slot {
+    streams: Arc<Streams>,
+    tenant: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.streams.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.tenant) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.tenant);
+            }
+        }
+    }
+}
 
 #[derive(Deserialize)]
 pub(super) struct LogsQuery {
@@ -59,19 +112,14 @@ pub(super) async fn stream(
         .log_tail(&holder.tenant, &name)
         .await
         .map_err(|e| ApiError::from_rpc(crate::serve::errors::registry_error(&e)))?;
-    let permit = api.log_streams.clone().try_acquire_owned().map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too-many-streams",
-            format!("{MAX_STREAMS} log streams are open already; close one and retry"),
-        )
-    })?;
+    let slot = api.log_streams.open(&holder.tenant)?;
     let (recent, live) = tail.watch();
     let feed = Feed {
         recent: recent.into_iter(),
         live: query.follow.then_some(live),
         closing: closing.map(|c| c.0.0.clone()),
-        _permit: permit,
+        ends: tokio::time::Instant::now() + MAX_LIFETIME,
+        _slot: slot,
     };
     Ok(Sse::new(events(feed))
         .keep_alive(KeepAlive::default())
@@ -84,7 +132,9 @@ struct Feed {
     /// `None` for `?follow=false`.
     live: Option<broadcast::Receiver<Arc<LogRecord>>>,
     closing: Option<watch::Receiver<bool>>,
-    _permit: OwnedSemaphorePermit,
+    /// When the stream ends anyway ([`MAX_LIFETIME`]).
+    ends: tokio::time::Instant,
+    _slot: Slot,
 }
 
 fn events(feed: Feed) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -92,13 +142,19 @@ fn events(feed: Feed) -> impl Stream<Item = Result<Event, Infallible>> {
         if let Some(record) = feed.recent.next() {
             return Some((Ok(log_event(&record)), feed));
         }
+        let ends = feed.ends;
         let live = feed.live.as_mut()?;
-        let next = match feed.closing.as_mut() {
-            Some(closing) => tokio::select! {
-                _ = closing.wait_for(|closed| *closed) => return None,
-                next = live.recv() => next,
-            },
-            None => live.recv().await,
+        let closing = feed.closing.as_mut();
+        let closed = async move {
+            match closing {
+                Some(closing) => drop(closing.wait_for(|closed| *closed).await),
+                None => std::future::pending().await,
+            }
+        };
+        let next = tokio::select! {
+            _ = closed => return None,
+            _ = tokio::time::sleep_until(ends) => return None,
+            next = live.recv() => next,
         };
         let event = match next {
             Ok(record) => log_event(&record),

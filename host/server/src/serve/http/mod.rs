@@ -1,9 +1,9 @@
 //! HTTP front ends on `axum`: the admin and tool API ([`admin`], bearer tokens, per-tenant)
 //! and the MCP streamable HTTP transport ([`mcp`]). Both read bodies through
 //! [`read_body`], which caps their size, and report failures in one stable JSON shape:
-//! `{"error": {"code": "<kind>", "message": "…", "details": …}}`. The admin API also
-//! serves the web console ([`console`]) and refuses cross-site browser requests
-//! ([`same_origin`]).
+//! `{"error": {"code": "<kind>", "message": "…", "details": …}}`. The admin API refuses
+//! cross-site browser requests ([`same_origin`]); beside it, `serve --http` serves the web
+//! console ([`console`]).
 
 pub mod admin;
 pub mod console;
@@ -28,21 +28,34 @@ pub const MAX_BODY: usize = 4 << 20;
 
 /// Serves `app` on `listener` until `shutdown` resolves; requests in flight then finish
 /// before this returns, and long-lived responses (log streams) are told to end
-/// ([`Closing`]).
+/// ([`Closing`]). Whatever is still open [`SHUTDOWN_GRACE`] later (a client that stopped
+/// reading a stream) is dropped.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (closed, closing) = tokio::sync::watch::channel(false);
-    let app = app.layer(axum::Extension(Closing(closing)));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = closed.send(true);
-        })
-        .await
+    let app = app.layer(axum::Extension(Closing(closing.clone())));
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = closed.send(true);
+    });
+    let mut closing = closing;
+    tokio::select! {
+        finished = server => finished,
+        _ = async {
+            let _ = closing.wait_for(|closed| *closed).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after shutdown began were dropped");
+            Ok(())
+        }
+    }
 }
+
+/// How long a graceful shutdown waits for requests in flight.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Turns `true` when [`serve`] begins its graceful shutdown; a handler streaming a
 /// response that would otherwise never end (a log tail) ends it then, so the shutdown can
@@ -50,39 +63,106 @@ pub async fn serve(
 #[derive(Clone)]
 pub struct Closing(pub tokio::sync::watch::Receiver<bool>);
 
-/// Cross-site request refusal for the admin API and the console: a browser request that
-/// another site's page makes (`Sec-Fetch-Site: cross-site`, or an `Origin` whose host and
-/// port are not this request's `Host`) is refused with 403, code `cross-origin`, before any
-/// handler runs. Requests without those headers (API clients, curl) pass; the bearer token
-/// is checked after. The console keeps its token in session storage and sends it in
-/// `Authorization`, never in a cookie, so a forged request would carry no credential
-/// anyway; this check also keeps another site from reading the unauthenticated routes.
+/// Cross-site request refusal for the admin API: a browser request that another site's page
+/// makes (`Sec-Fetch-Site: cross-site`, or an `Origin` whose `host[:port]` is neither this
+/// request's `Host` nor the `X-Forwarded-Host` a reverse proxy set) is refused with 403, code
+/// `cross-origin`, before any handler runs. Requests without those headers (API clients,
+/// curl) pass; the bearer token is checked after. (A page cannot set `X-Forwarded-Host` on a
+/// cross-site request without a CORS preflight, which carries its `Origin` and is refused
+/// here.) The console keeps its token in session storage and sends it in `Authorization`,
+/// never in a cookie, so a forged request would carry no credential anyway; this is the
+/// second lock. The console's own files are left out: a link from another site must open it.
 pub async fn same_origin(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    match cross_origin(request.headers()) {
+    let authority = request.uri().authority().map(|a| a.as_str().to_string());
+    match cross_origin(request.headers(), authority.as_deref()) {
         Some(why) => ApiError::new(StatusCode::FORBIDDEN, "cross-origin", why).into_response(),
         None => next.run(request).await,
     }
 }
 
-/// Why `headers` mark a cross-origin browser request, if they do.
-fn cross_origin(headers: &axum::http::HeaderMap) -> Option<String> {
+/// Why `headers` mark a cross-origin browser request, if they do; `authority` is the
+/// request URI's (HTTP/2 sends it instead of `Host`).
+fn cross_origin(headers: &axum::http::HeaderMap, authority: Option<&str>) -> Option<String> {
     let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
     if text("sec-fetch-site") == Some("cross-site") {
         return Some("a request from another site's page is refused (Sec-Fetch-Site)".into());
     }
     let origin = text("origin")?;
-    let host = text("host").unwrap_or_default();
+    // `scheme://host[:port]`; "null" (a sandboxed or file page) has no host and matches none.
     let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
-    match origin_host.eq_ignore_ascii_case(host) && !host.is_empty() {
+    let ours = [text("host"), text("x-forwarded-host"), authority];
+    let matches = ours
+        .into_iter()
+        .flatten()
+        .any(|host| !host.is_empty() && origin_host.eq_ignore_ascii_case(host.trim()));
+    match matches {
         true => None,
         false => Some(format!(
             "Origin `{}` is not this server (`{}`): cross-origin requests are refused",
             airlock::text::escape(origin),
-            airlock::text::escape(host)
+            airlock::text::escape(text("host").or(authority).unwrap_or("no Host"))
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cross_origin;
+    use axum::http::HeaderMap;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn same_origin_requests_and_api_clients_pass() {
+        let host = ("host", "127.0.0.1:8700");
+        assert_eq!(cross_origin(&headers(&[host]), None), None, "curl");
+        let own = headers(&[host, ("origin", "http://127.0.0.1:8700")]);
+        assert_eq!(cross_origin(&own, None), None);
+        let upper = headers(&[
+            ("host", "Console.Example:443"),
+            ("origin", "https://console.example:443"),
+        ]);
+        assert_eq!(cross_origin(&upper, None), None, "host names ignore case");
+        let proxied = headers(&[
+            ("host", "10.0.0.5:8700"),
+            ("x-forwarded-host", "console.example"),
+            ("origin", "https://console.example"),
+        ]);
+        assert_eq!(cross_origin(&proxied, None), None, "behind a reverse proxy");
+        let http2 = headers(&[("origin", "https://console.example")]);
+        assert_eq!(cross_origin(&http2, Some("console.example")), None);
+    }
+
+    #[test]
+    fn other_sites_null_origins_and_other_ports_are_refused() {
+        let host = ("host", "127.0.0.1:8700");
+        for origin in [
+            "http://evil.example",
+            "null",
+            "http://127.0.0.1:8701",
+            "http://127.0.0.1:8700.evil.example",
+            "http://[::1]:8700",
+        ] {
+            let request = headers(&[
+                host,
+                ("origin", Box::leak(origin.to_string().into_boxed_str())),
+            ]);
+            let why = cross_origin(&request, None).expect(origin);
+            assert!(why.contains("cross-origin requests are refused"), "{why}");
+        }
+        let cross_site = headers(&[host, ("sec-fetch-site", "cross-site")]);
+        assert!(cross_origin(&cross_site, None).is_some());
+        let no_host = headers(&[("origin", "http://127.0.0.1:8700")]);
+        assert!(cross_origin(&no_host, None).is_some(), "nothing to match");
     }
 }
 
