@@ -7,6 +7,8 @@ mod build;
 mod cache;
 mod demo;
 mod new;
+#[cfg(feature = "otel")]
+mod otel;
 mod plugins;
 mod publish;
 mod serve;
@@ -190,7 +192,13 @@ impl RunFlags {
 }
 
 fn main() -> ExitCode {
-    init_logging();
+    let _export = match init_logging() {
+        Ok(export) => export,
+        Err(e) => {
+            eprintln!("error: {}", text::escape_lines(&error_chain(&e), "  "));
+            return ExitCode::from(2);
+        }
+    };
     let cli = Cli::parse();
     // Like other Unix tools, a command that prints and exits ends quietly when the reader
     // of its output goes away (`airlock inspect x | head`) instead of panicking on the
@@ -234,16 +242,44 @@ fn error_chain(error: &anyhow::Error) -> String {
     text
 }
 
-fn init_logging() {
+/// Without the `otel` feature there is nothing to export.
+#[cfg(not(feature = "otel"))]
+mod otel {
+    /// Nothing to flush.
+    pub struct Export;
+
+    pub fn layer() -> anyhow::Result<Option<(tracing_subscriber::layer::Identity, Export)>> {
+        Ok(None)
+    }
+}
+
+/// The log on stderr (filtered by `RUST_LOG`, else [`default_log_filter`]) and, with the
+/// `otel` feature and an OTLP endpoint configured, the export of call spans ([`otel`]),
+/// each layer with its own filter. Answers what must live until the command ends (it
+/// flushes the export when dropped).
+fn init_logging() -> Result<Option<otel::Export>> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log_filter()));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(|| EscapingWriter(std::io::stderr()))
         // No colours: the writer escapes every control character, the formatter's too.
         .with_ansi(false)
         .with_target(false)
-        .init();
+        .with_filter(filter);
+    let registry = tracing_subscriber::registry().with(log);
+    match otel::layer()? {
+        Some((export, guard)) => {
+            registry.with(export).init();
+            Ok(Some(guard))
+        }
+        None => {
+            registry.init();
+            Ok(None)
+        }
+    }
 }
 
 /// The log sink's last line of defence: each record arrives whole (one `write` of the

@@ -9,6 +9,8 @@ mod front_ends;
 mod hostile_text;
 mod mcp_clients;
 mod new_build;
+#[cfg(feature = "otel")]
+mod otel;
 mod publish;
 mod readme;
 mod scale_out;
