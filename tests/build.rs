@@ -29,6 +29,12 @@ const SNIPPETS: &[Snippet] = &[
         ],
     },
     Snippet {
+        name: "dynamic",
+        marker: "runtime.load_component(",
+        tail: "sum",
+        rewrites: &[("\"typed.wasm\"", "TYPED_WASM")],
+    },
+    Snippet {
         name: "pipeline",
         marker: "Pipeline::new()",
         tail: "result",

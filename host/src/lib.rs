@@ -34,6 +34,7 @@ pub mod catalog;
 pub mod component;
 pub mod context;
 pub mod digest;
+pub mod dynamic;
 mod engine;
 mod error;
 pub mod folder;

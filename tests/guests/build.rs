@@ -28,6 +28,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("garish", "garish.wasm", "GARISH"),
     ("fetch", "fetch.wasm", "FETCH"),
     ("webhook", "webhook.wasm", "WEBHOOK"),
+    ("typed", "typed.wasm", "TYPED"),
 ];
 
 fn main() {

@@ -46,12 +46,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Call one tool of a plugin and print its JSON result.
+    /// Call one tool of a plugin and print its JSON result; on a component of another
+    /// world, call one of its exports (`interface#function`, or a plain world export) with
+    /// the arguments converted by its WIT types.
     Call {
         /// A plugin folder (manifest, policy and limits apply) or a bare component (.wasm,
         /// dev mode: no capabilities).
         component: PathBuf,
-        /// Tool name.
+        /// Tool name (or a foreign component's export: `iface#func`).
         tool: String,
         /// Arguments as a JSON object.
         #[arg(default_value = "{}")]
@@ -335,8 +337,15 @@ async fn run(command: Command) -> Result<ExitCode> {
             arguments,
             run,
         } => {
-            let plugin = load(&component, &run).await?;
             let arguments = parse_json("arguments", &arguments)?;
+            let plugin = match load(&component, &run).await {
+                Ok(plugin) => plugin,
+                // A component of another world: its exports, called by name with JSON.
+                Err(e) if is_wrong_world(&e) && !component.is_dir() => {
+                    return call_export(&component, &tool, &arguments, &run).await;
+                }
+                Err(e) => return Err(e),
+            };
             let result = plugin
                 .call_tool(
                     &tool,
@@ -437,6 +446,31 @@ async fn load(target: &Path, run: &RunFlags) -> Result<Plugin> {
     Ok(runtime.load_file(target, options).await?)
 }
 
+fn is_wrong_world(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<airlock::LoadError>(),
+        Some(airlock::LoadError::WrongWorld { .. })
+    )
+}
+
+/// `airlock call` on a component that is not an Airlock plugin: the export `name`
+/// (`iface#function`, or a plain world export) with `arguments` converted by its WIT types
+/// ([`airlock::dynamic`]), under the flags' limits.
+async fn call_export(
+    component: &Path,
+    name: &str,
+    arguments: &Value,
+    run: &RunFlags,
+) -> Result<ExitCode> {
+    let options = run.load_options()?;
+    let memory = options.limits.as_ref().map_or(0, |l| l.memory_bytes);
+    let runtime = Runtime::builder()
+        .instance_pool(Some(one_shot_pool(memory)))
+        .build()?;
+    let loaded = runtime.load_component(component, options).await?;
+    Ok(report(loaded.call_json(name, arguments).await))
+}
+
 fn parse_json(what: &str, text: &str) -> Result<Value> {
     serde_json::from_str(text).with_context(|| format!("{what} is not valid JSON: {text}"))
 }
@@ -483,7 +517,17 @@ async fn inspect(component: &Path, as_json: bool) -> Result<ExitCode> {
         Err(
             refusal @ (airlock::LoadError::WrongWorld { .. }
             | airlock::LoadError::UnknownImports { .. }),
-        ) => return inspect_foreign(&interface, &refusal.to_string(), as_json),
+        ) => {
+            // What can be called on it by name, when the host can link it.
+            let functions = match runtime
+                .load_component(component, LoadOptions::default())
+                .await
+            {
+                Ok(loaded) => loaded.exports().to_vec(),
+                Err(_) => Vec::new(),
+            };
+            return inspect_foreign(&interface, &functions, &refusal.to_string(), as_json);
+        }
         Err(other) => return Err(other.into()),
     };
     let meta = plugin.metadata();
@@ -550,11 +594,20 @@ async fn inspect(component: &Path, as_json: bool) -> Result<ExitCode> {
 /// and exports with their WIT types.
 fn inspect_foreign(
     interface: &airlock::interface::Interface,
+    functions: &[airlock::dynamic::Export],
     reason: &str,
     as_json: bool,
 ) -> Result<ExitCode> {
     if as_json {
-        let report = json!({"world": null, "not_airlock": reason, "interface": interface});
+        let functions: Vec<Value> = functions
+            .iter()
+            .map(|f| {
+                json!({"name": f.name, "signature": f.signature(),
+                       "params_schema": f.params_schema(), "result_schema": f.result_schema()})
+            })
+            .collect();
+        let report = json!({"world": null, "not_airlock": reason, "interface": interface,
+                            "functions": functions});
         println!("{}", text::to_json_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -571,6 +624,18 @@ fn inspect_foreign(
             println!("  (none)");
         }
         print_items(items, "  ");
+    }
+    if !functions.is_empty() {
+        println!(
+            "callable with `airlock call COMPONENT NAME '{{…}}'` (arguments by name, as JSON):"
+        );
+        for function in functions {
+            println!(
+                "  {}: {}",
+                Untrusted(&function.name),
+                Untrusted(&function.signature())
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

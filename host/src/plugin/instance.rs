@@ -71,35 +71,7 @@ impl LiveInstance {
         limits: &Limits,
         reach: &Reach,
     ) -> Result<Self, CallError> {
-        let state =
-            InstanceState::new(plugin.clone(), limits, reach).map_err(|e| CallError::Protocol {
-                plugin: plugin.to_string(),
-                reason: format!("cannot apply its grant: {e:#}"),
-            })?;
-        let mut store = Store::new(pre.engine(), state);
-        store.limiter(|state| &mut state.limiter);
-        // Caps every string or list the guest hands over, results included, before the host
-        // copies it.
-        store.set_hostcall_fuel(limits.output_bytes);
-        // Guest-defined resources take component-model handles without any host call.
-        store.set_max_component_handles(limits.handles);
-        // The deadline rides on fuel: a running guest yields this often, and the call's timer
-        // checks the clock at every yield.
-        store
-            .fuel_async_yield_interval(Some(YIELD_FUEL))
-            .expect("fuel is enabled on the engine");
-        // A host call that returns at once (random bytes, a context read) costs the guest
-        // little fuel however much host work it does, so a loop of them could run for
-        // minutes between fuel yields: the clock is also read whenever a host call returns.
-        store.call_hook(|store, hook| match hook {
-            CallHook::ReturningFromHost if Instant::now() >= store.data().deadline => {
-                Err(Trap::Interrupt.into())
-            }
-            _ => Ok(()),
-        });
-        let stop = arm(&mut store, limits);
-        let outcome = within(stop, pre.instantiate_async(&mut store)).await;
-        let instance: Instance = settle(&store, limits, outcome)?;
+        let (mut store, instance) = instantiate(pre, plugin.clone(), limits, reach).await?;
         let protocol = |e: wasmtime::Error| CallError::Protocol {
             plugin: plugin.to_string(),
             reason: format!("{e:#}"),
@@ -297,6 +269,94 @@ impl LiveInstance {
 }
 
 /// Makes `to` a copy of `from`, in the buffer `to` already has.
+/// A new store for `plugin` under `limits` and `reach` — limiter, fuel with the deadline's
+/// yields, the host-call clock check — and the component instantiated in it, under the
+/// limits too.
+async fn instantiate(
+    pre: &InstancePre<InstanceState>,
+    plugin: Arc<str>,
+    limits: &Limits,
+    reach: &Reach,
+) -> Result<(Store<InstanceState>, Instance), CallError> {
+    let state =
+        InstanceState::new(plugin.clone(), limits, reach).map_err(|e| CallError::Protocol {
+            plugin: plugin.to_string(),
+            reason: format!("cannot apply its grant: {e:#}"),
+        })?;
+    let mut store = Store::new(pre.engine(), state);
+    store.limiter(|state| &mut state.limiter);
+    // Caps every string or list the guest hands over, results included, before the host
+    // copies it.
+    store.set_hostcall_fuel(limits.output_bytes);
+    // Guest-defined resources take component-model handles without any host call.
+    store.set_max_component_handles(limits.handles);
+    // The deadline rides on fuel: a running guest yields this often, and the call's timer
+    // checks the clock at every yield.
+    store
+        .fuel_async_yield_interval(Some(YIELD_FUEL))
+        .expect("fuel is enabled on the engine");
+    // A host call that returns at once (random bytes, a context read) costs the guest
+    // little fuel however much host work it does, so a loop of them could run for
+    // minutes between fuel yields: the clock is also read whenever a host call returns.
+    store.call_hook(|store, hook| match hook {
+        CallHook::ReturningFromHost if Instant::now() >= store.data().deadline => {
+            Err(Trap::Interrupt.into())
+        }
+        _ => Ok(()),
+    });
+    let stop = arm(&mut store, limits);
+    let outcome = within(stop, pre.instantiate_async(&mut store)).await;
+    let instance: Instance = settle(&store, limits, outcome)?;
+    Ok((store, instance))
+}
+
+/// An instance of a component of any world: its exports are called by index with
+/// component-model values (the dynamic path, [`crate::dynamic`]), each call guarded like a
+/// plugin's.
+pub(crate) struct AnyInstance {
+    store: Store<InstanceState>,
+    instance: Instance,
+}
+
+impl AnyInstance {
+    /// Instantiates the component in a new store, under `limits`.
+    pub(crate) async fn new(
+        pre: &InstancePre<InstanceState>,
+        plugin: Arc<str>,
+        limits: &Limits,
+        reach: &Reach,
+    ) -> Result<Self, CallError> {
+        let (store, instance) = instantiate(pre, plugin, limits, reach).await?;
+        Ok(AnyInstance { store, instance })
+    }
+
+    /// Calls the function at `index` with `params` under `limits`: its `results` values.
+    pub(crate) async fn call(
+        &mut self,
+        limits: &Limits,
+        index: &wasmtime::component::ComponentExportIndex,
+        params: &[wasmtime::component::Val],
+        results: usize,
+    ) -> Result<Vec<wasmtime::component::Val>, CallError> {
+        let plugin = self.store.data().plugin.to_string();
+        let func = self.instance.get_func(&mut self.store, index);
+        let func = func.ok_or_else(|| CallError::Protocol {
+            plugin,
+            reason: "an export it declared is not a function".into(),
+        })?;
+        let mut out = vec![wasmtime::component::Val::Bool(false); results];
+        let stop = arm(&mut self.store, limits);
+        let outcome = within(stop, func.call_async(&mut self.store, params, &mut out)).await;
+        let fuel = limits
+            .fuel
+            .unwrap_or(u64::MAX)
+            .saturating_sub(self.store.get_fuel().unwrap_or(0));
+        super::usage::add_metered(fuel);
+        settle(&self.store, limits, outcome)?;
+        Ok(out)
+    }
+}
+
 fn replace(to: &mut String, from: &str) {
     if to != from {
         to.clear();

@@ -17,6 +17,7 @@ mod usage;
 mod validate;
 
 pub use condition::PluginState;
+pub(crate) use instance::AnyInstance;
 pub use usage::{ERROR_KINDS, LATENCY_BUCKETS_US, UsageReport, metered};
 
 use std::collections::HashMap;

@@ -7,6 +7,7 @@ mod cache;
 mod capabilities;
 mod catalog;
 mod discovery;
+mod dynamic;
 mod edges;
 mod examples;
 mod hostile;

@@ -27,6 +27,21 @@ async fn embed() -> Fallible<(Value, HookOutcome)> {
     Ok(include!(concat!(env!("OUT_DIR"), "/readme_embed.rs")))
 }
 
+const TYPED_WASM: &str = guests::TYPED;
+
+/// `### Components of any world`: given a runtime.
+async fn dynamic(runtime: Runtime) -> Fallible<Value> {
+    Ok(include!(concat!(env!("OUT_DIR"), "/readme_dynamic.rs")))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dynamic_call_snippet_runs_as_written() {
+    let sum = dynamic(airlock_tests::runtime())
+        .await
+        .expect("the README's dynamic call snippet runs");
+    assert_eq!(sum, json!(5));
+}
+
 /// `### Hook pipelines`: given two hook plugins, a tool call and a context.
 async fn pipeline(
     redact: airlock::Plugin,

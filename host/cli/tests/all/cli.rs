@@ -137,10 +137,12 @@ fn bad_inputs_exit_2_with_a_clear_message() {
     );
     assert!(!stderr(&out).contains("panicked"));
 
+    // A component of another world is called by export name; `run` is not one (its
+    // interface's is), and the error lists what is.
     let out = airlock(&["call", guests::CLI_COMMAND, "run"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(
-        stderr(&out).contains("does not implement an Airlock world"),
+        stderr(&out).contains("[unknown-tool]") && stderr(&out).contains("wasi:cli/run@"),
         "{}",
         stderr(&out)
     );
@@ -932,4 +934,57 @@ fn plugins_tools_sets_shows_and_clears_a_tenants_tool_filter() {
     ]);
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("tool pattern"), "{}", stderr(&bad));
+}
+
+/// A component of its own world (`typed`): `inspect` lists what can be called with each
+/// signature and argument schema, and `call` runs an export by name with JSON converted by
+/// its WIT types, refusing bad arguments by path and type.
+#[test]
+fn a_component_of_another_world_is_inspected_and_called_by_export_name() {
+    let add = "fixture:typed/kitchen@0.1.0#add";
+    let out = airlock(&["inspect", guests::TYPED, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let functions = report["functions"].as_array().unwrap();
+    let found = functions
+        .iter()
+        .find(|f| f["name"] == add)
+        .expect("add listed");
+    assert_eq!(found["signature"], "func(a: s32, b: s32) -> s32");
+    assert_eq!(
+        found["params_schema"]["required"],
+        serde_json::json!(["a", "b"])
+    );
+    let out = airlock(&["inspect", guests::TYPED]);
+    assert!(
+        stdout(&out).contains(&format!("{add}: func(a: s32, b: s32) -> s32")),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = airlock(&["call", guests::TYPED, add, r#"{"a": 2, "b": 3}"#]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "5");
+    let out = airlock(&["call", guests::TYPED, add, r#"{"a": 2, "b": "3"}"#]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("[bad-arguments]")
+            && stderr(&out).contains("/b: expected s32, found \"3\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = airlock(&[
+        "call",
+        guests::TYPED,
+        "fixture:typed/kitchen@0.1.0#spin",
+        "{}",
+        "--fuel",
+        "1000000",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("[fuel-exhausted]"),
+        "{}",
+        stderr(&out)
+    );
 }
