@@ -260,6 +260,12 @@ pub enum CallError {
     /// alive across all plugins). Nothing ran; the call may be retried.
     #[error("no instance of plugin `{plugin}` could be started: {reason}")]
     Busy { plugin: String, reason: String },
+
+    /// The caller cancelled the call ([`crate::plugin::cancellable`]: a JSON-RPC
+    /// `$/cancelRequest`, an MCP `notifications/cancelled`). The guest was stopped at its
+    /// next fuel yield, or its host call abandoned, and its instance discarded.
+    #[error("the call to plugin `{plugin}` was cancelled by its caller")]
+    Cancelled { plugin: String },
 }
 
 impl CallError {
@@ -281,7 +287,8 @@ impl CallError {
             | CallError::Protocol { plugin, .. }
             | CallError::ShutDown { plugin }
             | CallError::Failing { plugin, .. }
-            | CallError::Busy { plugin, .. } => plugin,
+            | CallError::Busy { plugin, .. }
+            | CallError::Cancelled { plugin } => plugin,
         }
     }
 
@@ -305,6 +312,7 @@ impl CallError {
             CallError::ShutDown { .. } => "shut-down",
             CallError::Failing { .. } => "failing",
             CallError::Busy { .. } => "busy",
+            CallError::Cancelled { .. } => "cancelled",
         }
     }
 
@@ -321,6 +329,7 @@ impl CallError {
                 | CallError::OutputTooLarge { .. }
                 | CallError::Trap { .. }
                 | CallError::Protocol { .. }
+                | CallError::Cancelled { .. }
         )
     }
 }

@@ -163,11 +163,23 @@ impl DynamicComponent {
             })?;
         let params = self.arguments(export, arguments)?;
         let limits = &self.limits;
-        let mut instance =
-            AnyInstance::new(&self.pre, self.name.clone(), limits, &self.reach).await?;
-        let results = instance
-            .call(limits, &export.index, &params, export.results.len())
-            .await?;
+        let call = async {
+            let mut instance =
+                AnyInstance::new(&self.pre, self.name.clone(), limits, &self.reach).await?;
+            instance
+                .call(limits, &export.index, &params, export.results.len())
+                .await
+        };
+        // Cancelled like a plugin's call ([`crate::plugin::cancellable`]).
+        let results = match crate::plugin::cancel_scope() {
+            None => call.await?,
+            Some(cancel) => tokio::select! {
+                results = call => results?,
+                _ = cancel.cancelled() => return Err(CallError::Cancelled {
+                    plugin: self.name.to_string(),
+                }),
+            },
+        };
         Ok(match (export.results.first(), results.first()) {
             (Some(ty), Some(val)) => json::to_json(ty, val),
             _ => Value::Null,

@@ -174,7 +174,18 @@ impl Plugin {
             outcome = tracing::field::Empty,
             fuel = tracing::field::Empty,
         );
-        let result = call.instrument(span.clone()).await;
+        let call = call.instrument(span.clone());
+        let result = match super::usage::cancel_scope() {
+            None => call.await,
+            // Dropping the call drops its lease: the instance, wherever its guest stopped,
+            // is discarded and its slot freed.
+            Some(cancel) => tokio::select! {
+                result = call => result,
+                _ = cancel.cancelled() => Err(CallError::Cancelled {
+                    plugin: self.name().to_string(),
+                }),
+            },
+        };
         if let Some(started) = started {
             self.inner.usage.record_call(&result, started.elapsed());
         }

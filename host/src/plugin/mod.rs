@@ -18,7 +18,8 @@ mod validate;
 
 pub use condition::PluginState;
 pub(crate) use instance::AnyInstance;
-pub use usage::{ERROR_KINDS, LATENCY_BUCKETS_US, UsageReport, metered};
+pub(crate) use usage::cancel_scope;
+pub use usage::{Cancel, ERROR_KINDS, LATENCY_BUCKETS_US, UsageReport, cancellable, metered};
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};

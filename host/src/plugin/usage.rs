@@ -20,7 +20,7 @@ pub const LATENCY_BUCKETS_US: [u64; 15] = [
 ];
 
 /// Every [`CallError::kind`], in the order [`UsageReport::errors`] lists them.
-pub const ERROR_KINDS: [&str; 16] = [
+pub const ERROR_KINDS: [&str; 17] = [
     "fuel-exhausted",
     "deadline-exceeded",
     "memory-limit",
@@ -37,6 +37,7 @@ pub const ERROR_KINDS: [&str; 16] = [
     "shut-down",
     "failing",
     "busy",
+    "cancelled",
 ];
 
 /// The counters. Relaxed ordering throughout: each is a statistic on its own, and a report
@@ -173,6 +174,72 @@ pub struct UsageReport {
     /// Instances that exist now (running a call or idle), and the idle ones among them.
     pub live_instances: usize,
     pub idle_instances: usize,
+}
+
+tokio::task_local! {
+    /// The cancellation of the calls of one [`cancellable`] scope.
+    static CANCEL: Cancel;
+}
+
+/// A cancellation a caller can fire while its calls run: cheap to clone, every clone sees
+/// the same one.
+#[derive(Clone, Debug)]
+pub struct Cancel(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Cancel {
+    fn default() -> Self {
+        Cancel(std::sync::Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl Cancel {
+    pub fn new() -> Self {
+        Cancel::default()
+    }
+
+    /// Cancels every call running under it, and any started later.
+    pub fn cancel(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once [`Cancel::cancel`] was called.
+    pub async fn cancelled(&self) {
+        let mut fired = self.0.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail.
+        let _ = fired.wait_for(|fired| *fired).await;
+    }
+}
+
+/// Runs `calls` — plugin calls made on this task, directly or through a registry — so that
+/// `cancel` stops them: each ends with [`CallError::Cancelled`], its guest stopped at its
+/// next fuel yield (or its host call abandoned) and its instance discarded; the usage
+/// counters count it as `cancelled`.
+///
+/// ```no_run
+/// # async fn f(plugin: airlock::Plugin) {
+/// use airlock::plugin::{Cancel, cancellable};
+/// let cancel = Cancel::new();
+/// let stop = cancel.clone();
+/// tokio::spawn(async move {
+///     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+///     stop.cancel();
+/// });
+/// let args = serde_json::json!({});
+/// let context = airlock::CallContext::default();
+/// let result = cancellable(cancel, plugin.call_tool("spin", &args, &context)).await;
+/// # }
+/// ```
+pub async fn cancellable<F: std::future::Future>(cancel: Cancel, calls: F) -> F::Output {
+    CANCEL.scope(cancel, calls).await
+}
+
+/// The running task's cancellation, inside [`cancellable`].
+pub(crate) fn cancel_scope() -> Option<Cancel> {
+    CANCEL.try_with(Cancel::clone).ok()
 }
 
 tokio::task_local! {

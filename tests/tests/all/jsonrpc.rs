@@ -464,3 +464,45 @@ async fn a_failing_plugin_names_its_reset_and_the_reset_brings_it_back() {
         "{not_enabled}"
     );
 }
+
+/// `$/cancelRequest` (the Language Server Protocol's cancellation) ends a request in
+/// flight with -32800, whether its guest is looping or blocked in a host call; a cancel for
+/// a finished or unknown request is ignored.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_request_ends_with_its_error_and_frees_the_instance() {
+    let mut c = start(1 << 20).await;
+    let hostile = plugin_folder(
+        "hostile",
+        guests::HOSTILE,
+        "[limits]\nfuel = 100000000000\ndeadline = \"60s\"\n",
+    );
+    c.ok(1, "plugin/load", json!({"path": hostile.path()}))
+        .await;
+    c.ok(2, "plugin/enable", json!({"plugin": "hostile"})).await;
+    for (id, tool, arguments) in [
+        (10, "hostile.spin", json!({})),
+        (11, "hostile.sleep", json!({"ms": 60_000})),
+    ] {
+        let request = json!({"jsonrpc": "2.0", "id": id, "method": "tool/call",
+                             "params": {"tool": tool, "arguments": arguments}});
+        c.send(&request.to_string()).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        c.send(
+            &json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": id}})
+                .to_string(),
+        )
+        .await;
+        let started = std::time::Instant::now();
+        let reply = c.recv().await;
+        assert_eq!(reply["id"], id, "{reply}");
+        assert_eq!(reply["error"]["code"], -32800, "{reply}");
+        assert_eq!(reply["error"]["data"]["kind"], "cancelled", "{reply}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{tool}");
+    }
+    c.send(
+        &json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 99}}).to_string(),
+    )
+    .await;
+    let health = c.ok(3, "plugin/health", json!({"plugin": "hostile"})).await;
+    assert_eq!(health["usage"]["errors"]["cancelled"], 2, "{health}");
+}

@@ -622,3 +622,47 @@ async fn metered_calls_report_their_fuel() {
     );
     assert_eq!(fuel, Some(5_000_000), "all of it");
 }
+
+/// A cancelled call ends at once with `Cancelled` — a guest in a busy loop at its next fuel
+/// yield, one blocked in a host call right away — its instance is discarded (the one slot
+/// is free for the next call) and the usage counters count it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_call_ends_at_once_and_frees_its_instance() {
+    use airlock::plugin::{Cancel, cancellable};
+    let limits = airlock::Limits {
+        fuel: None,
+        ..airlock::Limits::default().with_deadline(Duration::from_secs(60))
+    };
+    let options = LoadOptions::default().limits(limits).pool(1, 1);
+    let hostile = runtime().load_file(guests::HOSTILE, options).await.unwrap();
+    let ctx = CallContext::default();
+    for (tool, args) in [("spin", json!({})), ("sleep", json!({"ms": 60_000}))] {
+        let cancel = Cancel::new();
+        let fire = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            fire.cancel();
+        });
+        let started = Instant::now();
+        let result = cancellable(cancel, hostile.call_tool(tool, &args, &ctx)).await;
+        assert!(
+            matches!(&result, Err(CallError::Cancelled { plugin }) if plugin == "hostile"),
+            "{tool}: {result:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{tool} ended {:?} after it started",
+            started.elapsed()
+        );
+        let next = json!({"text": "next"});
+        let echo = tokio::time::timeout(
+            Duration::from_secs(5),
+            hostile.call_tool("echo", &next, &ctx),
+        );
+        assert_eq!(
+            echo.await.expect("the slot is free").unwrap(),
+            json!("next")
+        );
+    }
+    assert_eq!(hostile.usage().errors.get("cancelled"), Some(&2));
+}

@@ -713,3 +713,37 @@ async fn a_tenants_tool_filter_is_set_and_enforced_by_every_front_end() {
         .unwrap_err();
     assert!(bad.message.contains("tool pattern"), "{}", bad.message);
 }
+
+/// `notifications/cancelled` stops a tool call in flight (a guest blocked in a host call):
+/// the call gets no response (as MCP asks), the server goes on answering, and the usage
+/// counters count it as cancelled.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancelled_tool_call_stops_and_gets_no_response() {
+    let state = TempDir::new("mcp-cancel");
+    let registry = Arc::new(airlock_tests::registry(&state));
+    let hostile = plugin_folder("hostile", guests::HOSTILE, "[limits]\ndeadline = \"60s\"\n");
+    registry.install(hostile.path()).await.unwrap();
+    registry.enable("acme", "hostile", json!({})).await.unwrap();
+    let mut s = Stream::start(McpServer::new(registry.clone(), "acme"));
+    let init = json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}});
+    s.call(1, "initialize", init).await;
+    s.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+    let sleep = json!({"name": "hostile.sleep", "arguments": {"ms": 60_000}});
+    s.send(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": sleep}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    s.send(
+        json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                  "params": {"requestId": 2, "reason": "the user gave up"}}),
+    )
+    .await;
+    let echo = json!({"name": "hostile.echo", "arguments": {"text": "still here"}});
+    let reply = s.call(3, "tools/call", echo).await;
+    assert_eq!(reply["result"]["isError"], false, "{reply}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(s.call(4, "ping", json!({})).await["result"], json!({}));
+    let health = registry.health("acme", "hostile").await.unwrap();
+    assert_eq!(health.usage.errors.get("cancelled"), Some(&1));
+}

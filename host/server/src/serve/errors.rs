@@ -20,6 +20,7 @@
 //! | -32013 | dependency |
 //! | -32014 | registry (storage) |
 //! | -32015 | busy (the instance pool is full; retry later) |
+//! | -32800 | cancelled (the client cancelled the request: `$/cancelRequest`; the code the Language Server Protocol uses) |
 
 use serde_json::json;
 
@@ -42,6 +43,8 @@ pub const NOT_FOUND: i64 = -32012;
 pub const DEPENDENCY: i64 = -32013;
 pub const REGISTRY: i64 = -32014;
 pub const BUSY: i64 = -32015;
+/// A request its client cancelled (the Language Server Protocol's `RequestCancelled`).
+pub const CANCELLED: i64 = -32800;
 
 /// The JSON-RPC error for a failed call.
 pub fn call_error(error: &CallError) -> RpcError {
@@ -58,6 +61,7 @@ pub fn call_error(error: &CallError) -> RpcError {
         CallError::OutputTooLarge { .. } | CallError::InputTooLarge { .. } => TOO_LARGE,
         CallError::Failing { .. } => FAILING,
         CallError::Busy { .. } => BUSY,
+        CallError::Cancelled { .. } => CANCELLED,
         CallError::ShutDown { .. } => SHUT_DOWN,
         CallError::Protocol { .. } => PROTOCOL,
         CallError::BadArguments { .. } | CallError::UnknownTool { .. } => INVALID_PARAMS,

@@ -52,6 +52,8 @@ pub fn supported_versions() -> Vec<&'static str> {
 pub struct McpServer {
     registry: Arc<Registry>,
     tenant: String,
+    /// Requests in flight on stdio, cancellable by `notifications/cancelled`.
+    in_flight: super::InFlight,
 }
 
 impl McpServer {
@@ -59,6 +61,7 @@ impl McpServer {
         McpServer {
             registry,
             tenant: tenant.into(),
+            in_flight: super::InFlight::default(),
         }
     }
 
@@ -237,8 +240,17 @@ fn complete(mut result: Value, server_info: Value) -> Value {
 
 impl Handler for McpServer {
     async fn handle(&self, request: Request) -> Option<Value> {
+        if request.method == "notifications/cancelled" {
+            self.in_flight.cancel(&request.params["requestId"]);
+            return None;
+        }
         let id = request.id.clone()?;
-        let outcome = match self.respond(&request).await {
+        let (outcome, cancelled) = self.in_flight.run(&id, self.respond(&request)).await;
+        // MCP: a request the client cancelled gets no response.
+        if cancelled {
+            return None;
+        }
+        let outcome = match outcome {
             Ok(Some(result)) => Ok(result),
             Ok(None) => return None,
             Err(error) => Err(error),

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use airlock::plugin::Cancel;
 use jsonrpc::Request;
 use lines::{Handler, Outbox};
 pub use mcp::McpServer;
@@ -24,10 +25,61 @@ pub const MAX_FRAME: usize = 8 << 20;
 
 impl Handler for Service {
     async fn handle(&self, request: Request) -> Option<Value> {
-        let result = self.call(&request.method, request.params).await;
-        // A notification runs, but is never answered, not even with an error.
-        let id = request.id?;
+        // The Language Server Protocol's cancellation, which JSON-RPC clients know: the
+        // cancelled request ends with -32800 (`errors::CANCELLED`).
+        if request.method == "$/cancelRequest" {
+            self.in_flight().cancel(&request.params["id"]);
+            return None;
+        }
+        let Some(id) = request.id else {
+            // A notification runs, but is never answered, not even with an error.
+            let _ = self.call(&request.method, request.params).await;
+            return None;
+        };
+        let call = self.call(&request.method, request.params);
+        let (result, _) = self.in_flight().run(&id, call).await;
         Some(jsonrpc::response(id, result))
+    }
+}
+
+/// The requests in flight on one connection, by id, each with its cancellation: what a
+/// JSON-RPC `$/cancelRequest` or an MCP `notifications/cancelled` fires
+/// ([`airlock::plugin::cancellable`]). Only requests running are held, so it is bounded by
+/// the connection's concurrency.
+#[derive(Clone, Default)]
+pub struct InFlight(Arc<std::sync::Mutex<std::collections::HashMap<String, Cancel>>>);
+
+impl InFlight {
+    fn requests(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Cancel>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `work` for request `id`, cancellable by that id while it runs: its output and
+    /// whether it was cancelled.
+    pub async fn run<F: std::future::Future>(&self, id: &Value, work: F) -> (F::Output, bool) {
+        let key = id.to_string();
+        let cancel = Cancel::new();
+        self.requests().insert(key.clone(), cancel.clone());
+        // Forgotten however the work ends (a dropped connection drops it mid-way).
+        let _forget = Forget(self, key);
+        let output = airlock::plugin::cancellable(cancel.clone(), work).await;
+        (output, cancel.is_cancelled())
+    }
+
+    /// Cancels request `id` if it is in flight (an unknown or finished one is ignored, as
+    /// both protocols ask).
+    pub fn cancel(&self, id: &Value) {
+        if let Some(cancel) = self.requests().get(&id.to_string()) {
+            cancel.cancel();
+        }
+    }
+}
+
+struct Forget<'a>(&'a InFlight, String);
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.0.requests().remove(&self.1);
     }
 }
 

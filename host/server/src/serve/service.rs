@@ -39,6 +39,7 @@ pub const METHODS: &[&str] = &[
 pub struct Service {
     registry: Arc<Registry>,
     default_tenant: String,
+    in_flight: super::InFlight,
 }
 
 #[derive(Deserialize)]
@@ -140,11 +141,17 @@ impl Service {
         Service {
             registry,
             default_tenant: default_tenant.into(),
+            in_flight: super::InFlight::default(),
         }
     }
 
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
+    }
+
+    /// The requests in flight on this service's connection (see [`super::InFlight`]).
+    pub fn in_flight(&self) -> &super::InFlight {
+        &self.in_flight
     }
 
     fn tenant(&self, given: Option<String>) -> String {
