@@ -68,9 +68,13 @@ pub use limits::{LimitTable, Limits};
 pub use pipeline::{Dispatch, Pipeline};
 pub use plugin::Plugin;
 pub use runtime::{LoadOptions, Runtime, RuntimeBuilder};
+pub use store::{HostStateFactory, InstanceState};
 pub use types::{
     CallContext, Health, HealthStatus, HookKind, HookOutcome, Metadata, ToolDefinition,
 };
+/// The wasmtime this runtime is built on, for embedders' `bindgen!` (`wasmtime_crate:
+/// airlock::wasmtime`), so their bindings match its types.
+pub use wasmtime;
 
 /// The version of this host, checked against each plugin's `host-versions` range.
 pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");

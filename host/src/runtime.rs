@@ -32,6 +32,8 @@ pub struct Runtime {
 pub(crate) struct RuntimeInner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<InstanceState>,
+    /// The interfaces the embedder linked itself ([`RuntimeBuilder::host_imports`]).
+    pub(crate) host_imports: Vec<String>,
     pub(crate) default_limits: Limits,
     pub(crate) sessions: Sessions,
     pub(crate) pool: Option<InstancePool>,
@@ -50,6 +52,26 @@ pub struct RuntimeBuilder {
     pool: Option<Option<InstancePool>>,
     /// A policy's caps the pool must hold (see [`RuntimeBuilder::fit_policy`]).
     fit: Option<LimitTable>,
+    /// The embedder's own imports ([`RuntimeBuilder::host_imports`]).
+    host_imports: Vec<HostImports>,
+}
+
+/// Adds an embedder's imports to the linker.
+type Link = dyn Fn(&mut Linker<InstanceState>) -> wasmtime::Result<()> + Send + Sync;
+
+/// Interfaces an embedder links itself, and the function that links them.
+#[derive(Clone)]
+struct HostImports {
+    interfaces: Vec<String>,
+    link: Arc<Link>,
+}
+
+impl std::fmt::Debug for HostImports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostImports")
+            .field("interfaces", &self.interfaces)
+            .finish()
+    }
 }
 
 /// Which artifact cache the runtime gets.
@@ -70,6 +92,7 @@ impl Default for RuntimeBuilder {
             compile_timeout: RuntimeBuilder::DEFAULT_COMPILE_TIMEOUT,
             pool: None,
             fit: None,
+            host_imports: Vec::new(),
         }
     }
 }
@@ -147,6 +170,25 @@ impl RuntimeBuilder {
         Ok(pool)
     }
 
+    /// Adds the embedder's own imports for its WIT world (a host API: configuration,
+    /// progress…) to the runtime's linker, next to Airlock's capabilities: `link` adds them
+    /// (usually a `bindgen!`-generated `add_to_linker`, reaching per-instance state with
+    /// [`InstanceState::host_state`]), and `interfaces` names what it provides
+    /// (`fixture:typed/host-api`, with or without `@version`), so a component importing them
+    /// is not refused for unknown imports. Components of any world loaded with
+    /// [`Runtime::load_component`](crate::Runtime::load_component) may import them.
+    pub fn host_imports(
+        mut self,
+        interfaces: &[&str],
+        link: impl Fn(&mut Linker<InstanceState>) -> wasmtime::Result<()> + Send + Sync + 'static,
+    ) -> Self {
+        self.host_imports.push(HostImports {
+            interfaces: interfaces.iter().map(|i| i.to_string()).collect(),
+            link: Arc::new(link),
+        });
+        self
+    }
+
     pub fn build(self) -> Result<Runtime, LoadError> {
         // Raises the soft descriptor limit (once per process) before any plugin opens files.
         crate::handles::process_budget();
@@ -154,10 +196,15 @@ impl RuntimeBuilder {
         let mut linker = Linker::new(&engine);
         let link_error = |e: wasmtime::Error| LoadError::Engine(format!("{e:#}"));
         crate::capabilities::link(&mut linker).map_err(link_error)?;
+        for imports in &self.host_imports {
+            (imports.link)(&mut linker).map_err(link_error)?;
+        }
+        let host_imports = self.host_imports.iter().flat_map(|i| i.interfaces.clone());
         Ok(Runtime {
             inner: Arc::new(RuntimeInner {
                 engine,
                 linker,
+                host_imports: host_imports.collect(),
                 default_limits: self.default_limits,
                 sessions: Sessions::new(self.session_limits),
                 pool,
@@ -218,6 +265,9 @@ pub struct LoadOptions {
     /// Where the host wants its own copy of the plugin's log records (a console's live
     /// tail); `None` by default. See [`crate::log_tap`].
     pub log_tap: Option<crate::log_tap::LogTap>,
+    /// Makes each instance's state for the embedder's own imports
+    /// ([`InstanceState::host_state`]); without it, that state starts as its `Default`.
+    pub host_state: Option<crate::store::HostStateFactory>,
 }
 
 impl Default for LoadOptions {
@@ -233,6 +283,7 @@ impl Default for LoadOptions {
             isolation: Isolation::Reuse,
             usage: true,
             log_tap: None,
+            host_state: None,
         }
     }
 }
@@ -274,6 +325,18 @@ impl LoadOptions {
     /// These options with state every instance restores after `init`.
     pub fn state(mut self, state: Option<Vec<u8>>) -> Self {
         self.state = state;
+        self
+    }
+
+    /// These options with each instance's state for the embedder's imports made by `make`
+    /// (see [`InstanceState::host_state`]).
+    pub fn host_state<T: std::any::Any + Send>(
+        mut self,
+        make: impl Fn() -> T + Send + Sync + 'static,
+    ) -> Self {
+        self.host_state = Some(crate::store::HostStateFactory(Arc::new(move || {
+            Box::new(make()) as Box<dyn std::any::Any + Send>
+        })));
         self
     }
 
@@ -476,6 +539,16 @@ impl Runtime {
         };
         let plugin = Plugin::start(self.clone(), candidate, options).await?;
         Ok((plugin, manifest))
+    }
+
+    /// Whether the embedder linked `import` itself ([`RuntimeBuilder::host_imports`]):
+    /// `pkg:name/interface@1.0.0` matches a name given with or without its version.
+    pub(crate) fn provides(&self, import: &str) -> bool {
+        let unversioned = import.split('@').next().unwrap_or(import);
+        let names = &self.inner.host_imports;
+        names
+            .iter()
+            .any(|name| name == import || name == unversioned)
     }
 
     pub(crate) fn inner(&self) -> &RuntimeInner {

@@ -27,6 +27,20 @@ pub(crate) struct Reach {
     pub(crate) handle_share: usize,
     /// Where the host application wants a copy of the plugin's log records.
     pub(crate) log_tap: Option<crate::log_tap::LogTap>,
+    /// Makes each instance's state for the embedder's own imports.
+    pub(crate) host_state: Option<HostStateFactory>,
+}
+
+/// Makes one instance's state for the embedder's imports ([`crate::LoadOptions::host_state`]).
+#[derive(Clone)]
+pub struct HostStateFactory(
+    pub(crate) Arc<dyn Fn() -> Box<dyn std::any::Any + Send> + Send + Sync>,
+);
+
+impl std::fmt::Debug for HostStateFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostStateFactory")
+    }
 }
 
 impl Reach {
@@ -41,6 +55,7 @@ impl Reach {
             handle_share: handles.total() / alive.max(1),
             handles,
             log_tap: None,
+            host_state: None,
         }
     }
 }
@@ -69,6 +84,8 @@ pub struct InstanceState {
     pub(crate) scope: Option<Scope>,
     /// The handle slots this instance reserved; its table's capacity is `handles.cap`.
     pub(crate) handles: Reservation,
+    /// The embedder's own state for its imports ([`InstanceState::host_state`]).
+    host: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl InstanceState {
@@ -96,11 +113,32 @@ impl InstanceState {
             sessions,
             scope: None,
             handles,
+            host: reach.host_state.as_ref().map(|make| (make.0)()),
         })
     }
 }
 
 impl InstanceState {
+    /// This instance's state for the embedder's own imports, as `T`: what
+    /// [`crate::LoadOptions::host_state`] made for it, or `T::default()` when it made
+    /// nothing of that type. What a `bindgen!`-generated `add_to_linker` reaches its host
+    /// trait through:
+    ///
+    /// ```ignore
+    /// host_api::add_to_linker::<InstanceState, HasSelf<MyHost>>(linker, |state| {
+    ///     state.host_state::<MyHost>()
+    /// })
+    /// ```
+    pub fn host_state<T: std::any::Any + Send + Default>(&mut self) -> &mut T {
+        if !self.host.as_ref().is_some_and(|h| h.is::<T>()) {
+            self.host = Some(Box::new(T::default()));
+        }
+        self.host
+            .as_mut()
+            .and_then(|h| h.downcast_mut::<T>())
+            .expect("just made")
+    }
+
     /// Hands a load's probe instance over to the plugin it proved to be: its records and
     /// errors carry `plugin` from now on, and it reaches `reach`'s session contexts (its
     /// grant must already be the same as `reach`'s).

@@ -29,6 +29,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("fetch", "fetch.wasm", "FETCH"),
     ("webhook", "webhook.wasm", "WEBHOOK"),
     ("typed", "typed.wasm", "TYPED"),
+    ("reporter", "reporter.wasm", "REPORTER"),
 ];
 
 fn main() {

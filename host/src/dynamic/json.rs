@@ -3,8 +3,8 @@
 //! | WIT | JSON |
 //! |---|---|
 //! | `bool` | `true` / `false` |
-//! | `u8` … `s64` | an integer, range-checked (`1.0` is accepted, `1.5` is not) |
-//! | `f32`, `f64` | a number; `"NaN"`, `"Infinity"`, `"-Infinity"` for what JSON cannot write |
+//! | `u8` … `s64` | an integer, range-checked (`1.0` is accepted up to 2^53, `1.5` is not) |
+//! | `f32`, `f64` | a number (an `f32` within its range); `"NaN"`, `"Infinity"`, `"-Infinity"` for what JSON cannot write |
 //! | `char` | a string of exactly one Unicode scalar value |
 //! | `string` | a string |
 //! | `list<u8>` | a base64 string (RFC 4648 §4, padded) |
@@ -73,7 +73,16 @@ pub fn from_json(ty: &Type, value: &Value, path: &str) -> Result<Val, Problem> {
         Type::U32 => Val::U32(integer(value).ok_or_else(mismatch)?),
         Type::S64 => Val::S64(integer(value).ok_or_else(mismatch)?),
         Type::U64 => Val::U64(integer(value).ok_or_else(mismatch)?),
-        Type::Float32 => Val::Float32(float(value).ok_or_else(mismatch)? as f32),
+        Type::Float32 => {
+            let wide = float(value).ok_or_else(mismatch)?;
+            if wide.is_finite() && wide.abs() > f64::from(f32::MAX) {
+                return Err(problem(format!(
+                    "{} (beyond the range of f32)",
+                    summary(value)
+                )));
+            }
+            Val::Float32(wide as f32)
+        }
         Type::Float64 => Val::Float64(float(value).ok_or_else(mismatch)?),
         Type::Char => {
             let text = value.as_str().ok_or_else(mismatch)?;
@@ -264,13 +273,17 @@ fn one_case(value: &Value) -> Option<(&str, Option<&Value>)> {
     }
 }
 
-/// An integer of `T`'s range: an integral JSON number (`3`, `3.0`).
+/// Largest integer a JSON float writes exactly (2^53): past it, `9007199254740993.0` would
+/// quietly become `…992`.
+const EXACT_FLOAT_INTEGER: f64 = 9_007_199_254_740_992.0;
+
+/// An integer of `T`'s range: an integral JSON number (`3`, or `3.0` up to 2^53).
 fn integer<T: TryFrom<i128>>(value: &Value) -> Option<T> {
     let number = value.as_number()?;
     let wide = match (number.as_i64(), number.as_u64(), number.as_f64()) {
         (Some(i), _, _) => i128::from(i),
         (_, Some(u), _) => i128::from(u),
-        (_, _, Some(f)) if f.fract() == 0.0 && f.abs() < 1.8e19 => f as i128,
+        (_, _, Some(f)) if f.fract() == 0.0 && f.abs() <= EXACT_FLOAT_INTEGER => f as i128,
         _ => return None,
     };
     T::try_from(wide).ok()
@@ -304,6 +317,29 @@ fn summary(value: &Value) -> String {
         Value::String(s) => format!("a string of {} characters", s.chars().count()),
         Value::Array(a) => format!("an array of {}", a.len()),
         Value::Object(o) => format!("an object with {} keys", o.len()),
+    }
+}
+
+/// Whether values of `ty` have JSON here: anything but resources, futures, streams,
+/// error contexts and maps, at any depth.
+pub fn passable(ty: &Type) -> bool {
+    match ty {
+        Type::Own(_)
+        | Type::Borrow(_)
+        | Type::Future(_)
+        | Type::Stream(_)
+        | Type::ErrorContext
+        | Type::Map(_) => false,
+        Type::List(l) => passable(&l.ty()),
+        Type::FixedLengthList(l) => passable(&l.ty()),
+        Type::Record(r) => r.fields().all(|f| passable(&f.ty)),
+        Type::Tuple(t) => t.types().all(|t| passable(&t)),
+        Type::Variant(v) => v.cases().all(|c| c.ty.as_ref().is_none_or(passable)),
+        Type::Option(o) => passable(&o.ty()),
+        Type::Result(r) => {
+            r.ok().as_ref().is_none_or(passable) && r.err().as_ref().is_none_or(passable)
+        }
+        _ => true,
     }
 }
 
@@ -370,7 +406,8 @@ pub fn to_json(ty: &Type, val: &Val) -> Value {
         (_, Val::U32(n)) => Value::from(*n),
         (_, Val::S64(n)) => Value::from(*n),
         (_, Val::U64(n)) => Value::from(*n),
-        (_, Val::Float32(f)) => float_json(f64::from(*f)),
+        // The shortest decimal that is this f32 (`0.1`, not its f64 widening).
+        (_, Val::Float32(f)) => float_json(f.to_string().parse().unwrap_or(f64::from(*f))),
         (_, Val::Float64(f)) => float_json(*f),
         (_, Val::Char(c)) => Value::String(c.to_string()),
         (_, Val::String(s)) => Value::String(s.clone()),

@@ -32,6 +32,13 @@ use crate::plugin::AnyInstance;
 use crate::store::{InstanceState, Reach};
 use crate::{CallError, Limits, LoadError, LoadOptions, Runtime};
 
+/// Most problems one refusal lists.
+const MAX_PROBLEMS: usize = 20;
+
+/// What a [`DynamicComponent::call_typed`] call returns: the bindings' call, boxed.
+pub type TypedCall<'a, R> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = wasmtime::Result<R>> + Send + 'a>>;
+
 /// One exported function.
 #[derive(Clone)]
 pub struct Export {
@@ -161,6 +168,26 @@ impl DynamicComponent {
                 tool: name.to_string(),
                 available: self.exports.iter().map(|e| e.name.clone()).collect(),
             })?;
+        if let Some(ty) = export.results.iter().find(|t| !json::passable(t)) {
+            return Err(CallError::BadArguments {
+                plugin: self.name.to_string(),
+                tool: export.name.clone(),
+                problems: vec![format!(
+                    "its result, {}, has no JSON form here (resources, streams and futures \
+                     are not passed by the dynamic path); call it through typed bindings",
+                    json::wit_name(ty)
+                )],
+            });
+        }
+        let size = arguments.to_string().len();
+        if size > self.limits.input_bytes {
+            return Err(CallError::InputTooLarge {
+                plugin: self.name.to_string(),
+                what: "the arguments",
+                size,
+                limit: self.limits.input_bytes,
+            });
+        }
         let params = self.arguments(export, arguments)?;
         let limits = &self.limits;
         let call = async {
@@ -173,17 +200,62 @@ impl DynamicComponent {
         // Cancelled like a plugin's call ([`crate::plugin::cancellable`]).
         let results = match crate::plugin::cancel_scope() {
             None => call.await?,
+            // Cancel first: a call cancelled before it started never runs.
             Some(cancel) => tokio::select! {
-                results = call => results?,
+                biased;
                 _ = cancel.cancelled() => return Err(CallError::Cancelled {
                     plugin: self.name.to_string(),
                 }),
+                results = call => results?,
             },
         };
         Ok(match (export.results.first(), results.first()) {
             (Some(ty), Some(val)) => json::to_json(ty, val),
             _ => Value::Null,
         })
+    }
+
+    /// Runs `call` on a fresh instance under the component's limits, the way
+    /// [`DynamicComponent::call_json`] runs an export: what a host application with
+    /// `bindgen!` bindings for the component's world calls it through. `call` gets the
+    /// instance's store and the instance, and answers what the bindings' call answered:
+    ///
+    /// ```ignore
+    /// let sum = component
+    ///     .call_typed(|store, instance| Box::pin(async move {
+    ///         let typed = Typed::new(&mut *store, &instance)?;
+    ///         typed.fixture_typed_kitchen().call_add(&mut *store, 2, 3).await
+    ///     }))
+    ///     .await?;
+    /// ```
+    ///
+    /// # Errors
+    /// What a plugin's call fails with (fuel, deadline, memory, trap…), or `Cancelled`.
+    pub async fn call_typed<R, F>(&self, call: F) -> Result<R, CallError>
+    where
+        R: Send,
+        F: for<'a> FnOnce(
+                &'a mut wasmtime::Store<InstanceState>,
+                wasmtime::component::Instance,
+            ) -> TypedCall<'a, R>
+            + Send,
+    {
+        let limits = &self.limits;
+        let run = async {
+            let mut instance =
+                AnyInstance::new(&self.pre, self.name.clone(), limits, &self.reach).await?;
+            instance.run(limits, call).await
+        };
+        match crate::plugin::cancel_scope() {
+            None => run.await,
+            Some(cancel) => tokio::select! {
+                biased;
+                _ = cancel.cancelled() => Err(CallError::Cancelled {
+                    plugin: self.name.to_string(),
+                }),
+                result = run => result,
+            },
+        }
     }
 
     fn arguments(
@@ -204,11 +276,20 @@ impl DynamicComponent {
             )]));
         };
         let names: Vec<&str> = export.params.iter().map(|(n, _)| n.as_str()).collect();
-        let mut problems: Vec<String> = object
+        let unknown: Vec<String> = object
             .keys()
             .filter(|k| !names.contains(&k.as_str()))
-            .map(|k| format!("/{k}: not a parameter of {}", export.signature()))
+            .take(MAX_PROBLEMS)
+            .map(|k| crate::text::escape(&k.chars().take(64).collect::<String>()).into_owned())
             .collect();
+        let mut problems = Vec::new();
+        if !unknown.is_empty() {
+            problems.push(format!(
+                "not parameters of {}: {}",
+                export.signature(),
+                unknown.join(", ")
+            ));
+        }
         let mut params = Vec::with_capacity(names.len());
         for (name, ty) in &export.params {
             let value = match (object.get(name), ty) {
@@ -224,6 +305,7 @@ impl DynamicComponent {
                 Err(problem) => problems.push(problem.to_string()),
             }
         }
+        problems.truncate(MAX_PROBLEMS);
         match problems.is_empty() {
             true => Ok(params),
             false => Err(bad(problems)),
@@ -260,7 +342,12 @@ impl Runtime {
         let file = crate::runtime::read_component_digested(path).await?;
         let component = self.compile_file(file, &what).await?;
         let imports = crate::component::import_names(self.engine(), &component);
-        let uses = crate::capabilities::audit::audit(&imports);
+        let mut uses = crate::capabilities::audit::audit(&imports);
+        for import in &mut uses {
+            if import.capability.is_none() && self.provides(&import.import) {
+                import.capability = Some("host");
+            }
+        }
         crate::capabilities::audit::refuse_unknown(&what, &uses)?;
         let pre = self
             .inner()
@@ -272,6 +359,7 @@ impl Runtime {
             })?;
         let mut reach = Reach::new(Grant::none(), Sessions::default(), 1);
         reach.log_tap = options.log_tap.clone();
+        reach.host_state = options.host_state.clone();
         Ok(DynamicComponent {
             name: Arc::from(what),
             exports: exports(&component, self.engine()),

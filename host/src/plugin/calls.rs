@@ -179,11 +179,13 @@ impl Plugin {
             None => call.await,
             // Dropping the call drops its lease: the instance, wherever its guest stopped,
             // is discarded and its slot freed.
+            // Cancel first: a call cancelled before it started never runs.
             Some(cancel) => tokio::select! {
-                result = call => result,
+                biased;
                 _ = cancel.cancelled() => Err(CallError::Cancelled {
                     plugin: self.name().to_string(),
                 }),
+                result = call => result,
             },
         };
         if let Some(started) = started {

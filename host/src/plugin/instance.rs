@@ -330,6 +330,25 @@ impl AnyInstance {
         Ok(AnyInstance { store, instance })
     }
 
+    /// Runs `call` (an embedder's typed bindings) on this instance under `limits`.
+    pub(crate) async fn run<R, F>(&mut self, limits: &Limits, call: F) -> Result<R, CallError>
+    where
+        F: for<'a> FnOnce(
+            &'a mut Store<InstanceState>,
+            Instance,
+        ) -> crate::dynamic::TypedCall<'a, R>,
+    {
+        let stop = arm(&mut self.store, limits);
+        let instance = self.instance;
+        let outcome = within(stop, call(&mut self.store, instance)).await;
+        let fuel = limits
+            .fuel
+            .unwrap_or(u64::MAX)
+            .saturating_sub(self.store.get_fuel().unwrap_or(0));
+        super::usage::add_metered(fuel);
+        settle(&self.store, limits, outcome)
+    }
+
     /// Calls the function at `index` with `params` under `limits`: its `results` values.
     pub(crate) async fn call(
         &mut self,

@@ -21,7 +21,7 @@ fn everything() -> Value {
         "small": -128, "byte": 255, "short": -32768, "ushort": 65535,
         "int": -2147483648i64, "uint": 4294967295u64,
         "long": i64::MIN, "ulong": u64::MAX,
-        "single": 1.5, "double": "NaN",
+        "single": 0.1, "double": "NaN",
         "letter": "🦀",
         "text": "ünïcödé \u{202e} and \"quotes\"",
         "bytes": "AAEC/w==",
@@ -82,6 +82,16 @@ async fn a_mismatch_per_type_is_refused_by_path_and_wit_type_before_the_guest_ru
             "double",
             json!("one"),
             "/value/double: expected f64, found \"one\"",
+        ),
+        (
+            "single",
+            json!(1e39),
+            "/value/single: expected f32, found 1e+39 (beyond the range of f32)",
+        ),
+        (
+            "long",
+            json!(1e16),
+            "/value/long: expected s64, found 1e+16",
         ),
         (
             "letter",
@@ -302,4 +312,68 @@ async fn a_dynamic_call_runs_under_the_limits() {
         "{result:?}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
+
+#[path = "../../../host/examples/typed_host.rs"]
+#[allow(dead_code)]
+mod typed_host;
+
+/// Typed embedding (`host/examples/typed_host.rs`, included here): a host with `bindgen!`
+/// bindings for its own world calls a component of it under Airlock's limits, and serves
+/// the world's own imports (configuration, progress) next to Airlock's capabilities; the
+/// dynamic JSON path reaches the same imports. A runtime that does not link them refuses
+/// the component, naming them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_calls_its_own_world_through_bindings_and_serves_its_imports() {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    let runtime = typed_host::runtime();
+    let progress = Arc::new(Mutex::new(Vec::new()));
+    let config = HashMap::from([("prefix".to_string(), "nightly: ".to_string())]);
+    let reporter = typed_host::load(&runtime, guests::REPORTER, config, progress.clone())
+        .await
+        .unwrap();
+    let described = typed_host::describe(&reporter, "build").await.unwrap();
+    assert_eq!(described, "nightly: build");
+    assert_eq!(typed_host::work(&reporter, 4).await.unwrap(), 4);
+    assert_eq!(*progress.lock().unwrap(), [25, 50, 75, 100]);
+    let dynamic = reporter
+        .call_json(
+            "fixture:typed/jobs@0.1.0#describe",
+            &json!({"name": "json"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(dynamic, json!("nightly: json"));
+
+    let capped = Limits {
+        fuel: Some(5_000_000),
+        ..Limits::default()
+    };
+    let options = LoadOptions::default().limits(capped);
+    let spinner = runtime
+        .load_component(guests::REPORTER, options)
+        .await
+        .unwrap();
+    let (spun, fuel) = metered(typed_host::spin(&spinner)).await;
+    assert!(
+        matches!(spun, Err(CallError::FuelExhausted { .. })),
+        "{spun:?}"
+    );
+    assert_eq!(fuel, Some(5_000_000));
+    // Its state for the imports defaults without a factory: no prefix.
+    let plain = typed_host::describe(&spinner, "build").await.unwrap();
+    assert_eq!(plain, "build");
+
+    // Airlock's plain runtime does not link `host-api`.
+    let refused = airlock_tests::runtime()
+        .load_component(guests::REPORTER, LoadOptions::default())
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(&refused, airlock::LoadError::UnknownImports { imports, .. }
+            if imports.iter().any(|i| i.starts_with("fixture:typed/host-api@"))),
+        "{refused}"
+    );
 }

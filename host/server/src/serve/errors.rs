@@ -46,6 +46,12 @@ pub const BUSY: i64 = -32015;
 /// A request its client cancelled (the Language Server Protocol's `RequestCancelled`).
 pub const CANCELLED: i64 = -32800;
 
+/// The error of a request its client cancelled (whatever its method had made of it).
+pub fn cancelled() -> RpcError {
+    RpcError::new(CANCELLED, "the request was cancelled by its client")
+        .with_data(json!({"kind": "cancelled"}))
+}
+
 /// The JSON-RPC error for a failed call.
 pub fn call_error(error: &CallError) -> RpcError {
     let code = match error {

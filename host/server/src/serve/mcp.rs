@@ -242,7 +242,8 @@ impl Handler for McpServer {
     async fn handle(&self, request: Request) -> Option<Value> {
         if request.method == "notifications/cancelled" {
             self.in_flight.cancel(&request.params["requestId"]);
-            return None;
+            // Sent as a request by mistake: answered, so the client does not wait.
+            return request.id.map(|id| jsonrpc::response(id, Ok(json!({}))));
         }
         let id = request.id.clone()?;
         let (outcome, cancelled) = self.in_flight.run(&id, self.respond(&request)).await;

@@ -29,7 +29,8 @@ impl Handler for Service {
         // cancelled request ends with -32800 (`errors::CANCELLED`).
         if request.method == "$/cancelRequest" {
             self.in_flight().cancel(&request.params["id"]);
-            return None;
+            // Sent as a request by mistake: answered, so the client does not wait.
+            return request.id.map(|id| jsonrpc::response(id, Ok(Value::Null)));
         }
         let Some(id) = request.id else {
             // A notification runs, but is never answered, not even with an error.
@@ -37,20 +38,42 @@ impl Handler for Service {
             return None;
         };
         let call = self.call(&request.method, request.params);
-        let (result, _) = self.in_flight().run(&id, call).await;
+        let (result, cancelled) = self.in_flight().run(&id, call).await;
+        // Whatever the method made of it (a hook chain goes on past a cancelled stage), a
+        // cancelled request ends as cancelled.
+        let result = match cancelled {
+            true => Err(errors::cancelled()),
+            false => result,
+        };
         Some(jsonrpc::response(id, result))
     }
 }
 
 /// The requests in flight on one connection, by id, each with its cancellation: what a
 /// JSON-RPC `$/cancelRequest` or an MCP `notifications/cancelled` fires
-/// ([`airlock::plugin::cancellable`]). Only requests running are held, so it is bounded by
-/// the connection's concurrency.
+/// ([`airlock::plugin::cancellable`]). Requests are handled concurrently, so a cancel can
+/// overtake the request it names: such a cancel is remembered for [`EARLY_CANCEL`] (at most
+/// [`EARLY_CANCELS`] of them) and the request starts cancelled. Only running requests and
+/// those remembered cancels are held, so it stays bounded.
 #[derive(Clone, Default)]
-pub struct InFlight(Arc<std::sync::Mutex<std::collections::HashMap<String, Cancel>>>);
+pub struct InFlight(Arc<std::sync::Mutex<Requests>>);
+
+/// How long a cancel for a request not (yet) in flight is remembered.
+pub const EARLY_CANCEL: std::time::Duration = std::time::Duration::from_secs(10);
+/// Most cancels remembered for requests not (yet) in flight.
+pub const EARLY_CANCELS: usize = 64;
+
+#[derive(Default)]
+struct Requests {
+    /// By request id (its JSON text): each running copy's token and cancellation. A client
+    /// may reuse an id while a request with it runs; a cancel reaches every copy.
+    running: std::collections::HashMap<String, Vec<(u64, Cancel)>>,
+    next_token: u64,
+    early: std::collections::VecDeque<(String, std::time::Instant)>,
+}
 
 impl InFlight {
-    fn requests(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Cancel>> {
+    fn requests(&self) -> std::sync::MutexGuard<'_, Requests> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -59,27 +82,59 @@ impl InFlight {
     pub async fn run<F: std::future::Future>(&self, id: &Value, work: F) -> (F::Output, bool) {
         let key = id.to_string();
         let cancel = Cancel::new();
-        self.requests().insert(key.clone(), cancel.clone());
+        let token = {
+            let mut requests = self.requests();
+            let now = std::time::Instant::now();
+            requests
+                .early
+                .retain(|(_, at)| now.duration_since(*at) < EARLY_CANCEL);
+            if let Some(at) = requests.early.iter().position(|(early, _)| *early == key) {
+                requests.early.remove(at);
+                cancel.cancel();
+            }
+            requests.next_token += 1;
+            let token = requests.next_token;
+            requests
+                .running
+                .entry(key.clone())
+                .or_default()
+                .push((token, cancel.clone()));
+            token
+        };
         // Forgotten however the work ends (a dropped connection drops it mid-way).
-        let _forget = Forget(self, key);
+        let _forget = Forget(self, key, token);
         let output = airlock::plugin::cancellable(cancel.clone(), work).await;
         (output, cancel.is_cancelled())
     }
 
-    /// Cancels request `id` if it is in flight (an unknown or finished one is ignored, as
-    /// both protocols ask).
+    /// Cancels request `id`: every running copy, or the request once it starts (if it
+    /// does within [`EARLY_CANCEL`]; a cancel for a finished request is dropped then).
     pub fn cancel(&self, id: &Value) {
-        if let Some(cancel) = self.requests().get(&id.to_string()) {
-            cancel.cancel();
+        let key = id.to_string();
+        let mut requests = self.requests();
+        match requests.running.get(&key) {
+            Some(copies) => copies.iter().for_each(|(_, cancel)| cancel.cancel()),
+            None => {
+                if requests.early.len() == EARLY_CANCELS {
+                    requests.early.pop_front();
+                }
+                requests.early.push_back((key, std::time::Instant::now()));
+            }
         }
     }
 }
 
-struct Forget<'a>(&'a InFlight, String);
+struct Forget<'a>(&'a InFlight, String, u64);
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        self.0.requests().remove(&self.1);
+        let mut requests = self.0.requests();
+        if let Some(copies) = requests.running.get_mut(&self.1) {
+            copies.retain(|(token, _)| *token != self.2);
+            if copies.is_empty() {
+                requests.running.remove(&self.1);
+            }
+        }
     }
 }
 
