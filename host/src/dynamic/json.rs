@@ -240,12 +240,8 @@ pub fn from_json(ty: &Type, value: &Value, path: &str) -> Result<Val, Problem> {
                 _ => Err(payload),
             })
         }
-        Type::Own(_)
-        | Type::Borrow(_)
-        | Type::Future(_)
-        | Type::Stream(_)
-        | Type::ErrorContext
-        | Type::Map(_) => {
+        // What is left has no JSON form (see `has_json`).
+        _ => {
             return Err(problem(
                 "a value; the dynamic JSON path cannot pass this type".into(),
             ));
@@ -324,12 +320,7 @@ fn summary(value: &Value) -> String {
 /// error contexts and maps, at any depth.
 pub fn passable(ty: &Type) -> bool {
     match ty {
-        Type::Own(_)
-        | Type::Borrow(_)
-        | Type::Future(_)
-        | Type::Stream(_)
-        | Type::ErrorContext
-        | Type::Map(_) => false,
+        ty if !has_json(ty) => false,
         Type::List(l) => passable(&l.ty()),
         Type::FixedLengthList(l) => passable(&l.ty()),
         Type::Record(r) => r.fields().all(|f| passable(&f.ty)),
@@ -341,6 +332,20 @@ pub fn passable(ty: &Type) -> bool {
         }
         _ => true,
     }
+}
+
+/// Whether `ty` itself (not what it holds) has a JSON form: all but resources, futures,
+/// streams, error contexts and maps.
+pub(crate) fn has_json(ty: &Type) -> bool {
+    !matches!(
+        ty,
+        Type::Own(_)
+            | Type::Borrow(_)
+            | Type::Future(_)
+            | Type::Stream(_)
+            | Type::ErrorContext
+            | Type::Map(_)
+    )
 }
 
 /// `ty` written as in WIT: `u32`, `list<string>`, `option<point>`… Records, variants, enums

@@ -9,12 +9,15 @@
 //! arguments by the function's WIT types ([`json`]), refusing a mismatch with
 //! [`CallError::BadArguments`] naming the JSON path and the WIT type before any guest code
 //! runs, then calls it in a fresh instance under the component's limits (fuel, deadline,
-//! memory: the same typed errors as a plugin's call) and converts the results back. Each
+//! memory: the same typed errors as a plugin's call) and converts the results back.
+//! Instances are kept warm between calls (at most `LoadOptions::max_idle`, and at most
+//! `max_instances` running at once); one whose call trapped, hit a limit or was cancelled
+//! is discarded, as in a plugin's pool. Each
 //! export's parameters and result have a JSON Schema derived from the same types
 //! ([`schema`]).
 //!
-//! Not here yet (issue #15 is open): pooled instances, resources as handles, grants from a
-//! manifest (a dynamic component runs with no capability but logging, stdio and clocks).
+//! Not here yet (issue #15 is open): resources as handles, grants from a manifest (a
+//! dynamic component runs with no capability but logging, stdio and clocks).
 
 pub mod json;
 pub mod schema;
@@ -138,6 +141,11 @@ pub struct DynamicComponent {
     exports: Vec<Export>,
     limits: Limits,
     reach: Reach,
+    /// Instances kept warm between calls, at most `max_idle`.
+    idle: std::sync::Mutex<Vec<AnyInstance>>,
+    max_idle: usize,
+    /// One per instance that may run a call at once (`LoadOptions::max_instances`).
+    slots: tokio::sync::Semaphore,
 }
 
 impl DynamicComponent {
@@ -191,11 +199,12 @@ impl DynamicComponent {
         let params = self.arguments(export, arguments)?;
         let limits = &self.limits;
         let call = async {
-            let mut instance =
-                AnyInstance::new(&self.pre, self.name.clone(), limits, &self.reach).await?;
-            instance
+            let (_slot, mut instance) = self.lease().await?;
+            let results = instance
                 .call(limits, &export.index, &params, export.results.len())
-                .await
+                .await;
+            self.give_back(instance, &results);
+            results
         };
         // Cancelled like a plugin's call ([`crate::plugin::cancellable`]).
         let results = match crate::plugin::cancel_scope() {
@@ -242,9 +251,10 @@ impl DynamicComponent {
     {
         let limits = &self.limits;
         let run = async {
-            let mut instance =
-                AnyInstance::new(&self.pre, self.name.clone(), limits, &self.reach).await?;
-            instance.run(limits, call).await
+            let (_slot, mut instance) = self.lease().await?;
+            let result = instance.run(limits, call).await;
+            self.give_back(instance, &result);
+            result
         };
         match crate::plugin::cancel_scope() {
             None => run.await,
@@ -255,6 +265,37 @@ impl DynamicComponent {
                 }),
                 result = run => result,
             },
+        }
+    }
+
+    /// A slot and an instance for one call: a warm one if any is idle, else a new one
+    /// (instantiated under the limits). A call that ends early (cancelled) drops both, so
+    /// its instance is discarded and its slot freed.
+    async fn lease(&self) -> Result<(tokio::sync::SemaphorePermit<'_>, AnyInstance), CallError> {
+        let slot = self
+            .slots
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let warm = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let instance = match warm {
+            Some(instance) => instance,
+            None => {
+                AnyInstance::new(&self.pre, self.name.clone(), &self.limits, &self.reach).await?
+            }
+        };
+        Ok((slot, instance))
+    }
+
+    /// Keeps `instance` warm unless its call trapped or hit a limit (its store is then
+    /// poisoned or half-way through something), as a plugin's pool does.
+    fn give_back<T>(&self, instance: AnyInstance, result: &Result<T, CallError>) {
+        if result.as_ref().is_err_and(CallError::discards_instance) {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < self.max_idle {
+            idle.push(instance);
         }
     }
 
@@ -368,6 +409,9 @@ impl Runtime {
                 .limits
                 .unwrap_or_else(|| self.default_limits().clone()),
             reach,
+            idle: std::sync::Mutex::new(Vec::new()),
+            max_idle: options.max_idle,
+            slots: tokio::sync::Semaphore::new(options.max_instances.max(1)),
         })
     }
 }

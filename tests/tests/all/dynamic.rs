@@ -377,3 +377,34 @@ async fn a_host_calls_its_own_world_through_bindings_and_serves_its_imports() {
         "{refused}"
     );
 }
+
+/// Instances are kept warm between calls (the guest's own state lives on), and one whose
+/// call hit a limit is replaced by a fresh one.
+#[tokio::test(flavor = "multi_thread")]
+async fn instances_are_reused_until_a_call_hits_a_limit() {
+    let limits = Limits {
+        fuel: Some(5_000_000),
+        ..Limits::default()
+    };
+    let typed = runtime()
+        .load_component(guests::TYPED, LoadOptions::default().limits(limits))
+        .await
+        .unwrap();
+    let counter = kitchen("counter");
+    for expected in [1, 2, 3] {
+        assert_eq!(
+            typed.call_json(&counter, &json!({})).await.unwrap(),
+            json!(expected)
+        );
+    }
+    let spun = typed.call_json(&kitchen("spin"), &json!({})).await;
+    assert!(
+        matches!(spun, Err(CallError::FuelExhausted { .. })),
+        "{spun:?}"
+    );
+    assert_eq!(
+        typed.call_json(&counter, &json!({})).await.unwrap(),
+        json!(1),
+        "a fresh instance after the limit hit"
+    );
+}

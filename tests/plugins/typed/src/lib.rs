@@ -8,6 +8,9 @@ use exports::fixture::typed::kitchen::{self, Color, Everything, Shape};
 
 struct Typed;
 
+/// This instance's `counter` calls.
+static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 impl kitchen::Guest for Typed {
     fn echo(value: Everything) -> Everything {
         value
@@ -47,6 +50,10 @@ impl kitchen::Guest for Typed {
     }
 
     fn nothing() {}
+
+    fn counter() -> u32 {
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+    }
 }
 
 /// The world's own export.
