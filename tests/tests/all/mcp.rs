@@ -747,3 +747,71 @@ async fn a_cancelled_tool_call_stops_and_gets_no_response() {
     let health = registry.health("acme", "hostile").await.unwrap();
     assert_eq!(health.usage.errors.get("cancelled"), Some(&1));
 }
+
+/// Over streamable HTTP, `notifications/cancelled` in a session cancels that session's
+/// request with the id it names — the cancelled POST is answered 202 with no JSON-RPC
+/// response — and never another session's request with the same id.
+#[tokio::test(flavor = "multi_thread")]
+async fn over_http_a_session_cancels_its_own_requests_only() {
+    let state = TempDir::new("mcp-http-cancel");
+    let registry = Arc::new(airlock_tests::registry(&state));
+    let hostile = plugin_folder("hostile", guests::HOSTILE, "[limits]\ndeadline = \"60s\"\n");
+    registry.install(hostile.path()).await.unwrap();
+    registry.enable("acme", "hostile", json!({})).await.unwrap();
+    let app = http::mcp::router(McpServer::new(registry.clone(), "acme"), vec![]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(http::serve(listener, app, std::future::pending()));
+    let post = move |session: Option<String>, body: Value| async move {
+        let mut headers = vec![
+            ("Content-Type".to_string(), "application/json".to_string()),
+            (
+                "Accept".to_string(),
+                "application/json, text/event-stream".to_string(),
+            ),
+        ];
+        if let Some(session) = session {
+            headers.push(("Mcp-Session-Id".to_string(), session));
+            headers.push(("MCP-Protocol-Version".to_string(), "2025-11-25".to_string()));
+        }
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        request(
+            address,
+            "POST",
+            "/mcp",
+            &headers,
+            body.to_string().as_bytes(),
+        )
+        .await
+    };
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                            "params": {"protocolVersion": "2025-11-25", "capabilities": {}}});
+    let a = post(None, initialize.clone()).await;
+    let a = a.header("mcp-session-id").unwrap().to_string();
+    let b = post(None, initialize).await;
+    let b = b.header("mcp-session-id").unwrap().to_string();
+    let cancel = |id: u64| json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": id}});
+
+    let sleep = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                       "params": {"name": "hostile.sleep", "arguments": {"ms": 60_000}}});
+    let call = tokio::spawn(post(Some(a.clone()), sleep));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(post(Some(b), cancel(7)).await.status, 202);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !call.is_finished(),
+        "another session's cancel changed nothing"
+    );
+    assert_eq!(post(Some(a), cancel(7)).await.status, 202);
+    let reply = tokio::time::timeout(Duration::from_secs(5), call)
+        .await
+        .expect("the cancelled request ends")
+        .unwrap();
+    assert_eq!(reply.status, 202);
+    assert!(reply.body.is_empty(), "no JSON-RPC response");
+    let health = registry.health("acme", "hostile").await.unwrap();
+    assert_eq!(health.usage.errors.get("cancelled"), Some(&1));
+}

@@ -52,7 +52,7 @@ pub fn supported_versions() -> Vec<&'static str> {
 pub struct McpServer {
     registry: Arc<Registry>,
     tenant: String,
-    /// Requests in flight on stdio, cancellable by `notifications/cancelled`.
+    /// Requests in flight, cancellable by `notifications/cancelled` (see [`Self::in_flight`]).
     in_flight: super::InFlight,
 }
 
@@ -67,6 +67,12 @@ impl McpServer {
 
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
+    }
+
+    /// The requests in flight that a client may cancel: by id on stdio, by session and id
+    /// over HTTP.
+    pub fn in_flight(&self) -> &super::InFlight {
+        &self.in_flight
     }
 
     pub fn tenant(&self) -> &str {

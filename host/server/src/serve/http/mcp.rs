@@ -11,7 +11,9 @@
 //! opens the server's SSE stream, on which `notifications/tools/list_changed` arrives when a
 //! reload or an enable changes the tool list (without a session, as in 2026-07-28, 405).
 //! Sessions are capped and expire when idle ([`SessionCaps`]): `initialize` past the cap
-//! gets 503 with `Retry-After` and a JSON-RPC error naming the cap.
+//! gets 503 with `Retry-After` and a JSON-RPC error naming the cap. In a session,
+//! `notifications/cancelled` cancels that session's request with the id it names (no other
+//! session's): the cancelled request is answered 202 with no JSON-RPC response.
 
 use std::sync::Arc;
 
@@ -303,6 +305,14 @@ async fn handle_post(State(endpoint): State<Endpoint>, headers: HeaderMap, body:
         return rpc_reply(StatusCode::BAD_REQUEST, Value::Null, error);
     }
     if request.is_notification() {
+        // A session's client may cancel its own requests (by their ids in that session).
+        if request.method == "notifications/cancelled"
+            && let Some(session) = header_text(&headers, SESSION)
+            && endpoint.sessions.touch(session)
+        {
+            let cancelled = json!([session, request.params["requestId"]]);
+            endpoint.server.in_flight().cancel(&cancelled);
+        }
         return StatusCode::ACCEPTED.into_response();
     }
     let modern = is_modern(&headers, &request);
@@ -318,7 +328,21 @@ async fn handle_post(State(endpoint): State<Endpoint>, headers: HeaderMap, body:
         return *refused;
     }
     let id = request.id.clone().unwrap_or_default();
-    let outcome = endpoint.server.respond(&request).await;
+    // In a session, a request is cancellable by `notifications/cancelled` from the same
+    // session; a cancelled one gets no JSON-RPC response (as MCP asks), just 202.
+    let session = header_text(&headers, SESSION).filter(|_| !modern);
+    let outcome = match session {
+        Some(session) => {
+            let scoped = json!([session, id]);
+            let respond = endpoint.server.respond(&request);
+            let (outcome, cancelled) = endpoint.server.in_flight().run(&scoped, respond).await;
+            if cancelled {
+                return StatusCode::ACCEPTED.into_response();
+            }
+            outcome
+        }
+        None => endpoint.server.respond(&request).await,
+    };
     let status = match &outcome {
         Err(e) if modern && e.code == METHOD_NOT_FOUND => StatusCode::NOT_FOUND,
         Err(e)
