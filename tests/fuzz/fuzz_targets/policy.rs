@@ -103,7 +103,14 @@ fn check_grant(policy: &Policy, manifest: &Manifest) {
 fn check_fix(name: &str, refused: &Missing) {
     let line = match refused.capability {
         "files" => return,
-        "env" => refused.fix.split(" (").next().expect("a first part"),
+        // A wildcard's note follows the value list: `… = ["AWS_*"] (a wildcard …)`. The
+        // plugin's name may hold ` (` itself, so only a trailing note is cut.
+        "env" => match refused.fix.ends_with(')') {
+            true => refused.fix.rsplit_once("] (").map_or(refused.fix.as_str(), |(line, _)| {
+                &refused.fix[..line.len() + 1]
+            }),
+            false => refused.fix.as_str(),
+        },
         _ => refused.fix.as_str(),
     };
     // The header ends at one of the `] ` in the line; the one that makes a policy granting
