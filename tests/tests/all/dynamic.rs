@@ -275,16 +275,21 @@ async fn exports_are_listed_with_schemas_and_called_by_name() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_dynamic_call_runs_under_the_limits() {
+/// The `typed` fixture with a fuel budget of `fuel` per call.
+async fn typed_with_fuel(fuel: u64) -> airlock::dynamic::DynamicComponent {
     let limits = Limits {
-        fuel: Some(5_000_000),
+        fuel: Some(fuel),
         ..Limits::default()
     };
-    let typed = runtime()
+    runtime()
         .load_component(guests::TYPED, LoadOptions::default().limits(limits))
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dynamic_call_runs_under_the_limits() {
+    let typed = typed_with_fuel(5_000_000).await;
     let (result, fuel) = metered(typed.call_json(&kitchen("spin"), &json!({}))).await;
     assert!(
         matches!(
@@ -382,14 +387,7 @@ async fn a_host_calls_its_own_world_through_bindings_and_serves_its_imports() {
 /// call hit a limit is replaced by a fresh one.
 #[tokio::test(flavor = "multi_thread")]
 async fn instances_are_reused_until_a_call_hits_a_limit() {
-    let limits = Limits {
-        fuel: Some(5_000_000),
-        ..Limits::default()
-    };
-    let typed = runtime()
-        .load_component(guests::TYPED, LoadOptions::default().limits(limits))
-        .await
-        .unwrap();
+    let typed = typed_with_fuel(5_000_000).await;
     let counter = kitchen("counter");
     for expected in [1, 2, 3] {
         assert_eq!(
