@@ -207,17 +207,7 @@ impl DynamicComponent {
             results
         };
         // Cancelled like a plugin's call ([`crate::plugin::cancellable`]).
-        let results = match crate::plugin::cancel_scope() {
-            None => call.await?,
-            // Cancel first: a call cancelled before it started never runs.
-            Some(cancel) => tokio::select! {
-                biased;
-                _ = cancel.cancelled() => return Err(CallError::Cancelled {
-                    plugin: self.name.to_string(),
-                }),
-                results = call => results?,
-            },
-        };
+        let results = crate::plugin::until_cancelled(&self.name, call).await?;
         Ok(match (export.results.first(), results.first()) {
             (Some(ty), Some(val)) => json::to_json(ty, val),
             _ => Value::Null,
@@ -256,16 +246,7 @@ impl DynamicComponent {
             self.give_back(instance, &result);
             result
         };
-        match crate::plugin::cancel_scope() {
-            None => run.await,
-            Some(cancel) => tokio::select! {
-                biased;
-                _ = cancel.cancelled() => Err(CallError::Cancelled {
-                    plugin: self.name.to_string(),
-                }),
-                result = run => result,
-            },
-        }
+        crate::plugin::until_cancelled(&self.name, run).await
     }
 
     /// A slot and an instance for one call: a warm one if any is idle, else a new one

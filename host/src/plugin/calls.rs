@@ -175,19 +175,7 @@ impl Plugin {
             fuel = tracing::field::Empty,
         );
         let call = call.instrument(span.clone());
-        let result = match super::usage::cancel_scope() {
-            None => call.await,
-            // Dropping the call drops its lease: the instance, wherever its guest stopped,
-            // is discarded and its slot freed.
-            // Cancel first: a call cancelled before it started never runs.
-            Some(cancel) => tokio::select! {
-                biased;
-                _ = cancel.cancelled() => Err(CallError::Cancelled {
-                    plugin: self.name().to_string(),
-                }),
-                result = call => result,
-            },
-        };
+        let result = super::usage::until_cancelled(self.name(), call).await;
         if let Some(started) = started {
             self.inner.usage.record_call(&result, started.elapsed());
         }

@@ -137,8 +137,7 @@ impl LiveInstance {
 
     /// Fuel the last call consumed: its budget (see `arm`) less what is left.
     pub(crate) fn fuel_used(&self, limits: &Limits) -> u64 {
-        let budget = limits.fuel.unwrap_or(u64::MAX);
-        budget.saturating_sub(self.store.get_fuel().unwrap_or(0))
+        fuel_used(&self.store, limits)
     }
 
     /// Bytes of linear memory the instance holds now, all its memories together.
@@ -341,11 +340,7 @@ impl AnyInstance {
         let stop = arm(&mut self.store, limits);
         let instance = self.instance;
         let outcome = within(stop, call(&mut self.store, instance)).await;
-        let fuel = limits
-            .fuel
-            .unwrap_or(u64::MAX)
-            .saturating_sub(self.store.get_fuel().unwrap_or(0));
-        super::usage::add_metered(fuel);
+        super::usage::add_metered(fuel_used(&self.store, limits));
         settle(&self.store, limits, outcome)
     }
 
@@ -366,14 +361,16 @@ impl AnyInstance {
         let mut out = vec![wasmtime::component::Val::Bool(false); results];
         let stop = arm(&mut self.store, limits);
         let outcome = within(stop, func.call_async(&mut self.store, params, &mut out)).await;
-        let fuel = limits
-            .fuel
-            .unwrap_or(u64::MAX)
-            .saturating_sub(self.store.get_fuel().unwrap_or(0));
-        super::usage::add_metered(fuel);
+        super::usage::add_metered(fuel_used(&self.store, limits));
         settle(&self.store, limits, outcome)?;
         Ok(out)
     }
+}
+
+/// Fuel the store's last call consumed: its budget (see `arm`) less what is left.
+fn fuel_used(store: &Store<InstanceState>, limits: &Limits) -> u64 {
+    let budget = limits.fuel.unwrap_or(u64::MAX);
+    budget.saturating_sub(store.get_fuel().unwrap_or(0))
 }
 
 fn replace(to: &mut String, from: &str) {

@@ -18,7 +18,7 @@ mod validate;
 
 pub use condition::PluginState;
 pub(crate) use instance::AnyInstance;
-pub(crate) use usage::cancel_scope;
+pub(crate) use usage::until_cancelled;
 pub use usage::{Cancel, ERROR_KINDS, LATENCY_BUCKETS_US, UsageReport, cancellable, metered};
 
 use std::collections::HashMap;

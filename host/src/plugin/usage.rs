@@ -237,9 +237,24 @@ pub async fn cancellable<F: std::future::Future>(cancel: Cancel, calls: F) -> F:
     CANCEL.scope(cancel, calls).await
 }
 
-/// The running task's cancellation, inside [`cancellable`].
-pub(crate) fn cancel_scope() -> Option<Cancel> {
-    CANCEL.try_with(Cancel::clone).ok()
+/// Runs `call` — one call to `plugin` — until it ends or the running task's [`cancellable`]
+/// scope is cancelled: then `call` is dropped (its instance with it: discarded, its slot
+/// freed) and the answer is [`CallError::Cancelled`]. The cancel wins a tie, so a call
+/// cancelled before it started never runs. Outside a scope, just `call`.
+pub(crate) async fn until_cancelled<T>(
+    plugin: &str,
+    call: impl std::future::Future<Output = Result<T, CallError>>,
+) -> Result<T, CallError> {
+    let Ok(cancel) = CANCEL.try_with(Cancel::clone) else {
+        return call.await;
+    };
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(CallError::Cancelled {
+            plugin: plugin.to_string(),
+        }),
+        result = call => result,
+    }
 }
 
 tokio::task_local! {
