@@ -10,6 +10,10 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # One build for the demo, the tests and the examples: cargo's ./target, unless
 # $CARGO_TARGET_DIR says otherwise (a cold build of wasmtime takes minutes).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+# One full build: incremental caches would only add ~1.2 GB to the target dir (a CI run
+# once ran out of disk), and nothing here is rebuilt piecemeal.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+df -h "$PWD" | sed 's/^/disk: /' # what there is to build in (a cold run writes ~7 GB)
 guests=(-p airlock-sdk -p calculator -p redact -p count-vowels -p hostile -p prober -p hooky -p cli-command -p versioned -p versioned-v2 -p compute -p large -p sprawl -p sprawl-deep -p garish -p fetch -p webhook -p typed -p reporter)
 
 # The real MCP clients the tests run (Inspector, conformance suite), pinned by lockfile.

@@ -30,11 +30,20 @@ pub enum World {
     HookPlugin,
     /// lifecycle + tools + hooks
     Plugin,
+    /// A world of the host application's own ([`crate::contract`]): the manifest names the
+    /// contracts it implements, and its JSON-convertible exports are its tools.
+    Custom,
 }
 
 impl World {
+    /// Whether it has tools (a custom world's are its exports).
     pub fn has_tools(self) -> bool {
-        matches!(self, World::ToolPlugin | World::Plugin)
+        matches!(self, World::ToolPlugin | World::Plugin | World::Custom)
+    }
+
+    /// Whether it exports Airlock's `lifecycle` interface (metadata, init, health, state).
+    pub fn has_lifecycle(self) -> bool {
+        self != World::Custom
     }
 
     pub fn has_hooks(self) -> bool {
@@ -48,6 +57,7 @@ impl fmt::Display for World {
             World::ToolPlugin => "tool-plugin",
             World::HookPlugin => "hook-plugin",
             World::Plugin => "plugin",
+            World::Custom => "custom",
         })
     }
 }
@@ -181,18 +191,23 @@ pub(crate) struct Inspected {
 }
 
 /// Audits `component`'s imports (each must map to a capability) and detects its world from
-/// its exports. Returns the import audit's rows either way (a reviewer sees them even for a
-/// refused component) and the component, or every reason it is refused.
+/// its exports (a component whose manifest declares `contracts` may be of a custom world).
+/// Returns the import audit's rows either way (a reviewer sees them even for a refused
+/// component) and the component, or every reason it is refused.
 pub(crate) fn inspect(
     engine: &Engine,
     component: Component,
     what: &str,
+    contracts: bool,
 ) -> (Vec<ImportUse>, Result<Inspected, Vec<LoadError>>) {
     let imports = import_names(engine, &component);
     let exports = export_names(engine, &component);
     let uses = audit(&imports);
     let covered = refuse_unknown(what, &uses);
-    let world = detect_world(&exports, what);
+    let world = match detect_world(&exports, what) {
+        Err(_) if contracts => Ok(World::Custom),
+        world => world,
+    };
     let inspected = match (covered, world) {
         (Ok(()), Ok(world)) => Ok(Inspected {
             component,

@@ -28,9 +28,21 @@ pub enum LoadError {
     #[error(
         "{what} does not implement an Airlock world: it exports [{found}], but a plugin must \
          export `airlock:plugin/lifecycle@0.1.0` plus `tools` and/or `hooks` \
-         (worlds `tool-plugin`, `hook-plugin`, `plugin` of `airlock:plugin@0.1.0`)"
+         (worlds `tool-plugin`, `hook-plugin`, `plugin` of `airlock:plugin@0.1.0`); a \
+         component of the host's own contract declares it in its manifest: \
+         `[plugin] contract = \"namespace:package/interface@version\"`"
     )]
     WrongWorld { what: String, found: String },
+
+    #[error(
+        "plugin `{plugin}` does not implement contract `{contract}`: {}",
+        problems.join("; ")
+    )]
+    Contract {
+        plugin: String,
+        contract: String,
+        problems: Vec<String>,
+    },
 
     #[error(
         "{what} imports interfaces no Airlock capability provides, so it was refused: {}",

@@ -37,6 +37,9 @@ pub struct Review {
     /// (`source.json`: `{"reference": "oci://…", "digest": "sha256:…"}`).
     pub source: Option<serde_json::Value>,
     pub world: Option<World>,
+    /// Each contract the manifest declares, with what keeps the component from
+    /// implementing it (empty when it does); empty when the component was not compiled.
+    pub contracts: Vec<ContractCheck>,
     pub imports: Vec<ImportUse>,
     pub allowed: Allowed,
     pub grant: Option<Grant>,
@@ -50,6 +53,15 @@ pub struct Review {
     /// Why the plugin would be refused; empty when it loads.
     pub errors: Vec<LoadError>,
     inspected: Option<Inspected>,
+}
+
+/// One declared contract checked against the component (see [`crate::contract`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContractCheck {
+    /// `pkg:name/iface@1.0.0`
+    pub name: String,
+    /// Missing exports and changed types, each named; empty when it is implemented.
+    pub problems: Vec<String>,
 }
 
 impl Review {
@@ -89,6 +101,7 @@ pub async fn review_config(
         signature: None,
         source: read_source(&dir),
         world: None,
+        contracts: Vec::new(),
         imports: Vec::new(),
         allowed: Allowed::default(),
         grant: None,
@@ -157,7 +170,10 @@ pub async fn review_config(
         return review;
     }
     match runtime.compile_file(file, &what).await {
-        Ok(component) => inspect_component(&mut review, runtime, component, &what),
+        Ok(component) => {
+            inspect_component(&mut review, runtime, component, &what);
+            check_contracts(&mut review, runtime, policy);
+        }
         Err(e) => review.errors.push(e),
     }
     review
@@ -367,7 +383,12 @@ fn compute_grant(review: &mut Review, name: &str, requested: &Requested, policy:
 }
 
 fn inspect_component(review: &mut Review, runtime: &Runtime, component: Component, what: &str) {
-    let (imports, inspected) = crate::component::inspect(runtime.engine(), component, what);
+    let contracts = review
+        .manifest
+        .as_ref()
+        .is_some_and(|m| !m.plugin.contract.is_empty());
+    let (imports, inspected) =
+        crate::component::inspect(runtime.engine(), component, what, contracts);
     review.imports = imports;
     match inspected {
         Ok(inspected) => {
@@ -375,6 +396,29 @@ fn inspect_component(review: &mut Review, runtime: &Runtime, component: Componen
             review.inspected = Some(inspected);
         }
         Err(errors) => review.errors.extend(errors),
+    }
+}
+
+/// Checks the inspected component against every contract its manifest declares.
+fn check_contracts(review: &mut Review, runtime: &Runtime, policy: &Policy) {
+    let (Some(manifest), Some(inspected)) = (&review.manifest, &review.inspected) else {
+        return;
+    };
+    for contract in &manifest.plugin.contract {
+        let problems = policy
+            .contracts
+            .check(contract, runtime.engine(), &inspected.component);
+        if !problems.is_empty() {
+            review.errors.push(LoadError::Contract {
+                plugin: manifest.plugin.name.clone(),
+                contract: contract.clone(),
+                problems: problems.clone(),
+            });
+        }
+        review.contracts.push(ContractCheck {
+            name: contract.clone(),
+            problems,
+        });
     }
 }
 
@@ -403,7 +447,24 @@ impl Review {
         let manifest = self.manifest.ok_or_else(missing)?;
         let inspected = self.inspected.ok_or_else(missing)?;
         let what = self.dir.display().to_string();
+        // A custom world has no `metadata` export to ask: the manifest says who it is.
+        let metadata = (inspected.world == World::Custom).then(|| crate::types::Metadata {
+            name: manifest.plugin.name.clone(),
+            version: manifest.plugin.version.clone(),
+            author: manifest.plugin.author.clone(),
+            description: manifest.plugin.description.clone(),
+            license: manifest.plugin.license.clone(),
+            permissions: Vec::new(),
+            host_versions: manifest
+                .plugin
+                .host_versions
+                .clone()
+                .unwrap_or(semver::VersionReq::STAR),
+        });
         let candidate = Candidate {
+            metadata,
+            contracts: manifest.plugin.contract.clone(),
+            keys: manifest.plugin.keys.clone(),
             inspected,
             what,
             grant: self.grant.ok_or_else(missing)?,
@@ -469,6 +530,10 @@ pub struct AuditReport {
     /// Where the folder was installed from (`null` for a local folder).
     pub source: serde_json::Value,
     pub world: Option<World>,
+    /// The contracts the manifest declares, each with its problems (empty: implemented).
+    pub contracts: Vec<ContractCheck>,
+    /// The routing keys the manifest declares (`[plugin] keys`).
+    pub keys: Vec<String>,
     pub imports: Vec<ImportUse>,
     pub capabilities: serde_json::Value,
     pub limits: serde_json::Value,
@@ -503,6 +568,8 @@ impl From<&Review> for AuditReport {
             },
             source: r.source.clone().unwrap_or(json!(null)),
             world: r.world,
+            contracts: r.contracts.clone(),
+            keys: m.map(|m| m.plugin.keys.clone()).unwrap_or_default(),
             imports: r.imports.clone(),
             capabilities: serde_json::Value::Object(capabilities),
             limits: json!({

@@ -105,11 +105,32 @@ fn item(engine: &Engine, name: &str, ty: &ComponentItem) -> Item {
     }
 }
 
+/// `func`'s signature as WIT text (`func(a: s32) -> s32`), cut at `cap` bytes (ending in
+/// `…`): what [`crate::contract`] compares.
+pub(crate) fn signature(func: &ComponentFunc, cap: usize) -> String {
+    let mut text = Printer {
+        cap,
+        ..Printer::default()
+    };
+    text.func(func);
+    text.finish()
+}
+
 /// WIT text under a byte cap: once full, everything further is ignored.
-#[derive(Default)]
 struct Printer {
     out: String,
     full: bool,
+    cap: usize,
+}
+
+impl Default for Printer {
+    fn default() -> Self {
+        Printer {
+            out: String::new(),
+            full: false,
+            cap: TYPE_TEXT_CAP,
+        }
+    }
 }
 
 impl Printer {
@@ -117,7 +138,7 @@ impl Printer {
         if self.full {
             return;
         }
-        if self.out.len() + text.len() > TYPE_TEXT_CAP {
+        if self.out.len() + text.len() > self.cap {
             self.full = true;
             return;
         }

@@ -33,6 +33,7 @@ pub mod capabilities;
 pub mod catalog;
 pub mod component;
 pub mod context;
+pub mod contract;
 pub mod digest;
 pub mod dynamic;
 mod engine;

@@ -70,6 +70,81 @@ pub struct PluginSection {
     /// every call).
     #[serde(default)]
     pub isolation: crate::Isolation,
+    /// The host contracts the component implements (`"pkg:name/iface@1.0.0"`, one or a
+    /// list; interfaces or worlds), checked at review against the WIT the policy's
+    /// `[contracts]` names ([`crate::contract`]). A component that implements no Airlock
+    /// world must declare at least one.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub contract: Vec<String>,
+    /// Routing keys the plugin serves its contracts for (a URI scheme, a model name): a
+    /// host asks the registry which plugin provides contract X for key K. At most
+    /// [`MAX_KEYS`], each 1 to [`KEY_BYTES`] bytes of letters, digits and `+ - . _ :`.
+    #[serde(default, deserialize_with = "routing_keys")]
+    pub keys: Vec<String>,
+}
+
+/// Most routing keys a manifest declares.
+pub const MAX_KEYS: usize = 64;
+/// Longest routing key, in bytes.
+pub const KEY_BYTES: usize = 64;
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    let names = match OneOrMany::deserialize(d)? {
+        OneOrMany::One(name) => vec![name],
+        OneOrMany::Many(names) => names,
+    };
+    if names.len() > MAX_KEYS {
+        return Err(serde::de::Error::custom(format!(
+            "{} contracts, over the cap of {MAX_KEYS}",
+            names.len()
+        )));
+    }
+    for name in &names {
+        let valid = name.len() <= 256
+            && name.contains(':')
+            && name.contains('/')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-:/@.+".contains(c));
+        if !valid {
+            return Err(serde::de::Error::custom(format!(
+                "`{}` is not a contract name: write `namespace:package/interface@version` \
+                 (or a world)",
+                crate::text::escape(name)
+            )));
+        }
+    }
+    Ok(names)
+}
+
+fn routing_keys<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let keys = Vec::<String>::deserialize(d)?;
+    if keys.len() > MAX_KEYS {
+        return Err(serde::de::Error::custom(format!(
+            "{} keys, over the cap of {MAX_KEYS}",
+            keys.len()
+        )));
+    }
+    for key in &keys {
+        let valid = !key.is_empty()
+            && key.len() <= KEY_BYTES
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-._:".contains(c));
+        if !valid {
+            return Err(serde::de::Error::custom(format!(
+                "`{}` is not a routing key: 1 to {KEY_BYTES} letters, digits and `+ - . _ :`",
+                crate::text::escape(key)
+            )));
+        }
+    }
+    Ok(keys)
 }
 
 /// `[config]`: the JSON Schema of the plugin's configuration, inline or in a file.

@@ -28,6 +28,9 @@
 //! http = ["https://api.weather.example/v1", { url = "https://*.example.org", methods = ["GET"] }]
 //! clocks = "deterministic"     # or "host" (default); same for random
 //!
+//! [contracts]                  # WIT packages of the host's own plugin contracts:
+//! wit = ["contracts/"]         # see `crate::contract`
+//!
 //! [trust]                      # signed plugins: see `crate::trust`
 //! keys = ["RWQ…"]              # minisign public keys whose signatures are accepted
 //! require-signature = true
@@ -61,6 +64,9 @@ pub struct Policy {
     pub base_dir: PathBuf,
     /// `[trust]`: which keys may sign plugins, and which plugins must be signed.
     pub trust: crate::trust::TrustPolicy,
+    /// `[contracts]`: the WIT contracts this host serves, which a manifest's
+    /// `[plugin] contract` names ([`crate::contract`]).
+    pub contracts: crate::contract::Contracts,
 }
 
 #[derive(Deserialize)]
@@ -78,6 +84,17 @@ struct PolicyFile {
     hooks: HooksSection,
     #[serde(default)]
     trust: crate::trust::TrustSection,
+    #[serde(default)]
+    contracts: ContractsSection,
+}
+
+/// `[contracts]`
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ContractsSection {
+    /// WIT files or package folders, relative to the policy.
+    #[serde(default)]
+    wit: Vec<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -116,6 +133,8 @@ impl Policy {
         let file: PolicyFile = toml::from_str(text).map_err(|e| error(e.to_string()))?;
         let http = file.http.resolve(base_dir).map_err(error)?;
         let trust = file.trust.resolve(base_dir).map_err(error)?;
+        let contracts = crate::contract::load(base_dir, &file.contracts.wit)
+            .map_err(|e| error(format!("[contracts] wit: {e}")))?;
         Ok(Policy {
             caps: file.limits,
             blocklist: Blocklist {
@@ -127,12 +146,19 @@ impl Policy {
             fail_closed: file.hooks.fail_closed,
             base_dir: base_dir.to_path_buf(),
             trust,
+            contracts,
         })
     }
 
     /// Sets the `[trust]` rules (builder style).
     pub fn with_trust(mut self, trust: crate::trust::TrustPolicy) -> Self {
         self.trust = trust;
+        self
+    }
+
+    /// Serves `contracts` (builder style).
+    pub fn with_contracts(mut self, contracts: crate::contract::Contracts) -> Self {
+        self.contracts = contracts;
         self
     }
 

@@ -231,3 +231,37 @@ impl std::io::Write for SharedWriter {
         Ok(())
     }
 }
+
+/// The host contract the `typed` fixture implements (`tests/plugins/typed/wit`).
+pub const KITCHEN: &str = "fixture:typed/kitchen@0.1.0";
+
+/// The WIT package of the `typed` fixture's contracts.
+pub fn typed_wit() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/typed/wit")
+}
+
+/// A policy serving the `typed` fixture's contracts (`[contracts] wit`).
+pub fn contracts_policy() -> airlock::policy::Policy {
+    let contracts = airlock::contract::Contracts::from_wit(&[typed_wit()]).expect("fixture WIT");
+    airlock::policy::Policy::default().with_contracts(contracts)
+}
+
+/// A plugin folder `name` of the `typed` fixture declaring the [`KITCHEN`] contract and
+/// the routing `keys`, with `extra` TOML after its `[plugin]` table.
+pub fn kitchen_folder(name: &str, keys: &[&str], extra: &str) -> TempDir {
+    let keys: Vec<String> = keys.iter().map(|k| format!("{k:?}")).collect();
+    let plugin = format!(
+        "contract = \"{KITCHEN}\"\nkeys = [{}]\n{extra}",
+        keys.join(", ")
+    );
+    plugin_folder(name, guests::TYPED, &plugin)
+}
+
+/// A registry in `dir` under `policy`.
+pub fn registry_with(
+    dir: &TempDir,
+    policy: airlock::policy::Policy,
+) -> airlock_server::registry::Registry {
+    airlock_server::registry::Registry::open(&dir.path().join("registry.db"), runtime(), policy)
+        .expect("registry opens")
+}

@@ -63,6 +63,20 @@ fn print_report(review: &Review, report: &AuditReport) {
     if let Some(world) = review.world {
         println!("World    {world}");
     }
+    for contract in &review.contracts {
+        let verdict = match contract.problems.is_empty() {
+            true => "implemented".to_string(),
+            false => format!("NOT implemented: {}", contract.problems.join("; ")),
+        };
+        println!(
+            "Contract {} {}",
+            Untrusted(&contract.name),
+            Untrusted(&verdict)
+        );
+    }
+    if !report.keys.is_empty() {
+        println!("Keys     {}", Untrusted(&report.keys.join(", ")));
+    }
     if let Some(m) = &review.manifest {
         let meaning = match m.plugin.isolation {
             airlock::Isolation::Reuse => "instances live across calls",

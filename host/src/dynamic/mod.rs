@@ -16,8 +16,11 @@
 //! export's parameters and result have a JSON Schema derived from the same types
 //! ([`schema`]).
 //!
-//! Not here yet (issue #15 is open): resources as handles, grants from a manifest (a
-//! dynamic component runs with no capability but logging, stdio and clocks).
+//! A component loaded here gets no capability but logging, stdio and clocks; loaded from a
+//! plugin folder that declares the host contract it implements, it is a plugin of world
+//! `custom` with its manifest's grants, in the registry and every front end
+//! (`crate::plugin`'s `custom.rs`, [`crate::contract`]). Not here yet (issue #15 is open):
+//! resources as handles.
 
 pub mod json;
 pub mod schema;
@@ -51,7 +54,7 @@ pub struct Export {
     pub params: Vec<(String, Type)>,
     /// Result types (none or one).
     pub results: Vec<Type>,
-    index: ComponentExportIndex,
+    pub(crate) index: ComponentExportIndex,
 }
 
 impl Export {
@@ -196,7 +199,7 @@ impl DynamicComponent {
                 limit: self.limits.input_bytes,
             });
         }
-        let params = self.arguments(export, arguments)?;
+        let params = self::arguments(&self.name, export, arguments)?;
         let limits = &self.limits;
         let call = async {
             let (_slot, mut instance) = self.lease().await?;
@@ -279,59 +282,61 @@ impl DynamicComponent {
             idle.push(instance);
         }
     }
+}
 
-    fn arguments(
-        &self,
-        export: &Export,
-        arguments: &Value,
-    ) -> Result<Vec<wasmtime::component::Val>, CallError> {
-        let bad = |problems: Vec<String>| CallError::BadArguments {
-            plugin: self.name.to_string(),
-            tool: export.name.clone(),
-            problems,
-        };
-        let Some(object) = arguments.as_object() else {
-            return Err(bad(vec![format!(
-                "/: expected an object of the arguments by name ({}), found {}",
-                export.signature(),
-                json_kind(arguments)
-            )]));
-        };
-        let names: Vec<&str> = export.params.iter().map(|(n, _)| n.as_str()).collect();
-        let unknown: Vec<String> = object
-            .keys()
-            .filter(|k| !names.contains(&k.as_str()))
-            .take(MAX_PROBLEMS)
-            .map(|k| crate::text::escape(&k.chars().take(64).collect::<String>()).into_owned())
-            .collect();
-        let mut problems = Vec::new();
-        if !unknown.is_empty() {
-            problems.push(format!(
-                "not parameters of {}: {}",
-                export.signature(),
-                unknown.join(", ")
-            ));
-        }
-        let mut params = Vec::with_capacity(names.len());
-        for (name, ty) in &export.params {
-            let value = match (object.get(name), ty) {
-                (Some(value), _) => value,
-                (None, Type::Option(_)) => &Value::Null,
-                (None, _) => {
-                    problems.push(format!("/{name}: missing ({})", json::wit_name(ty)));
-                    continue;
-                }
-            };
-            match json::from_json(ty, value, &format!("/{name}")) {
-                Ok(val) => params.push(val),
-                Err(problem) => problems.push(problem.to_string()),
+/// `arguments` (an object keyed by parameter name) converted to `export`'s parameters, or
+/// [`CallError::BadArguments`] listing every path at fault (at most 20).
+pub(crate) fn arguments(
+    plugin: &str,
+    export: &Export,
+    arguments: &Value,
+) -> Result<Vec<wasmtime::component::Val>, CallError> {
+    let bad = |problems: Vec<String>| CallError::BadArguments {
+        plugin: plugin.to_string(),
+        tool: export.name.clone(),
+        problems,
+    };
+    let Some(object) = arguments.as_object() else {
+        return Err(bad(vec![format!(
+            "/: expected an object of the arguments by name ({}), found {}",
+            export.signature(),
+            json_kind(arguments)
+        )]));
+    };
+    let names: Vec<&str> = export.params.iter().map(|(n, _)| n.as_str()).collect();
+    let unknown: Vec<String> = object
+        .keys()
+        .filter(|k| !names.contains(&k.as_str()))
+        .take(MAX_PROBLEMS)
+        .map(|k| crate::text::escape(&k.chars().take(64).collect::<String>()).into_owned())
+        .collect();
+    let mut problems = Vec::new();
+    if !unknown.is_empty() {
+        problems.push(format!(
+            "not parameters of {}: {}",
+            export.signature(),
+            unknown.join(", ")
+        ));
+    }
+    let mut params = Vec::with_capacity(names.len());
+    for (name, ty) in &export.params {
+        let value = match (object.get(name), ty) {
+            (Some(value), _) => value,
+            (None, Type::Option(_)) => &Value::Null,
+            (None, _) => {
+                problems.push(format!("/{name}: missing ({})", json::wit_name(ty)));
+                continue;
             }
+        };
+        match json::from_json(ty, value, &format!("/{name}")) {
+            Ok(val) => params.push(val),
+            Err(problem) => problems.push(problem.to_string()),
         }
-        problems.truncate(MAX_PROBLEMS);
-        match problems.is_empty() {
-            true => Ok(params),
-            false => Err(bad(problems)),
-        }
+    }
+    problems.truncate(MAX_PROBLEMS);
+    match problems.is_empty() {
+        true => Ok(params),
+        false => Err(bad(problems)),
     }
 }
 

@@ -16,22 +16,33 @@ use crate::store::{InstanceState, Reach};
 use crate::{CallContext, CallError, World};
 
 use super::call_id;
+use super::custom::Function;
 
 use super::timer::{TimedOut, within};
 
 /// Which interface exports a component has, as indices resolved once per component.
 pub(crate) struct ExportIndices {
-    pub(crate) lifecycle: lifecycle::GuestIndices,
+    /// `None` for a custom world.
+    pub(crate) lifecycle: Option<lifecycle::GuestIndices>,
     pub(crate) tools: Option<tools::GuestIndices>,
     pub(crate) hooks: Option<hooks::GuestIndices>,
+    /// A custom world's tools ([`super::custom`]); empty for Airlock's worlds.
+    pub(crate) functions: Arc<[Function]>,
 }
 
 impl ExportIndices {
     pub(crate) fn new(pre: &InstancePre<InstanceState>, world: World) -> wasmtime::Result<Self> {
+        let functions = match world {
+            World::Custom => super::custom::functions(pre.component(), pre.engine()),
+            _ => Vec::new(),
+        };
         Ok(ExportIndices {
-            lifecycle: lifecycle::GuestIndices::new(pre)?,
-            tools: world
-                .has_tools()
+            functions: functions.into(),
+            lifecycle: world
+                .has_lifecycle()
+                .then(|| lifecycle::GuestIndices::new(pre))
+                .transpose()?,
+            tools: (world.has_tools() && world != World::Custom)
                 .then(|| tools::GuestIndices::new(pre))
                 .transpose()?,
             hooks: world
@@ -44,7 +55,9 @@ impl ExportIndices {
 
 pub(crate) struct LiveInstance {
     store: Store<InstanceState>,
-    lifecycle: lifecycle::Guest,
+    instance: Instance,
+    lifecycle: Option<lifecycle::Guest>,
+    functions: Arc<[Function]>,
     tools: Option<tools::Guest>,
     hooks: Option<hooks::Guest>,
     /// The call context handed to the guest, rewritten in place for every call so its
@@ -78,7 +91,9 @@ impl LiveInstance {
         };
         let lifecycle = indices
             .lifecycle
-            .load(&mut store, &instance)
+            .as_ref()
+            .map(|i| i.load(&mut store, &instance))
+            .transpose()
             .map_err(protocol)?;
         let tools = indices
             .tools
@@ -94,7 +109,9 @@ impl LiveInstance {
             .map_err(protocol)?;
         Ok(LiveInstance {
             store,
+            instance,
             lifecycle,
+            functions: indices.functions.clone(),
             tools,
             hooks,
             context: wit::CallContext {
@@ -149,35 +166,54 @@ impl LiveInstance {
         arm(&mut self.store, limits)
     }
 
+    /// Only asked of Airlock's worlds (a custom world's manifest says who it is).
     pub(crate) async fn metadata(
         &mut self,
         limits: &Limits,
     ) -> Result<wit::PluginMetadata, CallError> {
-        let lifecycle = self.lifecycle.clone();
+        let Some(lifecycle) = self.lifecycle.clone() else {
+            return Err(self.no_lifecycle("metadata"));
+        };
         guarded!(self, limits, lifecycle.call_metadata(&mut self.store))
     }
 
+    /// A custom world has no `init`: its configuration is checked by the manifest's
+    /// schema only.
     pub(crate) async fn init(&mut self, limits: &Limits, config: &str) -> Result<(), CallError> {
-        let lifecycle = self.lifecycle.clone();
+        let Some(lifecycle) = self.lifecycle.clone() else {
+            return Ok(());
+        };
         let result = guarded!(self, limits, lifecycle.call_init(&mut self.store, config))?;
         result.map_err(|e| self.plugin_error(e))
     }
 
     pub(crate) async fn shutdown(&mut self, limits: &Limits) -> Result<(), CallError> {
-        let lifecycle = self.lifecycle.clone();
+        let Some(lifecycle) = self.lifecycle.clone() else {
+            return Ok(());
+        };
         guarded!(self, limits, lifecycle.call_shutdown(&mut self.store))
     }
 
+    /// A custom world, having no `health` export, is healthy while it instantiates.
     pub(crate) async fn health(&mut self, limits: &Limits) -> Result<wit::HealthReport, CallError> {
-        let lifecycle = self.lifecycle.clone();
+        let Some(lifecycle) = self.lifecycle.clone() else {
+            return Ok(wit::HealthReport {
+                status: wit::HealthStatus::Ready,
+                message: "ok (a custom world reports no health of its own)".into(),
+                details: "{}".into(),
+            });
+        };
         guarded!(self, limits, lifecycle.call_health(&mut self.store))
     }
 
+    /// A custom world carries no state across a swap.
     pub(crate) async fn capture_state(
         &mut self,
         limits: &Limits,
     ) -> Result<Option<Vec<u8>>, CallError> {
-        let lifecycle = self.lifecycle.clone();
+        let Some(lifecycle) = self.lifecycle.clone() else {
+            return Ok(None);
+        };
         guarded!(self, limits, lifecycle.call_capture_state(&mut self.store))
     }
 
@@ -186,7 +222,9 @@ impl LiveInstance {
         limits: &Limits,
         state: &[u8],
     ) -> Result<(), CallError> {
-        let lifecycle = self.lifecycle.clone();
+        let Some(lifecycle) = self.lifecycle.clone() else {
+            return Err(self.no_lifecycle("restore-state"));
+        };
         let result = guarded!(
             self,
             limits,
@@ -212,10 +250,9 @@ impl LiveInstance {
         arguments: &str,
         context: &CallContext,
     ) -> Result<String, CallError> {
-        let tools = self
-            .tools
-            .clone()
-            .expect("only called on plugins with tools");
+        let Some(tools) = self.tools.clone() else {
+            return self.call_function(limits, name, arguments, context).await;
+        };
         self.enter(context);
         let result = guarded!(
             self,
@@ -253,6 +290,54 @@ impl LiveInstance {
             hooks.call_handle(&mut self.store, kind, payload, &self.context)
         )?;
         result.map_err(|e| self.plugin_error(e))
+    }
+
+    /// A custom world's tool: its arguments (checked against the derived schema already)
+    /// converted by the function's WIT types, the function called, its results converted
+    /// back ([`super::custom::answer`]).
+    async fn call_function(
+        &mut self,
+        limits: &Limits,
+        tool: &str,
+        arguments: &str,
+        context: &CallContext,
+    ) -> Result<String, CallError> {
+        let plugin = self.store.data().plugin.clone();
+        let functions = self.functions.clone();
+        let function = functions.iter().find(|f| f.tool == tool);
+        let function = function.ok_or_else(|| CallError::UnknownTool {
+            plugin: plugin.to_string(),
+            tool: tool.to_string(),
+            available: functions.iter().map(|f| f.tool.clone()).collect(),
+        })?;
+        let export = &function.export;
+        let arguments: serde_json::Value =
+            serde_json::from_str(arguments).map_err(|e| CallError::BadArguments {
+                plugin: plugin.to_string(),
+                tool: tool.to_string(),
+                problems: vec![format!("not JSON: {e}")],
+            })?;
+        let params = crate::dynamic::arguments(&plugin, export, &arguments)?;
+        let func = self.instance.get_func(&mut self.store, export.index);
+        let func = func.ok_or_else(|| CallError::Protocol {
+            plugin: plugin.to_string(),
+            reason: format!("its export `{}` is not a function", export.name),
+        })?;
+        self.enter(context);
+        let mut results = vec![wasmtime::component::Val::Bool(false); export.results.len()];
+        guarded!(
+            self,
+            limits,
+            func.call_async(&mut self.store, &params, &mut results)
+        )?;
+        super::custom::answer(&plugin, export, &results)
+    }
+
+    fn no_lifecycle(&self, export: &str) -> CallError {
+        CallError::Protocol {
+            plugin: self.store.data().plugin.to_string(),
+            reason: format!("a custom world has no `{export}` (it exports no Airlock lifecycle)"),
+        }
     }
 
     fn plugin_error(&self, e: wit::PluginError) -> CallError {

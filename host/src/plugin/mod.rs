@@ -3,11 +3,13 @@
 //! run on.
 //!
 //! `start.rs` makes one from an admitted candidate; `calls.rs` runs tools, hooks and the
-//! lifecycle exports on it; `lease.rs` hands out its instances (`pool.rs` keeps them).
+//! lifecycle exports on it; `lease.rs` hands out its instances (`pool.rs` keeps them); `custom.rs`
+//! makes the exports of a custom world's component (the host's own contract) its tools.
 
 mod call_id;
 mod calls;
 mod condition;
+mod custom;
 mod instance;
 mod lease;
 mod pool;
@@ -64,6 +66,8 @@ struct Inner {
     subscriptions: Vec<HookKind>,
     exports: Vec<String>,
     imports: Vec<String>,
+    contracts: Vec<String>,
+    keys: Vec<String>,
     limits: Limits,
     isolation: Isolation,
     config: String,
@@ -145,6 +149,23 @@ impl Plugin {
     /// The component's import names.
     pub fn imports(&self) -> &[String] {
         &self.inner.imports
+    }
+
+    /// The host contracts its manifest declares and review checked it implements
+    /// (`pkg:name/iface@1.0.0`; see [`crate::contract`]). Empty for a bare component.
+    pub fn contracts(&self) -> &[String] {
+        &self.inner.contracts
+    }
+
+    /// The routing keys its manifest declares (`[plugin] keys`: URI schemes, model names).
+    pub fn keys(&self) -> &[String] {
+        &self.inner.keys
+    }
+
+    /// Whether it provides `contract`, and, when `key` is given, for that key.
+    pub fn provides(&self, contract: &str, key: Option<&str>) -> bool {
+        self.contracts().iter().any(|c| c == contract)
+            && key.is_none_or(|k| self.keys().iter().any(|own| own == k))
     }
 
     /// True once `shutdown` was called.

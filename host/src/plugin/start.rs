@@ -37,6 +37,12 @@ struct Declared {
 /// component, by [`Candidate::bare`].
 pub(crate) struct Candidate {
     pub(crate) inspected: Inspected,
+    /// Who a custom world's plugin is, from its manifest (it has no `metadata` export);
+    /// `None` for Airlock's worlds, which say it themselves.
+    pub(crate) metadata: Option<Metadata>,
+    /// The contracts its manifest declares (checked at review) and its routing keys.
+    pub(crate) contracts: Vec<String>,
+    pub(crate) keys: Vec<String>,
     /// Where it came from (a folder or a file), naming it until it says who it is.
     pub(crate) what: String,
     pub(crate) grant: Grant,
@@ -59,7 +65,7 @@ impl Candidate {
         what: &str,
         options: &LoadOptions,
     ) -> Result<Candidate, LoadError> {
-        let (_, inspected) = crate::component::inspect(runtime.engine(), component, what);
+        let (_, inspected) = crate::component::inspect(runtime.engine(), component, what, false);
         let inspected = inspected.map_err(|mut errors| errors.remove(0))?;
         let limits = options
             .limits
@@ -68,6 +74,9 @@ impl Candidate {
         check_pool(runtime.instance_pool(), what, &limits)?;
         Ok(Candidate {
             inspected,
+            metadata: None,
+            contracts: Vec::new(),
+            keys: Vec::new(),
             what: what.to_string(),
             grant: Grant::none(),
             limits,
@@ -91,6 +100,9 @@ impl Plugin {
         let rt = runtime.inner();
         let Candidate {
             inspected,
+            metadata,
+            contracts,
+            keys,
             what,
             grant,
             limits,
@@ -130,7 +142,14 @@ impl Plugin {
         let mut probe = LiveInstance::new(&pre, &indices, Arc::from(what), &limits, &nothing)
             .await
             .map_err(start_error)?;
-        let declared = declare(&mut probe, &limits).await.map_err(start_error)?;
+        let declared = match metadata {
+            Some(metadata) => Declared {
+                tools: super::custom::tools(&metadata.name, &indices.functions)?,
+                metadata,
+                subscriptions: Vec::new(),
+            },
+            None => declare(&mut probe, &limits).await.map_err(start_error)?,
+        };
         let name = declared.metadata.name.clone();
         if let Some(expected) = expected_name.filter(|e| *e != name) {
             return Err(LoadError::NameMismatch {
@@ -168,6 +187,8 @@ impl Plugin {
             world,
             exports,
             imports,
+            contracts,
+            keys,
             metadata: declared.metadata,
             tools: declared.tools,
             schemas,

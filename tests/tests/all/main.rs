@@ -6,6 +6,7 @@ mod bounds;
 mod cache;
 mod capabilities;
 mod catalog;
+mod contracts;
 mod discovery;
 mod dynamic;
 mod edges;

@@ -815,3 +815,47 @@ async fn over_http_a_session_cancels_its_own_requests_only() {
     let health = registry.health("acme", "hostile").await.unwrap();
     assert_eq!(health.usage.errors.get("cancelled"), Some(&1));
 }
+
+/// A component of the host's own contract (no Airlock export at all) is served as MCP
+/// tools named `plugin.function`, its schemas derived from its WIT (issue #15).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_component_of_a_host_contract_is_served_as_mcp_tools() {
+    let state = TempDir::new("mcp-contract");
+    let policy = airlock_tests::contracts_policy();
+    let registry = Arc::new(airlock_tests::registry_with(&state, policy));
+    let kitchen = airlock_tests::kitchen_folder("kitchen", &[], "");
+    registry.install(kitchen.path()).await.unwrap();
+    registry.enable("acme", "kitchen", json!({})).await.unwrap();
+    let mut s = Stream::start(McpServer::new(registry.clone(), "acme"));
+    s.call(1, "initialize", json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))
+        .await;
+    let list = s.call(2, "tools/list", json!({})).await;
+    let tools = list["result"]["tools"].as_array().unwrap();
+    let echo = tools
+        .iter()
+        .find(|t| t["name"] == "kitchen.echo")
+        .expect("kitchen.echo listed");
+    assert_eq!(
+        echo["inputSchema"]["properties"]["value"]["properties"]["color"]["enum"],
+        json!(["red", "green", "dark-blue"])
+    );
+    let sum = s
+        .call(
+            3,
+            "tools/call",
+            json!({"name": "kitchen.add", "arguments": {"a": 2, "b": 3}}),
+        )
+        .await;
+    assert_eq!(sum["result"]["isError"], false, "{sum}");
+    assert_eq!(sum["result"]["content"][0]["text"], "5", "{sum}");
+    let failed = s
+        .call(
+            4,
+            "tools/call",
+            json!({"name": "kitchen.divide", "arguments": {"a": 1, "b": 0}}),
+        )
+        .await;
+    assert_eq!(failed["result"]["isError"], true, "{failed}");
+    let text = failed["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("division by zero"), "{text}");
+}

@@ -144,3 +144,28 @@ fn the_manifest_and_policy_examples_parse() {
     airlock::policy::Policy::parse(&policy, Path::new("policy.toml"), dir.path())
         .expect("the README's policy parses");
 }
+
+/// `### Components of any world`: the custom world's manifest and the policy's
+/// `[contracts]` table parse as shown, the policy's WIT folder holding a real package.
+#[test]
+fn the_custom_world_manifest_and_contracts_policy_parse() {
+    let block = toml_block("# kitchen/airlock.toml");
+    let (manifest, policy) = block
+        .split_once("# the operator's policy.toml")
+        .expect("both halves");
+    let digest = format!("\"{}\"", "ab".repeat(32));
+    let manifest = manifest.replace("\"…\"", &digest);
+    let manifest = airlock::manifest::Manifest::parse(&manifest, Path::new("airlock.toml"))
+        .expect("the README's custom-world manifest parses");
+    assert_eq!(manifest.plugin.contract, [airlock_tests::KITCHEN]);
+    let dir = TempDir::new("readme-contracts");
+    std::fs::create_dir_all(dir.path().join("contracts")).unwrap();
+    std::fs::copy(
+        airlock_tests::typed_wit().join("world.wit"),
+        dir.path().join("contracts/world.wit"),
+    )
+    .unwrap();
+    let policy = airlock::policy::Policy::parse(policy, Path::new("policy.toml"), dir.path())
+        .expect("the README's [contracts] policy parses");
+    assert!(policy.contracts.get(airlock_tests::KITCHEN).is_some());
+}

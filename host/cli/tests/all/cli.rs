@@ -988,3 +988,53 @@ fn a_component_of_another_world_is_inspected_and_called_by_export_name() {
         stderr(&out)
     );
 }
+
+/// `airlock audit` of a component of the host's own contract: its world is `custom`, and
+/// each contract its manifest declares is checked against the policy's `[contracts]` WIT.
+#[test]
+fn audit_shows_a_custom_worlds_contracts_checked_against_the_policys_wit() {
+    let dir = std::env::temp_dir().join(format!("airlock-cli-contract-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(guests::TYPED, dir.join("typed.wasm")).unwrap();
+    std::fs::write(
+        dir.join("airlock.toml"),
+        "[plugin]\nname = \"kitchen\"\nversion = \"0.1.0\"\ncomponent = \"typed.wasm\"\n\
+         contract = \"fixture:typed/kitchen@0.1.0\"\nkeys = [\"json\"]\n",
+    )
+    .unwrap();
+    let out = airlock(&["pin", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let wit =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/plugins/typed/wit");
+    let policy = dir.join("policy.toml");
+    std::fs::write(
+        &policy,
+        format!("[contracts]\nwit = [{:?}]\n", wit.display().to_string()),
+    )
+    .unwrap();
+    let out = airlock(&[
+        "audit",
+        dir.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    for expected in [
+        "World    custom",
+        "Contract fixture:typed/kitchen@0.1.0 implemented",
+        "Keys     json",
+        "Verdict  LOADS",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    // Without the contract's WIT the host does not serve it: refused, naming the fix.
+    let out = airlock(&["audit", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(
+        text.contains("NOT implemented") && text.contains("[contracts]"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

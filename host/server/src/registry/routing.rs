@@ -29,7 +29,16 @@ impl Registry {
             .map(|l| l.plugin.clone())
     }
 
-    /// The namespaced tools of `tenant`'s enabled plugins.
+    /// The plugins enabled for `tenant` that provide `contract` (a manifest's
+    /// `[plugin] contract`, checked at review), and, when `key` is given, declare that
+    /// routing key (`[plugin] keys`: a URI scheme, a model name); by name. How a host
+    /// routes by contract: `providers(t, "victor:workflow/compiler@0.1.0", Some("yaml"))`.
+    pub fn providers(&self, tenant: &str, contract: &str, key: Option<&str>) -> Vec<Plugin> {
+        let mut found = self.plugins(tenant);
+        found.retain(|p| p.provides(contract, key));
+        found
+    }
+
     /// The namespaced tools of `tenant`'s enabled plugins that the tenant's tool filters
     /// let through.
     pub fn catalog(&self, tenant: &str) -> Catalog {

@@ -31,6 +31,8 @@ pub const METHODS: &[&str] = &[
     "plugin/reset",
     "tool/list",
     "tool/call",
+    "plugin/call",
+    "contract/providers",
     "hook/dispatch",
 ];
 
@@ -107,6 +109,33 @@ struct ToolCall {
     tenant: Option<String>,
     #[serde(default)]
     session: Option<String>,
+}
+
+/// `plugin/call`: App Factory's method, `{plugin, method, args}`; the same call as
+/// `tool/call` of `plugin.method`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginCall {
+    plugin: String,
+    /// The plugin's own name for the tool (a custom world's function name).
+    method: String,
+    #[serde(default = "empty_object")]
+    args: Value,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    session: Option<String>,
+}
+
+/// `contract/providers`: which enabled plugins provide a contract (for a routing key).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Providers {
+    contract: String,
+    #[serde(default)]
+    key: Option<String>,
+    #[serde(default)]
+    tenant: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -295,6 +324,32 @@ impl Service {
                     .call_tool(&p.tool, &p.arguments, &context)
                     .await
                     .map_err(|e| call_error(&e))
+            }
+            "plugin/call" => {
+                let p: PluginCall = params(method, raw)?;
+                let context = self.context(p.tenant, p.session);
+                let tool = format!("{}.{}", p.plugin, p.method);
+                registry
+                    .call_tool(&tool, &p.args, &context)
+                    .await
+                    .map_err(|e| call_error(&e))
+            }
+            "contract/providers" => {
+                let p: Providers = params(method, raw)?;
+                let tenant = self.tenant(p.tenant);
+                let providers = registry.providers(&tenant, &p.contract, p.key.as_deref());
+                let plugins: Vec<Value> = providers
+                    .iter()
+                    .map(|plugin| {
+                        json!({
+                            "plugin": plugin.name(),
+                            "version": plugin.metadata().version.to_string(),
+                            "contracts": plugin.contracts(),
+                            "keys": plugin.keys(),
+                        })
+                    })
+                    .collect();
+                Ok(json!({"tenant": tenant, "contract": p.contract, "plugins": plugins}))
             }
             "hook/dispatch" => {
                 let p: HookDispatch = params(method, raw)?;

@@ -1,0 +1,394 @@
+//! Contracts: WIT interfaces and worlds a host application defines for its plugins, checked
+//! against a component before it runs.
+//!
+//! The operator names the WIT packages the host serves in the policy
+//! (`[contracts] wit = ["contracts/"]`, files or folders, relative to the policy); a plugin
+//! says which it implements in its manifest (`[plugin] contract = "pkg:name/iface@1.0.0"`,
+//! one or a list, an interface or a world). At review the component must export each one
+//! with the very same types: a missing interface or function, or a function whose
+//! signature differs, is refused by name, with both signatures shown. Extra exports are
+//! allowed (a newer component may offer more).
+//!
+//! Types are compared structurally, as the component model itself compares them (names of
+//! records and variants are not part of a component's types; field, case and parameter
+//! names are): both sides are printed as WIT text by the same rules as
+//! [`crate::interface`] and the texts compared. Each printed signature is capped at
+//! [`SIGNATURE_CAP`] bytes; a longer one is refused rather than compared in part.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use wasmtime::component::Component;
+use wasmtime::component::types::ComponentItem;
+use wit_parser::{Function, Handle, Resolve, Type, TypeDefKind, WorldItem, WorldKey};
+
+/// The longest signature compared, in bytes of WIT text.
+pub const SIGNATURE_CAP: usize = 64 << 10;
+
+/// One function a contract requires: where the component must export it, and its
+/// signature as WIT text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Required {
+    /// The exported interface holding it (`pkg:name/iface@1.0.0`), or `None` for a plain
+    /// world export.
+    pub interface: Option<String>,
+    /// The function's name (`synthesize`, `[method]session.feed`).
+    pub function: String,
+    /// `func(text: string) -> list<u8>`.
+    pub signature: String,
+}
+
+/// One contract: an interface (its functions) or a world (every function it exports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contract {
+    /// `pkg:name/iface@1.0.0` or `pkg:name/world@1.0.0`.
+    pub name: String,
+    pub functions: Vec<Required>,
+}
+
+/// The contracts a host serves, by name. Built from WIT with [`Contracts::from_wit`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Contracts {
+    by_name: BTreeMap<String, Contract>,
+}
+
+impl Contracts {
+    /// Parses the WIT packages at `paths` (each a `.wit` file, or a folder holding a
+    /// package and an optional `deps/`): every interface and world of each becomes a
+    /// contract, named `namespace:package/item@version`.
+    ///
+    /// # Errors
+    /// The WIT parser's message, naming the file and line.
+    pub fn from_wit(paths: &[PathBuf]) -> Result<Contracts, String> {
+        let mut resolve = Resolve::default();
+        let mut packages = Vec::new();
+        for path in paths {
+            let (package, _) = resolve.push_path(path).map_err(|e| {
+                // With the file, line and the line itself where the parser knows them.
+                format!("{}: {}", path.display(), resolve.render_error(&e))
+            })?;
+            packages.push(package);
+        }
+        let mut by_name = BTreeMap::new();
+        for package in packages {
+            let package = &resolve.packages[package];
+            for (_, &id) in &package.interfaces {
+                let Some(name) = resolve.id_of(id) else {
+                    continue;
+                };
+                let functions = interface_functions(&resolve, &name, id);
+                by_name.insert(name.clone(), Contract { name, functions });
+            }
+            for (world_name, &id) in &package.worlds {
+                let name = qualified(&package.name, world_name);
+                let functions = world_functions(&resolve, id);
+                by_name.insert(name.clone(), Contract { name, functions });
+            }
+        }
+        Ok(Contracts { by_name })
+    }
+
+    /// The contract named `name`.
+    pub fn get(&self, name: &str) -> Option<&Contract> {
+        self.by_name.get(name)
+    }
+
+    /// Every contract's name, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// What keeps `component` from implementing the contract `name`: empty when it does.
+    /// An unknown contract is one problem, naming the ones the host serves.
+    pub fn check(
+        &self,
+        name: &str,
+        engine: &wasmtime::Engine,
+        component: &Component,
+    ) -> Vec<String> {
+        match self.get(name) {
+            Some(contract) => contract.check(engine, component),
+            None => vec![format!(
+                "this host serves no contract `{}` (it serves: {}); add its WIT package to \
+                 the policy's `[contracts] wit = [...]`",
+                crate::text::escape(name),
+                match self.is_empty() {
+                    true => "none".to_string(),
+                    false => self.names().collect::<Vec<_>>().join(", "),
+                }
+            )],
+        }
+    }
+}
+
+impl Contract {
+    /// What keeps `component` from implementing this contract: empty when it does.
+    pub fn check(&self, engine: &wasmtime::Engine, component: &Component) -> Vec<String> {
+        let exported = exported_signatures(engine, component);
+        let mut problems = Vec::new();
+        for required in &self.functions {
+            let shown = match &required.interface {
+                Some(interface) => format!("{interface}#{}", required.function),
+                None => required.function.clone(),
+            };
+            let key = (required.interface.clone(), required.function.clone());
+            match exported.get(&key) {
+                Some(actual) if actual.ends_with('…') || required.signature.ends_with('…') => {
+                    problems.push(format!(
+                        "`{shown}`'s type is over {SIGNATURE_CAP} bytes of WIT text, too long \
+                         to compare"
+                    ))
+                }
+                Some(actual) if *actual == required.signature => {}
+                Some(actual) => problems.push(format!(
+                    "`{shown}` has a different type: the component's is `{actual}`, the \
+                     contract's `{}`",
+                    required.signature
+                )),
+                None if required
+                    .interface
+                    .as_ref()
+                    .is_some_and(|i| !exported.keys().any(|(e, _)| e.as_ref() == Some(i))) =>
+                {
+                    let interface = required.interface.as_deref().unwrap_or_default();
+                    let problem = format!("the component does not export `{interface}`");
+                    if !problems.contains(&problem) {
+                        problems.push(problem);
+                    }
+                }
+                None => problems.push(format!("the component does not export `{shown}`")),
+            }
+        }
+        problems
+    }
+}
+
+/// `ns:pkg/item@version`.
+fn qualified(package: &wit_parser::PackageName, item: &str) -> String {
+    match &package.version {
+        Some(version) => format!("{}:{}/{item}@{version}", package.namespace, package.name),
+        None => format!("{}:{}/{item}", package.namespace, package.name),
+    }
+}
+
+fn interface_functions(
+    resolve: &Resolve,
+    export: &str,
+    id: wit_parser::InterfaceId,
+) -> Vec<Required> {
+    resolve.interfaces[id]
+        .functions
+        .values()
+        .map(|f| Required {
+            interface: Some(export.to_string()),
+            function: f.name.clone(),
+            signature: signature(resolve, f),
+        })
+        .collect()
+}
+
+fn world_functions(resolve: &Resolve, id: wit_parser::WorldId) -> Vec<Required> {
+    let mut functions = Vec::new();
+    for (key, item) in &resolve.worlds[id].exports {
+        match item {
+            WorldItem::Interface { id, .. } => {
+                let name = match key {
+                    WorldKey::Interface(id) => resolve.id_of(*id).unwrap_or_default(),
+                    WorldKey::Name(name) => name.clone(),
+                };
+                functions.extend(interface_functions(resolve, &name, *id));
+            }
+            WorldItem::Function(f) => functions.push(Required {
+                interface: None,
+                function: f.name.clone(),
+                signature: signature(resolve, f),
+            }),
+            WorldItem::Type { .. } => {}
+        }
+    }
+    functions
+}
+
+/// Every function `component` exports, by (interface, function), with its signature.
+fn exported_signatures(
+    engine: &wasmtime::Engine,
+    component: &Component,
+) -> BTreeMap<(Option<String>, String), String> {
+    let mut found = BTreeMap::new();
+    for (name, item) in component.component_type().exports(engine) {
+        match item.ty {
+            ComponentItem::ComponentFunc(func) => {
+                let text = crate::interface::signature(&func, SIGNATURE_CAP);
+                found.insert((None, name.to_string()), text);
+            }
+            ComponentItem::ComponentInstance(instance) => {
+                for (function, item) in instance.exports(engine) {
+                    if let ComponentItem::ComponentFunc(func) = item.ty {
+                        let text = crate::interface::signature(&func, SIGNATURE_CAP);
+                        found.insert((Some(name.to_string()), function.to_string()), text);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// A contract function's signature, printed as [`crate::interface`] prints a component's.
+fn signature(resolve: &Resolve, function: &Function) -> String {
+    let mut text = Text {
+        resolve,
+        out: String::new(),
+    };
+    text.func(function);
+    if text.out.len() > SIGNATURE_CAP {
+        text.out
+            .truncate(text.out.floor_char_boundary(SIGNATURE_CAP));
+        text.out.push('…');
+    }
+    text.out
+}
+
+struct Text<'a> {
+    resolve: &'a Resolve,
+    out: String,
+}
+
+impl Text<'_> {
+    fn push(&mut self, s: &str) {
+        // Past the cap nothing is compared (see `signature`): stop growing.
+        if self.out.len() <= SIGNATURE_CAP {
+            self.out.push_str(s);
+        }
+    }
+
+    fn func(&mut self, f: &Function) {
+        let is_async = matches!(
+            f.kind,
+            wit_parser::FunctionKind::AsyncFreestanding
+                | wit_parser::FunctionKind::AsyncMethod(_)
+                | wit_parser::FunctionKind::AsyncStatic(_)
+        );
+        self.push(if is_async { "async func(" } else { "func(" });
+        for (i, param) in f.params.iter().enumerate() {
+            self.push(if i == 0 { "" } else { ", " });
+            self.push(&param.name);
+            self.push(": ");
+            self.ty(&param.ty);
+        }
+        self.push(")");
+        if let Some(result) = &f.result {
+            self.push(" -> ");
+            self.ty(result);
+        }
+    }
+
+    fn list<T>(&mut self, open: &str, items: &[T], close: &str, each: impl Fn(&mut Self, &T)) {
+        self.push(open);
+        for (i, item) in items.iter().enumerate() {
+            self.push(if i == 0 { "" } else { ", " });
+            each(self, item);
+        }
+        self.push(close);
+    }
+
+    fn ty(&mut self, ty: &Type) {
+        let name = match ty {
+            Type::Bool => "bool",
+            Type::U8 => "u8",
+            Type::U16 => "u16",
+            Type::U32 => "u32",
+            Type::U64 => "u64",
+            Type::S8 => "s8",
+            Type::S16 => "s16",
+            Type::S32 => "s32",
+            Type::S64 => "s64",
+            Type::F32 => "f32",
+            Type::F64 => "f64",
+            Type::Char => "char",
+            Type::String => "string",
+            Type::ErrorContext => "error-context",
+            Type::Id(id) => return self.def(&self.resolve.types[*id].kind),
+        };
+        self.push(name);
+    }
+
+    fn def(&mut self, kind: &TypeDefKind) {
+        if self.out.len() > SIGNATURE_CAP {
+            return;
+        }
+        match kind {
+            TypeDefKind::Type(ty) => self.ty(ty),
+            TypeDefKind::Record(r) => self.list("record { ", &r.fields, " }", |p, field| {
+                p.push(&field.name);
+                p.push(": ");
+                p.ty(&field.ty);
+            }),
+            TypeDefKind::Variant(v) => self.list("variant { ", &v.cases, " }", |p, case| {
+                p.push(&case.name);
+                if let Some(ty) = &case.ty {
+                    p.push("(");
+                    p.ty(ty);
+                    p.push(")");
+                }
+            }),
+            TypeDefKind::Enum(e) => self.list("enum { ", &e.cases, " }", |p, c| p.push(&c.name)),
+            TypeDefKind::Flags(f) => self.list("flags { ", &f.flags, " }", |p, f| p.push(&f.name)),
+            TypeDefKind::Tuple(t) => self.list("tuple<", &t.types, ">", |p, t| p.ty(t)),
+            TypeDefKind::Option(t) => {
+                self.list("option<", std::slice::from_ref(t), ">", |p, t| p.ty(t))
+            }
+            TypeDefKind::List(t) => {
+                self.list("list<", std::slice::from_ref(t), ">", |p, t| p.ty(t))
+            }
+            TypeDefKind::Map(k, v) => self.list("map<", &[*k, *v], ">", |p, t| p.ty(t)),
+            TypeDefKind::FixedLengthList(t, n) => {
+                self.push("list<");
+                self.ty(t);
+                self.push(&format!(", {n}>"));
+            }
+            TypeDefKind::Result(r) => match (&r.ok, &r.err) {
+                (None, None) => self.push("result"),
+                (ok, err) => {
+                    self.push("result<");
+                    match ok {
+                        Some(ok) => self.ty(ok),
+                        None => self.push("_"),
+                    }
+                    if let Some(err) = err {
+                        self.push(", ");
+                        self.ty(err);
+                    }
+                    self.push(">");
+                }
+            },
+            TypeDefKind::Handle(Handle::Own(_)) => self.push("own<resource>"),
+            TypeDefKind::Handle(Handle::Borrow(_)) => self.push("borrow<resource>"),
+            TypeDefKind::Resource => self.push("resource"),
+            TypeDefKind::Future(t) => self.optional("future", t),
+            TypeDefKind::Stream(t) => self.optional("stream", t),
+            TypeDefKind::Unknown => self.push("unknown"),
+        }
+    }
+
+    fn optional(&mut self, name: &str, ty: &Option<Type>) {
+        self.push(name);
+        if let Some(ty) = ty {
+            self.push("<");
+            self.ty(ty);
+            self.push(">");
+        }
+    }
+}
+
+/// Reads the contracts of a policy's `[contracts] wit` list, relative to `base`.
+pub(crate) fn load(base: &Path, wit: &[PathBuf]) -> Result<Contracts, String> {
+    let paths: Vec<PathBuf> = wit.iter().map(|p| base.join(p)).collect();
+    Contracts::from_wit(&paths)
+}

@@ -1,0 +1,147 @@
+//! A plugin of a custom world ([`crate::World::Custom`]): a component of the host's own
+//! contract, loaded from a folder like any plugin (manifest, policy, grant, limits, pool,
+//! registry). It has no Airlock `lifecycle`: its manifest says who it is, and each exported
+//! function whose types all have a JSON form ([`crate::dynamic::json::passable`]) is one
+//! of its tools, called through the dynamic JSON path.
+//!
+//! Tool names: the function's own name (`synthesize`), or, where two exported interfaces
+//! both have it, `interface-function` (`tts-synthesize`). The tool's schema is derived from
+//! the parameters' WIT types ([`crate::dynamic::schema`]), its description is the export's
+//! name and signature. A result of type `result<T, E>` answers `T`'s JSON for `ok`, and an
+//! `err` becomes a plugin error: `code` from the error's `code` field when it has a
+//! `u32` one (App Factory's error codes), `message` from its `message` field, or its case
+//! name, and the whole error as `details`.
+
+use serde_json::Value;
+use wasmtime::component::{Type, Val};
+
+use crate::dynamic::{Export, json};
+use crate::types::{TEXT_BYTES, ToolDefinition};
+use crate::{CallError, LoadError};
+
+/// One exported function offered as a tool.
+pub(crate) struct Function {
+    pub(crate) tool: String,
+    pub(crate) export: Export,
+}
+
+/// The component's exports that are tools, named as the module docs say.
+pub(crate) fn functions(
+    component: &wasmtime::component::Component,
+    engine: &wasmtime::Engine,
+) -> Vec<Function> {
+    let exports: Vec<Export> = crate::dynamic::exports(component, engine)
+        .into_iter()
+        .filter(|e| {
+            let short = short_name(&e.name);
+            !short.starts_with('[')
+                && e.params.iter().all(|(_, t)| json::passable(t))
+                && e.results.iter().all(json::passable)
+        })
+        .collect();
+    let repeated = |short: &str| {
+        exports
+            .iter()
+            .filter(|e| short_name(&e.name) == short)
+            .count()
+            > 1
+    };
+    exports
+        .iter()
+        .map(|export| {
+            let short = short_name(&export.name);
+            let tool = match (repeated(short), export.name.split_once('#')) {
+                (true, Some((interface, _))) => format!("{}-{short}", interface_name(interface)),
+                _ => short.to_string(),
+            };
+            Function {
+                tool,
+                export: export.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The tool definitions of `functions`, or why they cannot be tools.
+pub(crate) fn tools(
+    plugin: &str,
+    functions: &[Function],
+) -> Result<Vec<ToolDefinition>, LoadError> {
+    let mut tools = Vec::with_capacity(functions.len());
+    for function in functions {
+        let export = &function.export;
+        let mut description = format!("{}: {}", export.name, export.signature());
+        description.truncate(description.floor_char_boundary(TEXT_BYTES));
+        tools.push(ToolDefinition {
+            name: function.tool.clone(),
+            description,
+            input_schema: export.params_schema(),
+        });
+    }
+    if tools.len() > crate::types::MAX_TOOLS {
+        return Err(LoadError::BadMetadata {
+            plugin: plugin.to_string(),
+            reason: format!(
+                "it exports {} functions, over the cap of {} tools",
+                tools.len(),
+                crate::types::MAX_TOOLS
+            ),
+        });
+    }
+    Ok(tools)
+}
+
+/// `echo` of `fixture:typed/kitchen@0.1.0#echo`.
+fn short_name(export: &str) -> &str {
+    export.rsplit_once('#').map_or(export, |(_, f)| f)
+}
+
+/// `kitchen` of `fixture:typed/kitchen@0.1.0`.
+fn interface_name(interface: &str) -> &str {
+    let name = interface.rsplit_once('/').map_or(interface, |(_, n)| n);
+    name.split_once('@').map_or(name, |(n, _)| n)
+}
+
+/// The function's results as the tool's JSON text: the value (`null` for none), the `ok`
+/// payload of a `result`, or a plugin error for its `err` (see the module docs).
+pub(crate) fn answer(plugin: &str, export: &Export, results: &[Val]) -> Result<String, CallError> {
+    let (Some(ty), Some(val)) = (export.results.first(), results.first()) else {
+        return Ok("null".into());
+    };
+    let value = match (ty, val) {
+        (Type::Result(result), Val::Result(Err(err))) => {
+            let error = match (result.err(), err) {
+                (Some(ty), Some(val)) => json::to_json(&ty, val),
+                _ => Value::Null,
+            };
+            return Err(plugin_error(plugin, error));
+        }
+        (Type::Result(result), Val::Result(Ok(ok))) => match (result.ok(), ok) {
+            (Some(ty), Some(val)) => json::to_json(&ty, val),
+            _ => Value::Null,
+        },
+        (ty, val) => json::to_json(ty, val),
+    };
+    Ok(value.to_string())
+}
+
+fn plugin_error(plugin: &str, error: Value) -> CallError {
+    let code = error
+        .get("code")
+        .and_then(Value::as_u64)
+        .and_then(|c| u32::try_from(c).ok())
+        .unwrap_or(0);
+    let message = match (&error, error.get("message")) {
+        (_, Some(Value::String(m))) => m.clone(),
+        (Value::String(case), _) => case.clone(),
+        (Value::Object(o), _) if o.len() == 1 => o.keys().next().cloned().unwrap_or_default(),
+        (Value::Null, _) => "error".into(),
+        (other, _) => other.to_string(),
+    };
+    CallError::Plugin {
+        plugin: plugin.to_string(),
+        code,
+        message: crate::capabilities::stdio::sanitize(crate::types::cut_text(&message).as_bytes()),
+        details: (!error.is_null()).then(|| crate::types::details(error.to_string())),
+    }
+}
