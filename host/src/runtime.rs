@@ -268,6 +268,9 @@ pub struct LoadOptions {
     /// Makes each instance's state for the embedder's own imports
     /// ([`InstanceState::host_state`]); without it, that state starts as its `Default`.
     pub host_state: Option<crate::store::HostStateFactory>,
+    /// How long a custom world's resource handle lives unused
+    /// ([`crate::plugin::HANDLE_TTL`] by default).
+    pub handle_ttl: std::time::Duration,
 }
 
 impl Default for LoadOptions {
@@ -284,6 +287,7 @@ impl Default for LoadOptions {
             usage: true,
             log_tap: None,
             host_state: None,
+            handle_ttl: crate::plugin::HANDLE_TTL,
         }
     }
 }
@@ -305,6 +309,12 @@ impl LoadOptions {
     pub fn pool(mut self, max_instances: usize, max_idle: usize) -> Self {
         self.max_instances = max_instances.max(1);
         self.max_idle = max_idle;
+        self
+    }
+
+    /// These options with another time to live for unused resource handles.
+    pub fn handle_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.handle_ttl = ttl;
         self
     }
 

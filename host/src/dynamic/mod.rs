@@ -19,8 +19,8 @@
 //! A component loaded here gets no capability but logging, stdio and clocks; loaded from a
 //! plugin folder that declares the host contract it implements, it is a plugin of world
 //! `custom` with its manifest's grants, in the registry and every front end
-//! (`crate::plugin`'s `custom.rs`, [`crate::contract`]). Not here yet (issue #15 is open):
-//! resources as handles.
+//! (`crate::plugin`'s `custom.rs`, [`crate::contract`]), where resources are handles
+//! (`resources.rs`); this path does not pass resources.
 
 pub mod json;
 pub mod schema;

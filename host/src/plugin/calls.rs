@@ -120,6 +120,10 @@ impl Plugin {
         arguments: &str,
         context: &CallContext,
     ) -> Result<String, CallError> {
+        let functions = &self.inner.indices.functions;
+        if let Some(function) = functions.iter().find(|f| f.tool == tool && f.handles) {
+            return self.run_with_handles(function, arguments, context).await;
+        }
         let limits = &self.inner.limits;
         let mut lease = self.checkout(Purpose::Call).await?;
         let result = lease

@@ -23,6 +23,32 @@ use crate::{CallError, LoadError};
 pub(crate) struct Function {
     pub(crate) tool: String,
     pub(crate) export: Export,
+    /// Whether it takes or returns a resource (as a handle: `resources.rs`).
+    pub(crate) handles: bool,
+}
+
+/// A resource as a parameter or result, at the top level: the only place handles go.
+pub(crate) fn is_handle(ty: &Type) -> bool {
+    matches!(ty, Type::Own(_) | Type::Borrow(_))
+}
+
+/// Whether `ty` has JSON here, or is a handle.
+fn tool_type(ty: &Type) -> bool {
+    is_handle(ty) || json::passable(ty)
+}
+
+/// A resource function's tool name: `[constructor]tally` → `tally-new`,
+/// `[method]tally.add` → `tally-add`, `[static]tally.open` → `tally-open`; `None` for any
+/// other bracketed name.
+fn resource_tool(short: &str) -> Option<String> {
+    if let Some(resource) = short.strip_prefix("[constructor]") {
+        return Some(format!("{resource}-new"));
+    }
+    let rest = short
+        .strip_prefix("[method]")
+        .or_else(|| short.strip_prefix("[static]"))?;
+    let (resource, function) = rest.split_once('.')?;
+    Some(format!("{resource}-{function}"))
 }
 
 /// The component's exports that are tools, named as the module docs say.
@@ -34,9 +60,11 @@ pub(crate) fn functions(
         .into_iter()
         .filter(|e| {
             let short = short_name(&e.name);
-            !short.starts_with('[')
-                && e.params.iter().all(|(_, t)| json::passable(t))
-                && e.results.iter().all(json::passable)
+            (!short.starts_with('[') || resource_tool(short).is_some())
+                && e.params.iter().all(|(_, t)| tool_type(t))
+                && e.results
+                    .iter()
+                    .all(|t| tool_type(t) && !matches!(t, Type::Borrow(_)))
         })
         .collect();
     let repeated = |short: &str| {
@@ -50,13 +78,17 @@ pub(crate) fn functions(
         .iter()
         .map(|export| {
             let short = short_name(&export.name);
+            let own = resource_tool(short).unwrap_or_else(|| short.to_string());
             let tool = match (repeated(short), export.name.split_once('#')) {
-                (true, Some((interface, _))) => format!("{}-{short}", interface_name(interface)),
-                _ => short.to_string(),
+                (true, Some((interface, _))) => format!("{}-{own}", interface_name(interface)),
+                _ => own,
             };
+            let handles = export.params.iter().any(|(_, t)| is_handle(t))
+                || export.results.iter().any(is_handle);
             Function {
                 tool,
                 export: export.clone(),
+                handles,
             }
         })
         .collect()
@@ -72,10 +104,17 @@ pub(crate) fn tools(
         let export = &function.export;
         let mut description = format!("{}: {}", export.name, export.signature());
         description.truncate(description.floor_char_boundary(TEXT_BYTES));
+        let mut input_schema = export.params_schema();
+        for (name, _) in export.params.iter().filter(|(_, t)| is_handle(t)) {
+            input_schema["properties"][name] = serde_json::json!({
+                "type": "string",
+                "description": "a resource handle, as a call returning the resource gave it"
+            });
+        }
         tools.push(ToolDefinition {
             name: function.tool.clone(),
             description,
-            input_schema: export.params_schema(),
+            input_schema,
         });
     }
     if tools.len() > crate::types::MAX_TOOLS {
@@ -100,6 +139,15 @@ fn short_name(export: &str) -> &str {
 fn interface_name(interface: &str) -> &str {
     let name = interface.rsplit_once('/').map_or(interface, |(_, n)| n);
     name.split_once('@').map_or(name, |(n, _)| n)
+}
+
+/// The tool's arguments text (checked to be JSON by its schema already) as a value.
+pub(crate) fn parse(plugin: &str, tool: &str, arguments: &str) -> Result<Value, CallError> {
+    serde_json::from_str(arguments).map_err(|e| CallError::BadArguments {
+        plugin: plugin.to_string(),
+        tool: tool.to_string(),
+        problems: vec![format!("not JSON: {e}")],
+    })
 }
 
 /// The function's results as the tool's JSON text: the value (`null` for none), the `ok`

@@ -311,16 +311,24 @@ impl LiveInstance {
             available: functions.iter().map(|f| f.tool.clone()).collect(),
         })?;
         let export = &function.export;
-        let arguments: serde_json::Value =
-            serde_json::from_str(arguments).map_err(|e| CallError::BadArguments {
-                plugin: plugin.to_string(),
-                tool: tool.to_string(),
-                problems: vec![format!("not JSON: {e}")],
-            })?;
+        let arguments = super::custom::parse(&plugin, tool, arguments)?;
         let params = crate::dynamic::arguments(&plugin, export, &arguments)?;
+        let results = self.call_export(limits, export, &params, context).await?;
+        super::custom::answer(&plugin, export, &results)
+    }
+
+    /// Calls `export` with `params` (component-model values, resources of this instance
+    /// among them) under `limits`: its results.
+    pub(crate) async fn call_export(
+        &mut self,
+        limits: &Limits,
+        export: &crate::dynamic::Export,
+        params: &[wasmtime::component::Val],
+        context: &CallContext,
+    ) -> Result<Vec<wasmtime::component::Val>, CallError> {
         let func = self.instance.get_func(&mut self.store, export.index);
         let func = func.ok_or_else(|| CallError::Protocol {
-            plugin: plugin.to_string(),
+            plugin: self.store.data().plugin.to_string(),
             reason: format!("its export `{}` is not a function", export.name),
         })?;
         self.enter(context);
@@ -328,9 +336,19 @@ impl LiveInstance {
         guarded!(
             self,
             limits,
-            func.call_async(&mut self.store, &params, &mut results)
+            func.call_async(&mut self.store, params, &mut results)
         )?;
-        super::custom::answer(&plugin, export, &results)
+        Ok(results)
+    }
+
+    /// Drops `resource`, one of this instance's, running the guest's destructor under
+    /// `limits`.
+    pub(crate) async fn drop_resource(
+        &mut self,
+        limits: &Limits,
+        resource: wasmtime::component::ResourceAny,
+    ) -> Result<(), CallError> {
+        guarded!(self, limits, resource.resource_drop_async(&mut self.store))
     }
 
     fn no_lifecycle(&self, export: &str) -> CallError {

@@ -4,7 +4,8 @@
 //!
 //! `start.rs` makes one from an admitted candidate; `calls.rs` runs tools, hooks and the
 //! lifecycle exports on it; `lease.rs` hands out its instances (`pool.rs` keeps them); `custom.rs`
-//! makes the exports of a custom world's component (the host's own contract) its tools.
+//! makes the exports of a custom world's component (the host's own contract) its tools,
+//! and `resources.rs` turns its resources into handles bound to the instance owning them.
 
 mod call_id;
 mod calls;
@@ -13,6 +14,7 @@ mod custom;
 mod instance;
 mod lease;
 mod pool;
+mod resources;
 mod start;
 mod timer;
 mod usage;
@@ -20,6 +22,7 @@ mod validate;
 
 pub use condition::PluginState;
 pub(crate) use instance::AnyInstance;
+pub use resources::{HANDLE_TTL, MAX_HANDLES, MAX_SESSION_HANDLES};
 pub(crate) use usage::until_cancelled;
 pub use usage::{Cancel, ERROR_KINDS, LATENCY_BUCKETS_US, UsageReport, cancellable, metered};
 
@@ -79,6 +82,10 @@ struct Inner {
     /// restored into every new instance after `init`.
     seed: RwLock<Option<Arc<[u8]>>>,
     condition: Condition,
+    /// A custom world's live resource handles (`resources.rs`).
+    handles: resources::Handles,
+    /// How long a handle lives unused.
+    handle_ttl: std::time::Duration,
     usage: usage::Usage,
     /// Whether calls are counted in `usage` ([`crate::LoadOptions::usage`]).
     counting: bool,

@@ -82,6 +82,20 @@ impl Pool {
         None
     }
 
+    /// Takes a leased instance out of the pool's care for good: it goes on holding its slot
+    /// (an instance leased to resource handles), until [`Pool::release_held`].
+    pub(crate) fn hold(lease: Lease<'_>) -> LiveInstance {
+        lease._slot.forget();
+        lease.instance
+    }
+
+    /// Frees the slot an instance taken by [`Pool::hold`] occupied (the instance is gone).
+    pub(crate) fn release_held(&self) {
+        if !self.closed.load(Ordering::Acquire) {
+            self.slots.add_permits(1);
+        }
+    }
+
     /// Closes the pool: no further checkouts; returns the idle instances for shutdown.
     pub(crate) fn close(&self) -> Vec<LiveInstance> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());

@@ -203,6 +203,8 @@ impl Plugin {
             pool,
             seed: RwLock::new(options.state.map(Arc::from)),
             condition: Condition::new(options.failure_threshold, options.failure_cooldown),
+            handles: Default::default(),
+            handle_ttl: options.handle_ttl,
             usage: Default::default(),
             counting: options.usage,
             _runtime: runtime,

@@ -47,7 +47,18 @@ async fn a_component_of_a_host_contract_runs_as_a_plugin_under_its_limits() {
     assert_eq!(
         tools,
         [
-            "add", "counter", "describe", "divide", "echo", "nothing", "spin", "version"
+            "add",
+            "counter",
+            "describe",
+            "divide",
+            "echo",
+            "finish",
+            "nothing",
+            "spin",
+            "tally-add",
+            "tally-new",
+            "tally-total",
+            "version"
         ]
     );
     let add = plugin.tools().iter().find(|t| t.name == "add").unwrap();
@@ -314,4 +325,206 @@ async fn the_registry_routes_by_contract_and_key_and_json_rpc_calls_by_method() 
         entries.contains(&"kitchen-json.echo".to_string()),
         "{entries:?}"
     );
+
+    // A handle over JSON-RPC: made, used and dropped in one session.
+    let call = |method: &str, args: serde_json::Value| json!({"plugin": "kitchen-json", "method": method, "args": args, "session": "s1"});
+    let h = service
+        .call("plugin/call", call("tally-new", json!({"start": 1})))
+        .await
+        .unwrap();
+    let total = service
+        .call(
+            "plugin/call",
+            call("tally-add", json!({"self": h, "n": 41})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(total, json!(42));
+    let dropped = service
+        .call(
+            "handle/drop",
+            json!({"plugin": "kitchen-json", "handle": h, "session": "s1"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(dropped["dropped"], true);
+    let gone = service
+        .call("plugin/call", call("tally-total", json!({"self": h})))
+        .await
+        .unwrap_err();
+    assert!(
+        serde_json::to_value(&gone)
+            .unwrap()
+            .to_string()
+            .contains("no live handle")
+    );
+}
+
+/// A resource-returning function answers a handle bound to the instance that owns the
+/// resource: calls on it go there (its state goes on), other sessions and tenants cannot
+/// use it, passing it as `own` consumes it, and dropping it or ending its session frees the
+/// instance's slot.
+#[tokio::test(flavor = "multi_thread")]
+async fn resources_are_handles_bound_to_their_instance_tenant_and_session() {
+    let folder = kitchen_folder("kitchen", &[], "");
+    let plugin = airlock_tests::runtime()
+        .load_dir(
+            folder.path(),
+            &contracts_policy(),
+            LoadOptions::default().pool(2, 1),
+        )
+        .await
+        .unwrap();
+    let tools: Vec<&str> = plugin.tools().iter().map(|t| t.name.as_str()).collect();
+    for tool in ["tally-new", "tally-add", "tally-total", "finish"] {
+        assert!(tools.contains(&tool), "{tool} in {tools:?}");
+    }
+    let add = plugin
+        .tools()
+        .iter()
+        .find(|t| t.name == "tally-add")
+        .unwrap();
+    assert_eq!(add.input_schema["properties"]["self"]["type"], "string");
+
+    let alice = CallContext::for_tenant("acme").with_session("alice");
+    let bob = CallContext::for_tenant("acme").with_session("bob");
+    let handle = plugin
+        .call_tool("tally-new", &json!({"start": 5}), &alice)
+        .await
+        .unwrap();
+    let h = handle.as_str().expect("a handle is a string").to_string();
+    assert!(h.starts_with("h-") && h.len() == 34, "{h}");
+    let call = |tool: &'static str, args: serde_json::Value, cx: CallContext| {
+        let plugin = plugin.clone();
+        async move { plugin.call_tool(tool, &args, &cx).await }
+    };
+    assert_eq!(
+        call("tally-add", json!({"self": h, "n": 3}), alice.clone())
+            .await
+            .unwrap(),
+        json!(8)
+    );
+    // An ordinary call meanwhile runs on the pool's other slot.
+    assert_eq!(
+        call("add", json!({"a": 1, "b": 1}), alice.clone())
+            .await
+            .unwrap(),
+        json!(2)
+    );
+    assert_eq!(
+        call("tally-add", json!({"self": h, "n": 2}), alice.clone())
+            .await
+            .unwrap(),
+        json!(10)
+    );
+    // A second tally of the same session lives in the same instance.
+    let second = call("tally-new", json!({"start": 100}), alice.clone())
+        .await
+        .unwrap();
+    assert_eq!(plugin.live_handles(), 2);
+
+    for stranger in [
+        bob.clone(),
+        CallContext::for_tenant("other").with_session("alice"),
+    ] {
+        let err = call("tally-total", json!({"self": h}), stranger)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, CallError::BadArguments { problems, .. } if problems[0].contains("no live handle")),
+            "{err:?}"
+        );
+    }
+    // Only one instance is left for calls (the pool of 2 keeps one free): bob's own tally
+    // would need a second held instance and is refused, naming why.
+    let busy = call("tally-new", json!({"start": 1}), bob.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&busy, CallError::Busy { reason, .. } if reason.contains("one always stays for calls")),
+        "{busy:?}"
+    );
+
+    // `finish` takes the tally (own): the guest owns it now, the handle is gone.
+    assert_eq!(
+        call("finish", json!({"tally": h}), alice.clone())
+            .await
+            .unwrap(),
+        json!(10)
+    );
+    assert!(
+        call("tally-total", json!({"self": h}), alice.clone())
+            .await
+            .is_err()
+    );
+    assert_eq!(plugin.live_handles(), 1);
+    plugin
+        .drop_handle(second.as_str().unwrap(), &alice)
+        .await
+        .unwrap();
+    assert_eq!(plugin.live_handles(), 0);
+    assert!(
+        plugin
+            .drop_handle(second.as_str().unwrap(), &alice)
+            .await
+            .is_err(),
+        "dropped once"
+    );
+
+    // The held instance was discarded and its slot freed: bob gets one now, and ending his
+    // session drops his handles.
+    let bobs = call("tally-new", json!({"start": 7}), bob.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        call("tally-total", json!({"self": bobs}), bob.clone())
+            .await
+            .unwrap(),
+        json!(7)
+    );
+    plugin.end_session("acme", "bob").await;
+    assert_eq!(plugin.live_handles(), 0);
+    assert_eq!(
+        call("add", json!({"a": 2, "b": 2}), bob).await.unwrap(),
+        json!(4)
+    );
+}
+
+/// A handle unused for its time to live is gone, and so is its instance's hold on a slot.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unused_handle_expires_and_frees_its_instance() {
+    let folder = kitchen_folder("kitchen", &[], "");
+    let options = LoadOptions::default()
+        .pool(2, 1)
+        .handle_ttl(std::time::Duration::from_millis(200));
+    let plugin = airlock_tests::runtime()
+        .load_dir(folder.path(), &contracts_policy(), options)
+        .await
+        .unwrap();
+    let alice = CallContext::for_tenant("acme").with_session("alice");
+    let h = plugin
+        .call_tool("tally-new", &json!({"start": 1}), &alice)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        // Each use restarts its time.
+        tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+        let total = plugin
+            .call_tool("tally-total", &json!({"self": h}), &alice)
+            .await;
+        assert_eq!(total.unwrap(), json!(1));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let err = plugin
+        .call_tool("tally-total", &json!({"self": h}), &alice)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no live handle"), "{err}");
+    assert_eq!(plugin.live_handles(), 0);
+    // With the pool of 2, a second held instance would be refused: the first was freed.
+    let bob = CallContext::for_tenant("acme").with_session("bob");
+    let bobs = plugin
+        .call_tool("tally-new", &json!({"start": 2}), &bob)
+        .await;
+    assert!(bobs.unwrap().is_string());
 }

@@ -33,6 +33,7 @@ pub const METHODS: &[&str] = &[
     "tool/call",
     "plugin/call",
     "contract/providers",
+    "handle/drop",
     "hook/dispatch",
 ];
 
@@ -121,6 +122,18 @@ struct PluginCall {
     method: String,
     #[serde(default = "empty_object")]
     args: Value,
+    #[serde(default)]
+    tenant: Option<String>,
+    #[serde(default)]
+    session: Option<String>,
+}
+
+/// `handle/drop`: drops a resource handle a `plugin/call` returned.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DropHandle {
+    plugin: String,
+    handle: String,
     #[serde(default)]
     tenant: Option<String>,
     #[serde(default)]
@@ -333,6 +346,22 @@ impl Service {
                     .call_tool(&tool, &p.args, &context)
                     .await
                     .map_err(|e| call_error(&e))
+            }
+            "handle/drop" => {
+                let p: DropHandle = params(method, raw)?;
+                let context = self.context(p.tenant, p.session);
+                let plugin = registry.plugin(&context.tenant, &p.plugin).ok_or_else(|| {
+                    RpcError::invalid_params(format!(
+                        "plugin `{}` is not enabled for tenant `{}`",
+                        airlock::text::escape(&p.plugin),
+                        context.tenant
+                    ))
+                })?;
+                plugin
+                    .drop_handle(&p.handle, &context)
+                    .await
+                    .map_err(|e| call_error(&e))?;
+                Ok(json!({"plugin": p.plugin, "handle": p.handle, "dropped": true}))
             }
             "contract/providers" => {
                 let p: Providers = params(method, raw)?;

@@ -56,6 +56,32 @@ impl kitchen::Guest for Typed {
     }
 }
 
+/// `totals`: a resource whose state is the instance's.
+impl exports::fixture::typed::totals::Guest for Typed {
+    type Tally = Tally;
+
+    fn finish(tally: exports::fixture::typed::totals::Tally) -> u32 {
+        tally.get::<Tally>().0.get()
+    }
+}
+
+struct Tally(std::cell::Cell<u32>);
+
+impl exports::fixture::typed::totals::GuestTally for Tally {
+    fn new(start: u32) -> Self {
+        Tally(std::cell::Cell::new(start))
+    }
+
+    fn add(&self, n: u32) -> u32 {
+        self.0.set(self.0.get().wrapping_add(n));
+        self.0.get()
+    }
+
+    fn total(&self) -> u32 {
+        self.0.get()
+    }
+}
+
 /// The world's own export.
 impl Guest for Typed {
     fn version() -> String {
