@@ -13,7 +13,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 # One full build: incremental caches would only add ~1.2 GB to the target dir (a CI run
 # once ran out of disk), and nothing here is rebuilt piecemeal.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-df -h "$PWD" | sed 's/^/disk: /' # what there is to build in (a cold run writes ~7 GB)
+df -h "$PWD" | sed 's/^/disk: /' # what there is to build in (a cold run writes ~6 GB)
 guests=(-p airlock-sdk -p calculator -p redact -p count-vowels -p hostile -p prober -p hooky -p cli-command -p versioned -p versioned-v2 -p compute -p large -p sprawl -p sprawl-deep -p garish -p fetch -p webhook -p typed -p reporter)
 
 # The real MCP clients the tests run (Inspector, conformance suite), pinned by lockfile.
@@ -120,5 +120,5 @@ cargo test --no-fail-fast
 # input (1 GiB RSS, 256 MiB per allocation). Its instrumented build persists in
 # ~/.cache/airlock-fuzz-target ($AIRLOCK_FUZZ_TARGET_DIR). The long campaigns and their
 # figures: FUZZING.md.
-bash scripts/fuzz.sh "${AIRLOCK_FUZZ_SECONDS:-15}"
+AIRLOCK_FUZZ_DEBUGINFO="${AIRLOCK_FUZZ_DEBUGINFO:-0}" bash scripts/fuzz.sh "${AIRLOCK_FUZZ_SECONDS:-15}"
 # --- end of fuzzing ------------------------------------------------------------------------
