@@ -39,6 +39,19 @@ impl Registry {
         found
     }
 
+    /// Ends `tenant`'s session `session` in every plugin enabled for the tenant: the
+    /// resource handles it holds are dropped and their instances freed
+    /// ([`Plugin::end_session`]). Returns how many handles were dropped.
+    pub async fn end_session(&self, tenant: &str, session: &str) -> usize {
+        let mut dropped = 0;
+        for plugin in self.plugins(tenant) {
+            let before = plugin.live_handles();
+            plugin.end_session(tenant, session).await;
+            dropped += before.saturating_sub(plugin.live_handles());
+        }
+        dropped
+    }
+
     /// The namespaced tools of `tenant`'s enabled plugins that the tenant's tool filters
     /// let through.
     pub fn catalog(&self, tenant: &str) -> Catalog {

@@ -34,6 +34,7 @@ pub const METHODS: &[&str] = &[
     "plugin/call",
     "contract/providers",
     "handle/drop",
+    "session/end",
     "hook/dispatch",
 ];
 
@@ -138,6 +139,15 @@ struct DropHandle {
     tenant: Option<String>,
     #[serde(default)]
     session: Option<String>,
+}
+
+/// `session/end`: the session's resource handles are dropped in every plugin.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndSession {
+    session: String,
+    #[serde(default)]
+    tenant: Option<String>,
 }
 
 /// `contract/providers`: which enabled plugins provide a contract (for a routing key).
@@ -362,6 +372,12 @@ impl Service {
                     .await
                     .map_err(|e| call_error(&e))?;
                 Ok(json!({"plugin": p.plugin, "handle": p.handle, "dropped": true}))
+            }
+            "session/end" => {
+                let p: EndSession = params(method, raw)?;
+                let tenant = self.tenant(p.tenant);
+                let dropped = registry.end_session(&tenant, &p.session).await;
+                Ok(json!({"tenant": tenant, "session": p.session, "handles_dropped": dropped}))
             }
             "contract/providers" => {
                 let p: Providers = params(method, raw)?;
