@@ -126,46 +126,81 @@ impl Contracts {
     }
 }
 
+/// Most problems one contract check lists.
+const MAX_PROBLEMS: usize = 20;
+/// Longest signature quoted in a problem, in bytes.
+const QUOTED: usize = 512;
+
 impl Contract {
-    /// What keeps `component` from implementing this contract: empty when it does.
+    /// What keeps `component` from implementing this contract (at most 20 problems, each
+    /// quoting at most 512 bytes of a signature): empty when it does. Only the functions
+    /// the contract names are looked up and printed.
     pub fn check(&self, engine: &wasmtime::Engine, component: &Component) -> Vec<String> {
-        let exported = exported_signatures(engine, component);
+        let exports = component.component_type();
         let mut problems = Vec::new();
         for required in &self.functions {
-            let shown = match &required.interface {
-                Some(interface) => format!("{interface}#{}", required.function),
-                None => required.function.clone(),
-            };
-            let key = (required.interface.clone(), required.function.clone());
-            match exported.get(&key) {
-                Some(actual) if actual.ends_with('…') || required.signature.ends_with('…') => {
-                    problems.push(format!(
-                        "`{shown}`'s type is over {SIGNATURE_CAP} bytes of WIT text, too long \
-                         to compare"
-                    ))
-                }
-                Some(actual) if *actual == required.signature => {}
-                Some(actual) => problems.push(format!(
-                    "`{shown}` has a different type: the component's is `{actual}`, the \
-                     contract's `{}`",
-                    required.signature
-                )),
-                None if required
-                    .interface
-                    .as_ref()
-                    .is_some_and(|i| !exported.keys().any(|(e, _)| e.as_ref() == Some(i))) =>
-                {
-                    let interface = required.interface.as_deref().unwrap_or_default();
-                    let problem = format!("the component does not export `{interface}`");
-                    if !problems.contains(&problem) {
-                        problems.push(problem);
-                    }
-                }
-                None => problems.push(format!("the component does not export `{shown}`")),
+            if problems.len() >= MAX_PROBLEMS {
+                break;
+            }
+            if let Some(problem) = problem(&exports, engine, required)
+                && !problems.contains(&problem)
+            {
+                problems.push(problem);
             }
         }
         problems
     }
+}
+
+/// Why the component's `exports` do not meet `required`, if they do not.
+fn problem(
+    exports: &wasmtime::component::types::Component,
+    engine: &wasmtime::Engine,
+    required: &Required,
+) -> Option<String> {
+    let shown = match &required.interface {
+        Some(interface) => format!("{interface}#{}", required.function),
+        None => required.function.clone(),
+    };
+    let func = match &required.interface {
+        None => match exports.get_export(engine, &required.function).map(|e| e.ty) {
+            Some(ComponentItem::ComponentFunc(func)) => Some(func),
+            _ => None,
+        },
+        Some(interface) => match exports.get_export(engine, interface).map(|e| e.ty) {
+            Some(ComponentItem::ComponentInstance(instance)) => {
+                match instance
+                    .get_export(engine, &required.function)
+                    .map(|e| e.ty)
+                {
+                    Some(ComponentItem::ComponentFunc(func)) => Some(func),
+                    _ => None,
+                }
+            }
+            _ => return Some(format!("the component does not export `{interface}`")),
+        },
+    };
+    let Some(func) = func else {
+        return Some(format!("the component does not export `{shown}`"));
+    };
+    let actual = crate::interface::signature(&func, SIGNATURE_CAP);
+    if actual.ends_with('…') || required.signature.ends_with('…') {
+        return Some(format!(
+            "`{shown}`'s type is over {SIGNATURE_CAP} bytes of WIT text, too long to compare"
+        ));
+    }
+    (actual != required.signature).then(|| {
+        format!(
+            "`{shown}` has a different type: the component's is `{}`, the contract's `{}`",
+            crate::text::escape(cut(&actual)),
+            crate::text::escape(cut(&required.signature))
+        )
+    })
+}
+
+/// `text` cut at [`QUOTED`] bytes.
+fn cut(text: &str) -> &str {
+    &text[..text.floor_char_boundary(QUOTED)]
 }
 
 /// `ns:pkg/item@version`.
@@ -212,32 +247,6 @@ fn world_functions(resolve: &Resolve, id: wit_parser::WorldId) -> Vec<Required> 
         }
     }
     functions
-}
-
-/// Every function `component` exports, by (interface, function), with its signature.
-fn exported_signatures(
-    engine: &wasmtime::Engine,
-    component: &Component,
-) -> BTreeMap<(Option<String>, String), String> {
-    let mut found = BTreeMap::new();
-    for (name, item) in component.component_type().exports(engine) {
-        match item.ty {
-            ComponentItem::ComponentFunc(func) => {
-                let text = crate::interface::signature(&func, SIGNATURE_CAP);
-                found.insert((None, name.to_string()), text);
-            }
-            ComponentItem::ComponentInstance(instance) => {
-                for (function, item) in instance.exports(engine) {
-                    if let ComponentItem::ComponentFunc(func) = item.ty {
-                        let text = crate::interface::signature(&func, SIGNATURE_CAP);
-                        found.insert((Some(name.to_string()), function.to_string()), text);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    found
 }
 
 /// A contract function's signature, printed as [`crate::interface`] prints a component's.
@@ -370,7 +379,9 @@ impl Text<'_> {
             },
             TypeDefKind::Handle(Handle::Own(_)) => self.push("own<resource>"),
             TypeDefKind::Handle(Handle::Borrow(_)) => self.push("borrow<resource>"),
-            TypeDefKind::Resource => self.push("resource"),
+            // A bare `r` (or an unnamed `own<r>`) in a signature is the resource itself,
+            // which the component model types as `own<r>`.
+            TypeDefKind::Resource => self.push("own<resource>"),
             TypeDefKind::Future(t) => self.optional("future", t),
             TypeDefKind::Stream(t) => self.optional("stream", t),
             TypeDefKind::Unknown => self.push("unknown"),

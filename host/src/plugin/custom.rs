@@ -51,47 +51,117 @@ fn resource_tool(short: &str) -> Option<String> {
     Some(format!("{resource}-{function}"))
 }
 
+/// Most type nodes (a field, a case, an element type…) an export's parameters and result
+/// may hold to be a tool: a hostile component can share types so that one expands to a
+/// million nodes, and every schema and message is derived from them.
+pub(crate) const MAX_TYPE_NODES: usize = 4096;
+
+/// Whether `ty` has at most `budget` nodes (each counted against it).
+fn within_nodes(ty: &Type, budget: &mut usize) -> bool {
+    if *budget == 0 {
+        return false;
+    }
+    *budget -= 1;
+    match ty {
+        Type::List(l) => within_nodes(&l.ty(), budget),
+        Type::FixedLengthList(l) => within_nodes(&l.ty(), budget),
+        Type::Option(o) => within_nodes(&o.ty(), budget),
+        Type::Record(r) => r.fields().all(|f| within_nodes(&f.ty, budget)),
+        Type::Tuple(t) => t.types().all(|t| within_nodes(&t, budget)),
+        Type::Variant(v) => v
+            .cases()
+            .all(|c| c.ty.is_none_or(|t| within_nodes(&t, budget))),
+        Type::Result(r) => {
+            r.ok().is_none_or(|t| within_nodes(&t, budget))
+                && r.err().is_none_or(|t| within_nodes(&t, budget))
+        }
+        Type::Map(m) => within_nodes(&m.key(), budget) && within_nodes(&m.value(), budget),
+        Type::Enum(e) => {
+            let n = e.names().len();
+            *budget = budget.saturating_sub(n);
+            *budget > 0
+        }
+        Type::Flags(f) => {
+            let n = f.names().len();
+            *budget = budget.saturating_sub(n);
+            *budget > 0
+        }
+        _ => true,
+    }
+}
+
 /// The component's exports that are tools, named as the module docs say.
+///
+/// # Errors
+/// More exports than [`crate::types::MAX_TOOLS`] tools, an export whose types are over
+/// [`MAX_TYPE_NODES`], or two exports whose tool names collide (each named).
 pub(crate) fn functions(
     component: &wasmtime::component::Component,
     engine: &wasmtime::Engine,
-) -> Vec<Function> {
-    let exports: Vec<Export> = crate::dynamic::exports(component, engine)
-        .into_iter()
-        .filter(|e| {
-            let short = short_name(&e.name);
-            (!short.starts_with('[') || resource_tool(short).is_some())
-                && e.params.iter().all(|(_, t)| tool_type(t))
-                && e.results
-                    .iter()
-                    .all(|t| tool_type(t) && !matches!(t, Type::Borrow(_)))
-        })
-        .collect();
-    let repeated = |short: &str| {
-        exports
-            .iter()
-            .filter(|e| short_name(&e.name) == short)
-            .count()
-            > 1
-    };
-    exports
-        .iter()
-        .map(|export| {
-            let short = short_name(&export.name);
-            let own = resource_tool(short).unwrap_or_else(|| short.to_string());
-            let tool = match (repeated(short), export.name.split_once('#')) {
-                (true, Some((interface, _))) => format!("{}-{own}", interface_name(interface)),
-                _ => own,
-            };
-            let handles = export.params.iter().any(|(_, t)| is_handle(t))
-                || export.results.iter().any(is_handle);
-            Function {
-                tool,
-                export: export.clone(),
-                handles,
-            }
-        })
-        .collect()
+) -> Result<Vec<Function>, String> {
+    let all = crate::dynamic::exports(component, engine);
+    let cap = crate::types::MAX_TOOLS;
+    if all.len() > cap {
+        return Err(format!(
+            "it exports {} functions, over the cap of {cap} tools",
+            all.len()
+        ));
+    }
+    let mut exports = Vec::with_capacity(all.len());
+    for export in all {
+        let mut budget = MAX_TYPE_NODES;
+        let types = export.params.iter().map(|(_, t)| t).chain(&export.results);
+        if !types.clone().all(|t| within_nodes(t, &mut budget)) {
+            return Err(format!(
+                "the types of `{}` are over {MAX_TYPE_NODES} nodes: too large to offer as a tool",
+                export.name
+            ));
+        }
+        let short = short_name(&export.name);
+        let usable = (!short.starts_with('[') || resource_tool(short).is_some())
+            && export.params.iter().all(|(_, t)| tool_type(t))
+            && export
+                .results
+                .iter()
+                .all(|t| tool_type(t) && !matches!(t, Type::Borrow(_)));
+        if usable {
+            exports.push(export);
+        }
+    }
+    let mut uses: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for export in &exports {
+        *uses.entry(short_name(&export.name)).or_default() += 1;
+    }
+    let mut functions: Vec<Function> = Vec::with_capacity(exports.len());
+    let mut named: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for export in &exports {
+        let short = short_name(&export.name);
+        let own = resource_tool(short).unwrap_or_else(|| short.to_string());
+        let tool = match (uses[short] > 1, export.name.split_once('#')) {
+            (true, Some((interface, _))) => format!("{}-{own}", interface_name(interface)),
+            _ => own,
+        };
+        if tool.len() > 64 {
+            return Err(format!(
+                "`{}` would be a tool named over 64 bytes",
+                export.name
+            ));
+        }
+        if let Some(other) = named.insert(tool.clone(), export.name.clone()) {
+            return Err(format!(
+                "`{other}` and `{}` would both be the tool `{tool}`",
+                export.name
+            ));
+        }
+        let handles =
+            export.params.iter().any(|(_, t)| is_handle(t)) || export.results.iter().any(is_handle);
+        functions.push(Function {
+            tool,
+            export: export.clone(),
+            handles,
+        });
+    }
+    Ok(functions)
 }
 
 /// The tool definitions of `functions`, or why they cannot be tools.

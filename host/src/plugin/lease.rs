@@ -78,17 +78,8 @@ impl Plugin {
         if purpose == Purpose::Call {
             self.inner.condition.record(result);
         }
-        let metering = purpose == Purpose::Call && super::usage::metering();
-        if purpose == Purpose::Call && (self.inner.counting || metering) {
-            let instance = &lease.instance;
-            let fuel = instance.fuel_used(&self.inner.limits);
-            if self.inner.counting {
-                self.inner
-                    .usage
-                    .record_resources(fuel, instance.memory_bytes());
-            }
-            super::usage::add_metered(fuel);
-            tracing::Span::current().record("fuel", fuel);
+        if purpose == Purpose::Call {
+            self.meter(&lease.instance);
         }
         if self.inner.isolation == Isolation::Fresh {
             // The call's instance ends with the call; dropping the lease frees its slot.
@@ -111,6 +102,22 @@ impl Plugin {
                 }
             }
         }
+    }
+
+    /// Counts the fuel and memory of the call `instance` just ran in the plugin's usage,
+    /// the caller's meter ([`super::metered`]) and the call's span.
+    pub(super) fn meter(&self, instance: &LiveInstance) {
+        if !self.inner.counting && !super::usage::metering() {
+            return;
+        }
+        let fuel = instance.fuel_used(&self.inner.limits);
+        if self.inner.counting {
+            self.inner
+                .usage
+                .record_resources(fuel, instance.memory_bytes());
+        }
+        super::usage::add_metered(fuel);
+        tracing::Span::current().record("fuel", fuel);
     }
 
     /// Starts instances until `count` are idle (at most the pool's idle cap), so the next
@@ -147,6 +154,7 @@ impl Plugin {
     /// Stops the plugin: no new calls; idle instances get `shutdown` now, instances of
     /// calls still running get it when those calls finish.
     pub async fn shutdown(&self) {
+        self.drop_all_handles();
         for mut instance in self.inner.pool.close() {
             if let Err(e) = instance.shutdown(&self.inner.limits).await {
                 tracing::warn!(plugin = %self.name(), "shutdown failed: {e}");

@@ -46,11 +46,17 @@ struct Held {
     live: AtomicUsize,
     /// Set once the instance is discarded and its slot freed (which happens once).
     ended: std::sync::atomic::AtomicBool,
+    /// Set while a call runs on it: still set when the next caller gets the lock, the call
+    /// was abandoned mid-way (cancelled), and the store may be half-way through something.
+    busy: std::sync::atomic::AtomicBool,
 }
 
 struct Entry {
     held: Arc<Held>,
     resource: ResourceAny,
+    /// Its resource type as the component's function types name it, checked against the
+    /// parameter it is passed as.
+    ty: wasmtime::component::ResourceType,
     tenant: String,
     session: String,
     expires: Instant,
@@ -88,6 +94,17 @@ impl Plugin {
         arguments: &str,
         context: &CallContext,
     ) -> Result<String, CallError> {
+        if self.is_shut_down() {
+            return Err(CallError::ShutDown {
+                plugin: self.name().to_string(),
+            });
+        }
+        if let Err(reason) = self.inner.condition.admit() {
+            return Err(CallError::Failing {
+                plugin: self.name().to_string(),
+                reason,
+            });
+        }
         let arguments = super::custom::parse(self.name(), &function.tool, arguments)?;
         let mut bound = self.bound_instance(function, &arguments, context)?;
         if function.export.results.iter().any(is_handle) {
@@ -116,6 +133,7 @@ impl Plugin {
                 continue;
             }
             let entry = self.entry(&entries, &function.tool, name, arguments, context)?;
+            self.check_type(&function.tool, name, ty, entry)?;
             match &bound {
                 Some(held) if !Arc::ptr_eq(held, &entry.held) => {
                     return Err(self.bad(
@@ -169,6 +187,25 @@ impl Plugin {
         })
     }
 
+    /// Refuses a handle of another resource type than the parameter's (wasmtime would trap,
+    /// and the trap would end the instance and every handle on it).
+    fn check_type(
+        &self,
+        tool: &str,
+        name: &str,
+        ty: &Type,
+        entry: &Entry,
+    ) -> Result<(), CallError> {
+        let expected = match ty {
+            Type::Own(t) | Type::Borrow(t) => *t,
+            _ => return Ok(()),
+        };
+        match entry.ty == expected {
+            true => Ok(()),
+            false => Err(self.bad(tool, format!("/{name}: a handle of another resource type"))),
+        }
+    }
+
     async fn run_on_held(
         &self,
         function: &Function,
@@ -177,28 +214,55 @@ impl Plugin {
         held: Arc<Held>,
     ) -> Result<String, CallError> {
         let mut guard = held.instance.lock().await;
-        let Some(instance) = guard.as_mut() else {
-            return Err(self.bad(&function.tool, "its handle's instance has ended".into()));
-        };
+        let gone = || self.bad(&function.tool, "its handle's instance has ended".into());
+        if held.ended.load(Ordering::Acquire) {
+            return Err(gone());
+        }
+        if held.busy.load(Ordering::Acquire) {
+            // The last call on it was abandoned mid-way: its store is not to be trusted.
+            guard.take();
+            drop(guard);
+            self.end_held(&held);
+            return Err(gone());
+        }
         let params = self.params(function, arguments, context)?;
+        // `own` handles go to the guest with the call: forgotten before it, so no other
+        // call can pass them meanwhile.
+        let consumed = self.consume_owned(function, arguments);
+        let Some(instance) = guard.as_mut() else {
+            drop(guard);
+            self.end_held(&held);
+            return Err(gone());
+        };
+        held.busy.store(true, Ordering::Release);
         let limits = &self.inner.limits;
         let result = instance
             .call_export(limits, &function.export, &params, context)
             .await;
+        held.busy.store(false, Ordering::Release);
+        self.meter(instance);
         self.inner.condition.record(&result);
-        let results = match result {
-            Err(e) if e.discards_instance() => {
-                guard.take();
-                drop(guard);
-                self.end_held(&held);
-                return Err(e);
-            }
-            other => other?,
-        };
+        let discard = result.as_ref().is_err_and(CallError::discards_instance);
+        if discard || held.ended.load(Ordering::Acquire) {
+            // Failed, or ended (expired, its session over) while the call ran.
+            guard.take();
+            drop(guard);
+            self.end_held(&held);
+            return result.and_then(|_| Err(gone()));
+        }
         drop(guard);
-        self.touch(function, arguments);
-        self.consume_owned(function, arguments);
-        self.answer(function, &results, context, &held)
+        let answer = match result {
+            Ok(results) => {
+                self.touch(function, arguments);
+                self.answer(function, &results, context, &held)
+            }
+            Err(e) => Err(e),
+        };
+        let left = held.live.fetch_sub(consumed, Ordering::AcqRel) - consumed;
+        if left == 0 {
+            self.end_held(&held);
+        }
+        answer
     }
 
     async fn run_on_pooled(
@@ -220,11 +284,19 @@ impl Plugin {
             return super::custom::answer(self.name(), &function.export, &result?);
         }
         self.inner.condition.record(&result);
+        self.meter(&lease.instance);
         let held = Arc::new(Held {
             instance: tokio::sync::Mutex::new(Some(Pool::hold(lease))),
             live: AtomicUsize::new(0),
             ended: Default::default(),
+            busy: Default::default(),
         });
+        // Checked before the call too; sessions that raced this one may have taken the
+        // room meanwhile.
+        if let Err(e) = self.check_room(&function.tool, context) {
+            self.end_held(&held);
+            return Err(e);
+        }
         let answer = self.answer(function, &result?, context, &held);
         if held.live.load(Ordering::Acquire) == 0 {
             // The function returned no resource after all (an error case).
@@ -271,15 +343,17 @@ impl Plugin {
     }
 
     /// Forgets the handles passed as `own` parameters: the guest owns those resources now.
-    fn consume_owned(&self, function: &Function, arguments: &Value) {
+    /// Their instance's count of live handles drops once the call is over.
+    /// Takes the entries of the handles passed as `own` out of the table: how many.
+    fn consume_owned(&self, function: &Function, arguments: &Value) -> usize {
+        let mut entries = self.inner.handles.lock();
+        let mut consumed = 0;
         for (name, ty) in &function.export.params {
             if let (Type::Own(_), Some(id)) = (ty, arguments.get(name).and_then(Value::as_str)) {
-                let removed = self.inner.handles.lock().remove(id);
-                if let Some(entry) = removed {
-                    self.release(&entry.held);
-                }
+                consumed += usize::from(entries.remove(id).is_some());
             }
         }
+        consumed
     }
 
     /// The results as the tool's JSON text, each returned resource registered as a handle
@@ -295,11 +369,21 @@ impl Plugin {
         match (export.results.first(), results.first()) {
             (Some(ty), Some(Val::Resource(resource))) if is_handle(ty) => {
                 let id = new_id()?;
+                let mut entries = self.inner.handles.lock();
+                if held.ended.load(Ordering::Acquire) {
+                    return Err(self.bad(&function.tool, "its instance has ended".into()));
+                }
                 held.live.fetch_add(1, Ordering::AcqRel);
-                self.inner.handles.lock().insert(
+                entries.insert(
                     id.clone(),
                     Entry {
                         held: held.clone(),
+                        // The component's own view of the type (not the instance's), as
+                        // the parameters it is checked against see it.
+                        ty: match ty {
+                            Type::Own(t) | Type::Borrow(t) => *t,
+                            _ => resource.ty(),
+                        },
                         resource: *resource,
                         tenant: context.tenant.clone(),
                         session: context.session_id.clone(),
@@ -376,19 +460,37 @@ impl Plugin {
         self.drop_entry(entry).await
     }
 
-    /// Drops every handle of `tenant`'s session `session` (the session ended).
+    /// Drops every handle of `tenant`'s session `session` (the session ended). The
+    /// session's instance served only it, so it is discarded whole, without running each
+    /// resource's destructor.
     pub async fn end_session(&self, tenant: &str, session: &str) {
-        let ended: Vec<Entry> = {
-            let mut entries = self.inner.handles.lock();
-            let ids: Vec<String> = entries
-                .iter()
-                .filter(|(_, e)| e.tenant == tenant && e.session == session)
-                .map(|(id, _)| id.clone())
+        let ended: Vec<Arc<Held>> = {
+            let entries = self.inner.handles.lock();
+            let mut held: Vec<Arc<Held>> = entries
+                .values()
+                .filter(|e| e.tenant == tenant && e.session == session)
+                .map(|e| e.held.clone())
                 .collect();
-            ids.iter().filter_map(|id| entries.remove(id)).collect()
+            held.dedup_by(|a, b| Arc::ptr_eq(a, b));
+            held
         };
-        for entry in ended {
-            let _ = self.drop_entry(entry).await;
+        for held in ended {
+            held.instance.lock().await.take();
+            self.end_held(&held);
+        }
+    }
+
+    /// Drops every handle and discards their instances (the plugin shuts down).
+    pub(super) fn drop_all_handles(&self) {
+        let held: Vec<Arc<Held>> = self
+            .inner
+            .handles
+            .lock()
+            .drain()
+            .map(|(_, e)| e.held)
+            .collect();
+        for held in held {
+            self.end_held(&held);
         }
     }
 
@@ -398,18 +500,26 @@ impl Plugin {
     }
 
     async fn drop_entry(&self, entry: Entry) -> Result<(), CallError> {
-        let result = {
-            let mut guard = entry.held.instance.lock().await;
-            match guard.as_mut() {
-                Some(instance) => {
-                    instance
-                        .drop_resource(&self.inner.limits, entry.resource)
-                        .await
-                }
-                None => Ok(()),
+        let mut guard = entry.held.instance.lock().await;
+        let result = match guard.as_mut() {
+            Some(_) if entry.held.busy.load(Ordering::Acquire) => Ok(()),
+            Some(instance) => {
+                instance
+                    .drop_resource(&self.inner.limits, entry.resource)
+                    .await
             }
+            None => Ok(()),
         };
-        self.release(&entry.held);
+        let failed = result.as_ref().is_err_and(CallError::discards_instance)
+            || entry.held.busy.load(Ordering::Acquire);
+        if failed {
+            guard.take();
+        }
+        drop(guard);
+        match failed {
+            true => self.end_held(&entry.held),
+            false => self.release(&entry.held),
+        }
         result
     }
 
@@ -429,15 +539,36 @@ impl Plugin {
             .handles
             .lock()
             .retain(|_, e| !Arc::ptr_eq(&e.held, held));
+        // A call still running on it keeps the lock: it finds the instance ended when it
+        // returns and takes it then (`run_on_held`).
         if let Ok(mut guard) = held.instance.try_lock() {
             guard.take();
         }
         self.inner.pool.release_held();
     }
 
+    /// Expires unused handles every half of their time to live (between 10 ms and 30 s)
+    /// while the plugin lives, so an abandoned session's instance is freed even when no
+    /// call comes.
+    pub(super) fn sweep_handles(&self, ttl: Duration) {
+        let plugin = Arc::downgrade(&self.inner);
+        let every = (ttl / 2).clamp(Duration::from_millis(10), Duration::from_secs(30));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(inner) = plugin.upgrade() else { break };
+                let plugin = Plugin { inner };
+                if plugin.is_shut_down() {
+                    break;
+                }
+                plugin.expire_handles();
+            }
+        });
+    }
+
     /// Drops the handles whose time ran out (their destructors are not run: their
     /// instances are discarded once no handle is left on them).
-    fn expire_handles(&self) {
+    pub(super) fn expire_handles(&self) {
         let now = Instant::now();
         let expired: Vec<Entry> = {
             let mut entries = self.inner.handles.lock();

@@ -23,7 +23,7 @@ use crate::store::{InstanceState, Reach};
 use crate::types::{
     HookKind, MAX_SUBSCRIPTIONS, MAX_TOOLS, Metadata, SHORT_TEXT_BYTES, ToolDefinition,
 };
-use crate::{CallError, HOST_VERSION, Isolation, Limits, LoadError, LoadOptions, Runtime};
+use crate::{CallError, HOST_VERSION, Isolation, Limits, LoadError, LoadOptions, Runtime, World};
 
 /// What the first instance told us at load.
 struct Declared {
@@ -126,7 +126,18 @@ impl Plugin {
             reason: format!("{e:#}"),
         };
         let pre = rt.linker.instantiate_pre(&component).map_err(link)?;
-        let indices = ExportIndices::new(&pre, world).map_err(link)?;
+        let functions = match world {
+            World::Custom => {
+                super::custom::functions(&component, runtime.engine()).map_err(|reason| {
+                    LoadError::BadMetadata {
+                        plugin: what.to_string(),
+                        reason,
+                    }
+                })?
+            }
+            _ => Vec::new(),
+        };
+        let indices = ExportIndices::new(&pre, world, functions).map_err(link)?;
         let config = serde_json::to_string(&config).expect("a JSON value serialises");
         let start_error = |source| LoadError::Start {
             plugin: what.to_string(),
@@ -212,6 +223,9 @@ impl Plugin {
         let plugin = Plugin {
             inner: Arc::new(inner),
         };
+        if plugin.inner.indices.functions.iter().any(|f| f.handles) {
+            plugin.sweep_handles(options.handle_ttl);
+        }
         // The first instance proved that `init` accepts the configuration; under `reuse` it
         // also serves the first call.
         if isolation == Isolation::Reuse

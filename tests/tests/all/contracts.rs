@@ -181,6 +181,16 @@ async fn review_refuses_a_contract_the_component_does_not_implement_by_name() {
         json!([{"name": KITCHEN, "problems": []}])
     );
 
+    // Resources (constructors, `own` parameters) and a whole world as the contract.
+    let world = airlock_tests::plugin_folder(
+        "kitchen",
+        airlock_tests::guests::TYPED,
+        "contract = [\"fixture:typed/totals@0.1.0\", \"fixture:typed/typed@0.1.0\"]\n",
+    );
+    let reviewed = review(&runtime, world.path(), &contracts_policy()).await;
+    assert!(reviewed.loads(), "{:?}", reviewed.errors);
+    assert_eq!(reviewed.contracts.len(), 2);
+
     // A contract the host does not serve, and no contract at all.
     let unknown = review(&runtime, folder.path(), &Policy::default()).await;
     let text = unknown.errors[0].to_string();
@@ -485,9 +495,21 @@ async fn resources_are_handles_bound_to_their_instance_tenant_and_session() {
     plugin.end_session("acme", "bob").await;
     assert_eq!(plugin.live_handles(), 0);
     assert_eq!(
-        call("add", json!({"a": 2, "b": 2}), bob).await.unwrap(),
+        call("add", json!({"a": 2, "b": 2}), bob.clone())
+            .await
+            .unwrap(),
         json!(4)
     );
+    // Shutting down drops the handles left.
+    call("tally-new", json!({"start": 1}), bob.clone())
+        .await
+        .unwrap();
+    plugin.shutdown().await;
+    assert_eq!(plugin.live_handles(), 0);
+    let err = call("tally-new", json!({"start": 1}), bob)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "shut-down", "{err}");
 }
 
 /// A handle unused for its time to live is gone, and so is its instance's hold on a slot.
@@ -515,6 +537,7 @@ async fn an_unused_handle_expires_and_frees_its_instance() {
         assert_eq!(total.unwrap(), json!(1));
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(plugin.live_handles(), 0, "expired with no call coming");
     let err = plugin
         .call_tool("tally-total", &json!({"self": h}), &alice)
         .await
