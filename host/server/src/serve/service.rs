@@ -364,7 +364,7 @@ impl Service {
                     RpcError::invalid_params(format!(
                         "plugin `{}` is not enabled for tenant `{}`",
                         airlock::text::escape(&p.plugin),
-                        context.tenant
+                        airlock::text::escape(&context.tenant)
                     ))
                 })?;
                 plugin
