@@ -43,6 +43,8 @@ pub struct Required {
 pub struct Contract {
     /// `pkg:name/iface@1.0.0` or `pkg:name/world@1.0.0`.
     pub name: String,
+    /// The interfaces the component must export (even one without functions).
+    pub interfaces: Vec<String>,
     pub functions: Vec<Required>,
 }
 
@@ -77,12 +79,23 @@ impl Contracts {
                     continue;
                 };
                 let functions = interface_functions(&resolve, &name, id);
-                by_name.insert(name.clone(), Contract { name, functions });
+                let interfaces = vec![name.clone()];
+                let contract = Contract {
+                    name: name.clone(),
+                    interfaces,
+                    functions,
+                };
+                by_name.insert(name, contract);
             }
             for (world_name, &id) in &package.worlds {
                 let name = qualified(&package.name, world_name);
-                let functions = world_functions(&resolve, id);
-                by_name.insert(name.clone(), Contract { name, functions });
+                let (interfaces, functions) = world_exports(&resolve, id);
+                let contract = Contract {
+                    name: name.clone(),
+                    interfaces,
+                    functions,
+                };
+                by_name.insert(name, contract);
             }
         }
         Ok(Contracts { by_name })
@@ -137,7 +150,13 @@ impl Contract {
     /// the contract names are looked up and printed.
     pub fn check(&self, engine: &wasmtime::Engine, component: &Component) -> Vec<String> {
         let exports = component.component_type();
-        let mut problems = Vec::new();
+        let mut problems: Vec<String> = self
+            .interfaces
+            .iter()
+            .filter(|i| exports.get_export(engine, i).is_none())
+            .map(|i| format!("the component does not export `{i}`"))
+            .take(MAX_PROBLEMS)
+            .collect();
         for required in &self.functions {
             if problems.len() >= MAX_PROBLEMS {
                 break;
@@ -227,7 +246,9 @@ fn interface_functions(
         .collect()
 }
 
-fn world_functions(resolve: &Resolve, id: wit_parser::WorldId) -> Vec<Required> {
+/// The interfaces and functions the world `id` exports.
+fn world_exports(resolve: &Resolve, id: wit_parser::WorldId) -> (Vec<String>, Vec<Required>) {
+    let mut interfaces = Vec::new();
     let mut functions = Vec::new();
     for (key, item) in &resolve.worlds[id].exports {
         match item {
@@ -237,6 +258,7 @@ fn world_functions(resolve: &Resolve, id: wit_parser::WorldId) -> Vec<Required> 
                     WorldKey::Name(name) => name.clone(),
                 };
                 functions.extend(interface_functions(resolve, &name, *id));
+                interfaces.push(name);
             }
             WorldItem::Function(f) => functions.push(Required {
                 interface: None,
@@ -246,7 +268,7 @@ fn world_functions(resolve: &Resolve, id: wit_parser::WorldId) -> Vec<Required> 
             WorldItem::Type { .. } => {}
         }
     }
-    functions
+    (interfaces, functions)
 }
 
 /// A contract function's signature, printed as [`crate::interface`] prints a component's.

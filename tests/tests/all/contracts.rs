@@ -207,6 +207,29 @@ async fn review_refuses_a_contract_the_component_does_not_implement_by_name() {
         matches!(err, LoadError::WrongWorld { .. }) && err.to_string().contains("contract ="),
         "{err}"
     );
+
+    // An interface without functions must still be exported.
+    let marker = TempDir::new("marker-contract");
+    std::fs::write(
+        marker.path().join("marker.wit"),
+        "package other:empty@0.1.0;\n\ninterface marker {\n    type id = u32;\n}\n",
+    )
+    .unwrap();
+    let contracts = Contracts::from_wit(&[marker.path().to_path_buf()]).unwrap();
+    let folder = airlock_tests::plugin_folder(
+        "kitchen",
+        airlock_tests::guests::TYPED,
+        "contract = \"other:empty/marker@0.1.0\"\n",
+    );
+    let policy = Policy::default().with_contracts(contracts);
+    let reviewed = review(&runtime, folder.path(), &policy).await;
+    let problems = &reviewed.contracts[0].problems;
+    assert_eq!(
+        problems,
+        &["the component does not export `other:empty/marker@0.1.0`"],
+        "{:?}",
+        reviewed.errors
+    );
 }
 
 #[test]
