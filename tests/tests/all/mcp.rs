@@ -859,3 +859,83 @@ async fn a_component_of_a_host_contract_is_served_as_mcp_tools() {
     let text = failed["result"]["content"][0]["text"].as_str().unwrap();
     assert!(text.contains("division by zero"), "{text}");
 }
+
+/// Over streamable HTTP a tool call runs in its MCP session: the resource handles it makes
+/// are that session's, another session cannot use them, and ending the session (DELETE)
+/// drops them (issue #15).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mcp_sessions_resource_handles_are_its_own_and_end_with_it() {
+    let state = TempDir::new("mcp-handles");
+    let policy = airlock_tests::contracts_policy();
+    let registry = Arc::new(airlock_tests::registry_with(&state, policy));
+    let kitchen = airlock_tests::kitchen_folder("kitchen", &[], "");
+    registry.install(kitchen.path()).await.unwrap();
+    registry.enable("acme", "kitchen", json!({})).await.unwrap();
+    let app = http::mcp::router(McpServer::new(registry.clone(), "acme"), vec![]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(http::serve(listener, app, std::future::pending()));
+
+    let send = |method: &'static str, session: Option<String>, body: Value| async move {
+        let mut headers = vec![
+            ("Content-Type", "application/json".to_string()),
+            ("Accept", "application/json, text/event-stream".to_string()),
+        ];
+        if let Some(session) = session {
+            headers.push(("Mcp-Session-Id", session));
+            headers.push(("MCP-Protocol-Version", "2025-11-25".to_string()));
+        }
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        request(
+            address,
+            method,
+            "/mcp",
+            &headers,
+            body.to_string().as_bytes(),
+        )
+        .await
+    };
+    let open = || async {
+        let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}}});
+        let reply = send("POST", None, init).await;
+        reply
+            .header("mcp-session-id")
+            .expect("a session")
+            .to_string()
+    };
+    let call = |session: String, id: u64, tool: &str, arguments: Value| {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": arguments}});
+        async move { send("POST", Some(session), body).await.json()["result"].clone() }
+    };
+    let (alice, bob) = (open().await, open().await);
+    let made = call(alice.clone(), 2, "kitchen.tally-new", json!({"start": 40})).await;
+    assert_eq!(made["isError"], false, "{made}");
+    let handle = made["content"][0]["text"].as_str().unwrap().to_string();
+    let added = call(
+        alice.clone(),
+        3,
+        "kitchen.tally-add",
+        json!({"self": handle, "n": 2}),
+    )
+    .await;
+    assert_eq!(added["content"][0]["text"], "42", "{added}");
+    let stolen = call(
+        bob.clone(),
+        4,
+        "kitchen.tally-total",
+        json!({"self": handle}),
+    )
+    .await;
+    assert_eq!(stolen["isError"], true, "{stolen}");
+    assert!(stolen.to_string().contains("no live handle"), "{stolen}");
+
+    let plugin = registry.plugin("acme", "kitchen").unwrap();
+    assert_eq!(plugin.live_handles(), 1);
+    let ended = send("DELETE", Some(alice), json!({})).await;
+    assert_eq!(ended.status, 204);
+    assert_eq!(
+        plugin.live_handles(),
+        0,
+        "the session's end dropped its handle"
+    );
+}

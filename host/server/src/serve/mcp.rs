@@ -101,6 +101,17 @@ impl McpServer {
 
     /// Answers one request; `Ok(None)` for notifications.
     pub async fn respond(&self, request: &Request) -> Result<Option<Value>, RpcError> {
+        self.respond_in(request, "").await
+    }
+
+    /// [`McpServer::respond`] for a request of the MCP session `session` (the HTTP
+    /// transport's `Mcp-Session-Id`): its tool calls run in that session, so the resource
+    /// handles they make belong to it ([`McpServer::end_session`]).
+    pub async fn respond_in(
+        &self,
+        request: &Request,
+        session: &str,
+    ) -> Result<Option<Value>, RpcError> {
         check_id(request)?;
         let modern = modern_version(&request.params)?;
         if request.is_notification() {
@@ -112,7 +123,7 @@ impl McpServer {
             ("ping", false) => json!({}),
             ("server/discover", _) => self.discover(),
             ("tools/list", _) => self.list(&request.params, modern)?,
-            ("tools/call", _) => self.call(&request.params).await?,
+            ("tools/call", _) => self.call(&request.params, session).await?,
             (method, _) => return Err(RpcError::method_not_found(method)),
         };
         Ok(Some(match modern {
@@ -157,7 +168,13 @@ impl McpServer {
         })
     }
 
-    async fn call(&self, params: &Value) -> Result<Value, RpcError> {
+    /// The MCP session `session` ended: what it holds in the tenant's plugins (resource
+    /// handles) is dropped.
+    pub async fn end_session(&self, session: &str) {
+        self.registry.end_session(&self.tenant, session).await;
+    }
+
+    async fn call(&self, params: &Value, session: &str) -> Result<Value, RpcError> {
         let Some(name) = params["name"].as_str() else {
             return Err(RpcError::invalid_params("tools/call needs a string `name`"));
         };
@@ -174,7 +191,7 @@ impl McpServer {
         if !known {
             return Err(RpcError::invalid_params(format!("Unknown tool: {name}")));
         }
-        let context = CallContext::for_tenant(self.tenant.clone());
+        let context = CallContext::for_tenant(self.tenant.clone()).with_session(session);
         Ok(
             match self.registry.call_tool(name, &arguments, &context).await {
                 Ok(value) => {

@@ -13,7 +13,9 @@
 //! Sessions are capped and expire when idle ([`SessionCaps`]): `initialize` past the cap
 //! gets 503 with `Retry-After` and a JSON-RPC error naming the cap. In a session,
 //! `notifications/cancelled` cancels that session's request with the id it names (no other
-//! session's): the cancelled request is answered 202 with no JSON-RPC response.
+//! session's): the cancelled request is answered 202 with no JSON-RPC response. A session's
+//! tool calls run in that session (their resource handles are its own), and `DELETE` drops
+//! what it holds.
 
 use std::sync::Arc;
 
@@ -334,7 +336,7 @@ async fn handle_post(State(endpoint): State<Endpoint>, headers: HeaderMap, body:
     let outcome = match session {
         Some(session) => {
             let scoped = json!([session, id]);
-            let respond = endpoint.server.respond(&request);
+            let respond = endpoint.server.respond_in(&request, session);
             let (outcome, cancelled) = endpoint.server.in_flight().run(&scoped, respond).await;
             if cancelled {
                 return StatusCode::ACCEPTED.into_response();
@@ -384,7 +386,10 @@ async fn end_session(State(endpoint): State<Endpoint>, headers: HeaderMap) -> Re
         return StatusCode::BAD_REQUEST.into_response();
     };
     match endpoint.sessions.end(session) {
-        true => StatusCode::NO_CONTENT.into_response(),
+        true => {
+            endpoint.server.end_session(session).await;
+            StatusCode::NO_CONTENT.into_response()
+        }
         false => StatusCode::NOT_FOUND.into_response(),
     }
 }
