@@ -75,10 +75,10 @@ impl Handles {
 }
 
 /// A new handle's text: 128 random bits from the OS, so none can be guessed.
-fn new_id() -> Result<String, CallError> {
+fn new_id(plugin: &str) -> Result<String, CallError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| CallError::Busy {
-        plugin: String::new(),
+        plugin: plugin.to_string(),
         reason: format!("no randomness for a handle: {e}"),
     })?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -368,7 +368,7 @@ impl Plugin {
         let export = &function.export;
         match (export.results.first(), results.first()) {
             (Some(ty), Some(Val::Resource(resource))) if is_handle(ty) => {
-                let id = new_id()?;
+                let id = new_id(self.name())?;
                 let mut entries = self.inner.handles.lock();
                 if held.ended.load(Ordering::Acquire) {
                     return Err(self.bad(&function.tool, "its instance has ended".into()));
