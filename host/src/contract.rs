@@ -146,7 +146,7 @@ const QUOTED: usize = 512;
 
 impl Contract {
     /// What keeps `component` from implementing this contract (at most 20 problems, each
-    /// quoting at most 512 bytes of a signature): empty when it does. Only the functions
+    /// quoting a signature whole up to 512 bytes, else the stretch where it differs): empty when it does. Only the functions
     /// the contract names are looked up and printed.
     pub fn check(&self, engine: &wasmtime::Engine, component: &Component) -> Vec<String> {
         let exports = component.component_type();
@@ -209,17 +209,38 @@ fn problem(
         ));
     }
     (actual != required.signature).then(|| {
+        let (ours, theirs) = around_difference(&actual, &required.signature);
         format!(
             "`{shown}` has a different type: the component's is `{}`, the contract's `{}`",
-            crate::text::escape(cut(&actual)),
-            crate::text::escape(cut(&required.signature))
+            crate::text::escape(&ours),
+            crate::text::escape(&theirs)
         )
     })
 }
 
-/// `text` cut at [`QUOTED`] bytes.
-fn cut(text: &str) -> &str {
-    &text[..text.floor_char_boundary(QUOTED)]
+/// `a` and `b` whole when both fit in [`QUOTED`] bytes; else each cut to the stretch
+/// around where they first differ, with `…` where text was left out.
+fn around_difference(a: &str, b: &str) -> (String, String) {
+    if a.len() <= QUOTED && b.len() <= QUOTED {
+        return (a.to_string(), b.to_string());
+    }
+    let at = a
+        .bytes()
+        .zip(b.bytes())
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    let window = |text: &str| {
+        let start = text.floor_char_boundary(at.saturating_sub(QUOTED / 4));
+        let end = text.floor_char_boundary((at + QUOTED / 2).min(text.len()));
+        let (head, tail) = (start > 0, end < text.len());
+        format!(
+            "{}{}{}",
+            if head { "…" } else { "" },
+            &text[start..end],
+            if tail { "…" } else { "" }
+        )
+    };
+    (window(a), window(b))
 }
 
 /// `ns:pkg/item@version`.

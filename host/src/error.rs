@@ -249,7 +249,10 @@ pub enum CallError {
         deadline: Duration,
     },
 
-    #[error("plugin `{plugin}` has no tool `{tool}` (it has: {})", available.join(", "))]
+    #[error(
+        "plugin `{plugin}` has no tool `{tool}` ({})",
+        offered(plugin, available)
+    )]
     UnknownTool {
         plugin: String,
         tool: String,
@@ -343,5 +346,23 @@ impl CallError {
                 | CallError::Protocol { .. }
                 | CallError::Cancelled { .. }
         )
+    }
+}
+
+/// What an unknown tool's error says is there instead: the plugin's own tools, or, when
+/// the plugin does not run for the caller (`available` then holds the tenant's namespaced
+/// tools, or nothing), that it is not enabled.
+fn offered(plugin: &str, available: &[String]) -> String {
+    let prefix = format!("{plugin}.");
+    let elsewhere = available
+        .iter()
+        .all(|t| t.contains('.') && !t.starts_with(&prefix));
+    match (available.is_empty(), elsewhere) {
+        (true, _) => format!("no plugin `{plugin}` offers tools to this tenant: is it enabled?"),
+        (false, true) => format!(
+            "no plugin `{plugin}` runs for this tenant: is it enabled? The tenant's tools: {}",
+            available.join(", ")
+        ),
+        (false, false) => format!("it has: {}", available.join(", ")),
     }
 }

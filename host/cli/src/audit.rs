@@ -41,6 +41,11 @@ pub async fn audit(
 /// able to clear the screen and print a verdict of its own.
 fn print_report(review: &Review, report: &AuditReport) {
     match &review.manifest {
+        Some(m) if m.plugin.description.is_empty() => println!(
+            "Plugin   {} {}",
+            Untrusted(&m.plugin.name),
+            m.plugin.version
+        ),
         Some(m) => println!(
             "Plugin   {} {} — {}",
             Untrusted(&m.plugin.name),
@@ -146,9 +151,11 @@ fn print_report(review: &Review, report: &AuditReport) {
     }
     if review.loads() {
         println!("Verdict  LOADS: it can reach exactly the effective column, nothing else.");
-        println!(
-            "         (The plugin's own `init` runs at load: it may still refuse the configuration.)"
-        );
+        if review.world.is_some_and(airlock::World::has_lifecycle) {
+            println!(
+                "         (The plugin's own `init` runs at load: it may still refuse the configuration.)"
+            );
+        }
     } else {
         println!("Verdict  REFUSED");
         for error in &review.errors {

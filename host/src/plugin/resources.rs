@@ -450,7 +450,7 @@ impl Plugin {
         };
         let Some(entry) = removed else {
             return Err(self.bad(
-                "drop",
+                "handle/drop",
                 format!(
                     "no live handle `{}` in this session",
                     crate::text::escape(id)

@@ -347,6 +347,19 @@ async fn the_registry_routes_by_contract_and_key_and_json_rpc_calls_by_method() 
             .contains("counter"),
         "lists the tools"
     );
+    let absent = service
+        .call(
+            "plugin/call",
+            json!({"plugin": "kitchen-toml", "method": "add", "args": {}}),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        absent
+            .message
+            .contains("no plugin `kitchen-toml` runs for this tenant: is it enabled?"),
+        "{absent:?}"
+    );
     // The catalog (MCP's tools/list, the HTTP API) names them `plugin.function`.
     let entries: Vec<String> = registry
         .catalog("acme")
