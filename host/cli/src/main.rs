@@ -500,12 +500,14 @@ fn report(result: Result<Value, airlock::CallError>) -> ExitCode {
 /// component chose is shown escaped ([`airlock::text`]).
 async fn inspect(component: &Path, as_json: bool) -> Result<ExitCode> {
     let folder_component;
+    let mut contracts = Vec::new();
     let is_folder = component.is_dir() || component.ends_with(airlock::manifest::FILE_NAME);
     let component = match is_folder {
         true => {
             let dir = airlock::folder::plugin_dir(component);
             let manifest = airlock::manifest::Manifest::from_dir(&dir)?;
             folder_component = dir.join(&manifest.plugin.component);
+            contracts = manifest.plugin.contract;
             folder_component.as_path()
         }
         false => component,
@@ -526,7 +528,20 @@ async fn inspect(component: &Path, as_json: bool) -> Result<ExitCode> {
                 Ok(loaded) => loaded.exports().to_vec(),
                 Err(_) => Vec::new(),
             };
-            return inspect_foreign(&interface, &functions, &refusal.to_string(), as_json);
+            // A folder declaring the host's own contracts is a plugin of world `custom`.
+            let (heading, reason) = match contracts.is_empty() {
+                true => ("not an Airlock plugin", refusal.to_string()),
+                false => (
+                    "a plugin of world `custom`",
+                    format!(
+                        "its manifest declares the contract(s) {}; `airlock audit` with the \
+                         policy that serves them checks it, and loaded, its JSON-convertible \
+                         exports are its tools, named by function",
+                        contracts.join(", ")
+                    ),
+                ),
+            };
+            return inspect_foreign(&interface, &functions, heading, &reason, as_json);
         }
         Err(other) => return Err(other.into()),
     };
@@ -590,11 +605,13 @@ async fn inspect(component: &Path, as_json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `inspect` of a valid component that is not an Airlock plugin: why not, and its imports
-/// and exports with their WIT types.
+/// `inspect` of a valid component that is not an Airlock plugin: what it is instead
+/// (`reason`: why it is not one, or the contracts its folder declares), and its imports and
+/// exports with their WIT types.
 fn inspect_foreign(
     interface: &airlock::interface::Interface,
     functions: &[airlock::dynamic::Export],
+    heading: &str,
     reason: &str,
     as_json: bool,
 ) -> Result<ExitCode> {
@@ -611,10 +628,7 @@ fn inspect_foreign(
         println!("{}", text::to_json_pretty(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "not an Airlock plugin: {}",
-        text::escape_lines(reason, "  ")
-    );
+    println!("{heading}: {}", text::escape_lines(reason, "  "));
     for (title, items) in [
         ("imports", &interface.imports),
         ("exports", &interface.exports),

@@ -1038,3 +1038,29 @@ fn audit_shows_a_custom_worlds_contracts_checked_against_the_policys_wit() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `airlock inspect` of a folder declaring the host's own contract says it is a plugin of
+/// world `custom` and which contracts, not that it is no Airlock plugin.
+#[test]
+fn inspect_of_a_custom_world_folder_names_its_contracts() {
+    let dir =
+        std::env::temp_dir().join(format!("airlock-cli-inspect-custom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(guests::TYPED, dir.join("typed.wasm")).unwrap();
+    std::fs::write(
+        dir.join("airlock.toml"),
+        "[plugin]\nname = \"kitchen\"\nversion = \"0.1.0\"\ncomponent = \"typed.wasm\"\n\
+         contract = \"fixture:typed/kitchen@0.1.0\"\n",
+    )
+    .unwrap();
+    let out = airlock(&["inspect", dir.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(
+        text.starts_with("a plugin of world `custom`: its manifest declares the contract(s) fixture:typed/kitchen@0.1.0"),
+        "{text}"
+    );
+    let out = airlock(&["inspect", guests::TYPED]);
+    assert!(stdout(&out).starts_with("not an Airlock plugin: "));
+    std::fs::remove_dir_all(&dir).ok();
+}
