@@ -989,19 +989,23 @@ fn a_component_of_another_world_is_inspected_and_called_by_export_name() {
     );
 }
 
+/// A folder `airlock-cli-<label>-<pid>` holding the `typed` fixture and a manifest declaring
+/// the `fixture:typed/kitchen@0.1.0` contract, `extra` appended to its `[plugin]` table.
+fn kitchen_folder(label: &str, extra: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("airlock-cli-{label}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(guests::TYPED, dir.join("typed.wasm")).unwrap();
+    let manifest = "[plugin]\nname = \"kitchen\"\nversion = \"0.1.0\"\ncomponent = \"typed.wasm\"\n\
+                    contract = \"fixture:typed/kitchen@0.1.0\"\n";
+    std::fs::write(dir.join("airlock.toml"), format!("{manifest}{extra}")).unwrap();
+    dir
+}
+
 /// `airlock audit` of a component of the host's own contract: its world is `custom`, and
 /// each contract its manifest declares is checked against the policy's `[contracts]` WIT.
 #[test]
 fn audit_shows_a_custom_worlds_contracts_checked_against_the_policys_wit() {
-    let dir = std::env::temp_dir().join(format!("airlock-cli-contract-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(guests::TYPED, dir.join("typed.wasm")).unwrap();
-    std::fs::write(
-        dir.join("airlock.toml"),
-        "[plugin]\nname = \"kitchen\"\nversion = \"0.1.0\"\ncomponent = \"typed.wasm\"\n\
-         contract = \"fixture:typed/kitchen@0.1.0\"\nkeys = [\"json\"]\n",
-    )
-    .unwrap();
+    let dir = kitchen_folder("contract", "keys = [\"json\"]\n");
     let out = airlock(&["pin", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     let wit =
@@ -1043,16 +1047,7 @@ fn audit_shows_a_custom_worlds_contracts_checked_against_the_policys_wit() {
 /// world `custom` and which contracts, not that it is no Airlock plugin.
 #[test]
 fn inspect_of_a_custom_world_folder_names_its_contracts() {
-    let dir =
-        std::env::temp_dir().join(format!("airlock-cli-inspect-custom-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(guests::TYPED, dir.join("typed.wasm")).unwrap();
-    std::fs::write(
-        dir.join("airlock.toml"),
-        "[plugin]\nname = \"kitchen\"\nversion = \"0.1.0\"\ncomponent = \"typed.wasm\"\n\
-         contract = \"fixture:typed/kitchen@0.1.0\"\n",
-    )
-    .unwrap();
+    let dir = kitchen_folder("inspect-custom", "");
     let out = airlock(&["inspect", dir.to_str().unwrap()]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}{}", stderr(&out));
