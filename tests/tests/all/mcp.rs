@@ -744,8 +744,19 @@ async fn a_cancelled_tool_call_stops_and_gets_no_response() {
     assert_eq!(reply["result"]["isError"], false, "{reply}");
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(s.call(4, "ping", json!({})).await["result"], json!({}));
-    let health = registry.health("acme", "hostile").await.unwrap();
-    assert_eq!(health.usage.errors.get("cancelled"), Some(&1));
+    // The cancelled call sends nothing when it ends, so nothing orders its count before
+    // this check: on a busy machine its task may not have run yet. Wait (bounded) for it.
+    let waited = std::time::Instant::now();
+    loop {
+        let health = registry.health("acme", "hostile").await.unwrap();
+        match health.usage.errors.get("cancelled") {
+            Some(&1) => break,
+            None if waited.elapsed() < Duration::from_secs(10) => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            other => panic!("cancelled calls counted: {other:?}, want 1"),
+        }
+    }
 }
 
 /// Over streamable HTTP, `notifications/cancelled` in a session cancels that session's
