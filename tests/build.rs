@@ -35,6 +35,12 @@ const SNIPPETS: &[Snippet] = &[
         rewrites: &[("\"typed.wasm\"", "TYPED_WASM")],
     },
     Snippet {
+        name: "progress",
+        marker: "with_progress(events,",
+        tail: "result",
+        rewrites: &[],
+    },
+    Snippet {
         name: "pipeline",
         marker: "Pipeline::new()",
         tail: "result",

@@ -15,10 +15,11 @@ use crate::cache::{ArtifactCache, Key};
 use crate::capabilities::audit::{ImportUse, audit, refuse_unknown};
 use crate::digest::Sha256;
 
-/// Export names of the Airlock interfaces.
-pub(crate) const LIFECYCLE: &str = "airlock:plugin/lifecycle@0.1.0";
-pub(crate) const TOOLS: &str = "airlock:plugin/tools@0.1.0";
-pub(crate) const HOOKS: &str = "airlock:plugin/hooks@0.1.0";
+use crate::bindings::Version;
+
+/// What the export names of Airlock's interfaces start with (`lifecycle`, `tools`, `hooks`,
+/// then `@` and the contract version).
+const AIRLOCK_EXPORT: &str = "airlock:plugin/";
 
 /// Which Airlock world a component implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -186,6 +187,9 @@ pub fn import_names(engine: &Engine, component: &Component) -> Vec<String> {
 pub(crate) struct Inspected {
     pub(crate) component: Component,
     pub(crate) world: World,
+    /// The `airlock:plugin` version of an Airlock world's exports (the latest for a custom
+    /// world, which has none).
+    pub(crate) version: Version,
     pub(crate) exports: Vec<String>,
     pub(crate) imports: Vec<String>,
 }
@@ -205,13 +209,14 @@ pub(crate) fn inspect(
     let uses = audit(&imports);
     let covered = refuse_unknown(what, &uses);
     let world = match detect_world(&exports, what) {
-        Err(_) if contracts => Ok(World::Custom),
+        Err(_) if contracts => Ok((World::Custom, Version::V0_2)),
         world => world,
     };
     let inspected = match (covered, world) {
-        (Ok(()), Ok(world)) => Ok(Inspected {
+        (Ok(()), Ok((world, version))) => Ok(Inspected {
             component,
             world,
+            version,
             exports,
             imports,
         }),
@@ -220,14 +225,29 @@ pub(crate) fn inspect(
     (uses, inspected)
 }
 
-/// Detects the world from the export names ([`export_names`]); anything without `lifecycle` plus tools or hooks is
-/// refused, listing what the component does export.
-pub(crate) fn detect_world(exports: &[String], what: &str) -> Result<World, LoadError> {
-    let has = |name: &str| exports.iter().any(|e| e == name);
-    match (has(LIFECYCLE), has(TOOLS), has(HOOKS)) {
-        (true, true, true) => Ok(World::Plugin),
-        (true, true, false) => Ok(World::ToolPlugin),
-        (true, false, true) => Ok(World::HookPlugin),
+/// Detects the world and the `airlock:plugin` version from the export names
+/// ([`export_names`]). Anything without `lifecycle` plus tools or hooks, all of one version
+/// this host serves ([`crate::bindings::VERSIONS`]), is refused, listing what the component
+/// does export.
+pub(crate) fn detect_world(exports: &[String], what: &str) -> Result<(World, Version), LoadError> {
+    let airlock: Vec<(&str, Option<Version>)> = exports
+        .iter()
+        .filter_map(|e| {
+            let interface = e.strip_prefix(AIRLOCK_EXPORT)?.split('@').next()?;
+            Some((interface, Version::of_export(e)))
+        })
+        .collect();
+    let version = airlock.first().and_then(|(_, v)| *v);
+    let has = |name: &str| airlock.iter().any(|(i, _)| *i == name);
+    let one_version = airlock.iter().all(|(_, v)| *v == version);
+    let world = match (has("lifecycle"), has("tools"), has("hooks")) {
+        (true, true, true) => Some(World::Plugin),
+        (true, true, false) => Some(World::ToolPlugin),
+        (true, false, true) => Some(World::HookPlugin),
+        _ => None,
+    };
+    match (world, version) {
+        (Some(world), Some(version)) if one_version => Ok((world, version)),
         _ => Err(LoadError::WrongWorld {
             what: what.to_string(),
             found: if exports.is_empty() {

@@ -27,8 +27,9 @@ pub enum LoadError {
 
     #[error(
         "{what} does not implement an Airlock world: it exports [{found}], but a plugin must \
-         export `airlock:plugin/lifecycle@0.1.0` plus `tools` and/or `hooks` \
-         (worlds `tool-plugin`, `hook-plugin`, `plugin` of `airlock:plugin@0.1.0`); a \
+         export `airlock:plugin/lifecycle@0.2.0` plus `tools` and/or `hooks`, all of one \
+         version (worlds `tool-plugin`, `hook-plugin`, `plugin` of `airlock:plugin@0.2.0`, \
+         or of 0.1.0, which is still served); a \
          component of the host's own contract declares it in its manifest: \
          `[plugin] contract = \"namespace:package/interface@version\"`"
     )]

@@ -1,8 +1,10 @@
 //! # Airlock — run untrusted plugins as WebAssembly components
 //!
 //! A plugin is a WebAssembly component implementing one of the worlds in `wit/plugin.wit`
-//! (`tool-plugin`, `hook-plugin` or `plugin`). Airlock compiles it once, and runs every call
-//! on a fresh or pooled instance under a fuel budget, a wall-clock deadline and a memory cap.
+//! (`tool-plugin`, `hook-plugin` or `plugin` of `airlock:plugin@0.2.0`; plugins of 0.1.0,
+//! `wit/v0.1.0/`, are served too), or a world of the host application's own. Airlock
+//! compiles it once, and runs every call on a fresh or pooled instance under a fuel budget,
+//! a wall-clock deadline and a memory cap.
 //! A trap, a panic or a limit hit comes back as a typed [`CallError`]; the host and every
 //! other plugin carry on.
 //!
@@ -51,6 +53,7 @@ pub mod manifest;
 pub mod pipeline;
 pub mod plugin;
 pub mod policy;
+pub mod progress;
 mod runtime;
 mod schema;
 mod store;
@@ -88,5 +91,10 @@ pub const PLUGIN_LOG_TARGETS: [&str; 2] = [
     capabilities::stdio::LOG_TARGET,
 ];
 
-/// The WIT package plugins implement.
-pub const WIT_PACKAGE: &str = "airlock:plugin@0.1.0";
+/// The WIT package plugins implement: the latest version, which the SDKs build against
+/// (plugins of the earlier versions in [`WIT_VERSIONS`] are served too).
+pub const WIT_PACKAGE: &str = "airlock:plugin@0.2.0";
+
+/// Every version of `airlock:plugin` this host serves, oldest first (`wit/v0.1.0/`,
+/// `wit/plugin.wit`).
+pub const WIT_VERSIONS: &[&str] = bindings::VERSIONS;

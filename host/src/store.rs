@@ -84,6 +84,8 @@ pub struct InstanceState {
     pub(crate) scope: Option<Scope>,
     /// The handle slots this instance reserved; its table's capacity is `handles.cap`.
     pub(crate) handles: Reservation,
+    /// The running call's progress listener and counts ([`crate::progress`]).
+    pub(crate) progress: crate::progress::CallProgress,
     /// The embedder's own state for its imports ([`InstanceState::host_state`]).
     host: Option<Box<dyn std::any::Any + Send>>,
 }
@@ -113,6 +115,7 @@ impl InstanceState {
             sessions,
             scope: None,
             handles,
+            progress: Default::default(),
             host: reach.host_state.as_ref().map(|make| (make.0)()),
         })
     }

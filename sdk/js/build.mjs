@@ -84,10 +84,11 @@ const source = await bundle(
   "component.js",
   `import plugin from ${JSON.stringify(importPath(workdir))};\n` +
     `import { __bindHost, __exportsFor } from "airlock-sdk";\n` +
-    `import * as host from "airlock:plugin/host@0.1.0";\n` +
-    `import * as exec from "airlock:plugin/exec@0.1.0";\n` +
-    `import * as context from "airlock:plugin/context@0.1.0";\n` +
-    `__bindHost({ host, exec, context });\n` +
+    `import * as host from "airlock:plugin/host@0.2.0";\n` +
+    `import * as exec from "airlock:plugin/exec@0.2.0";\n` +
+    `import * as context from "airlock:plugin/context@0.2.0";\n` +
+    `import * as progress from "airlock:plugin/progress@0.2.0";\n` +
+    `__bindHost({ host, exec, context, progress });\n` +
     `const exported = __exportsFor(plugin);\n` +
     exported.map((name) => `export const ${name} = exported.${name};\n`).join(""),
 );

@@ -120,6 +120,11 @@ export declare const session: {
   keys(): string[];
 };
 
+export declare const progress: {
+  emit(chunk: string): void;
+  report(done: number, total?: number, message?: string): void;
+};
+
 export interface ExecOutput {
   status: number;
   stdout: Uint8Array;

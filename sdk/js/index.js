@@ -105,7 +105,7 @@ export function worldOf(plugin) {
 }
 
 // The component's host imports, handed over by the generated entry (absent in Node).
-const bound = { host: null, exec: null, context: null };
+const bound = { host: null, exec: null, context: null, progress: null };
 
 /** Used by the generated entry only. */
 export function __bindHost(imports) {
@@ -149,6 +149,17 @@ export const session = {
   },
   /** Every key of the session, sorted. */
   keys: () => needHost("context").keys(),
+};
+
+/** Partial results and progress from inside a call (`airlock:plugin/progress@0.2.0`): they
+ * reach the caller while the tool runs; nobody listening, they do nothing. The host caps a
+ * chunk at 64 KiB, a message at 1 KiB, and what one call may send. */
+export const progress = {
+  /** Sends `chunk` (text: the next tokens, a line of output) to the caller now. */
+  emit: (chunk) => needHost("progress").emit(String(chunk)),
+  /** Reports `done` units of `total` (`undefined` when unknown) and a short message. */
+  report: (done, total, message = "") =>
+    needHost("progress").report(BigInt(done), total === undefined ? undefined : BigInt(total), String(message)),
 };
 
 /** Runs `command` with `args` through the host (capability `exec`), never through a shell.

@@ -40,6 +40,7 @@ mod hooks;
 pub mod http;
 pub mod log;
 mod plugin;
+pub mod progress;
 mod tools;
 
 pub use context::{CallContext, session};

@@ -30,6 +30,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("webhook", "webhook.wasm", "WEBHOOK"),
     ("typed", "typed.wasm", "TYPED"),
     ("reporter", "reporter.wasm", "REPORTER"),
+    ("legacy", "legacy.wasm", "LEGACY"),
 ];
 
 fn main() {

@@ -137,7 +137,7 @@ pub fn component_with_unknown_import() -> Vec<u8> {
         .push_str(
             "evil.wit",
             "package evil:net;\ninterface raw { open: func(addr: string) -> u32; }\n\
-             world sneaky { import raw; include airlock:plugin/tool-plugin@0.1.0; }\n",
+             world sneaky { import raw; include airlock:plugin/tool-plugin@0.2.0; }\n",
         )
         .expect("evil wit");
     let _ = airlock;

@@ -27,6 +27,7 @@ mod raw_async;
 mod report;
 mod rss;
 mod serve_load;
+mod typed;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -322,6 +323,16 @@ fn main() -> Result<()> {
     let air_fresh = load(&count_vowels, fresh())?;
     let air_fresh_ondemand = rt.block_on(ondemand.load_file(&count_vowels, fresh()))?;
     let air_sha = load(&compute, airlock::LoadOptions::default())?;
+    let air_typed = rt.block_on(typed::load(&runtime, &guest("typed.wasm")))?;
+    let (text96, text10k) = (value96["text"].as_str(), value10k["text"].as_str());
+    let (text96, text10k) = (text96.context("text")?, text10k.context("text")?);
+    for (text, count) in [(text96, count96), (text10k, count10k)] {
+        let dynamic = rt.block_on(typed::dynamic(&air_typed, &typed::arguments(text)));
+        let typed = rt.block_on(typed::typed(&air_typed, text));
+        if dynamic != serde_json::json!(count) || u64::from(typed) != count {
+            bail!("the typed fixture counted {dynamic} (dynamic) and {typed} (typed), not {count}");
+        }
+    }
     let http_server = rt.block_on(http::serve())?;
     let air_fetch = rt.block_on(http::plugin(&runtime, &guest("fetch.wasm")))?;
     rt.block_on(http::check(&air_fetch, http_server))?;
@@ -683,6 +694,10 @@ fn main() -> Result<()> {
         Bench::new(Id::AirlockJson1k, 1, airlock_json(&air_cv, a1k)),
         Bench::new(Id::AirlockJson10k, 1, airlock_json(&air_cv, a10k)),
         Bench::new(Id::AirlockJson100k, 1, airlock_json(&air_cv, a100k)),
+        Bench::new(Id::Typed96, 1, typed::typed_run(rt, &air_typed, text96)),
+        Bench::new(Id::Dynamic96, 1, typed::dynamic_run(rt, &air_typed, text96)),
+        Bench::new(Id::Typed10k, 1, typed::typed_run(rt, &air_typed, text10k)),
+        Bench::new(Id::Dynamic10k, 1, typed::dynamic_run(rt, &air_typed, text10k)),
         Bench::new(
             Id::AirlockBoundsChecked96,
             1,

@@ -46,7 +46,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Call one tool of a plugin and print its JSON result; on a component of another
+    /// Call one tool of a plugin and print its JSON result (the progress it sends meanwhile
+    /// goes to stderr as it arrives); on a component of another
     /// world, call one of its exports (`interface#function`, or a plain world export) with
     /// the arguments converted by its WIT types.
     Call {
@@ -346,13 +347,10 @@ async fn run(command: Command) -> Result<ExitCode> {
                 }
                 Err(e) => return Err(e),
             };
-            let result = plugin
-                .call_tool(
-                    &tool,
-                    &arguments,
-                    &CallContext::for_tenant(settings::tenant(run.tenant)?.value),
-                )
-                .await;
+            let context = CallContext::for_tenant(settings::tenant(run.tenant)?.value);
+            let call = plugin.call_tool(&tool, &arguments, &context);
+            let result =
+                airlock_server::serve::progress::forwarding(call, progress_printer()).await;
             Ok(report(result))
         }
         Command::Hook {
@@ -444,6 +442,35 @@ async fn load(target: &Path, run: &RunFlags) -> Result<Plugin> {
         .instance_pool(Some(one_shot_pool(memory)))
         .build()?;
     Ok(runtime.load_file(target, options).await?)
+}
+
+/// Prints a call's progress (`airlock:plugin/progress`) on stderr as it arrives, escaped:
+/// chunks as they come (their line feeds kept), reports as `[done/total] message` lines.
+fn progress_printer() -> impl FnMut(airlock::progress::Progress) {
+    use airlock::progress::Progress;
+    use std::io::Write;
+    let mut mid_line = false;
+    move |event| {
+        let mut err = std::io::stderr().lock();
+        match event {
+            Progress::Chunk { chunk } => {
+                let _ = write!(err, "{}", text::escape_lines(&chunk, ""));
+                mid_line = !chunk.ends_with('\n');
+            }
+            Progress::Report {
+                done,
+                total,
+                message,
+            } => {
+                if std::mem::take(&mut mid_line) {
+                    let _ = writeln!(err);
+                }
+                let total = total.map_or_else(|| "?".to_string(), |t| t.to_string());
+                let _ = writeln!(err, "[{done}/{total}] {}", Untrusted(&message));
+            }
+        }
+        let _ = err.flush();
+    }
 }
 
 fn is_wrong_world(error: &anyhow::Error) -> bool {

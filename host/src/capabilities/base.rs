@@ -1,14 +1,16 @@
 //! The base capability every plugin has (`core` in the import audit): its contract's types,
 //! the host's structured logging (`airlock:plugin/host`) into `tracing`, tagged with the
 //! plugin's name and bounded by the call's log budget, and the session context of its own
-//! calls (`airlock:plugin/context`), scoped to the running call's tenant and session.
+//! calls (`airlock:plugin/context`), scoped to the running call's tenant and session, and
+//! the running call's progress (`airlock:plugin/progress`, see [`crate::progress`]). Every
+//! version of the contract the host serves is linked here ([`crate::bindings`]).
 //! Nothing to request or allow; nothing in its audit row.
 
 use wasmtime::component::{HasSelf, Linker};
 
 use super::{Capability, Missing, Prepare, Scope};
-use crate::bindings::airlock::plugin::context;
 use crate::bindings::airlock::plugin::host::{self, LogLevel};
+use crate::bindings::airlock::plugin::{context, progress};
 use crate::capabilities::stdio::sanitize;
 use crate::store::InstanceState;
 
@@ -23,6 +25,7 @@ pub const IMPORTS: &[&str] = &[
     "airlock:plugin/types",
     "airlock:plugin/host",
     "airlock:plugin/context",
+    "airlock:plugin/progress",
 ];
 
 /// The `tracing` target of plugins' log records (see [`crate::PLUGIN_LOG_TARGETS`]).
@@ -45,7 +48,10 @@ impl Capability for Base {
 
     fn link(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
         host::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
-        context::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
+        context::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+        // `progress` (0.2.0 on) is implemented next to the rest of progress.
+        progress::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+        crate::bindings::since_v0_1_0::link_base(linker)
     }
 
     fn prepare(_: &(), _: &mut Prepare<'_>) -> wasmtime::Result<()> {

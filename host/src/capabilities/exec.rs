@@ -46,7 +46,8 @@ impl Capability for Exec {
     }
 
     fn link(linker: &mut Linker<InstanceState>) -> wasmtime::Result<()> {
-        wit::add_to_linker::<_, HasSelf<_>>(linker, |s| s)
+        wit::add_to_linker::<_, HasSelf<_>>(linker, |s| s)?;
+        crate::bindings::since_v0_1_0::link_exec(linker)
     }
 
     /// Nothing per instance: each `run` checks the instance's grant (`InstanceState::grant`).

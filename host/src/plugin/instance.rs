@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Instance, InstancePre};
 use wasmtime::{CallHook, Store, Trap};
 
-use crate::bindings::{hooks, lifecycle, tools, wit};
+use crate::bindings::{self, Hooks, Lifecycle, Tools, Version, hooks, tools, wit};
 use crate::capabilities::stdio::{panic_message, sanitize};
 use crate::context::Scope;
 use crate::engine::YIELD_FUEL;
@@ -23,32 +23,34 @@ use super::timer::{TimedOut, within};
 /// Which interface exports a component has, as indices resolved once per component.
 pub(crate) struct ExportIndices {
     /// `None` for a custom world.
-    pub(crate) lifecycle: Option<lifecycle::GuestIndices>,
-    pub(crate) tools: Option<tools::GuestIndices>,
-    pub(crate) hooks: Option<hooks::GuestIndices>,
+    pub(crate) lifecycle: Option<bindings::LifecycleIndices>,
+    pub(crate) tools: Option<bindings::ToolsIndices>,
+    pub(crate) hooks: Option<bindings::HooksIndices>,
     /// A custom world's tools ([`super::custom`]); empty for Airlock's worlds.
     pub(crate) functions: Arc<[Function]>,
 }
 
 impl ExportIndices {
-    /// `functions` are a custom world's tools ([`super::custom::functions`]).
+    /// `functions` are a custom world's tools ([`super::custom::functions`]); `version` is
+    /// the `airlock:plugin` version of an Airlock world's exports.
     pub(crate) fn new(
         pre: &InstancePre<InstanceState>,
         world: World,
+        version: Version,
         functions: Vec<Function>,
     ) -> wasmtime::Result<Self> {
         Ok(ExportIndices {
             functions: functions.into(),
             lifecycle: world
                 .has_lifecycle()
-                .then(|| lifecycle::GuestIndices::new(pre))
+                .then(|| bindings::LifecycleIndices::new(pre, version))
                 .transpose()?,
             tools: (world.has_tools() && world != World::Custom)
-                .then(|| tools::GuestIndices::new(pre))
+                .then(|| bindings::ToolsIndices::new(pre, version))
                 .transpose()?,
             hooks: world
                 .has_hooks()
-                .then(|| hooks::GuestIndices::new(pre))
+                .then(|| bindings::HooksIndices::new(pre, version))
                 .transpose()?,
         })
     }
@@ -57,10 +59,10 @@ impl ExportIndices {
 pub(crate) struct LiveInstance {
     store: Store<InstanceState>,
     instance: Instance,
-    lifecycle: Option<lifecycle::Guest>,
+    lifecycle: Option<Lifecycle>,
     functions: Arc<[Function]>,
-    tools: Option<tools::Guest>,
-    hooks: Option<hooks::Guest>,
+    tools: Option<Tools>,
+    hooks: Option<Hooks>,
     /// The call context handed to the guest, rewritten in place for every call so its
     /// strings' buffers are reused instead of allocated per call.
     context: wit::CallContext,
@@ -72,7 +74,7 @@ macro_rules! guarded {
         let limits: &Limits = $limits;
         let stop = $self.arm(limits);
         let outcome = within(stop, $call).await;
-        settle(&$self.store, limits, outcome)
+        settle(&mut $self.store, limits, outcome)
     }};
 }
 
@@ -410,7 +412,7 @@ async fn instantiate(
     });
     let stop = arm(&mut store, limits);
     let outcome = within(stop, pre.instantiate_async(&mut store)).await;
-    let instance: Instance = settle(&store, limits, outcome)?;
+    let instance: Instance = settle(&mut store, limits, outcome)?;
     Ok((store, instance))
 }
 
@@ -446,7 +448,7 @@ impl AnyInstance {
         let instance = self.instance;
         let outcome = within(stop, call(&mut self.store, instance)).await;
         super::usage::add_metered(fuel_used(&self.store, limits));
-        settle(&self.store, limits, outcome)
+        settle(&mut self.store, limits, outcome)
     }
 
     /// Calls the function at `index` with `params` under `limits`: its `results` values.
@@ -467,7 +469,7 @@ impl AnyInstance {
         let stop = arm(&mut self.store, limits);
         let outcome = within(stop, func.call_async(&mut self.store, params, &mut out)).await;
         super::usage::add_metered(fuel_used(&self.store, limits));
-        settle(&self.store, limits, outcome)?;
+        settle(&mut self.store, limits, outcome)?;
         Ok(out)
     }
 }
@@ -502,17 +504,20 @@ fn arm(store: &mut Store<InstanceState>, limits: &Limits) -> Instant {
     state.stderr.clear_tail();
     // Normally settled when the last call ended; not if that call was dropped mid-way.
     state.log.settle();
+    state.progress = crate::progress::CallProgress::start();
     state.deadline
 }
 
 /// Turns the outcome of a guarded call into the value or the typed error, and closes the
 /// call's log budget (one line if records were dropped).
 fn settle<R>(
-    store: &Store<InstanceState>,
+    store: &mut Store<InstanceState>,
     limits: &Limits,
     outcome: Result<wasmtime::Result<R>, TimedOut>,
 ) -> Result<R, CallError> {
     store.data().log.settle();
+    // The listener is the call's: dropping it here lets its receiver end with the call.
+    store.data_mut().progress = Default::default();
     match outcome {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(classify(store.data(), limits, Some(error))),

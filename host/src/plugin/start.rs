@@ -114,6 +114,7 @@ impl Plugin {
         let Inspected {
             component,
             world,
+            version,
             exports,
             imports,
         } = inspected;
@@ -137,7 +138,7 @@ impl Plugin {
             }
             _ => Vec::new(),
         };
-        let indices = ExportIndices::new(&pre, world, functions).map_err(link)?;
+        let indices = ExportIndices::new(&pre, world, version, functions).map_err(link)?;
         let config = serde_json::to_string(&config).expect("a JSON value serialises");
         let start_error = |source| LoadError::Start {
             plugin: what.to_string(),

@@ -37,7 +37,7 @@ from .plugin import (
     hook,
     tool,
 )
-from .host import ExecOutput, exec_run, log, session
+from .host import ExecOutput, exec_run, log, progress, session
 from .schema import schema_of
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "exec_run",
     "hook",
     "log",
+    "progress",
     "schema_of",
     "session",
     "tool",

@@ -45,7 +45,14 @@ def prepare() -> None:
     import sys
 
     _types()
-    for module in ("wit_world.exports.tools", "wit_world.exports.hooks"):
+    for module in (
+        "wit_world.exports.tools",
+        "wit_world.exports.hooks",
+        # Used by `airlock_sdk.progress`, and imported here because a component built by
+        # componentize-py 0.25.1 lacked it at run time when nothing imported it at build
+        # time (`polyglot::progress_from_python_and_javascript_reaches_the_caller`).
+        "wit_world.imports.progress",
+    ):
         try:
             importlib.import_module(module)
         except ImportError:  # the plugin's world does not export that interface

@@ -1,5 +1,5 @@
-"""What the host offers a plugin: ``log``, the session context (``session``) and running a
-granted program (``exec_run``). Thin wrappers over the generated bindings, imported on first
+"""What the host offers a plugin: ``log``, the session context (``session``), partial results
+and progress from inside a call (``progress``) and running a granted program (``exec_run``). Thin wrappers over the generated bindings, imported on first
 use so the SDK stays importable outside a component."""
 
 from __future__ import annotations
@@ -35,6 +35,27 @@ class _Log:
 
 
 log = _Log()
+
+
+class _Progress:
+    """Partial results and progress from inside a call (``airlock:plugin/progress@0.2.0``):
+    they reach the caller while the tool runs. Nobody listening: they do nothing. The host
+    caps a chunk at 64 KiB, a message at 1 KiB, and what one call may send."""
+
+    def emit(self, chunk: str) -> None:
+        """Sends ``chunk`` (text: the next tokens, a line of output) to the caller now."""
+        from wit_world.imports import progress
+
+        progress.emit(str(chunk))
+
+    def report(self, done: int, total: Optional[int] = None, message: str = "") -> None:
+        """Reports ``done`` units of ``total`` (``None`` when unknown) and a short message."""
+        from wit_world.imports import progress
+
+        progress.report(int(done), None if total is None else int(total), str(message))
+
+
+progress = _Progress()
 
 
 class _Session:

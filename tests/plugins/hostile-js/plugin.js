@@ -1,6 +1,6 @@
 // A misbehaving JavaScript plugin for the hostile tests: each tool attacks the host one way.
 // `counter` and `echo` are well-behaved, to show which instance answers afterwards.
-import { definePlugin } from "airlock-sdk";
+import { definePlugin, progress } from "airlock-sdk";
 
 const object = (properties = {}, required = []) => ({ type: "object", properties, required });
 
@@ -17,6 +17,17 @@ export default definePlugin({
       description: "Returns `text`.",
       schema: object({ text: { type: "string" } }, ["text"]),
       run: ({ text }) => text,
+    },
+    stream: {
+      description: "Emits each word as a progress chunk, reports the count so far, returns them joined.",
+      schema: object({ words: { type: "array", items: { type: "string" } } }, ["words"]),
+      run({ words }) {
+        words.forEach((word, i) => {
+          progress.emit(word);
+          progress.report(i + 1, words.length, `word ${i + 1}`);
+        });
+        return words.join(" ");
+      },
     },
     spin: {
       description: "Loops forever.",

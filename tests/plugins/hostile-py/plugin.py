@@ -1,7 +1,9 @@
 """A misbehaving Python plugin for the hostile tests: each tool attacks the host one way.
 `counter` and `echo` are well-behaved, to show which instance answers afterwards."""
 
-from airlock_sdk import Metadata, Plugin, tool
+from typing import List
+
+from airlock_sdk import Metadata, Plugin, progress, tool
 
 
 class HostilePy(Plugin):
@@ -20,6 +22,14 @@ class HostilePy(Plugin):
     def echo(self, text: str) -> str:
         """Returns `text`."""
         return text
+
+    @tool
+    def stream(self, words: List[str]) -> str:
+        """Emits each word as a progress chunk, reports the count so far, returns them joined."""
+        for i, word in enumerate(words):
+            progress.emit(word)
+            progress.report(i + 1, len(words), f"word {i + 1}")
+        return " ".join(words)
 
     @tool
     def spin(self) -> None:

@@ -60,7 +60,7 @@ async fn a_component_of_another_world() {
         "names what it does export: {found}"
     );
     assert!(
-        err.to_string().contains("airlock:plugin/lifecycle@0.1.0"),
+        err.to_string().contains("airlock:plugin/lifecycle@0.2.0"),
         "names what is expected: {err}"
     );
 }

@@ -48,6 +48,7 @@ async fn a_component_of_a_host_contract_runs_as_a_plugin_under_its_limits() {
         tools,
         [
             "add",
+            "count-vowels",
             "counter",
             "describe",
             "divide",

@@ -40,13 +40,13 @@ async fn calculator_declares_itself() {
     assert!(
         calc.exports()
             .iter()
-            .any(|e| e == "airlock:plugin/tools@0.1.0")
+            .any(|e| e == "airlock:plugin/tools@0.2.0")
     );
     assert!(
         !calc
             .exports()
             .iter()
-            .any(|e| e == "airlock:plugin/hooks@0.1.0")
+            .any(|e| e == "airlock:plugin/hooks@0.2.0")
     );
 }
 

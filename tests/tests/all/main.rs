@@ -27,5 +27,7 @@ mod reload;
 mod resources;
 mod scale_out;
 mod sessions;
+mod streaming;
 mod trust;
+mod versions;
 mod workloads;

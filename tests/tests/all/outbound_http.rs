@@ -477,7 +477,10 @@ async fn json_rpc_and_mcp_calls_get_the_same_checks() {
 
 async fn answer<H: lines::Handler>(handler: &H, request: Value) -> Value {
     let frame = airlock_server::serve::jsonrpc::parse(&request.to_string());
-    lines::answer(handler, frame).await.expect("a reply")
+    let (outbox, _) = tokio::sync::mpsc::unbounded_channel();
+    lines::answer(handler, frame, &outbox)
+        .await
+        .expect("a reply")
 }
 
 /// At most `MAX_IN_FLIGHT` requests of one instance are open at once: the next is refused

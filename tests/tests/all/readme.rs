@@ -42,6 +42,25 @@ async fn the_dynamic_call_snippet_runs_as_written() {
     assert_eq!(sum, json!(5));
 }
 
+/// `### Progress from inside a call`: given a plugin, a tool, its arguments and a context.
+async fn progress(
+    plugin: airlock::Plugin,
+    tool: &str,
+    args: Value,
+    context: CallContext,
+) -> Result<Value, airlock::CallError> {
+    include!(concat!(env!("OUT_DIR"), "/readme_progress.rs"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_progress_snippet_runs_as_written() {
+    let runtime = airlock_tests::runtime();
+    let hostile = airlock_tests::load(&runtime, guests::HOSTILE).await;
+    let args = json!({"words": ["a", "b"]});
+    let result = progress(hostile, "stream", args, CallContext::default()).await;
+    assert_eq!(result.unwrap(), json!("a b"));
+}
+
 /// `### Hook pipelines`: given two hook plugins, a tool call and a context.
 async fn pipeline(
     redact: airlock::Plugin,

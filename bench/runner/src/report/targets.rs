@@ -91,6 +91,19 @@ impl Results {
                 Some((extism, s.floor)),
             ));
         }
+        // Issue #15: a dynamic JSON call of a custom world's export against the typed call.
+        for (size, dynamic, typed) in [
+            ("96 B", Id::Dynamic96, Id::Typed96),
+            ("10 KiB", Id::Dynamic10k, Id::Typed10k),
+        ] {
+            all.push(target(
+                format!("{size}: a dynamic JSON call ≤ 1.5× the typed call of the same export (issue #15)"),
+                (dynamic, typed),
+                1.5,
+                false,
+                None,
+            ));
+        }
         // Issue #18: what the per-plugin usage counters cost a warm call.
         for (input, on, off) in catalogue::usage_pairs() {
             all.push(target(

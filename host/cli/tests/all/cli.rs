@@ -101,8 +101,8 @@ fn inspect_shows_world_exports_imports_and_tools() {
     for expected in [
         "calculator 0.1.0",
         "world        tool-plugin",
-        "airlock:plugin/tools@0.1.0",
-        "airlock:plugin/types@0.1.0",
+        "airlock:plugin/tools@0.2.0",
+        "airlock:plugin/types@0.2.0",
         "divide",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
@@ -118,7 +118,7 @@ fn inspect_shows_world_exports_imports_and_tools() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|i| i == "airlock:plugin/host@0.1.0")
+            .any(|i| i == "airlock:plugin/host@0.2.0")
     );
 }
 
@@ -302,6 +302,23 @@ fn a_bare_component_runs_in_dev_mode_and_says_so() {
         "{}",
         stderr(&out)
     );
+}
+
+/// `airlock call` shows a plugin's progress on stderr as it arrives (chunks, then
+/// `[done/total] message` lines), escaped, and its result on stdout.
+#[test]
+fn call_shows_the_plugins_progress_on_stderr() {
+    let args = r#"{"words": ["alpha", "be\u001b[2Jta"]}"#;
+    let out = airlock(&["call", guests::HOSTILE, "stream", args]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("alpha\n[1/2] word 1\n"), "{err}");
+    assert!(
+        err.contains("be\\u{1b}[2Jta\n[2/2] word 2\n"),
+        "escaped: {err}"
+    );
+    assert!(!err.contains('\u{1b}'), "{err}");
+    assert!(stdout(&out).contains("alpha be"), "{}", stdout(&out));
 }
 
 /// `airlock plugins …` against one registry database, one process per command, as an

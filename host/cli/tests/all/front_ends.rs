@@ -281,7 +281,7 @@ fn inspect_shows_the_imports_and_exports_of_any_component() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["name"] == "airlock:plugin/tools@0.1.0")
+            .any(|e| e["name"] == "airlock:plugin/tools@0.2.0")
     );
 }
 

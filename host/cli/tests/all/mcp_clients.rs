@@ -214,3 +214,66 @@ fn the_conformance_suite_passes_but_for_the_listed_expected_failures() {
         );
     }
 }
+
+/// The official MCP TypeScript SDK client (`tests/mcp-clients/progress.mjs`) calls a tool
+/// with `onprogress` over stdio and over streamable HTTP: the plugin's progress (issue #15,
+/// `airlock:plugin/progress@0.2.0`) reaches its callback as `notifications/progress`, in
+/// order, before the result. The words come 100 ms apart, as a model's tokens do: this
+/// client handles a notification that arrives in the same read as the response after the
+/// response, and then drops it as late (modelcontextprotocol/typescript-sdk#2580).
+#[test]
+fn the_typescript_sdk_client_receives_a_plugins_progress_over_stdio_and_http() {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("progress-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let folder = dir.join("hostile");
+    airlock_tests::write_plugin_folder(&folder, "hostile", "0.1.0", guests::HOSTILE, "");
+    let db = dir.join("registry.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["plugins", "--registry", db.to_str().unwrap(), "enable"])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    client("mcp-inspector"); // fails, with the install command, when the clients are missing
+    let run = |mode: &str, target: &str| -> serde_json::Value {
+        let out = Command::new("node")
+            .arg(clients_dir().join("progress.mjs"))
+            .args([
+                mode,
+                target,
+                "hostile.stream",
+                r#"{"words": ["to", "be"], "delay_ms": 100}"#,
+            ])
+            .env("AIRLOCK_REGISTRY", &db)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{mode}: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out.stdout)))
+    };
+    let (mut http, address) = serve_http(&db);
+    let over_http = run("http", &format!("{address}/mcp"));
+    let _ = http.kill();
+    let over_stdio = run("stdio", env!("CARGO_BIN_EXE_airlock"));
+    for (transport, reply) in [("stdio", over_stdio), ("http", over_http)] {
+        assert_eq!(
+            reply["result"]["content"][0]["text"], "to be",
+            "{transport}: {reply}"
+        );
+        let progress: Vec<(u64, String)> = reply["progress"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{transport}: {reply}"))
+            .iter()
+            .map(|p| {
+                (
+                    p["progress"].as_u64().unwrap(),
+                    p["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let expected =
+            [(1, "to"), (2, "word 1"), (3, "be"), (4, "word 2")].map(|(p, m)| (p, m.to_string()));
+        assert_eq!(progress, expected, "{transport}: {reply}");
+    }
+}

@@ -19,7 +19,12 @@ use super::jsonrpc::{self, Frame, INVALID_REQUEST, Request, RpcError};
 
 /// Answers requests; `None` for notifications (and anything else that gets no reply).
 pub trait Handler: Send + Sync + 'static {
-    fn handle(&self, request: Request) -> impl Future<Output = Option<Value>> + Send;
+    /// `outbox` takes what the handler sends before its reply (progress notifications).
+    fn handle(
+        &self,
+        request: Request,
+        outbox: &Outbox,
+    ) -> impl Future<Output = Option<Value>> + Send;
 
     /// Why batches are refused, when the protocol has none (MCP since 2025-06-18); `None`
     /// (the default, plain JSON-RPC 2.0) answers a batch with an array.
@@ -67,7 +72,7 @@ where
         }
         let (handler, sender) = (handler.clone(), sender.clone());
         in_flight.spawn(async move {
-            if let Some(reply) = answer(&*handler, jsonrpc::parse_bytes(&bytes)).await {
+            if let Some(reply) = answer(&*handler, jsonrpc::parse_bytes(&bytes), &sender).await {
                 let _ = sender.send(reply);
             }
         });
@@ -80,30 +85,34 @@ where
 }
 
 /// The reply to one frame, if it gets one.
-pub async fn answer<H: Handler>(handler: &H, frame: Frame) -> Option<Value> {
+pub async fn answer<H: Handler>(handler: &H, frame: Frame, outbox: &Outbox) -> Option<Value> {
     match frame {
         Frame::Invalid(reply) | Frame::Single(Err(reply)) => Some(reply),
         Frame::Response => None,
-        Frame::Single(Ok(request)) => handler.handle(request).await,
+        Frame::Single(Ok(request)) => handler.handle(request, outbox).await,
         Frame::Batch(items) => {
             if let Some(why) = handler.refuses_batches() {
                 let error = RpcError::new(INVALID_REQUEST, why);
                 return Some(jsonrpc::response(Value::Null, Err(error)));
             }
-            let replies = futures_join(handler, items).await;
+            let replies = futures_join(handler, items, outbox).await;
             (!replies.is_empty()).then_some(Value::Array(replies))
         }
     }
 }
 
 /// Every item of a batch handled concurrently; the replies of those that get one.
-async fn futures_join<H: Handler>(handler: &H, items: Vec<Result<Request, Value>>) -> Vec<Value> {
+async fn futures_join<H: Handler>(
+    handler: &H,
+    items: Vec<Result<Request, Value>>,
+    outbox: &Outbox,
+) -> Vec<Value> {
     let mut pending = Vec::new();
     let mut replies = Vec::new();
     for item in items {
         match item {
             Err(reply) => replies.push(reply),
-            Ok(request) => pending.push(handler.handle(request)),
+            Ok(request) => pending.push(handler.handle(request, outbox)),
         }
     }
     for reply in join_all(pending).await.into_iter().flatten() {

@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::jsonrpc::{self, INVALID_PARAMS, Request, RpcError};
 use super::lines::Handler;
+use super::progress::McpProgress;
 use crate::registry::Registry;
 use airlock::CallContext;
 
@@ -262,14 +263,26 @@ fn complete(mut result: Value, server_info: Value) -> Value {
 }
 
 impl Handler for McpServer {
-    async fn handle(&self, request: Request) -> Option<Value> {
+    async fn handle(&self, request: Request, outbox: &super::lines::Outbox) -> Option<Value> {
         if request.method == "notifications/cancelled" {
             self.in_flight.cancel(&request.params["requestId"]);
             // Sent as a request by mistake: answered, so the client does not wait.
             return request.id.map(|id| jsonrpc::response(id, Ok(json!({}))));
         }
         let id = request.id.clone()?;
-        let (outcome, cancelled) = self.in_flight.run(&id, self.respond(&request)).await;
+        // Boxed: the call's future is large, and is moved into whichever wrapper runs it.
+        let respond = Box::pin(self.respond(&request));
+        let (outcome, cancelled) = match McpProgress::of_request(&request.params) {
+            // `notifications/progress` for the client's token, while the call runs.
+            Some(mut progress) => {
+                let forward = |event| {
+                    let _ = outbox.send(progress.notification(event));
+                };
+                let respond = super::progress::forwarding(respond, forward);
+                self.in_flight.run(&id, respond).await
+            }
+            None => self.in_flight.run(&id, respond).await,
+        };
         // MCP: a request the client cancelled gets no response.
         if cancelled {
             return None;

@@ -7,6 +7,7 @@ pub mod http;
 pub mod jsonrpc;
 pub mod lines;
 pub mod mcp;
+pub mod progress;
 pub mod service;
 
 use std::sync::Arc;
@@ -24,7 +25,7 @@ pub use service::Service;
 pub const MAX_FRAME: usize = 8 << 20;
 
 impl Handler for Service {
-    async fn handle(&self, request: Request) -> Option<Value> {
+    async fn handle(&self, request: Request, outbox: &Outbox) -> Option<Value> {
         // The Language Server Protocol's cancellation, which JSON-RPC clients know: the
         // cancelled request ends with -32800 (`errors::CANCELLED`).
         if request.method == "$/cancelRequest" {
@@ -37,8 +38,20 @@ impl Handler for Service {
             let _ = self.call(&request.method, request.params).await;
             return None;
         };
-        let call = self.call(&request.method, request.params);
-        let (result, cancelled) = self.in_flight().run(&id, call).await;
+        let wanted = progress::jsonrpc_wanted(&request.params);
+        // Boxed: the call's future is large, and is moved into whichever wrapper runs it.
+        let call = Box::pin(self.call(&request.method, request.params));
+        let (result, cancelled) = match wanted {
+            // `$/progress` notifications tied to the request id, while the call runs.
+            true => {
+                let forward = |event| {
+                    let _ = outbox.send(progress::jsonrpc_notification(&id, &event));
+                };
+                let call = progress::forwarding(call, forward);
+                self.in_flight().run(&id, call).await
+            }
+            false => self.in_flight().run(&id, call).await,
+        };
         // Whatever the method made of it (a hook chain goes on past a cancelled stage), a
         // cancelled request ends as cancelled.
         let result = match cancelled {

@@ -111,6 +111,10 @@ struct ToolCall {
     tenant: Option<String>,
     #[serde(default)]
     session: Option<String>,
+    /// Ask for the plugin's progress as `$/progress` notifications (over stdio; read by the
+    /// transport, see [`super::progress`]).
+    #[serde(default, rename = "progress")]
+    _progress: bool,
 }
 
 /// `plugin/call`: App Factory's method, `{plugin, method, args}`; the same call as
@@ -127,6 +131,9 @@ struct PluginCall {
     tenant: Option<String>,
     #[serde(default)]
     session: Option<String>,
+    /// As `tool/call`'s.
+    #[serde(default, rename = "progress")]
+    _progress: bool,
 }
 
 /// `handle/drop`: drops a resource handle a `plugin/call` returned.

@@ -9,8 +9,9 @@ wit_bindgen::generate!({
     pub_export_macro: true,
     export_macro_name: "export_hook_world",
     with: {
-        "airlock:plugin/types@0.1.0": airlock_sdk_world_plugin::airlock::plugin::types,
-        "airlock:plugin/host@0.1.0": airlock_sdk_world_plugin::airlock::plugin::host,
+        "airlock:plugin/types@0.2.0": airlock_sdk_world_plugin::airlock::plugin::types,
+        "airlock:plugin/host@0.2.0": airlock_sdk_world_plugin::airlock::plugin::host,
+        "airlock:plugin/progress@0.2.0": airlock_sdk_world_plugin::airlock::plugin::progress,
     },
 });
 

@@ -1,5 +1,5 @@
 //! Guest bindings for world `airlock:plugin/plugin` (lifecycle + tools + hooks), plus the
-//! shared `types` and `host` interfaces that the other two worlds reuse.
+//! shared `types`, `host` and `progress` interfaces that the other two worlds reuse.
 //!
 //! Each world lives in its own crate because wit-bindgen names its exported helper macros
 //! after the interface (`lifecycle`, `tools`, …): three worlds in one crate would collide.

@@ -23,6 +23,22 @@ struct Millis {
     ms: u64,
 }
 
+#[derive(Deserialize, JsonSchema)]
+struct Words {
+    words: Vec<String>,
+    /// Milliseconds to wait after each word (as a model's tokens come, spaced in time).
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct Flood {
+    /// How many chunks to emit.
+    chunks: u32,
+    /// Bytes in each chunk.
+    bytes: u32,
+}
+
 struct Hostile {
     calls: u64,
 }
@@ -144,6 +160,34 @@ impl Plugin for Hostile {
                         let bytes = wasip2::random::random::get_random_bytes((x.mib as u64) << 20);
                         black_box(bytes);
                     }
+                },
+            )
+            .tool(
+                "stream",
+                "Emit each word as a progress chunk, report the count so far, return them joined",
+                |_, x: Words, _| {
+                    let total = x.words.len() as u64;
+                    for (i, word) in x.words.iter().enumerate() {
+                        airlock_sdk::progress::emit(word);
+                        airlock_sdk::progress::report(
+                            i as u64 + 1,
+                            Some(total),
+                            &format!("word {}", i + 1),
+                        );
+                        std::thread::sleep(std::time::Duration::from_millis(x.delay_ms));
+                    }
+                    Ok(x.words.join(" "))
+                },
+            )
+            .tool(
+                "flood",
+                "Emit `chunks` progress chunks of `bytes` bytes each, as fast as it can",
+                |_, x: Flood, _| {
+                    let chunk = "x".repeat(x.bytes as usize);
+                    for _ in 0..x.chunks {
+                        airlock_sdk::progress::emit(&chunk);
+                    }
+                    Ok(x.chunks)
                 },
             )
             .tool(

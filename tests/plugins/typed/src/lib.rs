@@ -54,6 +54,14 @@ impl kitchen::Guest for Typed {
     fn counter() -> u32 {
         COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
     }
+
+    fn count_vowels(text: String) -> u32 {
+        // A `match`, not `str::contains`: the same work at any alignment of the literal
+        // (issue #21's equal-work finding).
+        text.chars()
+            .filter(|c| matches!(c, 'a' | 'e' | 'i' | 'o' | 'u' | 'A' | 'E' | 'I' | 'O' | 'U'))
+            .count() as u32
+    }
 }
 
 /// `totals`: a resource whose state is the instance's.

@@ -36,6 +36,7 @@ use crate::serve::mcp::{
     HEADER_MISMATCH, MODERN, McpServer, NO_BATCHES, UNSUPPORTED_VERSION, check_id,
     supported_versions,
 };
+use crate::serve::progress::McpProgress;
 
 const SESSION: &str = "mcp-session-id";
 const VERSION: &str = "mcp-protocol-version";
@@ -160,6 +161,74 @@ async fn open_stream(State(endpoint): State<Endpoint>, headers: HeaderMap) -> Re
     Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// Whether the client takes an SSE response (streamable HTTP clients send
+/// `Accept: application/json, text/event-stream`).
+fn accepts_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"))
+}
+
+/// A `tools/call` whose client sent a progress token, answered as an SSE stream (as
+/// streamable HTTP allows): `notifications/progress` events while the call runs, then the
+/// response. Errors travel in the stream as JSON-RPC errors (the status is already 200). In
+/// a session the call is cancellable like any other; a cancelled one ends the stream with no
+/// response. A client that goes away drops the stream, and with it the call.
+fn stream_with_progress(
+    endpoint: Endpoint,
+    request: Request,
+    session: Option<String>,
+    mut progress: McpProgress,
+) -> Response {
+    let (outbox, inbox) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let id = request.id.clone().unwrap_or_default();
+    let call = tokio::spawn(async move {
+        let server = &endpoint.server;
+        let notify = outbox.clone();
+        let respond = Box::pin(async {
+            match &session {
+                Some(session) => server.respond_in(&request, session).await,
+                None => server.respond(&request).await,
+            }
+        });
+        let forward = |event| {
+            let _ = notify.send(progress.notification(event));
+        };
+        let respond = crate::serve::progress::forwarding(respond, forward);
+        let (outcome, cancelled) = match &session {
+            Some(session) => {
+                let scoped = json!([session, id]);
+                server.in_flight().run(&scoped, respond).await
+            }
+            None => (respond.await, false),
+        };
+        if !cancelled {
+            let result = outcome.map(|r| r.unwrap_or_else(|| json!({})));
+            let _ = outbox.send(jsonrpc::response(id, result));
+        }
+    });
+    // The stream owns the call: a client that goes away drops both. It ends once the call
+    // is done and its response sent (every sender is gone then).
+    let state = (inbox, AbortOnDrop(call));
+    let events = futures_util::stream::unfold(state, |(mut inbox, call)| async move {
+        let message = inbox.recv().await?;
+        let event = Event::default().event("message").data(message.to_string());
+        Some((Ok::<_, std::convert::Infallible>(event), (inbox, call)))
+    });
+    Sse::new(events).into_response()
+}
+
+/// Aborts its task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn rpc_reply(status: StatusCode, id: Value, error: RpcError) -> Response {
@@ -330,6 +399,13 @@ async fn handle_post(State(endpoint): State<Endpoint>, headers: HeaderMap, body:
         return *refused;
     }
     let id = request.id.clone().unwrap_or_default();
+    if let Some(progress) = McpProgress::of_request(&request.params)
+        && request.method == "tools/call"
+        && accepts_event_stream(&headers)
+    {
+        let session = header_text(&headers, SESSION).filter(|_| !modern);
+        return stream_with_progress(endpoint, request, session.map(str::to_string), progress);
+    }
     // In a session, a request is cancellable by `notifications/cancelled` from the same
     // session; a cancelled one gets no JSON-RPC response (as MCP asks), just 202.
     let session = header_text(&headers, SESSION).filter(|_| !modern);
