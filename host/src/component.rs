@@ -225,6 +225,14 @@ pub(crate) fn inspect(
     (uses, inspected)
 }
 
+/// The `airlock:plugin` package (`airlock:plugin@0.1.0`, …) whose world a component with
+/// these export names ([`export_names`]) implements; `None` for any other world.
+pub fn airlock_package(exports: &[String]) -> Option<&'static str> {
+    detect_world(exports, "")
+        .ok()
+        .map(|(_, version)| version.package())
+}
+
 /// Detects the world and the `airlock:plugin` version from the export names
 /// ([`export_names`]). Anything without `lifecycle` plus tools or hooks, all of one version
 /// this host serves ([`crate::bindings::VERSIONS`]), is refused, listing what the component

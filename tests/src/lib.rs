@@ -6,6 +6,7 @@ use airlock::{CallContext, CallError, Limits, LoadOptions, Plugin, Runtime};
 pub use airlock_guests as guests;
 
 pub mod http;
+pub mod line_client;
 pub mod oci_registry;
 pub mod polyglot;
 pub mod postgres;
@@ -45,6 +46,31 @@ pub async fn load_with(runtime: &Runtime, path: &str, limits: Limits) -> Plugin 
         .load_file(path, LoadOptions::default().limits(limits))
         .await
         .unwrap_or_else(|e| panic!("loading {path}: {e}"))
+}
+
+/// Calls `tool` with `arguments` (default context) under a progress listener, reading the
+/// events as they come ([`airlock::progress`]): the events, and the call's result.
+pub async fn call_listening(
+    plugin: &Plugin,
+    tool: &str,
+    arguments: &serde_json::Value,
+) -> (
+    Vec<airlock::progress::Progress>,
+    Result<serde_json::Value, CallError>,
+) {
+    use airlock::progress::{channel, with_progress};
+    let (events, mut received) = channel();
+    let context = CallContext::default();
+    let call = with_progress(events, plugin.call_tool(tool, arguments, &context));
+    let collect = async {
+        let mut all = Vec::new();
+        while let Some(event) = received.recv().await {
+            all.push(event);
+        }
+        all
+    };
+    let (result, events) = tokio::join!(call, collect);
+    (events, result)
 }
 
 /// Calls `tool` with `arguments` (default context) and expects it to fail: the typed error.

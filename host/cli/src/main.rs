@@ -349,8 +349,10 @@ async fn run(command: Command) -> Result<ExitCode> {
             };
             let context = CallContext::for_tenant(settings::tenant(run.tenant)?.value);
             let call = plugin.call_tool(&tool, &arguments, &context);
-            let result =
-                airlock_server::serve::progress::forwarding(call, progress_printer()).await;
+            let mut printer = ProgressPrinter::default();
+            let print = |event| printer.print(event);
+            let result = airlock_server::serve::progress::forwarding(call, print).await;
+            printer.finish_line(&mut std::io::stderr());
             Ok(report(result))
         }
         Command::Hook {
@@ -444,32 +446,58 @@ async fn load(target: &Path, run: &RunFlags) -> Result<Plugin> {
     Ok(runtime.load_file(target, options).await?)
 }
 
-/// Prints a call's progress (`airlock:plugin/progress`) on stderr as it arrives, escaped:
-/// chunks as they come (their line feeds kept), reports as `[done/total] message` lines.
-fn progress_printer() -> impl FnMut(airlock::progress::Progress) {
-    use airlock::progress::Progress;
-    use std::io::Write;
-    let mut mid_line = false;
-    move |event| {
+/// Prints a call's progress (`airlock:plugin/progress`) on stderr as it arrives, escaped,
+/// every line of it marked as the plugin's: chunks as they come (their line feeds kept, each
+/// line starting with `│ `), reports as `│ [done/total] message` lines. A plugin cannot
+/// start a line of its own that looks like the host's.
+#[derive(Default)]
+struct ProgressPrinter {
+    mid_line: bool,
+}
+
+impl ProgressPrinter {
+    const MARK: &str = "│ ";
+
+    fn print(&mut self, event: airlock::progress::Progress) {
+        use airlock::progress::Progress;
+        use std::io::Write;
         let mut err = std::io::stderr().lock();
         match event {
             Progress::Chunk { chunk } => {
-                let _ = write!(err, "{}", text::escape_lines(&chunk, ""));
-                mid_line = !chunk.ends_with('\n');
+                for piece in chunk.split_inclusive('\n') {
+                    if !self.mid_line {
+                        let _ = write!(err, "{}", Self::MARK);
+                    }
+                    let _ = write!(err, "{}", Untrusted(piece.trim_end_matches('\n')));
+                    self.mid_line = !piece.ends_with('\n');
+                    if !self.mid_line {
+                        let _ = writeln!(err);
+                    }
+                }
             }
             Progress::Report {
                 done,
                 total,
                 message,
             } => {
-                if std::mem::take(&mut mid_line) {
-                    let _ = writeln!(err);
-                }
+                self.finish_line(&mut err);
                 let total = total.map_or_else(|| "?".to_string(), |t| t.to_string());
-                let _ = writeln!(err, "[{done}/{total}] {}", Untrusted(&message));
+                let _ = writeln!(
+                    err,
+                    "{}[{done}/{total}] {}",
+                    Self::MARK,
+                    Untrusted(&message)
+                );
             }
         }
         let _ = err.flush();
+    }
+
+    /// Ends a chunk's unfinished line (before a report, and when the call is over).
+    fn finish_line(&mut self, err: &mut impl std::io::Write) {
+        if std::mem::take(&mut self.mid_line) {
+            let _ = writeln!(err);
+        }
     }
 }
 

@@ -37,6 +37,14 @@ pub(crate) enum Version {
 }
 
 impl Version {
+    /// The package this version is: `airlock:plugin@x.y.z`.
+    pub(crate) fn package(self) -> &'static str {
+        match self {
+            Version::V0_1 => "airlock:plugin@0.1.0",
+            Version::V0_2 => "airlock:plugin@0.2.0",
+        }
+    }
+
     /// The version named by an export's `@x.y.z` suffix, when this host serves it.
     pub(crate) fn of_export(name: &str) -> Option<Self> {
         match name.rsplit_once('@')?.1 {

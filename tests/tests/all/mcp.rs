@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_server::registry::Registry;
-use airlock_server::serve::{McpServer, announce_tool_changes, http, lines};
+use airlock_server::serve::{McpServer, announce_tool_changes, http};
 use airlock_tests::http::request;
+use airlock_tests::line_client::LineClient;
 use airlock_tests::{TempDir, guests, plugin_folder, write_plugin_folder};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 
 struct Fixture {
     registry: Arc<Registry>,
@@ -40,53 +41,15 @@ async fn fixture() -> Fixture {
     }
 }
 
-/// A client on an in-memory newline-delimited stream to an MCP server.
-struct Stream {
-    writer: tokio::io::WriteHalf<tokio::io::DuplexStream>,
-    reader: tokio::io::Lines<BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>>,
-}
+/// A client on an in-memory newline-delimited stream to an MCP server that announces
+/// tool-list changes.
+struct Stream;
 
 impl Stream {
-    fn start(server: McpServer) -> Stream {
-        let (client, end) = tokio::io::duplex(1 << 16);
-        let (read, write) = tokio::io::split(end);
+    fn start(server: McpServer) -> LineClient {
         let (outbox, inbox) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(announce_tool_changes(server.clone(), outbox.clone()));
-        tokio::spawn(lines::serve(
-            BufReader::new(read),
-            write,
-            Arc::new(server),
-            (outbox, inbox),
-            1 << 20,
-        ));
-        let (read, write) = tokio::io::split(client);
-        Stream {
-            writer: write,
-            reader: BufReader::new(read).lines(),
-        }
-    }
-
-    async fn send(&mut self, message: Value) {
-        let mut line = message.to_string();
-        line.push('\n');
-        self.writer.write_all(line.as_bytes()).await.unwrap();
-    }
-
-    async fn recv(&mut self) -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(30), self.reader.next_line())
-            .await
-            .expect("a message within 30 s")
-            .unwrap()
-            .unwrap();
-        serde_json::from_str(&line).unwrap()
-    }
-
-    async fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
-            .await;
-        let reply = self.recv().await;
-        assert_eq!(reply["id"], id, "{reply}");
-        reply
+        LineClient::start_with(server, (outbox, inbox))
     }
 }
 

@@ -262,22 +262,12 @@ async fn a_tool_the_plugin_does_not_have_is_refused_by_the_host() {
 /// SDK's does: chunks and reports in order, then the result.
 #[tokio::test(flavor = "multi_thread")]
 async fn progress_from_python_and_javascript_reaches_the_caller() {
-    use airlock::progress::{Progress, channel, with_progress};
+    use airlock::progress::Progress;
     let runtime = runtime();
     for lang in Lang::ALL {
         let plugin = load(&runtime, polyglot::hostile(lang).path()).await;
-        let (events, mut received) = channel();
         let args = json!({"words": ["to", "be"]});
-        let context = airlock::CallContext::default();
-        let call = with_progress(events, plugin.call_tool("stream", &args, &context));
-        let collect = async {
-            let mut all = Vec::new();
-            while let Some(event) = received.recv().await {
-                all.push(event);
-            }
-            all
-        };
-        let (result, events) = tokio::join!(call, collect);
+        let (events, result) = airlock_tests::call_listening(&plugin, "stream", &args).await;
         assert_eq!(result.unwrap(), json!("to be"), "{lang:?}");
         let chunk = |c: &str| Progress::Chunk { chunk: c.into() };
         let report = |done, message: &str| Progress::Report {

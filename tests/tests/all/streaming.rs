@@ -5,30 +5,21 @@
 //! (issue #15).
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use airlock::progress::{MAX_BYTES, MAX_CHUNK, MAX_EVENTS, Progress, channel, with_progress};
+use airlock::progress::{
+    EVENT_OVERHEAD, MAX_BYTES, MAX_CHUNK, MAX_EVENTS, Progress, channel, with_progress,
+};
 use airlock::{CallContext, Plugin};
 use airlock_server::registry::Registry;
-use airlock_server::serve::{McpServer, Service, http, lines};
+use airlock_server::serve::{McpServer, Service, http};
 use airlock_tests::http::request;
+use airlock_tests::line_client::LineClient;
 use airlock_tests::{TempDir, guests, load, plugin_folder, runtime};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Calls `tool` with a listener, reading events as they come: the events and the result.
 async fn call_listening(plugin: &Plugin, tool: &str, args: Value) -> (Vec<Progress>, Value) {
-    let (events, mut received) = channel();
-    let context = CallContext::default();
-    let call = with_progress(events, plugin.call_tool(tool, &args, &context));
-    let collect = async {
-        let mut all = Vec::new();
-        while let Some(event) = received.recv().await {
-            all.push(event);
-        }
-        all
-    };
-    let (result, events) = tokio::join!(call, collect);
+    let (events, result) = airlock_tests::call_listening(plugin, tool, &args).await;
     (events, result.expect("the call succeeds"))
 }
 
@@ -113,15 +104,17 @@ async fn what_one_call_may_send_is_bounded() {
             .all(|e| matches!(e, Progress::Chunk { chunk } if chunk.len() == MAX_CHUNK))
     );
 
-    // Past the byte cap, later events are dropped.
-    let (events, result) = call_listening(
-        &hostile,
-        "flood",
-        json!({"chunks": 200, "bytes": MAX_CHUNK}),
-    )
-    .await;
+    // Past the byte cap every later event is dropped, also the small ones after it: the
+    // caller's stream is cut, never left with a hole.
+    let args = json!({"chunks": 200, "bytes": MAX_CHUNK, "tail": 5});
+    let (events, result) = call_listening(&hostile, "flood", args).await;
     assert_eq!(result, json!(200));
-    assert_eq!(count(&events), MAX_BYTES / MAX_CHUNK);
+    assert_eq!(count(&events), MAX_BYTES / (MAX_CHUNK + EVENT_OVERHEAD));
+    assert!(
+        events
+            .iter()
+            .all(|e| matches!(e, Progress::Chunk { chunk } if chunk.len() == MAX_CHUNK))
+    );
 }
 
 async fn registry_with_hostile(state: &TempDir) -> (Arc<Registry>, TempDir) {
@@ -132,64 +125,11 @@ async fn registry_with_hostile(state: &TempDir) -> (Arc<Registry>, TempDir) {
     (registry, hostile)
 }
 
-/// A newline-delimited stream to `handler`: its writer and line reader.
-struct Lines {
-    writer: tokio::io::WriteHalf<tokio::io::DuplexStream>,
-    reader: tokio::io::Lines<BufReader<tokio::io::ReadHalf<tokio::io::DuplexStream>>>,
-}
-
-impl Lines {
-    fn start<H: lines::Handler>(handler: H) -> Lines {
-        let (client, end) = tokio::io::duplex(1 << 16);
-        let (read, write) = tokio::io::split(end);
-        tokio::spawn(lines::serve(
-            BufReader::new(read),
-            write,
-            Arc::new(handler),
-            tokio::sync::mpsc::unbounded_channel(),
-            1 << 20,
-        ));
-        let (read, write) = tokio::io::split(client);
-        Lines {
-            writer: write,
-            reader: BufReader::new(read).lines(),
-        }
-    }
-
-    async fn send(&mut self, message: Value) {
-        let line = format!("{message}\n");
-        self.writer.write_all(line.as_bytes()).await.unwrap();
-    }
-
-    async fn recv(&mut self) -> Value {
-        let line = tokio::time::timeout(Duration::from_secs(30), self.reader.next_line())
-            .await
-            .expect("a message within 30 s")
-            .unwrap()
-            .unwrap();
-        serde_json::from_str(&line).unwrap()
-    }
-
-    /// Sends `request` and reads up to its response: the messages before it, and it.
-    async fn exchange(&mut self, request: Value) -> (Vec<Value>, Value) {
-        let id = request["id"].clone();
-        self.send(request).await;
-        let mut before = Vec::new();
-        loop {
-            let message = self.recv().await;
-            if message.get("id") == Some(&id) && message.get("method").is_none() {
-                return (before, message);
-            }
-            before.push(message);
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn jsonrpc_sends_progress_notifications_tied_to_the_request_id() {
     let state = TempDir::new("jsonrpc-progress");
     let (registry, _hostile) = registry_with_hostile(&state).await;
-    let mut client = Lines::start(Service::new(registry, "acme"));
+    let mut client = LineClient::start(Service::new(registry, "acme"));
     let args = json!({"words": ["to", "be"]});
 
     let call = json!({"jsonrpc": "2.0", "id": "c7", "method": "plugin/call",
@@ -245,7 +185,7 @@ fn expected_mcp_progress() -> Vec<(u64, String)> {
 async fn mcp_on_stdio_sends_notifications_progress_for_a_progress_token() {
     let state = TempDir::new("mcp-progress");
     let (registry, _hostile) = registry_with_hostile(&state).await;
-    let mut client = Lines::start(McpServer::new(registry, "acme"));
+    let mut client = LineClient::start(McpServer::new(registry, "acme"));
     let init = json!({"protocolVersion": "2025-11-25", "capabilities": {},
                       "clientInfo": {"name": "t", "version": "1"}});
     client

@@ -305,18 +305,21 @@ fn a_bare_component_runs_in_dev_mode_and_says_so() {
 }
 
 /// `airlock call` shows a plugin's progress on stderr as it arrives (chunks, then
-/// `[done/total] message` lines), escaped, and its result on stdout.
+/// `[done/total] message` lines), escaped and marked as the plugin's on every line, and its
+/// result on stdout.
 #[test]
 fn call_shows_the_plugins_progress_on_stderr() {
-    let args = r#"{"words": ["alpha", "be\u001b[2Jta"]}"#;
+    let args = r#"{"words": ["alpha", "be\u001b[2Jta", "\nerror: forged"]}"#;
     let out = airlock(&["call", guests::HOSTILE, "stream", args]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("alpha\n[1/2] word 1\n"), "{err}");
+    assert!(err.contains("│ alpha\n│ [1/3] word 1\n"), "{err}");
     assert!(
-        err.contains("be\\u{1b}[2Jta\n[2/2] word 2\n"),
+        err.contains("│ be\\u{1b}[2Jta\n│ [2/3] word 2\n"),
         "escaped: {err}"
     );
+    assert!(err.contains("\n│ error: forged\n│ [3/3]"), "marked: {err}");
+    assert!(!err.lines().any(|l| l.starts_with("error")), "{err}");
     assert!(!err.contains('\u{1b}'), "{err}");
     assert!(stdout(&out).contains("alpha be"), "{}", stdout(&out));
 }

@@ -180,6 +180,12 @@ fn config_blob(
     layers: &[Layer],
 ) -> Vec<u8> {
     let engine = runtime.engine();
+    let exports = airlock::component::export_names(engine, component);
+    // What it implements: an `airlock:plugin` version, or the host contracts it declares.
+    let target = match airlock::component::airlock_package(&exports) {
+        Some(package) => json!(package),
+        None => json!(manifest.plugin.contract),
+    };
     let config = json!({
         "created": rfc3339_now(),
         "author": Some(&manifest.plugin.author).filter(|a| !a.is_empty()),
@@ -187,9 +193,9 @@ fn config_blob(
         "os": "wasip2",
         "layerDigests": layers.iter().map(|l| oci_digest(&l.bytes)).collect::<Vec<_>>(),
         "component": {
-            "exports": airlock::component::export_names(engine, component),
+            "exports": exports,
             "imports": airlock::component::import_names(engine, component),
-            "target": airlock::WIT_PACKAGE,
+            "target": target,
         },
     });
     serde_json::to_vec(&config).expect("a JSON value serialises")

@@ -276,7 +276,9 @@ impl Handler for McpServer {
             // `notifications/progress` for the client's token, while the call runs.
             Some(mut progress) => {
                 let forward = |event| {
-                    let _ = outbox.send(progress.notification(event));
+                    if let Some(notification) = progress.notification(event) {
+                        let _ = outbox.send(notification);
+                    }
                 };
                 let respond = super::progress::forwarding(respond, forward);
                 self.in_flight.run(&id, respond).await

@@ -47,9 +47,10 @@ pub fn jsonrpc_wanted(params: &Value) -> bool {
 
 /// One MCP request's progress notifications (`notifications/progress`, MCP 2025-03-26 on).
 /// MCP's `progress` must increase with every notification, so: a report's `progress` is
-/// its `done` (with its `total` and message); a chunk's is one more than the last value
-/// sent, its text the `message`; a report whose `done` does not exceed the last value is
-/// sent as one more than it too.
+/// its `done` (with its `total` when that is not below it, and its message); a chunk's is
+/// one more than the last value sent, its text the `message`; a report whose `done` does not
+/// exceed the last value is sent as one more than it too. Values stop at 2^53 − 1, the
+/// largest integer every JSON reader holds exactly; past it nothing more is sent.
 pub struct McpProgress {
     token: Value,
     last: u64,
@@ -65,30 +66,35 @@ impl McpProgress {
         })
     }
 
-    /// The notification for `event`.
-    pub fn notification(&mut self, event: Progress) -> Value {
-        let mut params = json!({"progressToken": self.token});
-        let (progress, message) = match event {
-            Progress::Chunk { chunk } => (self.last + 1, chunk),
+    /// The notification for `event`; `None` once `progress` cannot increase any more.
+    pub fn notification(&mut self, event: Progress) -> Option<Value> {
+        let next = self.last.saturating_add(1);
+        let (progress, total, message) = match event {
+            Progress::Chunk { chunk } => (next, None, chunk),
             Progress::Report {
                 done,
                 total,
                 message,
-            } => {
-                if let Some(total) = total {
-                    params["total"] = json!(total);
-                }
-                (done.max(self.last + 1), message)
-            }
+            } => (done.max(next), total, message),
         };
+        let progress = progress.min(MAX_EXACT);
+        if progress <= self.last {
+            return None;
+        }
         self.last = progress;
-        params["progress"] = json!(progress);
+        let mut params = json!({"progressToken": self.token, "progress": progress});
+        if let Some(total) = total.map(|t| t.min(MAX_EXACT)).filter(|t| *t >= progress) {
+            params["total"] = json!(total);
+        }
         if !message.is_empty() {
             params["message"] = json!(message);
         }
-        json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
+        Some(json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": params}))
     }
 }
+
+/// 2^53 − 1: the largest integer a JSON reader using doubles (JavaScript) holds exactly.
+const MAX_EXACT: u64 = (1 << 53) - 1;
 
 #[cfg(test)]
 mod tests {
@@ -103,21 +109,37 @@ mod tests {
             total,
             message: String::new(),
         };
-        let sent: Vec<Value> = vec![
-            p.notification(chunk("a")),
-            p.notification(report(1, Some(3))),
-            p.notification(report(5, Some(9))),
-            p.notification(chunk("b")),
-        ];
+        let sent: Vec<Value> = [
+            chunk("a"),
+            report(1, Some(3)),
+            report(5, Some(9)),
+            chunk("b"),
+            report(7, Some(6)),
+        ]
+        .into_iter()
+        .map(|e| p.notification(e).unwrap())
+        .collect();
         let progress: Vec<u64> = sent
             .iter()
             .map(|n| n["params"]["progress"].as_u64().unwrap())
             .collect();
-        assert_eq!(progress, [1, 2, 5, 6]);
+        assert_eq!(progress, [1, 2, 5, 6, 7]);
+        assert!(
+            sent[4]["params"].get("total").is_none(),
+            "never below progress"
+        );
         assert_eq!(sent[0]["params"]["message"], "a");
         assert_eq!(sent[2]["params"]["total"], 9);
         assert!(sent[1]["params"].get("message").is_none());
         assert!(McpProgress::of_request(&json!({"_meta": {"progressToken": null}})).is_none());
         assert!(McpProgress::of_request(&json!({})).is_none());
+
+        // At the largest exact integer it stops, never wrapping or repeating a value.
+        let mut p = McpProgress::of_request(&json!({"_meta": {"progressToken": 1}})).unwrap();
+        let top = p.notification(report(u64::MAX, Some(u64::MAX))).unwrap();
+        assert_eq!(top["params"]["progress"], MAX_EXACT);
+        assert_eq!(top["params"]["total"], MAX_EXACT);
+        assert!(p.notification(chunk("c")).is_none());
+        assert!(p.notification(report(u64::MAX, None)).is_none());
     }
 }

@@ -37,6 +37,9 @@ struct Flood {
     chunks: u32,
     /// Bytes in each chunk.
     bytes: u32,
+    /// One-byte chunks emitted after them.
+    #[serde(default)]
+    tail: u32,
 }
 
 struct Hostile {
@@ -186,6 +189,9 @@ impl Plugin for Hostile {
                     let chunk = "x".repeat(x.bytes as usize);
                     for _ in 0..x.chunks {
                         airlock_sdk::progress::emit(&chunk);
+                    }
+                    for _ in 0..x.tail {
+                        airlock_sdk::progress::emit("y");
                     }
                     Ok(x.chunks)
                 },

@@ -1,5 +1,9 @@
 //! MCP over streamable HTTP: one endpoint, `/mcp`. Requests are answered with one JSON
-//! body. DNS-rebinding protection first: the `Host` (and any `Origin`) must be a loopback
+//! body, except a `tools/call` carrying a `progressToken` from a client that accepts
+//! `text/event-stream`: that one is answered as an SSE stream of the plugin's
+//! `notifications/progress` and then the response (whose errors travel in the stream with
+//! status 200, also in the stateless generation, where the JSON path would answer 400 or
+//! 404). DNS-rebinding protection first: the `Host` (and any `Origin`) must be a loopback
 //! name unless the operator allowed more hosts.
 //!
 //! Handshake generations (`2025-11-25` and earlier): `initialize` mints an
@@ -196,7 +200,9 @@ fn stream_with_progress(
             }
         });
         let forward = |event| {
-            let _ = notify.send(progress.notification(event));
+            if let Some(notification) = progress.notification(event) {
+                let _ = notify.send(notification);
+            }
         };
         let respond = crate::serve::progress::forwarding(respond, forward);
         let (outcome, cancelled) = match &session {
@@ -219,7 +225,9 @@ fn stream_with_progress(
         let event = Event::default().event("message").data(message.to_string());
         Some((Ok::<_, std::convert::Infallible>(event), (inbox, call)))
     });
-    Sse::new(events).into_response()
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 /// Aborts its task when dropped.
