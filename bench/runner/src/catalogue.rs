@@ -271,7 +271,13 @@ impl Id {
                 Id::Typed96,
                 None,
             ),
-            Id::Typed10k => row(Warm, "custom world, typed call", "10 KiB", Id::Typed10k, None),
+            Id::Typed10k => row(
+                Warm,
+                "custom world, typed call",
+                "10 KiB",
+                Id::Typed10k,
+                None,
+            ),
             Id::Dynamic10k => row(
                 Warm,
                 "custom world, dynamic call",

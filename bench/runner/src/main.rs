@@ -328,7 +328,7 @@ fn main() -> Result<()> {
     let (text96, text10k) = (text96.context("text")?, text10k.context("text")?);
     for (text, count) in [(text96, count96), (text10k, count10k)] {
         let dynamic = rt.block_on(typed::dynamic(&air_typed, &typed::arguments(text)));
-        let typed = rt.block_on(typed::typed(&air_typed, text));
+        let typed = rt.block_on(typed::typed(&air_typed, &text.into()));
         if dynamic != serde_json::json!(count) || u64::from(typed) != count {
             bail!("the typed fixture counted {dynamic} (dynamic) and {typed} (typed), not {count}");
         }
@@ -697,7 +697,11 @@ fn main() -> Result<()> {
         Bench::new(Id::Typed96, 1, typed::typed_run(rt, &air_typed, text96)),
         Bench::new(Id::Dynamic96, 1, typed::dynamic_run(rt, &air_typed, text96)),
         Bench::new(Id::Typed10k, 1, typed::typed_run(rt, &air_typed, text10k)),
-        Bench::new(Id::Dynamic10k, 1, typed::dynamic_run(rt, &air_typed, text10k)),
+        Bench::new(
+            Id::Dynamic10k,
+            1,
+            typed::dynamic_run(rt, &air_typed, text10k),
+        ),
         Bench::new(
             Id::AirlockBoundsChecked96,
             1,

@@ -30,7 +30,7 @@ mod wit {
     });
 }
 
-use wit::airlock::plugin::{context, exec, host, types};
+use wit::airlock::plugin::{context, exec, host, progress, types};
 use wit::{ToolPlugin, ToolPluginPre};
 
 use types::CallContext;
@@ -100,6 +100,11 @@ impl types::Host for State {}
 
 impl host::Host for State {
     async fn log(&mut self, _level: host::LogLevel, _message: String) {}
+}
+
+impl progress::Host for State {
+    async fn emit(&mut self, _chunk: String) {}
+    async fn report(&mut self, _done: u64, _total: Option<u64>, _message: String) {}
 }
 
 impl exec::Host for State {

@@ -6,6 +6,7 @@
 //! on the same warm instances under the same limits; the difference is the dynamic path's
 //! conversions (issue #15: within 1.5× the typed call at count-vowels sizes).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use airlock::dynamic::DynamicComponent;
@@ -45,15 +46,16 @@ pub async fn dynamic(component: &DynamicComponent, arguments: &Value) -> Value {
 }
 
 /// One typed call: the count. The bindings are looked up on the instance per call, as
-/// `call_typed`'s documented use does.
-pub async fn typed(component: &DynamicComponent, text: &str) -> u32 {
+/// `call_typed`'s documented use does; the text is shared, not copied, into the call.
+pub async fn typed(component: &DynamicComponent, text: &Arc<str>) -> u32 {
+    let text = text.clone();
     component
-        .call_typed(|store, instance| {
+        .call_typed(move |store, instance| {
             Box::pin(async move {
                 let bindings = Typed::new(&mut *store, &instance)?;
                 bindings
                     .fixture_typed_kitchen()
-                    .call_count_vowels(&mut *store, text)
+                    .call_count_vowels(&mut *store, &text)
                     .await
             })
         })
@@ -85,7 +87,7 @@ pub fn typed_run<'a>(
     component: &'a DynamicComponent,
     text: &str,
 ) -> Run<'a> {
-    let text = text.to_string();
+    let text: Arc<str> = text.into();
     Box::new(move |n| {
         rt.block_on(async {
             let start = Instant::now();
