@@ -63,6 +63,29 @@ pub async fn request(
     parse(&raw)
 }
 
+/// A JSON-RPC message POSTed to `/mcp` at `address`, taking `accept`, in MCP session
+/// `session` (with protocol version 2025-11-25) when there is one.
+pub async fn mcp_post(
+    address: SocketAddr,
+    accept: &str,
+    session: Option<&str>,
+    body: &serde_json::Value,
+) -> Reply {
+    let mut headers = vec![("Content-Type", "application/json"), ("Accept", accept)];
+    if let Some(session) = session {
+        headers.push(("Mcp-Session-Id", session));
+        headers.push(("MCP-Protocol-Version", "2025-11-25"));
+    }
+    request(
+        address,
+        "POST",
+        "/mcp",
+        &headers,
+        body.to_string().as_bytes(),
+    )
+    .await
+}
+
 fn parse(raw: &[u8]) -> Reply {
     let split = raw
         .windows(4)

@@ -73,6 +73,25 @@ pub async fn call_listening(
     (events, result)
 }
 
+/// What the hostile fixtures' `stream` tool (Rust, Python, JavaScript) sends for `words`:
+/// each word as a chunk, then a report of how many so far.
+pub fn stream_events(words: &[&str]) -> Vec<airlock::progress::Progress> {
+    use airlock::progress::Progress;
+    let total = words.len() as u64;
+    let mut events = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        events.push(Progress::Chunk {
+            chunk: word.to_string(),
+        });
+        events.push(Progress::Report {
+            done: i as u64 + 1,
+            total: Some(total),
+            message: format!("word {}", i + 1),
+        });
+    }
+    events
+}
+
 /// Calls `tool` with `arguments` (default context) and expects it to fail: the typed error.
 pub async fn call_error(plugin: &Plugin, tool: &str, arguments: &serde_json::Value) -> CallError {
     match plugin

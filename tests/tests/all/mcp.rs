@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use airlock_server::registry::Registry;
 use airlock_server::serve::{McpServer, announce_tool_changes, http};
-use airlock_tests::http::request;
+use airlock_tests::http::{mcp_post, request};
 use airlock_tests::line_client::LineClient;
 use airlock_tests::{TempDir, guests, plugin_folder, write_plugin_folder};
 use serde_json::{Value, json};
@@ -737,29 +737,8 @@ async fn over_http_a_session_cancels_its_own_requests_only() {
     let address = listener.local_addr().unwrap();
     tokio::spawn(http::serve(listener, app, std::future::pending()));
     let post = move |session: Option<String>, body: Value| async move {
-        let mut headers = vec![
-            ("Content-Type".to_string(), "application/json".to_string()),
-            (
-                "Accept".to_string(),
-                "application/json, text/event-stream".to_string(),
-            ),
-        ];
-        if let Some(session) = session {
-            headers.push(("Mcp-Session-Id".to_string(), session));
-            headers.push(("MCP-Protocol-Version".to_string(), "2025-11-25".to_string()));
-        }
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        request(
-            address,
-            "POST",
-            "/mcp",
-            &headers,
-            body.to_string().as_bytes(),
-        )
-        .await
+        let both = "application/json, text/event-stream";
+        mcp_post(address, both, session.as_deref(), &body).await
     };
     let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
                             "params": {"protocolVersion": "2025-11-25", "capabilities": {}}});

@@ -262,28 +262,13 @@ async fn a_tool_the_plugin_does_not_have_is_refused_by_the_host() {
 /// SDK's does: chunks and reports in order, then the result.
 #[tokio::test(flavor = "multi_thread")]
 async fn progress_from_python_and_javascript_reaches_the_caller() {
-    use airlock::progress::Progress;
     let runtime = runtime();
     for lang in Lang::ALL {
         let plugin = load(&runtime, polyglot::hostile(lang).path()).await;
         let args = json!({"words": ["to", "be"]});
         let (events, result) = airlock_tests::call_listening(&plugin, "stream", &args).await;
         assert_eq!(result.unwrap(), json!("to be"), "{lang:?}");
-        let chunk = |c: &str| Progress::Chunk { chunk: c.into() };
-        let report = |done, message: &str| Progress::Report {
-            done,
-            total: Some(2),
-            message: message.into(),
-        };
-        assert_eq!(
-            events,
-            [
-                chunk("to"),
-                report(1, "word 1"),
-                chunk("be"),
-                report(2, "word 2")
-            ],
-            "{lang:?}"
-        );
+        let expected = airlock_tests::stream_events(&["to", "be"]);
+        assert_eq!(events, expected, "{lang:?}");
     }
 }

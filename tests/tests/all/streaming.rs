@@ -12,7 +12,7 @@ use airlock::progress::{
 use airlock::{CallContext, Plugin};
 use airlock_server::registry::Registry;
 use airlock_server::serve::{McpServer, Service, http};
-use airlock_tests::http::request;
+use airlock_tests::http::mcp_post;
 use airlock_tests::line_client::LineClient;
 use airlock_tests::{TempDir, guests, load, plugin_folder, runtime};
 use serde_json::{Value, json};
@@ -30,21 +30,7 @@ async fn a_plugins_progress_reaches_a_rust_caller_while_the_call_runs() {
 
     // In order, chunks and reports interleaved as the plugin sent them, then the result.
     let (events, result) = call_listening(&hostile, "stream", json!({"words": ["a", "b"]})).await;
-    let chunk = |c: &str| Progress::Chunk { chunk: c.into() };
-    let report = |done, message: &str| Progress::Report {
-        done,
-        total: Some(2),
-        message: message.into(),
-    };
-    assert_eq!(
-        events,
-        [
-            chunk("a"),
-            report(1, "word 1"),
-            chunk("b"),
-            report(2, "word 2")
-        ]
-    );
+    assert_eq!(events, airlock_tests::stream_events(&["a", "b"]));
     assert_eq!(result, json!("a b"));
 
     // While it runs: 200 chunks do not fit the channel, so the call cannot end before the
@@ -56,7 +42,9 @@ async fn a_plugins_progress_reaches_a_rust_caller_while_the_call_runs() {
     tokio::pin!(call);
     tokio::select! {
         biased;
-        first = received.recv() => assert_eq!(first, Some(chunk("xxxxxxxxxx"))),
+        first = received.recv() => {
+            assert_eq!(first, Some(Progress::Chunk { chunk: "x".repeat(10) }))
+        }
         result = &mut call => panic!("the call ended before its progress was read: {result:?}"),
     }
     let mut count = 1;
@@ -220,21 +208,7 @@ async fn mcp_over_http_streams_progress_then_the_response_as_sse() {
     let address = listener.local_addr().unwrap();
     tokio::spawn(http::serve(listener, app, std::future::pending()));
     let post = |accept: &'static str, session: Option<String>, body: Value| async move {
-        let mut headers = vec![("Content-Type", "application/json".to_string())];
-        headers.push(("Accept", accept.to_string()));
-        if let Some(session) = session {
-            headers.push(("Mcp-Session-Id", session));
-            headers.push(("MCP-Protocol-Version", "2025-11-25".to_string()));
-        }
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        request(
-            address,
-            "POST",
-            "/mcp",
-            &headers,
-            body.to_string().as_bytes(),
-        )
-        .await
+        mcp_post(address, accept, session.as_deref(), &body).await
     };
     let both = "application/json, text/event-stream";
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
