@@ -351,7 +351,7 @@ async fn run(command: Command) -> Result<ExitCode> {
             let call = plugin.call_tool(&tool, &arguments, &context);
             let mut printer = ProgressPrinter::default();
             let print = |event| printer.print(event);
-            let result = airlock_server::serve::progress::forwarding(call, print).await;
+            let result = airlock_server::serve::progress::forwarding(call, Some(print)).await;
             printer.finish_line(&mut std::io::stderr());
             Ok(report(result))
         }

@@ -27,7 +27,7 @@ use crate::store::InstanceState;
 use since_v0_1_0 as v0_1;
 
 /// The versions of `airlock:plugin` this host serves, oldest first.
-pub const VERSIONS: &[&str] = &["0.1.0", "0.2.0"];
+pub const VERSIONS: &[&str] = &[Version::V0_1.number(), Version::V0_2.number()];
 
 /// The version a component's Airlock exports are bound by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,117 +37,79 @@ pub(crate) enum Version {
 }
 
 impl Version {
+    /// Its number and its package, `airlock:plugin@<number>`.
+    const fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Version::V0_1 => ("0.1.0", "airlock:plugin@0.1.0"),
+            Version::V0_2 => ("0.2.0", "airlock:plugin@0.2.0"),
+        }
+    }
+
+    const fn number(self) -> &'static str {
+        self.names().0
+    }
+
     /// The package this version is: `airlock:plugin@x.y.z`.
     pub(crate) fn package(self) -> &'static str {
-        match self {
-            Version::V0_1 => "airlock:plugin@0.1.0",
-            Version::V0_2 => "airlock:plugin@0.2.0",
-        }
+        self.names().1
     }
 
     /// The version named by an export's `@x.y.z` suffix, when this host serves it.
     pub(crate) fn of_export(name: &str) -> Option<Self> {
-        match name.rsplit_once('@')?.1 {
-            "0.1.0" => Some(Version::V0_1),
-            "0.2.0" => Some(Version::V0_2),
-            _ => None,
-        }
+        let number = name.rsplit_once('@')?.1;
+        [Version::V0_1, Version::V0_2]
+            .into_iter()
+            .find(|v| v.number() == number)
     }
 }
 
-/// Declares an enum over one interface's export indices of each version, and its
-/// `new` (looked up in the component, by `version`).
-macro_rules! indices {
-    ($name:ident, $latest:path, $old:path) => {
+/// Declares, for one exported interface (`$module`, the same name in both versions' bindings),
+/// the enum of its exports of either version (`$guest`, calling in the latest's types) and
+/// the enum of their indices (`$indices`): `new` looks them up in the component by `version`,
+/// `load` binds them to an instance.
+macro_rules! exports_of_either_version {
+    ($module:ident, $guest:ident, $indices:ident) => {
+        #[doc = concat!("A component's `", stringify!($module), "` exports, of either version.")]
         #[derive(Clone)]
-        pub(crate) enum $name {
-            Latest($latest),
-            V0_1($old),
+        pub(crate) enum $guest {
+            Latest($module::Guest),
+            V0_1(v0_1::$module::Guest),
         }
 
-        impl $name {
+        #[doc = concat!("Where a component's `", stringify!($module), "` exports are, of either version.")]
+        pub(crate) enum $indices {
+            Latest($module::GuestIndices),
+            V0_1(v0_1::$module::GuestIndices),
+        }
+
+        impl $indices {
             pub(crate) fn new(
                 pre: &InstancePre<InstanceState>,
                 version: Version,
             ) -> wasmtime::Result<Self> {
                 Ok(match version {
-                    Version::V0_2 => $name::Latest(<$latest>::new(pre)?),
-                    Version::V0_1 => $name::V0_1(<$old>::new(pre)?),
+                    Version::V0_2 => $indices::Latest($module::GuestIndices::new(pre)?),
+                    Version::V0_1 => $indices::V0_1(v0_1::$module::GuestIndices::new(pre)?),
+                })
+            }
+
+            pub(crate) fn load(
+                &self,
+                store: impl AsContextMut<Data = InstanceState>,
+                instance: &wasmtime::component::Instance,
+            ) -> wasmtime::Result<$guest> {
+                Ok(match self {
+                    $indices::Latest(i) => $guest::Latest(i.load(store, instance)?),
+                    $indices::V0_1(i) => $guest::V0_1(i.load(store, instance)?),
                 })
             }
         }
     };
 }
 
-indices!(
-    LifecycleIndices,
-    lifecycle::GuestIndices,
-    v0_1::lifecycle::GuestIndices
-);
-indices!(ToolsIndices, tools::GuestIndices, v0_1::tools::GuestIndices);
-indices!(HooksIndices, hooks::GuestIndices, v0_1::hooks::GuestIndices);
-
-/// A component's `lifecycle` exports, of either version.
-#[derive(Clone)]
-pub(crate) enum Lifecycle {
-    Latest(lifecycle::Guest),
-    V0_1(v0_1::lifecycle::Guest),
-}
-
-/// A component's `tools` exports, of either version.
-#[derive(Clone)]
-pub(crate) enum Tools {
-    Latest(tools::Guest),
-    V0_1(v0_1::tools::Guest),
-}
-
-/// A component's `hooks` exports, of either version.
-#[derive(Clone)]
-pub(crate) enum Hooks {
-    Latest(hooks::Guest),
-    V0_1(v0_1::hooks::Guest),
-}
-
-type Instance = wasmtime::component::Instance;
-
-impl LifecycleIndices {
-    pub(crate) fn load(
-        &self,
-        store: impl AsContextMut<Data = InstanceState>,
-        instance: &Instance,
-    ) -> wasmtime::Result<Lifecycle> {
-        Ok(match self {
-            LifecycleIndices::Latest(i) => Lifecycle::Latest(i.load(store, instance)?),
-            LifecycleIndices::V0_1(i) => Lifecycle::V0_1(i.load(store, instance)?),
-        })
-    }
-}
-
-impl ToolsIndices {
-    pub(crate) fn load(
-        &self,
-        store: impl AsContextMut<Data = InstanceState>,
-        instance: &Instance,
-    ) -> wasmtime::Result<Tools> {
-        Ok(match self {
-            ToolsIndices::Latest(i) => Tools::Latest(i.load(store, instance)?),
-            ToolsIndices::V0_1(i) => Tools::V0_1(i.load(store, instance)?),
-        })
-    }
-}
-
-impl HooksIndices {
-    pub(crate) fn load(
-        &self,
-        store: impl AsContextMut<Data = InstanceState>,
-        instance: &Instance,
-    ) -> wasmtime::Result<Hooks> {
-        Ok(match self {
-            HooksIndices::Latest(i) => Hooks::Latest(i.load(store, instance)?),
-            HooksIndices::V0_1(i) => Hooks::V0_1(i.load(store, instance)?),
-        })
-    }
-}
+exports_of_either_version!(lifecycle, Lifecycle, LifecycleIndices);
+exports_of_either_version!(tools, Tools, ToolsIndices);
+exports_of_either_version!(hooks, Hooks, HooksIndices);
 
 type S<'a> = &'a mut Store<InstanceState>;
 

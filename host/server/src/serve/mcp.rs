@@ -272,19 +272,16 @@ impl Handler for McpServer {
         let id = request.id.clone()?;
         // Boxed: the call's future is large, and is moved into whichever wrapper runs it.
         let respond = Box::pin(self.respond(&request));
-        let (outcome, cancelled) = match McpProgress::of_request(&request.params) {
-            // `notifications/progress` for the client's token, while the call runs.
-            Some(mut progress) => {
-                let forward = |event| {
-                    if let Some(notification) = progress.notification(event) {
-                        let _ = outbox.send(notification);
-                    }
-                };
-                let respond = super::progress::forwarding(respond, forward);
-                self.in_flight.run(&id, respond).await
+        // `notifications/progress` for the client's token (if any), while the call runs.
+        let forward = McpProgress::of_request(&request.params).map(|mut progress| {
+            move |event| {
+                if let Some(notification) = progress.notification(event) {
+                    let _ = outbox.send(notification);
+                }
             }
-            None => self.in_flight.run(&id, respond).await,
-        };
+        });
+        let respond = super::progress::forwarding(respond, forward);
+        let (outcome, cancelled) = self.in_flight.run(&id, respond).await;
         // MCP: a request the client cancelled gets no response.
         if cancelled {
             return None;

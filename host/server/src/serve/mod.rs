@@ -41,17 +41,12 @@ impl Handler for Service {
         let wanted = progress::jsonrpc_wanted(&request.params);
         // Boxed: the call's future is large, and is moved into whichever wrapper runs it.
         let call = Box::pin(self.call(&request.method, request.params));
-        let (result, cancelled) = match wanted {
-            // `$/progress` notifications tied to the request id, while the call runs.
-            true => {
-                let forward = |event| {
-                    let _ = outbox.send(progress::jsonrpc_notification(&id, &event));
-                };
-                let call = progress::forwarding(call, forward);
-                self.in_flight().run(&id, call).await
-            }
-            false => self.in_flight().run(&id, call).await,
-        };
+        // `$/progress` notifications tied to the request id (if asked for), while it runs.
+        let forward = wanted.then_some(|event| {
+            let _ = outbox.send(progress::jsonrpc_notification(&id, &event));
+        });
+        let call = progress::forwarding(call, forward);
+        let (result, cancelled) = self.in_flight().run(&id, call).await;
         // Whatever the method made of it (a hook chain goes on past a cancelled stage), a
         // cancelled request ends as cancelled.
         let result = match cancelled {

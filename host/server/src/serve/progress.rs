@@ -8,11 +8,15 @@ use serde_json::{Value, json};
 use airlock::progress::{Progress, channel, with_progress};
 
 /// Runs `work` with a progress listener, handing each event to `forward` as it arrives; its
-/// output once the work is done and every event it sent was forwarded.
+/// output once the work is done and every event it sent was forwarded. Without `forward`
+/// (nobody asked for progress), just `work`, with no listener.
 pub async fn forwarding<F: std::future::Future>(
     work: F,
-    mut forward: impl FnMut(Progress),
+    forward: Option<impl FnMut(Progress)>,
 ) -> F::Output {
+    let Some(mut forward) = forward else {
+        return work.await;
+    };
     let (events, mut received) = channel();
     let work = with_progress(events, work);
     tokio::pin!(work);

@@ -193,18 +193,13 @@ fn stream_with_progress(
     let call = tokio::spawn(async move {
         let server = &endpoint.server;
         let notify = outbox.clone();
-        let respond = Box::pin(async {
-            match &session {
-                Some(session) => server.respond_in(&request, session).await,
-                None => server.respond(&request).await,
-            }
-        });
+        let respond = Box::pin(server.respond_in(&request, session.as_deref().unwrap_or("")));
         let forward = |event| {
             if let Some(notification) = progress.notification(event) {
                 let _ = notify.send(notification);
             }
         };
-        let respond = crate::serve::progress::forwarding(respond, forward);
+        let respond = crate::serve::progress::forwarding(respond, Some(forward));
         let (outcome, cancelled) = match &session {
             Some(session) => {
                 let scoped = json!([session, id]);
