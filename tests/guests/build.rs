@@ -31,6 +31,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("typed", "typed.wasm", "TYPED"),
     ("reporter", "reporter.wasm", "REPORTER"),
     ("legacy", "legacy.wasm", "LEGACY"),
+    ("lleo-git-log", "lleo_git_log.wasm", "LLEO_GIT_LOG"),
+    ("lleo-needs", "lleo_needs.wasm", "LLEO_NEEDS"),
 ];
 
 fn main() {
