@@ -75,35 +75,33 @@ fn repository(dir: &Path) -> Vec<String> {
     hashes.lines().map(str::to_string).collect()
 }
 
-/// The example's manifest (`examples/systems/lleo/git-log/airlock.toml`) with its
-/// repository replaced by `repo`.
-fn example_manifest(repo: &Path) -> String {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/systems/lleo/git-log/airlock.toml");
-    let text = std::fs::read_to_string(path).expect("the example manifest");
-    assert!(
-        text.contains(EXAMPLE_REPO),
-        "the example grants {EXAMPLE_REPO}"
-    );
+/// `examples/systems/lleo`.
+fn example_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/systems/lleo")
+}
+
+/// The example's file `name` with its repository replaced by `repo`.
+fn example_text(name: &str, repo: &Path) -> String {
+    let text = std::fs::read_to_string(example_dir().join(name)).expect("the example file");
+    assert!(text.contains(EXAMPLE_REPO), "{name} names {EXAMPLE_REPO}");
     text.replace(EXAMPLE_REPO, repo.to_str().unwrap())
 }
 
 /// The `git-log` module as an operator deploys it on `repo`: the example's folder (its
-/// manifest pinned to the built component) and a policy serving LLEO's contract and
-/// allowing exactly the manifest's exec entry.
+/// manifest pinned to the built component) under the example's policy (serving LLEO's
+/// contract and allowing the manifest's exec entry), both on `repo`.
 fn git_log_folder(repo: &Path) -> (TempDir, Policy) {
     let folder = TempDir::new("lleo-git-log");
     let component = std::fs::read(guests::LLEO_GIT_LOG).expect("component built");
     std::fs::write(folder.path().join("lleo_git_log.wasm"), &component).unwrap();
     let digest = airlock::digest::Sha256::of(&component);
     let path = folder.path().join("airlock.toml");
-    let manifest = airlock::manifest::pin_text(&example_manifest(repo), &path, &digest).unwrap();
-    std::fs::write(&path, &manifest).unwrap();
-    let exec = manifest
-        .lines()
-        .find(|l| l.starts_with("exec = "))
-        .expect("the manifest's exec line");
-    let policy = policy(folder.path(), &format!("[plugins.git-log]\n{exec}\n"));
+    let manifest = example_text("git-log/airlock.toml", repo);
+    let pinned = airlock::manifest::pin_text(&manifest, &path, &digest).unwrap();
+    std::fs::write(&path, pinned).unwrap();
+    let dir = example_dir();
+    let policy = example_text("policy.toml", repo);
+    let policy = Policy::parse(&policy, &dir.join("policy.toml"), &dir).expect("policy parses");
     (folder, policy)
 }
 
