@@ -46,6 +46,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
         "appfactory_llm_openai.wasm",
         "APPFACTORY_LLM",
     ),
+    ("lleo-git-log", "lleo_git_log.wasm", "LLEO_GIT_LOG"),
+    ("lleo-needs", "lleo_needs.wasm", "LLEO_NEEDS"),
 ];
 
 /// (folder under `examples/`, constant name) of every example plugin folder the tests load

@@ -29,6 +29,7 @@ mod scale_out;
 mod sessions;
 mod streaming;
 mod systems_app_factory;
+mod systems_lleo;
 mod trust;
 mod versions;
 mod workloads;
