@@ -4,6 +4,7 @@
 //! running on it (`examples/systems/NAME`): one module per system.
 
 mod app_factory;
+mod lleo;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -29,12 +30,15 @@ pub struct DemoArgs {
 enum System {
     /// App Factory's TTS, STT and LLM contracts: espeak-ng, PocketSphinx, a streamed completion.
     AppFactory,
+    /// LLEO's modules wrapping command-line tools: git on a granted repository.
+    Lleo,
 }
 
 pub async fn run(args: DemoArgs) -> Result<()> {
     match args.system {
         None => main_demo().await,
         Some(System::AppFactory) => app_factory::run().await,
+        Some(System::Lleo) => lleo::run().await,
     }
 }
 

@@ -3,7 +3,8 @@
 //! `plugin/load`, `plugin/enable`, `plugin/call` and `plugin/health` — making the round trip
 //! its guide describes with the example plugins (`examples/systems/app-factory/client.py`):
 //! espeak-ng speaks "hello world", PocketSphinx hears it, and the LLM plugin streams a
-//! completion of the transcript chunk by chunk.
+//! completion of the transcript chunk by chunk. And each system's `airlock demo --system`
+//! scene.
 
 use std::process::Command;
 
@@ -67,12 +68,11 @@ fn app_factorys_python_client_speaks_hears_and_streams_through_plugin_call() {
     }
 }
 
-/// `airlock demo --system app-factory` runs its scene: speech out, speech in, a streamed
-/// completion, the guide's error codes, health.
-#[test]
-fn the_app_factory_demo_scene_runs() {
+/// Runs `airlock demo --system NAME` and asserts it succeeded and printed every one of
+/// `lines`.
+fn demo_prints(system: &str, lines: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
-        .args(["demo", "--system", "app-factory"])
+        .args(["demo", "--system", system])
         .output()
         .expect("airlock runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -81,13 +81,38 @@ fn the_app_factory_demo_scene_runs() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    for line in [
-        "transcribe → \"hello world\"",
-        "   │  hello\n   │  world\n",
-        "stream-complete → \"You said: hello world\"",
-        "returned error 1001",
-        "returned error 1201",
-    ] {
+    for line in lines {
         assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
     }
+}
+
+/// `airlock demo --system app-factory` runs its scene: speech out, speech in, a streamed
+/// completion, the guide's error codes, health.
+#[test]
+fn the_app_factory_demo_scene_runs() {
+    demo_prints(
+        "app-factory",
+        &[
+            "transcribe → \"hello world\"",
+            "   │  hello\n   │  world\n",
+            "stream-complete → \"You said: hello world\"",
+            "returned error 1001",
+            "returned error 1201",
+        ],
+    );
+}
+
+/// `airlock demo --system lleo` runs its scene: git found and new enough, the commits of
+/// the repository it made, another directory refused.
+#[test]
+fn the_lleo_demo_scene_runs() {
+    demo_prints(
+        "lleo",
+        &[
+            "(the module needs >=2.2)",
+            "Grace  Compile to bytecode",
+            "Ada    Fix the off-by-one",
+            "returned error 2: denied:",
+        ],
+    );
 }
