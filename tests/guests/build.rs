@@ -31,6 +31,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("typed", "typed.wasm", "TYPED"),
     ("reporter", "reporter.wasm", "REPORTER"),
     ("legacy", "legacy.wasm", "LEGACY"),
+    ("victor-json", "victor_json.wasm", "VICTOR_JSON"),
 ];
 
 fn main() {

@@ -28,6 +28,7 @@ mod resources;
 mod scale_out;
 mod sessions;
 mod streaming;
+mod systems_victor;
 mod trust;
 mod versions;
 mod workloads;
