@@ -15,6 +15,12 @@
 //!   componentize-js [`COMPONENTIZE_JS_VERSION`] and rolldown [`ROLLDOWN_VERSION`]:
 //!   `$AIRLOCK_JS_TOOLCHAIN`, else `~/.cache/airlock-js-toolchain`.
 //! - Rust: `cargo` on `PATH` with the `wasm32-wasip2` target.
+//!
+//! A Python plugin may bundle pure-Python packages in a `vendor/` folder beside
+//! `plugin.py`. A Python plugin of a host's own contract (its manifest's `[plugin]
+//! contract`, not an Airlock world) is built without the SDK: against the contract's WIT in
+//! the folder's `wit/`, for a generated world exporting the contract
+//! (`build_python_contract`).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -869,6 +875,28 @@ fn last_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_python_plugin_of_a_contract_is_built_for_a_world_exporting_it() {
+        let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/plugins/typed/wit");
+        let contracts = [
+            "fixture:typed/kitchen@0.1.0".to_string(),
+            "fixture:typed/reporter@0.1.0".to_string(),
+        ];
+        let world = contract_world(&wit, &contracts).unwrap();
+        assert!(
+            world.contains("    export fixture:typed/kitchen@0.1.0;\n")
+                && world.contains("    include fixture:typed/reporter@0.1.0;\n"),
+            "{world}"
+        );
+        let unknown = contract_world(&wit, &["fixture:typed/oven@0.1.0".to_string()]);
+        let message = unknown.unwrap_err().to_string();
+        assert!(
+            message.contains("does not define contract `fixture:typed/oven@0.1.0`")
+                && message.contains("fixture:typed/kitchen@0.1.0"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn the_language_comes_from_the_sources() {

@@ -73,7 +73,7 @@ pub enum VictorError {
     Call {
         scheme: String,
         plugin: String,
-        source: CallError,
+        source: Box<CallError>,
     },
 }
 
@@ -307,7 +307,7 @@ impl Call<'_> {
             Err(source) => Err(VictorError::Call {
                 scheme: self.scheme.to_string(),
                 plugin: self.plugin.name().to_string(),
-                source,
+                source: Box::new(source),
             }),
         }
     }
@@ -317,10 +317,10 @@ impl Call<'_> {
         VictorError::Call {
             scheme: self.scheme.to_string(),
             plugin: self.plugin.name().to_string(),
-            source: CallError::Protocol {
+            source: Box::new(CallError::Protocol {
                 plugin: self.plugin.name().to_string(),
                 reason: format!("its answer does not match {CONTRACT}: {problem}"),
-            },
+            }),
         }
     }
 }
