@@ -185,7 +185,9 @@ impl Compilers {
 
     /// Compiles `source` (the text itself) with the plugin serving `scheme`. Asks the
     /// plugin for its `cache-key` first; a cached workflow under it (same plugin version,
-    /// workflow name and `validate`) is returned without calling `compile`.
+    /// workflow name and `validate`) is returned without calling `compile`. Two concurrent
+    /// compiles of a source not yet cached both call `compile` (no lock is held across the
+    /// call, so one slow plugin never holds up the others).
     ///
     /// # Errors
     /// As [`Compilers::compile`], but for reading a file.
