@@ -220,6 +220,27 @@ async fn a_second_compile_of_the_same_source_is_a_cache_hit() {
         .unwrap();
     assert!(!other.cache_hit);
 
+    // The key covers the content: an edited file is a miss, the same text again a hit.
+    let folder = TempDir::new("victor-workflows");
+    let file = folder.path().join("w.json");
+    let (one, two) = (
+        r#"{"workflows": {"w": {"nodes": [{"id": "a", "type": "agent"}]}}}"#,
+        r#"{"workflows": {"w": {"nodes": [{"id": "b", "type": "agent"}]}}}"#,
+    );
+    let edited = Compilers::new(setup.registry.clone(), TENANT)
+        .workflows_dir(folder.path())
+        .unwrap();
+    let mut seen = Vec::new();
+    for text in [one, two, one] {
+        std::fs::write(&file, text).unwrap();
+        let compiled = edited.compile("json://w.json", None, true).await.unwrap();
+        seen.push((compiled.cache_hit, compiled.workflow.entry.clone()));
+    }
+    assert_eq!(
+        seen,
+        [(false, "a".into()), (false, "b".into()), (true, "a".into())]
+    );
+
     // Bounded: with room for one workflow, the older one leaves.
     let small = Compilers::new(setup.registry.clone(), TENANT)
         .workflows_dir(victor().join("workflows"))
