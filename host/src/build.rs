@@ -15,6 +15,12 @@
 //!   componentize-js [`COMPONENTIZE_JS_VERSION`] and rolldown [`ROLLDOWN_VERSION`]:
 //!   `$AIRLOCK_JS_TOOLCHAIN`, else `~/.cache/airlock-js-toolchain`.
 //! - Rust: `cargo` on `PATH` with the `wasm32-wasip2` target.
+//!
+//! A Python plugin may bundle pure-Python packages in a `vendor/` folder beside
+//! `plugin.py`. A Python plugin of a host's own contract (its manifest's `[plugin]
+//! contract`, not an Airlock world) is built without the SDK: against the contract's WIT in
+//! the folder's `wit/`, for a generated world exporting the contract
+//! (`build_python_contract`).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -36,6 +42,12 @@ pub const PY_TOOLCHAIN_ENV: &str = "AIRLOCK_PY_TOOLCHAIN";
 pub const JS_TOOLCHAIN_ENV: &str = "AIRLOCK_JS_TOOLCHAIN";
 /// Scratch directory inside a plugin folder (SDK copies, generated entry points, bundles).
 pub const BUILD_DIR: &str = ".airlock-build";
+/// Folder beside a Python plugin's `plugin.py` whose pure-Python packages are bundled in
+/// (on the module path at build time, so componentize-py takes what the plugin imports).
+pub const VENDOR_DIR: &str = "vendor";
+/// Folder beside `airlock.toml` holding the WIT of the contract a Python plugin of a
+/// host's own contract implements (`[plugin] contract`).
+pub const CONTRACT_WIT_DIR: &str = "wit";
 /// How often a long toolchain step reports that it is still running.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// How much of a failed step's output an error keeps.
@@ -213,6 +225,18 @@ pub enum BuildError {
         output: String,
     },
 
+    #[error(
+        "{dir} declares contract {contracts} but has no `wit/` folder with its WIT: put the contract's WIT package there (a copy or a link) so componentize-py can build against it"
+    )]
+    NoContractWit { dir: PathBuf, contracts: String },
+
+    #[error("{wit} does not define contract `{contract}`; it defines: {defined}")]
+    UnknownContract {
+        wit: PathBuf,
+        contract: String,
+        defined: String,
+    },
+
     #[error("the build finished but did not produce {path}")]
     NoOutput { path: PathBuf },
 
@@ -306,6 +330,13 @@ pub fn build(
     ));
     match lang {
         Lang::Rust => build_rust(dir, &component, progress)?,
+        Lang::Python if !manifest.plugin.contract.is_empty() => build_python_contract(
+            dir,
+            &component,
+            &manifest.plugin.contract,
+            toolchains,
+            progress,
+        )?,
         Lang::Python => build_python(dir, &component, toolchains, progress)?,
         Lang::Js => build_js(dir, &component, toolchains, progress)?,
     }
@@ -449,7 +480,9 @@ fn build_python(
          # Run at build time: the component's snapshot starts with the tool list derived.\n\
          prepare()\n",
     )?;
-    let pythonpath = std::env::join_paths([sdk.as_path(), dir]).expect("paths without ':'");
+    let vendor = dir.join(VENDOR_DIR);
+    let pythonpath =
+        std::env::join_paths([sdk.as_path(), dir, vendor.as_path()]).expect("paths without ':'");
 
     progress("checking the plugin module with the SDK");
     let mut describe = Command::new(&python);
@@ -474,12 +507,123 @@ fn build_python(
         .arg(&sdk)
         .arg("-p")
         .arg(&work)
+        .args(vendored(dir))
         .arg("airlock_entry")
         .arg("-o")
         .arg(component)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .current_dir(&work);
     run_step("componentize-py", cmd, progress)?;
+    Ok(())
+}
+
+/// `-p DIR/vendor` when the plugin bundles packages there.
+fn vendored(dir: &Path) -> Vec<OsString> {
+    let vendor = dir.join(VENDOR_DIR);
+    match vendor.is_dir() {
+        true => vec!["-p".into(), vendor.into_os_string()],
+        false => Vec::new(),
+    }
+}
+
+/// A Python plugin of a host's own contract (`[plugin] contract`, no Airlock world): no
+/// SDK and no generated entry. componentize-py builds `plugin.py` itself against the
+/// contract's WIT in the folder's `wit/` for a world generated in the scratch folder that
+/// exports each declared interface (and includes each declared world); the module
+/// implements them as componentize-py expects (`class Compiler` for interface `compiler`).
+fn build_python_contract(
+    dir: &Path,
+    component: &Path,
+    contracts: &[String],
+    toolchains: &Toolchains,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(), BuildError> {
+    let (_, componentize) = python_toolchain(toolchains)?;
+    let wit = dir.join(CONTRACT_WIT_DIR);
+    if !wit.is_dir() {
+        return Err(BuildError::NoContractWit {
+            dir: dir.to_path_buf(),
+            contracts: contracts.join(", "),
+        });
+    }
+    let world = contract_world(&wit, contracts)?;
+    let work = dir.join(BUILD_DIR).join("python-contract");
+    let _ = std::fs::remove_dir_all(&work);
+    // The contract's package becomes a dependency of the generated world's package; its
+    // own dependencies sit beside it, where the WIT resolver looks for them.
+    let deps = work.join("wit/deps");
+    copy_tree(&wit, &deps.join("contract"), &|p| p.ends_with("deps"))?;
+    if wit.join("deps").is_dir() {
+        copy_tree(&wit.join("deps"), &deps, &|_| false)?;
+    }
+    write(&work.join("wit/world.wit"), &world)?;
+    write(
+        &dir.join(BUILD_DIR).join(".gitignore"),
+        "# Written by `airlock build` on every build.\n*\n",
+    )?;
+    progress(&format!(
+        "building against contract {}; componentizing with componentize-py {COMPONENTIZE_PY_VERSION} (~15 s)",
+        contracts.join(", ")
+    ));
+    let mut cmd = Command::new(&componentize);
+    cmd.arg("-d")
+        .arg(work.join("wit"))
+        .args(["-w", "plugin-contract", "componentize", "-p"])
+        .arg(dir)
+        .args(vendored(dir))
+        .arg("plugin")
+        .arg("-o")
+        .arg(component)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .current_dir(&work);
+    run_step("componentize-py", cmd, progress)?;
+    Ok(())
+}
+
+/// The WIT of a world implementing `contracts`, each checked to be defined in `wit`.
+fn contract_world(wit: &Path, contracts: &[String]) -> Result<String, BuildError> {
+    let known = crate::contract::Contracts::from_wit(&[wit.to_path_buf()]).map_err(|e| {
+        BuildError::StepFailed {
+            step: format!("reading the contract's WIT in {}", wit.display()),
+            status: "invalid WIT".into(),
+            output: e,
+        }
+    })?;
+    let mut world = String::from(
+        "// Written by `airlock build`: the world a plugin of the contracts below implements.\n\
+         package airlock:build;\n\nworld plugin-contract {\n",
+    );
+    for name in contracts {
+        let contract = known.get(name).ok_or_else(|| BuildError::UnknownContract {
+            wit: wit.to_path_buf(),
+            contract: name.clone(),
+            defined: known.names().collect::<Vec<_>>().join(", "),
+        })?;
+        let is_interface = contract.interfaces.as_slice() == std::slice::from_ref(name);
+        let verb = if is_interface { "export" } else { "include" };
+        world.push_str(&format!("    {verb} {name};\n"));
+    }
+    world.push_str("}\n");
+    Ok(world)
+}
+
+/// Copies the folder `from` to `to` (following links), leaving out entries `skip` names.
+fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<(), BuildError> {
+    std::fs::create_dir_all(to).map_err(io(format!("creating {}", to.display())))?;
+    let entries = std::fs::read_dir(from).map_err(io(format!("reading {}", from.display())))?;
+    for entry in entries {
+        let path = entry
+            .map_err(io(format!("reading {}", from.display())))?
+            .path();
+        let target = to.join(path.file_name().expect("a directory entry has a name"));
+        if skip(&path) {
+            continue;
+        } else if path.is_dir() {
+            copy_tree(&path, &target, &|_| false)?;
+        } else {
+            std::fs::copy(&path, &target).map_err(io(format!("copying {}", path.display())))?;
+        }
+    }
     Ok(())
 }
 
@@ -731,6 +875,28 @@ fn last_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_python_plugin_of_a_contract_is_built_for_a_world_exporting_it() {
+        let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/plugins/typed/wit");
+        let contracts = [
+            "fixture:typed/kitchen@0.1.0".to_string(),
+            "fixture:typed/reporter@0.1.0".to_string(),
+        ];
+        let world = contract_world(&wit, &contracts).unwrap();
+        assert!(
+            world.contains("    export fixture:typed/kitchen@0.1.0;\n")
+                && world.contains("    include fixture:typed/reporter@0.1.0;\n"),
+            "{world}"
+        );
+        let unknown = contract_world(&wit, &["fixture:typed/oven@0.1.0".to_string()]);
+        let message = unknown.unwrap_err().to_string();
+        assert!(
+            message.contains("does not define contract `fixture:typed/oven@0.1.0`")
+                && message.contains("fixture:typed/kitchen@0.1.0"),
+            "{message}"
+        );
+    }
 
     #[test]
     fn the_language_comes_from_the_sources() {

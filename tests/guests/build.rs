@@ -48,6 +48,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ),
     ("lleo-git-log", "lleo_git_log.wasm", "LLEO_GIT_LOG"),
     ("lleo-needs", "lleo_needs.wasm", "LLEO_NEEDS"),
+    ("victor-json", "victor_json.wasm", "VICTOR_JSON"),
 ];
 
 /// (folder under `examples/`, constant name) of every example plugin folder the tests load

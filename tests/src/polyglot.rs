@@ -75,6 +75,12 @@ pub fn python_fetch() -> Built {
     built(repo().join("examples/python/fetch"))
 }
 
+/// `examples/systems/victor/yaml`: a Python plugin of Victor's own contract (not an
+/// Airlock world), with PyYAML bundled from its `vendor/`, built.
+pub fn victor_yaml() -> Built {
+    built(repo().join("examples/systems/victor/yaml"))
+}
+
 /// `tests/plugins/hostile-py` or `hostile-js`, built.
 pub fn hostile(lang: Lang) -> Built {
     let name = match lang {
@@ -111,13 +117,25 @@ fn built(source: PathBuf) -> Built {
     cell.get_or_init(|| build_cached(&source)).clone()
 }
 
-/// The folder's own files (no build outputs), sorted.
+/// The folder's own files (no build outputs, nothing hidden, no `__pycache__`), relative
+/// to it, sorted; subfolders (`vendor/`, a contract's `wit/`, links followed) included.
 fn sources(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("plugin folder")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.is_file() && p.extension().is_none_or(|e| e != "wasm"))
-        .collect();
+    let mut files = Vec::new();
+    let mut pending = vec![PathBuf::new()];
+    while let Some(sub) = pending.pop() {
+        for entry in std::fs::read_dir(dir.join(&sub)).expect("plugin folder") {
+            let name = entry.expect("entry").file_name();
+            let relative = sub.join(&name);
+            let path = dir.join(&relative);
+            if name.to_string_lossy().starts_with('.') || name == "__pycache__" {
+                continue;
+            } else if path.is_dir() {
+                pending.push(relative);
+            } else if path.extension().is_none_or(|e| e != "wasm") {
+                files.push(relative);
+            }
+        }
+    }
     files.sort();
     files
 }
@@ -127,8 +145,8 @@ fn build_cached(source: &Path) -> Built {
     let mut hash = Sha256::new();
     hash.update(airlock::build::fingerprint());
     for file in &files {
-        hash.update(file.file_name().unwrap().as_encoded_bytes());
-        hash.update(std::fs::read(file).unwrap());
+        hash.update(file.as_os_str().as_encoded_bytes());
+        hash.update(std::fs::read(source.join(file)).unwrap());
     }
     let hash: String = hash.finalize()[..8]
         .iter()
@@ -152,7 +170,9 @@ fn build_cached(source: &Path) -> Built {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         for file in &files {
-            std::fs::copy(file, dir.join(file.file_name().unwrap())).unwrap();
+            let copy = dir.join(file);
+            std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+            std::fs::copy(source.join(file), copy).unwrap();
         }
         let built = airlock::build::build(&dir, &toolchains(), &mut |line| {
             eprintln!("[{}] {line}", source.display())

@@ -1,7 +1,8 @@
 //! `airlock build [DIR]`: builds a plugin folder from source with its language's toolchain
 //! (see [`airlock::build`]), writes the component beside the manifest, pins its sha256,
-//! then loads it once: that checks it really is an Airlock plugin and leaves its compiled
-//! artifact in the cache, so the first real load is fast.
+//! then loads it once: that checks it really is an Airlock plugin (or, for a plugin of a
+//! host's own contract, that it implements the contract in its folder's `wit/`) and leaves
+//! its compiled artifact in the cache, so the first real load is fast.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,7 +54,16 @@ pub async fn run(args: BuildArgs) -> Result<ExitCode> {
             built.took.as_secs_f64()
         );
     }
-    if !args.no_check {
+    let contracts = airlock::manifest::Manifest::from_dir(&args.dir)?
+        .plugin
+        .contract;
+    if !args.no_check && !contracts.is_empty() {
+        let checked = check_contracts(&args.dir, &built, &contracts).await?;
+        if !args.json {
+            println!("checked: implements {}", contracts.join(", "));
+        }
+        report["checked"] = checked;
+    } else if !args.no_check {
         eprintln!("airlock build: loading it once (checks the exports, fills the artifact cache)");
         let started = std::time::Instant::now();
         let plugin = Runtime::new()?
@@ -82,4 +92,33 @@ pub async fn run(args: BuildArgs) -> Result<ExitCode> {
         println!("{}", airlock::text::to_json_pretty(&report)?);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A plugin of a host's own contract: compiles the component (filling the artifact cache)
+/// and checks it against the contract's WIT in the folder's `wit/`, as a host's review
+/// will. The check's JSON: the contracts implemented.
+async fn check_contracts(
+    dir: &std::path::Path,
+    built: &airlock::build::Built,
+    contracts: &[String],
+) -> Result<serde_json::Value> {
+    eprintln!("airlock build: compiling it once (checks the contract, fills the artifact cache)");
+    let wit = dir.join(airlock::build::CONTRACT_WIT_DIR);
+    let known = airlock::contract::Contracts::from_wit(&[wit]).map_err(|e| anyhow::anyhow!(e))?;
+    let runtime = Runtime::new()?;
+    let bytes = std::fs::read(&built.component)?;
+    let what = built.component.display().to_string();
+    let component = runtime.compile(bytes, None, &what).await?;
+    let problems: Vec<String> = contracts
+        .iter()
+        .flat_map(|name| known.check(name, runtime.engine(), &component))
+        .collect();
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "{} does not implement its contract: {}",
+            built.component.display(),
+            problems.join("; ")
+        );
+    }
+    Ok(serde_json::json!({ "world": "custom", "contracts": contracts }))
 }

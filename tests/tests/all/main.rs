@@ -30,6 +30,7 @@ mod sessions;
 mod streaming;
 mod systems_app_factory;
 mod systems_lleo;
+mod systems_victor;
 mod trust;
 mod versions;
 mod workloads;
