@@ -5,6 +5,7 @@
 
 mod app_factory;
 mod lleo;
+mod victor;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,6 +33,8 @@ enum System {
     AppFactory,
     /// LLEO's modules wrapping command-line tools: git on a granted repository.
     Lleo,
+    /// Victor's workflow compilers, routed by URI scheme, cached by the plugin's key.
+    Victor,
 }
 
 pub async fn run(args: DemoArgs) -> Result<()> {
@@ -39,6 +42,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         None => main_demo().await,
         Some(System::AppFactory) => app_factory::run().await,
         Some(System::Lleo) => lleo::run().await,
+        Some(System::Victor) => victor::run().await,
     }
 }
 

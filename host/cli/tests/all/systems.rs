@@ -116,3 +116,20 @@ fn the_lleo_demo_scene_runs() {
         ],
     );
 }
+
+/// `airlock demo --system victor` runs its scene: the compile routed by scheme, the second
+/// one a cache hit, the line of a bad source, an unknown scheme.
+#[test]
+fn the_victor_demo_scene_runs() {
+    demo_prints(
+        "victor",
+        &[
+            "first compile of json://support.json → support_triage by victor-json: 4 nodes",
+            "(compiled)",
+            "(cache hit)",
+            "cache: 1 hit, 1 miss",
+            "error 400 at line 4, column 17",
+            "no enabled plugin serves `toml://`",
+        ],
+    );
+}
