@@ -31,6 +31,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("typed", "typed.wasm", "TYPED"),
     ("reporter", "reporter.wasm", "REPORTER"),
     ("legacy", "legacy.wasm", "LEGACY"),
+    ("orchestrator-docs", "orchestrator_docs.wasm", "ORCHESTRATOR_DOCS"),
+    ("phasey", "phasey.wasm", "PHASEY"),
 ];
 
 fn main() {

@@ -28,6 +28,7 @@ mod resources;
 mod scale_out;
 mod sessions;
 mod streaming;
+mod systems_orchestrator;
 mod trust;
 mod versions;
 mod workloads;
