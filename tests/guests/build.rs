@@ -31,7 +31,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("typed", "typed.wasm", "TYPED"),
     ("reporter", "reporter.wasm", "REPORTER"),
     ("legacy", "legacy.wasm", "LEGACY"),
-    ("orchestrator-docs", "orchestrator_docs.wasm", "ORCHESTRATOR_DOCS"),
+    ("orch-docs", "orch_docs.wasm", "ORCH_DOCS"),
     ("phasey", "phasey.wasm", "PHASEY"),
 ];
 

@@ -505,8 +505,8 @@ impl Run<'_, '_> {
         let text = answer
             .as_str()
             .ok_or_else(|| Failure::Output("is not text".into()))?;
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| Failure::Output(format!("is not JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| Failure::Output(format!("is not JSON: {e}")))?;
         self.runner
             .registry
             .sessions()

@@ -42,12 +42,15 @@ fn phasey_folder(domains: &[&str]) -> TempDir {
 /// The `docs` example's folder: its own manifest, pinned to the built component.
 fn docs_folder() -> TempDir {
     let dir = TempDir::new("docs");
-    let manifest =
-        std::fs::read_to_string(orchestrator_dir().join("docs/airlock.toml")).unwrap();
-    let bytes = std::fs::read(guests::ORCHESTRATOR_DOCS).unwrap();
-    std::fs::write(dir.path().join("orchestrator_docs.wasm"), &bytes).unwrap();
+    let manifest = std::fs::read_to_string(orchestrator_dir().join("docs/airlock.toml")).unwrap();
+    let bytes = std::fs::read(guests::ORCH_DOCS).unwrap();
+    std::fs::write(dir.path().join("orch_docs.wasm"), &bytes).unwrap();
     let digest = airlock::digest::Sha256::of(&bytes).to_string();
-    let pinned = manifest.replacen("[plugin]\n", &format!("[plugin]\nsha256 = \"{digest}\"\n"), 1);
+    let pinned = manifest.replacen(
+        "[plugin]\n",
+        &format!("[plugin]\nsha256 = \"{digest}\"\n"),
+        1,
+    );
     std::fs::write(dir.path().join("airlock.toml"), pinned).unwrap();
     dir
 }
@@ -68,7 +71,11 @@ fn session(id: &str) -> CallContext {
 }
 
 fn names(report: &airlock_server::phases::RunReport) -> Vec<&str> {
-    report.phases.iter().map(|p| p.phase.name.as_str()).collect()
+    report
+        .phases
+        .iter()
+        .map(|p| p.phase.name.as_str())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -82,7 +89,10 @@ async fn phases_run_in_order_and_each_reads_the_outputs_before_it() {
     // Declared as finish, extra, prepare, flaky: run by `order`.
     assert_eq!(names(&report), ["prepare", "flaky", "extra", "finish"]);
     assert!(report.succeeded(), "{report:?}");
-    assert_eq!((report.plugin.as_str(), report.session.as_str()), ("phasey", "s-order"));
+    assert_eq!(
+        (report.plugin.as_str(), report.session.as_str()),
+        ("phasey", "s-order")
+    );
     for phase in &report.phases {
         assert_eq!(phase.outcome, Outcome::Succeeded);
         assert_eq!(phase.attempts.len(), 1);
@@ -117,7 +127,10 @@ async fn a_phase_over_its_timeout_ends_as_the_deadline_error() {
     else {
         panic!("{:?}", extra.failure())
     };
-    assert_eq!((plugin.as_str(), *deadline), ("phasey", Duration::from_millis(500)));
+    assert_eq!(
+        (plugin.as_str(), *deadline),
+        ("phasey", Duration::from_millis(500))
+    );
     let took = extra.attempts[0].duration;
     assert!(
         took >= Duration::from_millis(500) && took < Duration::from_millis(1500),
@@ -144,11 +157,18 @@ async fn a_flaky_phase_succeeds_on_its_second_try() {
     else {
         panic!("{:?}", flaky.attempts[0])
     };
-    assert_eq!((*code, message.as_str()), (7, "`flaky` failed on attempt 1"));
+    assert_eq!(
+        (*code, message.as_str()),
+        (7, "`flaky` failed on attempt 1")
+    );
     assert!(flaky.attempts[1].failure.is_none());
     assert_eq!(flaky.output.as_ref().unwrap()["attempt"], 2);
     // The first retry waits the backoff base (50 ms).
-    assert!(flaky.duration >= Duration::from_millis(50), "{:?}", flaky.duration);
+    assert!(
+        flaky.duration >= Duration::from_millis(50),
+        "{:?}",
+        flaky.duration
+    );
     assert!(report.succeeded());
 }
 
@@ -182,7 +202,10 @@ async fn an_optional_phase_that_fails_is_recorded_and_the_run_goes_on() {
     let (dir, folder) = (TempDir::new("orch-optional"), phasey_folder(&["test"]));
     let registry = registry_of(&dir, &[(&folder, "phasey")]).await;
     let runner = PhaseRunner::new(&registry);
-    let first = runner.run("test", &json!({"tag": "1"}), &session("s-opt")).await.unwrap();
+    let first = runner
+        .run("test", &json!({"tag": "1"}), &session("s-opt"))
+        .await
+        .unwrap();
     assert!(first.succeeded());
     let input = json!({"tag": "2", "behaviour": {"extra": {"fail": true}}});
     let report = runner.run("test", &input, &session("s-opt")).await.unwrap();
@@ -194,7 +217,9 @@ async fn an_optional_phase_that_fails_is_recorded_and_the_run_goes_on() {
     // `finish` ran, and did not see the first run's `extra` output: a run starts clean.
     let finish = &report.outputs()["finish"];
     assert_eq!(finish["seen"], json!({"prepare": "2", "flaky": "2"}));
-    let extra = registry.sessions().get(TENANT, "s-opt", &output_key("test", "extra"));
+    let extra = registry
+        .sessions()
+        .get(TENANT, "s-opt", &output_key("test", "extra"));
     assert_eq!(extra, None);
 }
 
@@ -212,7 +237,10 @@ async fn two_sessions_keep_their_runs_apart() {
     for (report, tag) in [(ra.unwrap(), "A"), (rb.unwrap(), "B")] {
         let finish = &report.outputs()["finish"];
         assert_eq!(finish["tag"], tag);
-        assert_eq!(finish["seen"], json!({"prepare": tag, "flaky": tag, "extra": tag}));
+        assert_eq!(
+            finish["seen"],
+            json!({"prepare": tag, "flaky": tag, "extra": tag})
+        );
         let stored = registry
             .sessions()
             .get(TENANT, &report.session, &output_key("test", "prepare"))
@@ -265,7 +293,10 @@ async fn the_docs_plugin_turns_a_spec_into_markdown() {
         .unwrap();
     assert_eq!(report.stopped_at(), Some("analyze"));
     let (_, failure) = report.errors()[0];
-    assert!(failure.to_string().contains("the spec names no topics"), "{failure}");
+    assert!(
+        failure.to_string().contains("the spec names no topics"),
+        "{failure}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -282,7 +313,10 @@ async fn the_docs_write_phase_writes_from_the_outline_in_the_session() {
     let mut outline = report.outputs()["outline"].clone();
     outline["title"] = json!("Edited between phases");
     let key = output_key("docs", "outline");
-    registry.sessions().set(TENANT, "s-context", &key, &outline).unwrap();
+    registry
+        .sessions()
+        .set(TENANT, "s-context", &key, &outline)
+        .unwrap();
     let write = |cx: CallContext| {
         let registry = &registry;
         async move {
@@ -298,12 +332,23 @@ async fn the_docs_write_phase_writes_from_the_outline_in_the_session() {
     let answer = write(cx).await.unwrap();
     let document: Value = serde_json::from_str(answer.as_str().unwrap()).unwrap();
     let markdown = document["markdown"].as_str().unwrap();
-    assert!(markdown.starts_with("# Edited between phases\n"), "{markdown}");
+    assert!(
+        markdown.starts_with("# Edited between phases\n"),
+        "{markdown}"
+    );
     assert!(markdown.contains("## Read back"), "{markdown}");
 
     // In a session with no outline, `write` fails with the docs plugin's code 2.
     let err = write(session("s-empty")).await.unwrap_err();
-    let CallError::Plugin { code, message, details, .. } = &err else { panic!("{err:?}") };
+    let CallError::Plugin {
+        code,
+        message,
+        details,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
     assert_eq!(*code, 2);
     assert!(message.contains("phase/docs/outline"), "{message}");
     assert_eq!(details.as_ref().unwrap()["retryable"], false);
@@ -346,7 +391,9 @@ async fn domain_plugins_are_found_by_domain() {
 /// Sets the phase list `phasey` declares in `session` (see the fixture's docs).
 fn declare(registry: &Registry, session: &str, phases: Value) {
     let sessions = registry.sessions();
-    sessions.set(TENANT, session, "phasey/phases", &phases).unwrap();
+    sessions
+        .set(TENANT, session, "phasey/phases", &phases)
+        .unwrap();
 }
 
 fn phase(name: &str, timeout: u64, max_retries: u32) -> Value {
@@ -360,30 +407,87 @@ async fn a_plugin_asking_too_much_is_capped_or_refused() {
     let registry = registry_of(&dir, &[(&folder, "phasey")]).await;
     let runner = PhaseRunner::new(&registry);
     let ten_days = 10 * 24 * 3_600_000;
-    declare(&registry, "s-caps", json!([phase("greedy", ten_days, 1_000_000_000)]));
-    let report = runner.run("test", &json!({}), &session("s-caps")).await.unwrap();
+    declare(
+        &registry,
+        "s-caps",
+        json!([phase("greedy", ten_days, 1_000_000_000)]),
+    );
+    let report = runner
+        .run("test", &json!({}), &session("s-caps"))
+        .await
+        .unwrap();
     let greedy = &report.phase("greedy").unwrap().phase;
     // Capped at the plugin's 2 s deadline and the runner's 5 retries; the notes say so.
-    assert_eq!((greedy.timeout, greedy.max_retries), (Duration::from_secs(2), 5));
+    assert_eq!(
+        (greedy.timeout, greedy.max_retries),
+        (Duration::from_secs(2), 5)
+    );
     assert_eq!(report.notes.len(), 2, "{:?}", report.notes);
-    assert!(report.notes[0].contains("capped at 2000 ms"), "{:?}", report.notes);
+    assert!(
+        report.notes[0].contains("capped at 2000 ms"),
+        "{:?}",
+        report.notes
+    );
     assert!(report.notes[1].contains("1000000000 retries; capped at 5"));
 
     let refused = |phases: Value| {
         declare(&registry, "s-caps", phases);
         let runner = &runner;
         async move {
-            let err = runner.run("test", &json!({}), &session("s-caps")).await.unwrap_err();
+            let err = runner
+                .run("test", &json!({}), &session("s-caps"))
+                .await
+                .unwrap_err();
             assert!(matches!(err, RunError::BadPhases { .. }), "{err}");
             err.to_string()
         }
     };
     let many: Vec<Value> = (0..33).map(|n| phase(&format!("p{n}"), 100, 0)).collect();
-    assert!(refused(json!(many)).await.contains("33 phases, over the cap of 32"));
+    assert!(
+        refused(json!(many))
+            .await
+            .contains("33 phases, over the cap of 32")
+    );
     let long = "x".repeat(65);
-    assert!(refused(json!([phase(&long, 100, 0)])).await.contains("is not a phase name"));
+    assert!(
+        refused(json!([phase(&long, 100, 0)]))
+            .await
+            .contains("is not a phase name")
+    );
     let twice = json!([phase("a", 100, 0), phase("a", 100, 0)]);
     assert!(refused(twice).await.contains("two phases are named `a`"));
-    assert!(refused(json!([phase("a", 0, 0)])).await.contains("a timeout of 0 ms"));
+    assert!(
+        refused(json!([phase("a", 0, 0)]))
+            .await
+            .contains("a timeout of 0 ms")
+    );
     assert!(refused(json!([])).await.contains("declares no phases"));
+}
+
+#[path = "../../../host/server/examples/orchestrator.rs"]
+#[allow(dead_code)]
+mod example;
+
+/// The runnable example (`cargo run -p airlock-server --example orchestrator`, included
+/// here) documents its sample spec, every phase succeeding once.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_orchestrator_example_documents_its_sample_spec() {
+    let dir = TempDir::new("orch-example");
+    let registry = example::registry_in(dir.path()).await.unwrap();
+    let (report, markdown) = example::document(&registry, example::SAMPLE_SPEC, "s-ex")
+        .await
+        .unwrap();
+    assert!(report.succeeded(), "{}", example::summary(&report));
+    assert!(
+        markdown.starts_with("# Domain plugins on Airlock\n\n## Contents\n"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("\n## Route\n\n- Name the plugin's domains in its manifest.\n"));
+    let summary = example::summary(&report);
+    let lines: Vec<&str> = summary.lines().collect();
+    assert_eq!(lines.len(), 3, "{summary}");
+    assert!(
+        lines[2].starts_with("write      succeeded 1 attempt(s)"),
+        "{summary}"
+    );
 }

@@ -85,7 +85,8 @@ impl Guest for Phasey {
         let Some(text) = airlock::plugin::context::get("phasey/phases") else {
             return default_phases();
         };
-        let listed: Vec<PhaseJson> = serde_json::from_str(&text).expect("phasey/phases is a list of phases");
+        let listed: Vec<PhaseJson> =
+            serde_json::from_str(&text).expect("phasey/phases is a list of phases");
         listed
             .into_iter()
             .map(|p| Phase {
@@ -124,10 +125,14 @@ impl Guest for Phasey {
                 let key = format!("phase/{}/{earlier}", context.domain);
                 let output = airlock::plugin::context::get(&key)
                     .and_then(|text| serde_json::from_str::<Value>(&text).ok());
-                (earlier.as_str(), output.map_or(Value::Null, |o| o["tag"].clone()))
+                (
+                    earlier.as_str(),
+                    output.map_or(Value::Null, |o| o["tag"].clone()),
+                )
             })
             .collect();
-        let output = json!({"phase": phase, "attempt": context.attempt, "tag": input.tag, "seen": seen});
+        let output =
+            json!({"phase": phase, "attempt": context.attempt, "tag": input.tag, "seen": seen});
         Ok(output.to_string())
     }
 }
