@@ -99,7 +99,7 @@ pub fn summary(report: &RunReport) -> String {
         lines.push(format!(
             "{:<10} {:<9} {} attempt(s) {:>8.2} ms{}",
             phase.phase.name,
-            format!("{:?}", phase.outcome).to_lowercase(),
+            phase.outcome.as_str(),
             phase.attempts.len(),
             phase.duration.as_secs_f64() * 1e3,
             Untrusted(&why)

@@ -160,6 +160,18 @@ impl Failure {
         }
     }
 
+    /// `{kind, message}` (`kind`: a call error's kind, or `output`), plus `code` for a
+    /// plugin's error.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Failure::Call(CallError::Plugin { code, message, .. }) => {
+                json!({"kind": "plugin", "code": code, "message": message})
+            }
+            Failure::Call(error) => json!({"kind": error.kind(), "message": error.to_string()}),
+            Failure::Output(_) => json!({"kind": "output", "message": self.to_string()}),
+        }
+    }
+
     /// Whether trying again may help: a plugin's error that says so (its `retryable`
     /// field), a timeout, a trap or a limit hit; never bad output, bad arguments, a
     /// failing or cancelled plugin.
@@ -203,6 +215,17 @@ pub enum Outcome {
     Failed,
     /// Not run: a required phase before it failed.
     Skipped,
+}
+
+impl Outcome {
+    /// `succeeded`, `failed` or `skipped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+        }
+    }
 }
 
 /// One phase of a run.
@@ -271,6 +294,52 @@ impl RunReport {
             .iter()
             .filter_map(|p| Some((p.phase.name.as_str(), p.failure()?)))
             .collect()
+    }
+
+    /// The report as JSON, for a front end or a log: `{plugin, domain, session, succeeded,
+    /// stopped_at, duration_ms, notes, phases: [{name, order, required, outcome,
+    /// timeout_ms, duration_ms, output, attempts: [{number, duration_ms, error}]}]}`; an
+    /// error is `{kind, message}` plus the plugin's `code` for a plugin error. Times are
+    /// milliseconds (fractional).
+    pub fn to_json(&self) -> Value {
+        let millis = |d: Duration| d.as_secs_f64() * 1e3;
+        let phases: Vec<Value> = self
+            .phases
+            .iter()
+            .map(|p| {
+                let attempts: Vec<Value> = p
+                    .attempts
+                    .iter()
+                    .map(|a| {
+                        json!({
+                            "number": a.number,
+                            "duration_ms": millis(a.duration),
+                            "error": a.failure.as_ref().map(Failure::to_json),
+                        })
+                    })
+                    .collect();
+                json!({
+                    "name": p.phase.name,
+                    "order": p.phase.order,
+                    "required": p.phase.required,
+                    "outcome": p.outcome.as_str(),
+                    "timeout_ms": millis(p.phase.timeout),
+                    "duration_ms": millis(p.duration),
+                    "output": p.output,
+                    "attempts": attempts,
+                })
+            })
+            .collect();
+        json!({
+            "plugin": self.plugin,
+            "domain": self.domain,
+            "session": self.session,
+            "succeeded": self.succeeded(),
+            "stopped_at": self.stopped_at(),
+            "duration_ms": millis(self.duration),
+            "notes": self.notes,
+            "phases": phases,
+        })
     }
 
     /// The required phase that stopped the run, if one did.
@@ -342,8 +411,13 @@ impl<'r> PhaseRunner<'r> {
             plugin: plugin.into(),
             problem,
         };
-        let declared: Vec<Declared> =
-            serde_json::from_value(answer).map_err(|e| bad(format!("not a phase list: {e}")))?;
+        // serde's message may quote the plugin's strings: escaped.
+        let declared: Vec<Declared> = serde_json::from_value(answer).map_err(|e| {
+            bad(format!(
+                "not a phase list: {}",
+                airlock::text::escape(&e.to_string())
+            ))
+        })?;
         let deadline = self
             .registry
             .plugin(&context.tenant, plugin)

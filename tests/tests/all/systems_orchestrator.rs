@@ -187,6 +187,22 @@ async fn a_required_phase_that_fails_stops_the_run() {
     assert_eq!(outcomes, [Succeeded, Failed, Skipped, Skipped]);
     assert_eq!(report.phase("flaky").unwrap().attempts.len(), 3);
     assert!(report.phase("finish").unwrap().attempts.is_empty());
+    // As JSON (for a front end): the same story.
+    let shown = report.to_json();
+    assert_eq!(
+        (shown["succeeded"].clone(), shown["stopped_at"].clone()),
+        (json!(false), json!("flaky"))
+    );
+    let flaky = &shown["phases"][1];
+    assert_eq!(
+        (flaky["outcome"].clone(), flaky["timeout_ms"].clone()),
+        (json!("failed"), json!(500.0))
+    );
+    assert_eq!(
+        flaky["attempts"][2]["error"],
+        json!({"kind": "plugin", "code": 7, "message": "`flaky` failed on attempt 3"})
+    );
+    assert_eq!(shown["phases"][3]["outcome"], "skipped");
     let keys = registry.sessions().keys(TENANT, "s-req");
     assert_eq!(keys, [output_key("test", "prepare")]);
 
