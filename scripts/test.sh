@@ -14,7 +14,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 # once ran out of disk), and nothing here is rebuilt piecemeal.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 df -h "$PWD" | sed 's/^/disk: /' # what there is to build in (a cold run writes ~6 GB)
-guests=(-p airlock-sdk -p calculator -p redact -p count-vowels -p hostile -p prober -p hooky -p cli-command -p versioned -p versioned-v2 -p compute -p large -p sprawl -p sprawl-deep -p garish -p fetch -p webhook -p typed -p reporter)
+guests=(-p airlock-sdk -p calculator -p redact -p count-vowels -p hostile -p prober -p hooky -p cli-command -p versioned -p versioned-v2 -p compute -p large -p sprawl -p sprawl-deep -p garish -p fetch -p webhook -p typed -p reporter -p legacy -p appfactory-tts-espeak -p appfactory-stt-pocketsphinx -p appfactory-llm-openai -p lleo-git-log -p lleo-needs)
 
 # The real MCP clients the tests run (Inspector, conformance suite), pinned by lockfile.
 if ! command -v npm >/dev/null 2>&1; then
@@ -89,6 +89,24 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
 fi
 # --- end of the signed plugins block ----------------------------------------------------
+# --- The other plugin systems on Airlock (issue #16) ----------------------------------
+# examples/systems/*: App Factory's TTS wraps espeak-ng and its STT PocketSphinx with its
+# English model, LLEO's module wraps git. The tests run the real programs; they fail, never
+# skip, without them.
+need=()
+command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v pocketsphinx_continuous >/dev/null 2>&1 || need+=(pocketsphinx)
+[ -f /usr/share/pocketsphinx/model/en-us/en-us.lm.bin ] || need+=(pocketsphinx-en-us)
+command -v git >/dev/null 2>&1 || need+=(git)
+if [ "${#need[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -qq "${need[@]}" || { apt-get update -qq && apt-get install -y -qq "${need[@]}"; }
+  else
+    echo "error: the plugin-system examples need: apt-get install -y ${need[*]}" >&2
+    exit 1
+  fi
+fi
+# --- end of the plugin systems block -------------------------------------------------------
 # --- PostgreSQL registry (issue #19) -----------------------------------------------------
 # The PostgreSQL registry tests run against a real server: $AIRLOCK_TEST_POSTGRES if set,
 # else a throwaway cluster that scripts/postgres.sh starts on loopback (installing

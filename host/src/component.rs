@@ -209,7 +209,8 @@ pub(crate) fn inspect(
     let uses = audit(&imports);
     let covered = refuse_unknown(what, &uses);
     let world = match detect_world(&exports, what) {
-        Err(_) if contracts => Ok((World::Custom, Version::V0_2)),
+        Err(_) if contracts => custom_lifecycle(&exports, what)
+            .map(|lifecycle| (World::Custom, lifecycle.unwrap_or(Version::V0_2))),
         world => world,
     };
     let inspected = match (covered, world) {
@@ -231,6 +232,36 @@ pub fn airlock_package(exports: &[String]) -> Option<&'static str> {
     detect_world(exports, "")
         .ok()
         .map(|(_, version)| version.package())
+}
+
+/// The `airlock:plugin` version of the `lifecycle` a custom-world component exports beside
+/// its contracts, if it exports one: such a component gets `init` with its configuration,
+/// `health`, and its state carried across a swap, like Airlock's own worlds (App Factory's
+/// plugins have a lifecycle and their own contract). A `lifecycle` of a version this host
+/// does not serve is refused as [`LoadError::WrongWorld`] rather than silently ignored.
+pub(crate) fn custom_lifecycle(
+    exports: &[String],
+    what: &str,
+) -> Result<Option<Version>, LoadError> {
+    let Some(export) = exports.iter().find(|e| {
+        e.strip_prefix(AIRLOCK_EXPORT)
+            .is_some_and(|rest| rest.split('@').next() == Some("lifecycle"))
+    }) else {
+        return Ok(None);
+    };
+    match Version::of_export(export) {
+        Some(version) => Ok(Some(version)),
+        None => Err(LoadError::WrongWorld {
+            what: what.to_string(),
+            found: export.clone(),
+        }),
+    }
+}
+
+/// Whether `export` (an export name, [`export_names`]) is one of Airlock's own interfaces
+/// (`airlock:plugin/…`): never one of a custom world's tools.
+pub(crate) fn is_airlock_export(export: &str) -> bool {
+    export.starts_with(AIRLOCK_EXPORT)
 }
 
 /// Detects the world and the `airlock:plugin` version from the export names

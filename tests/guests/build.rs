@@ -31,8 +31,41 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("typed", "typed.wasm", "TYPED"),
     ("reporter", "reporter.wasm", "REPORTER"),
     ("legacy", "legacy.wasm", "LEGACY"),
+    (
+        "appfactory-tts-espeak",
+        "appfactory_tts_espeak.wasm",
+        "APPFACTORY_TTS",
+    ),
+    (
+        "appfactory-stt-pocketsphinx",
+        "appfactory_stt_pocketsphinx.wasm",
+        "APPFACTORY_STT",
+    ),
+    (
+        "appfactory-llm-openai",
+        "appfactory_llm_openai.wasm",
+        "APPFACTORY_LLM",
+    ),
+    ("lleo-git-log", "lleo_git_log.wasm", "LLEO_GIT_LOG"),
+    ("lleo-needs", "lleo_needs.wasm", "LLEO_NEEDS"),
     ("orch-docs", "orch_docs.wasm", "ORCH_DOCS"),
     ("phasey", "phasey.wasm", "PHASEY"),
+];
+
+/// (folder under `examples/`, constant name) of every example plugin folder the tests load
+/// pinned: the constant is `<NAME>_DIR`.
+const FOLDERS: &[(&str, &str)] = &[
+    ("calculator", "CALCULATOR"),
+    ("redact", "REDACT"),
+    ("count-vowels", "COUNT_VOWELS"),
+    ("fetch", "FETCH"),
+    ("systems/app-factory/plugins/tts-espeak", "APPFACTORY_TTS"),
+    (
+        "systems/app-factory/plugins/stt-pocketsphinx",
+        "APPFACTORY_STT",
+    ),
+    ("systems/app-factory/plugins/llm-openai", "APPFACTORY_LLM"),
+    ("systems/orchestrator/docs", "ORCH_DOCS"),
 ];
 
 fn main() {
@@ -102,13 +135,13 @@ fn main() {
             path.display().to_string()
         ));
     }
-    for example in ["calculator", "redact", "count-vowels", "fetch"] {
+    for (example, name) in FOLDERS {
         let folder = assemble(
             &root.join("examples").join(example),
             &release,
             &target_dir.join("plugins"),
         );
-        let constant = format!("{}_DIR", example.replace('-', "_").to_uppercase());
+        let constant = format!("{name}_DIR");
         code.push_str(&format!(
             "/// The `{example}` plugin folder (manifest pinned to the built component).\npub const {constant}: &str = {:?};\n",
             folder.display().to_string()

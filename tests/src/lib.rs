@@ -5,6 +5,7 @@ use airlock::{CallContext, CallError, Limits, LoadOptions, Plugin, Runtime};
 
 pub use airlock_guests as guests;
 
+pub mod app_factory;
 pub mod http;
 pub mod line_client;
 pub mod oci_registry;

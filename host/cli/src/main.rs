@@ -119,8 +119,9 @@ enum Command {
     /// Create, list and revoke the API tokens of `airlock serve --http` (and of
     /// `airlock mcp --http --allow-remote`).
     Token(serve::TokenArgs),
-    /// Build the examples and show Airlock at work: tools, hooks, and runaway plugins stopped.
-    Demo,
+    /// Build the examples and show Airlock at work: tools, hooks, and runaway plugins stopped;
+    /// or, with `--system NAME`, one of the other plugin systems running on Airlock.
+    Demo(demo::DemoArgs),
     /// Start a plugin: scaffold a folder (source, manifest, test, README) in Rust, Python or JS.
     New(new::NewArgs),
     /// Build a plugin folder from source with its language's toolchain and pin the component.
@@ -394,7 +395,7 @@ async fn run(command: Command) -> Result<ExitCode> {
         Command::Mcp(args) => serve::mcp(args).await,
         Command::Token(args) => serve::token(args).await,
         Command::Cache(args) => cache::run(args).await,
-        Command::Demo => demo::run().await.map(|()| ExitCode::SUCCESS),
+        Command::Demo(args) => demo::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::New(args) => new::run(args),
         Command::Build(args) => build::run(args).await,
         Command::Keygen(args) => publish::keygen(args),

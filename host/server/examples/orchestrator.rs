@@ -38,32 +38,17 @@ fn orchestrator_dir() -> PathBuf {
         .expect("run from the Airlock repository")
 }
 
-/// Assembles the `docs` plugin folder in `dir`: its manifest pinned to the built component
-/// (what `airlock pin` does).
-pub fn assemble_docs(dir: &Path) -> Result<(), Failed> {
-    let manifest = std::fs::read_to_string(orchestrator_dir().join("docs/airlock.toml"))?;
-    let bytes = std::fs::read(airlock_guests::ORCH_DOCS)?;
-    let digest = airlock::digest::Sha256::of(&bytes);
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("orch_docs.wasm"), &bytes)?;
-    let pinned = manifest.replacen(
-        "[plugin]\n",
-        &format!("[plugin]\nsha256 = \"{digest}\"\n"),
-        1,
-    );
-    std::fs::write(dir.join("airlock.toml"), pinned)?;
-    Ok(())
-}
-
 /// A registry in `dir` serving the orchestrator's contract, with the `docs` plugin enabled
 /// for tenant `default`.
 pub async fn registry_in(dir: &Path) -> Result<Registry, Failed> {
     let contracts = airlock::contract::Contracts::from_wit(&[orchestrator_dir().join("wit")])?;
     let policy = airlock::policy::Policy::default().with_contracts(contracts);
     let registry = Registry::open(&dir.join("registry.db"), airlock::Runtime::new()?, policy)?;
-    let folder = dir.join("docs");
-    assemble_docs(&folder)?;
-    registry.install(&folder).await?;
+    // The example's folder with its manifest pinned to the built component (the tests'
+    // build assembles it, as `airlock pin` would).
+    registry
+        .install(Path::new(airlock_guests::ORCH_DOCS_DIR))
+        .await?;
     registry.enable("default", "docs", json!({})).await?;
     Ok(registry)
 }

@@ -222,6 +222,10 @@ pub(crate) fn shown(command: &str, args: &[String]) -> String {
     line
 }
 
+/// Where a command that is not a path is looked up (the `PATH` every program starts with):
+/// fixed, because the host's own `PATH` is not the plugin's to see or rely on.
+pub const SEARCH_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
 /// What a finished program produced.
 pub struct ExecOutput {
     pub status: i32,
@@ -249,8 +253,7 @@ pub async fn run(
     command_line
         .args(args)
         .env_clear()
-        // A fixed search path: the host's PATH is not the plugin's to see or rely on.
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("PATH", SEARCH_PATH)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

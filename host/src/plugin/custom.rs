@@ -1,8 +1,10 @@
 //! A plugin of a custom world ([`crate::World::Custom`]): a component of the host's own
 //! contract, loaded from a folder like any plugin (manifest, policy, grant, limits, pool,
-//! registry). It has no Airlock `lifecycle`: its manifest says who it is, and each exported
-//! function whose types all have a JSON form ([`crate::dynamic::json::passable`]) is one
-//! of its tools, called through the dynamic JSON path.
+//! registry). Its manifest says who it is, and each exported function whose types all have
+//! a JSON form ([`crate::dynamic::json::passable`]) is one of its tools, called through the
+//! dynamic JSON path. It may also export Airlock's `lifecycle`
+//! ([`crate::component::custom_lifecycle`]): then it gets `init`, `health` and state across
+//! a swap, and those functions are not tools.
 //!
 //! Tool names: the function's own name (`synthesize`), or, where two exported interfaces
 //! both have it, `interface-function` (`tts-synthesize`). The tool's schema is derived from
@@ -99,7 +101,11 @@ pub(crate) fn functions(
     component: &wasmtime::component::Component,
     engine: &wasmtime::Engine,
 ) -> Result<Vec<Function>, String> {
-    let all = crate::dynamic::exports(component, engine);
+    // Airlock's own `lifecycle` beside a contract is called as the lifecycle, not offered.
+    let all: Vec<_> = crate::dynamic::exports(component, engine)
+        .into_iter()
+        .filter(|e| !crate::component::is_airlock_export(&e.name))
+        .collect();
     let cap = crate::types::MAX_TOOLS;
     if all.len() > cap {
         return Err(format!(

@@ -22,7 +22,7 @@ use super::timer::{TimedOut, within};
 
 /// Which interface exports a component has, as indices resolved once per component.
 pub(crate) struct ExportIndices {
-    /// `None` for a custom world.
+    /// `None` for a custom world that exports no Airlock `lifecycle`.
     pub(crate) lifecycle: Option<bindings::LifecycleIndices>,
     pub(crate) tools: Option<bindings::ToolsIndices>,
     pub(crate) hooks: Option<bindings::HooksIndices>,
@@ -32,17 +32,18 @@ pub(crate) struct ExportIndices {
 
 impl ExportIndices {
     /// `functions` are a custom world's tools ([`super::custom::functions`]); `version` is
-    /// the `airlock:plugin` version of an Airlock world's exports.
+    /// the `airlock:plugin` version of an Airlock world's exports (or of the `lifecycle` a
+    /// custom world exports, `custom_lifecycle`).
     pub(crate) fn new(
         pre: &InstancePre<InstanceState>,
         world: World,
         version: Version,
         functions: Vec<Function>,
+        custom_lifecycle: bool,
     ) -> wasmtime::Result<Self> {
         Ok(ExportIndices {
             functions: functions.into(),
-            lifecycle: world
-                .has_lifecycle()
+            lifecycle: (world.has_lifecycle() || custom_lifecycle)
                 .then(|| bindings::LifecycleIndices::new(pre, version))
                 .transpose()?,
             tools: (world.has_tools() && world != World::Custom)
@@ -180,8 +181,8 @@ impl LiveInstance {
         guarded!(self, limits, lifecycle.call_metadata(&mut self.store))
     }
 
-    /// A custom world has no `init`: its configuration is checked by the manifest's
-    /// schema only.
+    /// A custom world without Airlock's `lifecycle` has no `init`: its configuration is
+    /// checked by the manifest's schema only.
     pub(crate) async fn init(&mut self, limits: &Limits, config: &str) -> Result<(), CallError> {
         let Some(lifecycle) = self.lifecycle.clone() else {
             return Ok(());
@@ -197,19 +198,21 @@ impl LiveInstance {
         guarded!(self, limits, lifecycle.call_shutdown(&mut self.store))
     }
 
-    /// A custom world, having no `health` export, is healthy while it instantiates.
+    /// A custom world without a `health` export is healthy while it instantiates.
     pub(crate) async fn health(&mut self, limits: &Limits) -> Result<wit::HealthReport, CallError> {
         let Some(lifecycle) = self.lifecycle.clone() else {
             return Ok(wit::HealthReport {
                 status: wit::HealthStatus::Ready,
-                message: "ok (a custom world reports no health of its own)".into(),
+                message:
+                    "ok (a custom world without Airlock's lifecycle reports no health of its own)"
+                        .into(),
                 details: "{}".into(),
             });
         };
         guarded!(self, limits, lifecycle.call_health(&mut self.store))
     }
 
-    /// A custom world carries no state across a swap.
+    /// A custom world without Airlock's lifecycle carries no state across a swap.
     pub(crate) async fn capture_state(
         &mut self,
         limits: &Limits,
@@ -226,7 +229,7 @@ impl LiveInstance {
         state: &[u8],
     ) -> Result<(), CallError> {
         let Some(lifecycle) = self.lifecycle.clone() else {
-            // A custom world captures no state, so none is ever handed over.
+            // Without a lifecycle no state is captured, so none is ever handed over.
             return Ok(());
         };
         let result = guarded!(

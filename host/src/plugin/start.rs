@@ -138,7 +138,13 @@ impl Plugin {
             }
             _ => Vec::new(),
         };
-        let indices = ExportIndices::new(&pre, world, version, functions).map_err(link)?;
+        let custom_lifecycle = world == World::Custom
+            && matches!(
+                crate::component::custom_lifecycle(&exports, what),
+                Ok(Some(_))
+            );
+        let indices =
+            ExportIndices::new(&pre, world, version, functions, custom_lifecycle).map_err(link)?;
         let config = serde_json::to_string(&config).expect("a JSON value serialises");
         let start_error = |source| LoadError::Start {
             plugin: what.to_string(),

@@ -28,6 +28,8 @@ mod resources;
 mod scale_out;
 mod sessions;
 mod streaming;
+mod systems_app_factory;
+mod systems_lleo;
 mod systems_orchestrator;
 mod trust;
 mod versions;

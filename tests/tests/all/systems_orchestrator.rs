@@ -39,28 +39,17 @@ fn phasey_folder(domains: &[&str]) -> TempDir {
     plugin_folder("phasey", guests::PHASEY, &extra)
 }
 
-/// The `docs` example's folder: its own manifest, pinned to the built component.
-fn docs_folder() -> TempDir {
-    let dir = TempDir::new("docs");
-    let manifest = std::fs::read_to_string(orchestrator_dir().join("docs/airlock.toml")).unwrap();
-    let bytes = std::fs::read(guests::ORCH_DOCS).unwrap();
-    std::fs::write(dir.path().join("orch_docs.wasm"), &bytes).unwrap();
-    let digest = airlock::digest::Sha256::of(&bytes).to_string();
-    let pinned = manifest.replacen(
-        "[plugin]\n",
-        &format!("[plugin]\nsha256 = \"{digest}\"\n"),
-        1,
-    );
-    std::fs::write(dir.path().join("airlock.toml"), pinned).unwrap();
-    dir
+/// The `docs` example's folder, pinned to the built component.
+fn docs_folder() -> &'static Path {
+    Path::new(guests::ORCH_DOCS_DIR)
 }
 
-/// A registry with `folders` installed and enabled for [`TENANT`]; the folders must outlive
-/// it.
-async fn registry_of(dir: &TempDir, folders: &[(&TempDir, &str)]) -> Registry {
+/// A registry with the plugin `folders` (folder, name) installed and enabled for
+/// [`TENANT`]; the folders must outlive it.
+async fn registry_of(dir: &TempDir, folders: &[(&Path, &str)]) -> Registry {
     let registry = registry_with(dir, policy());
     for (folder, name) in folders {
-        registry.install(folder.path()).await.unwrap();
+        registry.install(folder).await.unwrap();
         registry.enable(TENANT, name, json!({})).await.unwrap();
     }
     registry
@@ -81,7 +70,7 @@ fn names(report: &airlock_server::phases::RunReport) -> Vec<&str> {
 #[tokio::test(flavor = "multi_thread")]
 async fn phases_run_in_order_and_each_reads_the_outputs_before_it() {
     let (dir, folder) = (TempDir::new("orch-order"), phasey_folder(&["test"]));
-    let registry = registry_of(&dir, &[(&folder, "phasey")]).await;
+    let registry = registry_of(&dir, &[(folder.path(), "phasey")]).await;
     let report = PhaseRunner::new(&registry)
         .run("test", &json!({"tag": "T"}), &session("s-order"))
         .await
@@ -115,7 +104,7 @@ async fn phases_run_in_order_and_each_reads_the_outputs_before_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_phase_over_its_timeout_ends_as_the_deadline_error() {
     let (dir, folder) = (TempDir::new("orch-timeout"), phasey_folder(&["test"]));
-    let registry = registry_of(&dir, &[(&folder, "phasey")]).await;
+    let registry = registry_of(&dir, &[(folder.path(), "phasey")]).await;
     let input = json!({"behaviour": {"extra": {"sleep_ms": 5000}}});
     let report = PhaseRunner::new(&registry)
         .run("test", &input, &session("s-timeout"))
@@ -144,7 +133,7 @@ async fn a_phase_over_its_timeout_ends_as_the_deadline_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_flaky_phase_succeeds_on_its_second_try() {
     let (dir, folder) = (TempDir::new("orch-flaky"), phasey_folder(&["test"]));
-    let registry = registry_of(&dir, &[(&folder, "phasey")]).await;
+    let registry = registry_of(&dir, &[(folder.path(), "phasey")]).await;
     let input = json!({"tag": "F", "behaviour": {"flaky": {"fail_times": 1}}});
     let report = PhaseRunner::new(&registry)
         .run("test", &input, &session("s-flaky"))
@@ -175,7 +164,7 @@ async fn a_flaky_phase_succeeds_on_its_second_try() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_required_phase_that_fails_stops_the_run() {
     let (dir, folder) = (TempDir::new("orch-required"), phasey_folder(&["test"]));
-    let registry = registry_of(&dir, &[(&folder, "phasey")]).await;
+    let registry = registry_of(&dir, &[(folder.path(), "phasey")]).await;
     let runner = PhaseRunner::new(&registry);
     // Retryable failures: the first try and its two retries, then the run stops.
     let input = json!({"behaviour": {"flaky": {"fail": true}}});
@@ -216,7 +205,7 @@ async fn a_required_phase_that_fails_stops_the_run() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_optional_phase_that_fails_is_recorded_and_the_run_goes_on() {
     let (dir, folder) = (TempDir::new("orch-optional"), phasey_folder(&["test"]));
-    let registry = registry_of(&dir, &[(&folder, "phasey")]).await;
+    let registry = registry_of(&dir, &[(folder.path(), "phasey")]).await;
     let runner = PhaseRunner::new(&registry);
     let first = runner
         .run("test", &json!({"tag": "1"}), &session("s-opt"))
@@ -242,7 +231,7 @@ async fn an_optional_phase_that_fails_is_recorded_and_the_run_goes_on() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_sessions_keep_their_runs_apart() {
     let (dir, folder) = (TempDir::new("orch-sessions"), phasey_folder(&["test"]));
-    let registry = registry_of(&dir, &[(&folder, "phasey")]).await;
+    let registry = registry_of(&dir, &[(folder.path(), "phasey")]).await;
     let runner = PhaseRunner::new(&registry);
     let (a, b) = (session("s-a"), session("s-b"));
     let (input_a, input_b) = (json!({"tag": "A"}), json!({"tag": "B"}));
@@ -287,8 +276,8 @@ const MARKDOWN: &str = "# Running phases on Airlock\n\n## Contents\n\n\
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_docs_plugin_turns_a_spec_into_markdown() {
-    let (dir, folder) = (TempDir::new("orch-docs"), docs_folder());
-    let registry = registry_of(&dir, &[(&folder, "docs")]).await;
+    let dir = TempDir::new("orch-docs");
+    let registry = registry_of(&dir, &[(docs_folder(), "docs")]).await;
     let report = PhaseRunner::new(&registry)
         .run("docs", &json!({"spec": SPEC}), &session("s-docs"))
         .await
@@ -317,8 +306,8 @@ async fn the_docs_plugin_turns_a_spec_into_markdown() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_docs_write_phase_writes_from_the_outline_in_the_session() {
-    let (dir, folder) = (TempDir::new("orch-docs-context"), docs_folder());
-    let registry = registry_of(&dir, &[(&folder, "docs")]).await;
+    let dir = TempDir::new("orch-docs-context");
+    let registry = registry_of(&dir, &[(docs_folder(), "docs")]).await;
     let cx = session("s-context");
     let report = PhaseRunner::new(&registry)
         .run("docs", &json!({"spec": SPEC}), &cx)
@@ -374,7 +363,7 @@ async fn the_docs_write_phase_writes_from_the_outline_in_the_session() {
 async fn domain_plugins_are_found_by_domain() {
     let dir = TempDir::new("orch-domains");
     let (docs, phasey) = (docs_folder(), phasey_folder(&["test", "fiction"]));
-    let registry = registry_of(&dir, &[(&docs, "docs"), (&phasey, "phasey")]).await;
+    let registry = registry_of(&dir, &[(docs, "docs"), (phasey.path(), "phasey")]).await;
     let found = |domain: &str| -> Vec<String> {
         let plugins = registry.providers(TENANT, CONTRACT, Some(domain));
         plugins.iter().map(|p| p.name().to_string()).collect()
@@ -420,7 +409,7 @@ fn phase(name: &str, timeout: u64, max_retries: u32) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plugin_asking_too_much_is_capped_or_refused() {
     let (dir, folder) = (TempDir::new("orch-caps"), phasey_folder(&["test"]));
-    let registry = registry_of(&dir, &[(&folder, "phasey")]).await;
+    let registry = registry_of(&dir, &[(folder.path(), "phasey")]).await;
     let runner = PhaseRunner::new(&registry);
     let ten_days = 10 * 24 * 3_600_000;
     declare(

@@ -15,3 +15,4 @@ mod publish;
 mod readme;
 mod scale_out;
 mod support;
+mod systems;

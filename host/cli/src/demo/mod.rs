@@ -1,5 +1,9 @@
 //! `airlock demo`: builds the example plugins (and the misbehaving test plugin) if needed,
 //! then walks a newcomer through what Airlock does, printing each step and its outcome.
+//! `airlock demo --system NAME` shows instead one of the plugin systems Airlock replaces
+//! running on it (`examples/systems/NAME`): one module per system.
+
+mod app_factory;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -9,12 +13,35 @@ use airlock::{CallContext, HookKind, Limits, LoadOptions, Plugin, Runtime};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 
+/// The guest packages of the main demo (folder under `examples/` = package name).
 const GUESTS: [&str; 5] = ["calculator", "redact", "count-vowels", "hostile", "fetch"];
 
-pub async fn run() -> Result<()> {
-    let dir = build_guests()?;
+/// `airlock demo [--system NAME]`.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Show one of the other plugin systems on Airlock instead (`examples/systems/NAME`).
+    #[arg(long, value_enum)]
+    system: Option<System>,
+}
+
+/// The plugin systems `--system` shows.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum System {
+    /// App Factory's TTS, STT and LLM contracts: espeak-ng, PocketSphinx, a streamed completion.
+    AppFactory,
+}
+
+pub async fn run(args: DemoArgs) -> Result<()> {
+    match args.system {
+        None => main_demo().await,
+        Some(System::AppFactory) => app_factory::run().await,
+    }
+}
+
+async fn main_demo() -> Result<()> {
+    let dir = build_guests(&GUESTS)?;
     let wasm = |name: &str| dir.join(format!("{}.wasm", name.replace('-', "_")));
-    let folders = assemble_folders(&dir)?;
+    let folders = assemble_folders(&dir, GUESTS.map(|g| (g, g)).as_slice())?;
     let runtime = Runtime::new()?;
     let ctx = CallContext::for_tenant("demo");
 
@@ -225,7 +252,7 @@ async fn timed<T: std::fmt::Display>(
 
 /// Builds the guest plugins with cargo into `<target>/guests` (shared with the test suite)
 /// and returns the directory holding the `.wasm` files.
-fn build_guests() -> Result<PathBuf> {
+fn build_guests(packages: &[&str]) -> Result<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let exe = std::env::current_exe()?;
     let target = exe
@@ -242,8 +269,8 @@ fn build_guests() -> Result<PathBuf> {
         .current_dir(&root)
         .args(["build", "--profile", "guest", "--target", "wasm32-wasip2"])
         .env("CARGO_TARGET_DIR", &target);
-    for guest in GUESTS {
-        cargo.args(["-p", guest]);
+    for package in packages {
+        cargo.args(["-p", package]);
     }
     let status = cargo
         .status()
@@ -259,12 +286,14 @@ fn build_guests() -> Result<PathBuf> {
 /// Assembles a plugin folder per example under `<target>/guests/plugins/<name>`: its
 /// `airlock.toml`, pinned to the component just built, and the component. These are the
 /// folders the README's registry commands use (`airlock plugins enable
-/// target/guests/plugins/redact`). Returns their parent.
-fn assemble_folders(wasm_dir: &Path) -> Result<PathBuf> {
+/// target/guests/plugins/redact`). `examples` are (folder under `examples/`, package);
+/// the plugin folder is named as the last part of the first. Returns their parent.
+fn assemble_folders(wasm_dir: &Path, examples: &[(&str, &str)]) -> Result<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let plugins = wasm_dir.join("../../plugins");
-    for name in GUESTS {
-        let source = root.join("examples").join(name);
+    for (example, package) in examples {
+        let source = root.join("examples").join(example);
+        let name = source.file_name().context("an example folder")?;
         let Ok(text) = std::fs::read_to_string(source.join(airlock::manifest::FILE_NAME)) else {
             continue; // a test plugin, not an example: no folder
         };
@@ -272,7 +301,7 @@ fn assemble_folders(wasm_dir: &Path) -> Result<PathBuf> {
         let manifest = airlock::manifest::Manifest::parse(&text, &manifest_path)?;
         let folder = plugins.join(name);
         std::fs::create_dir_all(&folder)?;
-        let built = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        let built = wasm_dir.join(format!("{}.wasm", package.replace('-', "_")));
         let bytes =
             std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
         std::fs::write(folder.join(&manifest.plugin.component), &bytes)?;
