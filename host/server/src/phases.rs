@@ -90,6 +90,7 @@ impl RunLimits {
 pub struct Phase {
     /// Unique within the plugin; letters, digits and `- _ .`.
     pub name: String,
+    /// One line for people (at most [`RunLimits::max_description_bytes`]).
     pub description: String,
     /// Phases run in increasing order (ties by name).
     pub order: u32,
@@ -120,18 +121,22 @@ struct Declared {
 /// Why a run could not start. (A phase's failure is not one: it is in the [`RunReport`].)
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// The call context has no session id.
     #[error(
         "a phase run needs a session: its outputs live in the session context (give the call \
          context a session id)"
     )]
     NoSession,
+    /// No enabled plugin of the tenant provides [`CONTRACT`] for the domain.
     #[error(
         "no plugin enabled for tenant `{tenant}` serves domain `{domain}` (a plugin whose \
          manifest has contract = \"{CONTRACT}\" and `{domain}` in its `domains`)"
     )]
     NoProvider { tenant: String, domain: String },
+    /// The plugin's `phases` call failed.
     #[error("asking plugin `{plugin}` for its phases failed: {source}")]
     Phases { plugin: String, source: CallError },
+    /// The plugin's phase list breaks a [`RunLimits`] rule (`problem` names it).
     #[error("plugin `{plugin}` declares phases the runner refuses: {problem}")]
     BadPhases { plugin: String, problem: String },
 }
@@ -210,6 +215,7 @@ pub struct Attempt {
 /// How a phase ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
+    /// An attempt answered, and its output is in the session.
     Succeeded,
     /// Every attempt failed (the last [`Attempt::failure`] says why).
     Failed,
@@ -231,7 +237,9 @@ impl Outcome {
 /// One phase of a run.
 #[derive(Debug, Clone)]
 pub struct PhaseResult {
+    /// The phase as it ran (its timeout and retries capped).
     pub phase: Phase,
+    /// How it ended.
     pub outcome: Outcome,
     /// Its output, when it succeeded (also in the session under [`output_key`]).
     pub output: Option<Value>,
@@ -256,7 +264,9 @@ impl PhaseResult {
 pub struct RunReport {
     /// The plugin that ran it.
     pub plugin: String,
+    /// The domain run.
     pub domain: String,
+    /// The session its outputs live in.
     pub session: String,
     /// Every phase in run order, skipped ones included.
     pub phases: Vec<PhaseResult>,
