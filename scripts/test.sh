@@ -14,7 +14,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 # once ran out of disk), and nothing here is rebuilt piecemeal.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 df -h "$PWD" | sed 's/^/disk: /' # what there is to build in (a cold run writes ~6 GB)
-guests=(-p airlock-sdk -p calculator -p redact -p count-vowels -p hostile -p prober -p hooky -p cli-command -p versioned -p versioned-v2 -p compute -p large -p sprawl -p sprawl-deep -p garish -p fetch -p webhook -p typed -p reporter -p legacy -p appfactory-tts-espeak -p appfactory-stt-pocketsphinx -p appfactory-llm-openai -p lleo-git-log -p lleo-needs -p victor-json)
+guests=(-p airlock-sdk -p calculator -p redact -p count-vowels -p hostile -p prober -p hooky -p cli-command -p versioned -p versioned-v2 -p compute -p large -p sprawl -p sprawl-deep -p garish -p fetch -p webhook -p typed -p reporter -p legacy -p appfactory-tts-espeak -p appfactory-stt-pocketsphinx -p appfactory-llm-openai -p lleo-git-log -p lleo-needs -p victor-json -p orch-docs -p phasey)
 
 # The real MCP clients the tests run (Inspector, conformance suite), pinned by lockfile.
 if ! command -v npm >/dev/null 2>&1; then

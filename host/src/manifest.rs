@@ -79,7 +79,11 @@ pub struct PluginSection {
     /// Routing keys the plugin serves its contracts for (a URI scheme, a model name): a
     /// host asks the registry which plugin provides contract X for key K. At most
     /// [`MAX_KEYS`], each 1 to [`KEY_BYTES`] bytes of letters, digits and `+ - . _ :`.
+    /// `domains = [...]` is another name for the same list (the orchestrator's domain
+    /// plugins: `fiction`, `code`, `docs`), so there is one routing mechanism; a manifest
+    /// giving both is refused as a duplicate.
     #[serde(default, deserialize_with = "routing_keys")]
+    #[serde(alias = "domains")]
     pub keys: Vec<String>,
 }
 

@@ -49,6 +49,8 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("lleo-git-log", "lleo_git_log.wasm", "LLEO_GIT_LOG"),
     ("lleo-needs", "lleo_needs.wasm", "LLEO_NEEDS"),
     ("victor-json", "victor_json.wasm", "VICTOR_JSON"),
+    ("orch-docs", "orch_docs.wasm", "ORCH_DOCS"),
+    ("phasey", "phasey.wasm", "PHASEY"),
 ];
 
 /// (folder under `examples/`, constant name) of every example plugin folder the tests load
@@ -64,6 +66,7 @@ const FOLDERS: &[(&str, &str)] = &[
         "APPFACTORY_STT",
     ),
     ("systems/app-factory/plugins/llm-openai", "APPFACTORY_LLM"),
+    ("systems/orchestrator/docs", "ORCH_DOCS"),
 ];
 
 fn main() {

@@ -8,6 +8,8 @@
 //!   configuration, persisted in SQLite or in PostgreSQL shared by many hosts (feature
 //!   `postgres`, on by default), hot reload, dependencies, API tokens;
 //! - [`discovery`]: the plugin search path;
+//! - [`phases`]: the orchestrator's domain plugins, their phases run in order with timeouts,
+//!   retries and outputs passed on through the session context;
 //! - [`serve`]: JSON-RPC 2.0 and MCP on stdio, streamable-HTTP MCP and the admin HTTP API;
 //! - [`oci`] (feature `oci`, on by default): plugin folders pushed to and pulled from OCI
 //!   registries.
@@ -15,5 +17,6 @@
 pub mod discovery;
 #[cfg(feature = "oci")]
 pub mod oci;
+pub mod phases;
 pub mod registry;
 pub mod serve;

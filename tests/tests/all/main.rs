@@ -31,6 +31,7 @@ mod streaming;
 mod systems_app_factory;
 mod systems_lleo;
 mod systems_victor;
+mod systems_orchestrator;
 mod trust;
 mod versions;
 mod workloads;

@@ -5,6 +5,7 @@
 
 mod app_factory;
 mod lleo;
+mod orchestrator;
 mod victor;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,8 @@ enum System {
     Lleo,
     /// Victor's workflow compilers, routed by URI scheme, cached by the plugin's key.
     Victor,
+    /// The orchestrator's domain plugins: phases in order, outputs through the session.
+    Orchestrator,
 }
 
 pub async fn run(args: DemoArgs) -> Result<()> {
@@ -43,6 +46,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         Some(System::AppFactory) => app_factory::run().await,
         Some(System::Lleo) => lleo::run().await,
         Some(System::Victor) => victor::run().await,
+        Some(System::Orchestrator) => orchestrator::run().await,
     }
 }
 

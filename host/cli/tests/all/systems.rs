@@ -133,3 +133,19 @@ fn the_victor_demo_scene_runs() {
         ],
     );
 }
+
+/// `airlock demo --system orchestrator` runs its scene: the docs plugin found by domain, its
+/// phases in order with their outputs in the session, a failing required phase stopping
+/// the run.
+#[test]
+fn the_orchestrator_demo_scene_runs() {
+    demo_prints(
+        "orchestrator",
+        &[
+            "→ [\"docs\"]",
+            "write    succeeded",
+            "phase/docs/outline",
+            "outline  skipped",
+        ],
+    );
+}

@@ -39,6 +39,12 @@ impl Registry {
         found
     }
 
+    /// The session contexts its plugins share with the host (`airlock:plugin/context`):
+    /// what a host reads and writes beside them, e.g. the phase runner's outputs.
+    pub fn sessions(&self) -> &airlock::context::Sessions {
+        self.runtime.sessions()
+    }
+
     /// Ends `tenant`'s session `session` in every plugin enabled for the tenant: the
     /// resource handles it holds are dropped and their instances freed
     /// ([`Plugin::end_session`]). Returns how many handles were dropped.
