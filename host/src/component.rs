@@ -42,7 +42,9 @@ impl World {
         matches!(self, World::ToolPlugin | World::Plugin | World::Custom)
     }
 
-    /// Whether it exports Airlock's `lifecycle` interface (metadata, init, health, state).
+    /// Whether every component of this world exports Airlock's `lifecycle` interface
+    /// (metadata, init, health, state); a custom world's component may too
+    /// ([`crate::folder::Review::lifecycle`] says whether one does).
     pub fn has_lifecycle(self) -> bool {
         self != World::Custom
     }
@@ -187,9 +189,12 @@ pub fn import_names(engine: &Engine, component: &Component) -> Vec<String> {
 pub(crate) struct Inspected {
     pub(crate) component: Component,
     pub(crate) world: World,
-    /// The `airlock:plugin` version of an Airlock world's exports (the latest for a custom
-    /// world, which has none).
+    /// The `airlock:plugin` version of an Airlock world's exports, or of the `lifecycle` a
+    /// custom world exports (the latest for a custom world without one).
     pub(crate) version: Version,
+    /// Whether it exports Airlock's `lifecycle` (every Airlock world; a custom world may,
+    /// [`custom_lifecycle`]): `init`, `health` and state across a swap are called.
+    pub(crate) lifecycle: bool,
     pub(crate) exports: Vec<String>,
     pub(crate) imports: Vec<String>,
 }
@@ -209,15 +214,21 @@ pub(crate) fn inspect(
     let uses = audit(&imports);
     let covered = refuse_unknown(what, &uses);
     let world = match detect_world(&exports, what) {
-        Err(_) if contracts => custom_lifecycle(&exports, what)
-            .map(|lifecycle| (World::Custom, lifecycle.unwrap_or(Version::V0_2))),
-        world => world,
+        Err(_) if contracts => custom_lifecycle(&exports, what).map(|lifecycle| {
+            (
+                World::Custom,
+                lifecycle.unwrap_or(Version::V0_2),
+                lifecycle.is_some(),
+            )
+        }),
+        world => world.map(|(world, version)| (world, version, true)),
     };
     let inspected = match (covered, world) {
-        (Ok(()), Ok((world, version))) => Ok(Inspected {
+        (Ok(()), Ok((world, version, lifecycle))) => Ok(Inspected {
             component,
             world,
             version,
+            lifecycle,
             exports,
             imports,
         }),
@@ -237,23 +248,31 @@ pub fn airlock_package(exports: &[String]) -> Option<&'static str> {
 /// The `airlock:plugin` version of the `lifecycle` a custom-world component exports beside
 /// its contracts, if it exports one: such a component gets `init` with its configuration,
 /// `health`, and its state carried across a swap, like Airlock's own worlds (App Factory's
-/// plugins have a lifecycle and their own contract). A `lifecycle` of a version this host
-/// does not serve is refused as [`LoadError::WrongWorld`] rather than silently ignored.
+/// plugins have a lifecycle and their own contract). Any other Airlock export (`tools`,
+/// `hooks`, a second `lifecycle`, a `lifecycle` of a version this host does not serve)
+/// would be neither called nor offered, so it is refused
+/// ([`LoadError::AirlockExportsBesideContract`]) rather than silently ignored.
 pub(crate) fn custom_lifecycle(
     exports: &[String],
     what: &str,
 ) -> Result<Option<Version>, LoadError> {
-    let Some(export) = exports.iter().find(|e| {
+    let airlock: Vec<&String> = exports.iter().filter(|e| is_airlock_export(e)).collect();
+    let lifecycle = |e: &str| {
         e.strip_prefix(AIRLOCK_EXPORT)
             .is_some_and(|rest| rest.split('@').next() == Some("lifecycle"))
-    }) else {
-        return Ok(None);
     };
-    match Version::of_export(export) {
-        Some(version) => Ok(Some(version)),
-        None => Err(LoadError::WrongWorld {
+    match airlock.as_slice() {
+        [] => Ok(None),
+        [only] if lifecycle(only) && Version::of_export(only).is_some() => {
+            Ok(Version::of_export(only))
+        }
+        _ => Err(LoadError::AirlockExportsBesideContract {
             what: what.to_string(),
-            found: export.clone(),
+            found: airlock
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }
@@ -295,5 +314,37 @@ pub(crate) fn detect_world(exports: &[String], what: &str) -> Result<(World, Ver
                 exports.join(", ")
             },
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exports(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn a_custom_world_may_export_one_lifecycle_of_a_served_version_and_nothing_else_of_airlocks() {
+        let contract = "appfactory:contracts/tts@0.1.0";
+        let lifecycle = |version| format!("airlock:plugin/lifecycle@{version}");
+        let ok = |names: &[&str]| custom_lifecycle(&exports(names), "x").unwrap();
+        assert_eq!(ok(&[contract]), None);
+        assert_eq!(ok(&[contract, &lifecycle("0.2.0")]), Some(Version::V0_2));
+        assert_eq!(ok(&[&lifecycle("0.1.0"), contract]), Some(Version::V0_1));
+        let refused = |names: &[&str]| {
+            let error = custom_lifecycle(&exports(names), "x").unwrap_err();
+            assert!(
+                matches!(error, LoadError::AirlockExportsBesideContract { .. }),
+                "{error}"
+            );
+            error.to_string()
+        };
+        assert!(refused(&[contract, &lifecycle("0.3.0")]).contains("lifecycle@0.3.0"));
+        let tools = refused(&[contract, &lifecycle("0.2.0"), "airlock:plugin/tools@0.2.0"]);
+        assert!(tools.contains("airlock:plugin/tools@0.2.0"), "{tools}");
+        refused(&[contract, &lifecycle("0.2.0"), &lifecycle("0.1.0")]);
+        refused(&[contract, "airlock:plugin/hooks@0.2.0"]);
     }
 }

@@ -35,6 +35,16 @@ pub enum LoadError {
     )]
     WrongWorld { what: String, found: String },
 
+    /// A component of a host contract exporting Airlock interfaces beside it other than one
+    /// `lifecycle` of a served version: they would be neither called nor offered.
+    #[error(
+        "{what} declares a host contract, so of Airlock's own interfaces it may export only \
+         `lifecycle` (of `airlock:plugin@0.2.0` or 0.1.0), beside the contract: it exports \
+         [{found}]; drop those exports from its world, or implement an Airlock world \
+         (`tool-plugin`, `hook-plugin`, `plugin`) without declaring a contract"
+    )]
+    AirlockExportsBesideContract { what: String, found: String },
+
     #[error(
         "plugin `{plugin}` does not implement contract `{contract}`: {}",
         problems.join("; ")

@@ -37,6 +37,9 @@ pub struct Review {
     /// (`source.json`: `{"reference": "oci://…", "digest": "sha256:…"}`).
     pub source: Option<serde_json::Value>,
     pub world: Option<World>,
+    /// Whether the component exports Airlock's `lifecycle` (every Airlock world does; a
+    /// custom world's may): its `init` runs at load and may refuse the configuration.
+    pub lifecycle: bool,
     /// Each contract the manifest declares, with what keeps the component from
     /// implementing it (empty when it does); empty when the component was not compiled.
     pub contracts: Vec<ContractCheck>,
@@ -101,6 +104,7 @@ pub async fn review_config(
         signature: None,
         source: read_source(&dir),
         world: None,
+        lifecycle: false,
         contracts: Vec::new(),
         imports: Vec::new(),
         allowed: Allowed::default(),
@@ -393,6 +397,7 @@ fn inspect_component(review: &mut Review, runtime: &Runtime, component: Componen
     match inspected {
         Ok(inspected) => {
             review.world = Some(inspected.world);
+            review.lifecycle = inspected.lifecycle;
             review.inspected = Some(inspected);
         }
         Err(errors) => review.errors.extend(errors),
@@ -447,7 +452,7 @@ impl Review {
         let manifest = self.manifest.ok_or_else(missing)?;
         let inspected = self.inspected.ok_or_else(missing)?;
         let what = self.dir.display().to_string();
-        // A custom world has no `metadata` export to ask: the manifest says who it is.
+        // A custom world's manifest says who it is (a `lifecycle` it exports is not asked).
         let metadata = (inspected.world == World::Custom).then(|| crate::types::Metadata {
             name: manifest.plugin.name.clone(),
             version: manifest.plugin.version.clone(),

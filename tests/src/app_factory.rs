@@ -86,34 +86,25 @@ impl AppFactory {
     }
 }
 
-/// What the operator allows: the contracts' WIT, deadlines up to 60 s (recognising speech
-/// on a busy machine takes seconds), `espeak-ng` and `pocketsphinx_continuous`
-/// with any arguments (each manifest narrows them), the STT scratch folder, and HTTP to a
-/// loopback server.
+/// The example's policy (`examples/systems/app-factory/policy.toml`), as an operator deploys
+/// it with the plugin folders in `dir`: its paths rewritten to there.
 fn policy_text(dir: &Path) -> String {
+    deployed_policy(dir)
+}
+
+/// `policy.toml` of the example with the plugin folders at `dir` and its contracts' WIT by
+/// absolute path (the policy is written elsewhere than the example).
+pub fn deployed_policy(dir: &Path) -> String {
+    let text = std::fs::read_to_string(example_dir().join("policy.toml")).unwrap();
     let wit = example_dir().join("wit");
-    let scratch = dir.join(STT).join("scratch");
-    format!(
-        r#"[contracts]
-wit = [{wit:?}]
-
-[limits]
-deadline = "60s"
-
-[network]
-allow-local = ["127.0.0.1/32"]
-
-[plugins.{TTS}]
-exec = [{{ command = "espeak-ng", args = ["**"] }}]
-
-[plugins.{STT}]
-files = [{{ host = {scratch:?}, access = "read-write" }}]
-exec = [{{ command = "pocketsphinx_continuous", args = ["**"] }}]
-
-[plugins.{LLM}]
-http = ["http://127.0.0.1:*/v1"]
-"#
-    )
+    let deployed = text
+        .replace("/srv/airlock/plugins", dir.to_str().unwrap())
+        .replace("wit = [\"wit\"]", &format!("wit = [{:?}]", wit));
+    assert_ne!(
+        text, deployed,
+        "the example policy names /srv/airlock/plugins"
+    );
+    deployed
 }
 
 /// `openai_server.py` on a free loopback port; killed on drop.

@@ -151,7 +151,7 @@ fn print_report(review: &Review, report: &AuditReport) {
     }
     if review.loads() {
         println!("Verdict  LOADS: it can reach exactly the effective column, nothing else.");
-        if review.world.is_some_and(airlock::World::has_lifecycle) {
+        if review.lifecycle {
             println!(
                 "         (The plugin's own `init` runs at load: it may still refuse the configuration.)"
             );

@@ -592,7 +592,7 @@ async fn inspect(component: &Path, as_json: bool) -> Result<ExitCode> {
                     format!(
                         "its manifest declares the contract(s) {}; `airlock audit` with the \
                          policy that serves them checks it, and loaded, its JSON-convertible \
-                         exports are its tools, named by function",
+                         exports (Airlock's `lifecycle` aside) are its tools, named by function",
                         contracts.join(", ")
                     ),
                 ),

@@ -33,17 +33,18 @@ pub(crate) struct ExportIndices {
 impl ExportIndices {
     /// `functions` are a custom world's tools ([`super::custom::functions`]); `version` is
     /// the `airlock:plugin` version of an Airlock world's exports (or of the `lifecycle` a
-    /// custom world exports, `custom_lifecycle`).
+    /// custom world exports); `lifecycle` says whether it exports one
+    /// ([`crate::component::Inspected::lifecycle`]).
     pub(crate) fn new(
         pre: &InstancePre<InstanceState>,
         world: World,
         version: Version,
         functions: Vec<Function>,
-        custom_lifecycle: bool,
+        lifecycle: bool,
     ) -> wasmtime::Result<Self> {
         Ok(ExportIndices {
             functions: functions.into(),
-            lifecycle: (world.has_lifecycle() || custom_lifecycle)
+            lifecycle: lifecycle
                 .then(|| bindings::LifecycleIndices::new(pre, version))
                 .transpose()?,
             tools: (world.has_tools() && world != World::Custom)

@@ -37,7 +37,8 @@ struct Declared {
 /// component, by [`Candidate::bare`].
 pub(crate) struct Candidate {
     pub(crate) inspected: Inspected,
-    /// Who a custom world's plugin is, from its manifest (it has no `metadata` export);
+    /// Who a custom world's plugin is, from its manifest (a `lifecycle` it exports is not
+    /// asked for its `metadata`);
     /// `None` for Airlock's worlds, which say it themselves.
     pub(crate) metadata: Option<Metadata>,
     /// The contracts its manifest declares (checked at review) and its routing keys.
@@ -115,6 +116,7 @@ impl Plugin {
             component,
             world,
             version,
+            lifecycle,
             exports,
             imports,
         } = inspected;
@@ -138,13 +140,8 @@ impl Plugin {
             }
             _ => Vec::new(),
         };
-        let custom_lifecycle = world == World::Custom
-            && matches!(
-                crate::component::custom_lifecycle(&exports, what),
-                Ok(Some(_))
-            );
         let indices =
-            ExportIndices::new(&pre, world, version, functions, custom_lifecycle).map_err(link)?;
+            ExportIndices::new(&pre, world, version, functions, lifecycle).map_err(link)?;
         let config = serde_json::to_string(&config).expect("a JSON value serialises");
         let start_error = |source| LoadError::Start {
             plugin: what.to_string(),

@@ -265,6 +265,8 @@ async fn config_schema_defaults_are_filled_health_has_latency_and_memory_and_a_s
     let report = health.report.expect("the plugin's own report");
     // `init` got the schema's defaults for what the configuration left out.
     assert_eq!(report.details["voice"], "en-us");
+    assert_eq!(report.details["rate"], 120);
+    assert_eq!(report.details["max_text"], 2000);
     assert_eq!(report.details["synthesized"], 2);
     assert!(health.usage.latency_ms > 0.0, "{:?}", health.usage);
     assert!(health.usage.memory_mb > 0.0, "{:?}", health.usage);

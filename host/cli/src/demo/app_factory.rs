@@ -40,7 +40,7 @@ pub(super) async fn run() -> Result<()> {
     let scratch = plugins.join("stt-pocketsphinx/scratch");
     std::fs::create_dir_all(&scratch)?;
     let server = Server::start(&example)?;
-    let policy = policy(&example, &plugins, &scratch)?;
+    let policy = policy(&example, &plugins)?;
     let runtime = Runtime::new()?;
     let load = |name: &str, config: serde_json::Value| {
         let folder = plugins.join(name);
@@ -125,36 +125,14 @@ pub(super) async fn run() -> Result<()> {
     Ok(())
 }
 
-/// What the operator allows: the contracts' WIT, the two programs, the scratch folder, HTTP
-/// to loopback.
-fn policy(example: &Path, plugins: &Path, scratch: &Path) -> Result<Policy> {
-    let wit = example.join("wit");
-    let text = format!(
-        r#"[contracts]
-wit = [{wit:?}]
-
-[limits]
-deadline = "60s"
-
-[network]
-allow-local = ["127.0.0.1/32"]
-
-[plugins.tts-espeak]
-exec = [{{ command = "espeak-ng", args = ["**"] }}]
-
-[plugins.stt-pocketsphinx]
-files = [{{ host = {scratch:?}, access = "read-write" }}]
-exec = [{{ command = "pocketsphinx_continuous", args = ["**"] }}]
-
-[plugins.llm-openai]
-http = ["http://127.0.0.1:*/v1"]
-"#
-    );
-    Ok(Policy::parse(
-        &text,
-        Path::new("demo-policy.toml"),
-        plugins,
-    )?)
+/// The example's policy (`examples/systems/app-factory/policy.toml`) with the plugin
+/// folders where the demo assembled them.
+fn policy(example: &Path, plugins: &Path) -> Result<Policy> {
+    let path = example.join("policy.toml");
+    let text = std::fs::read_to_string(&path)?;
+    let plugins = plugins.to_str().context("a UTF-8 target directory")?;
+    let deployed = text.replace("/srv/airlock/plugins", plugins);
+    Ok(Policy::parse(&deployed, &path, example)?)
 }
 
 /// Fails, naming the Debian packages, unless `program` is on the PATH.

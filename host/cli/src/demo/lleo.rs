@@ -103,6 +103,9 @@ fn make_repository(repo: &Path) -> Result<()> {
             )
             .env("GIT_COMMITTER_NAME", author)
             .env("GIT_COMMITTER_EMAIL", "demo@example.org")
+            // The user's own git settings (signing, hooks) have no say in the demo's repo.
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
             .status()
             .context("running git (apt-get install -y git)")?;
         if !status.success() {

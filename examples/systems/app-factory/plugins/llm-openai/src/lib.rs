@@ -6,8 +6,8 @@
 //! `stream-complete` asks for a streamed completion (`"stream": true`: server-sent events,
 //! one `data: {…"delta":{"content":…}}` per piece, then `data: [DONE]`) and passes each
 //! piece on through Airlock's `progress.emit` as it arrives; its result is the whole text.
-//! A 404 or an error whose `code` is `model_not_found` is App Factory's 1201; any other
-//! failure 1200.
+//! An error whose `code` is `model_not_found` is App Factory's 1201; any other failure,
+//! and a stream that ends before `data: [DONE]`, 1200.
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -199,6 +199,15 @@ impl llm::Guest for Llm {
         if let Some(failure) = events.failure {
             return Err(failure);
         }
+        if !events.done {
+            return Err(error(
+                COMPLETION_FAILED,
+                format!(
+                    "the stream ended without `data: [DONE]` after {} pieces",
+                    events.pieces
+                ),
+            ));
+        }
         count(events.pieces);
         Ok(events.text)
     }
@@ -212,6 +221,8 @@ struct Events {
     text: String,
     pieces: u64,
     failure: Option<ContractError>,
+    /// `data: [DONE]` arrived: the protocol's end of a whole answer.
+    done: bool,
 }
 
 impl Events {
@@ -228,6 +239,7 @@ impl Events {
             return; // comments, `event:`, blank separators
         };
         if data == "[DONE]" {
+            self.done = true;
             return;
         }
         match serde_json::from_str::<Value>(data) {
@@ -292,7 +304,8 @@ fn check(status: u16, answer: &Value) -> Result<(), ContractError> {
         return Ok(());
     }
     let message = text_of(&answer["error"]["message"], "no message");
-    let missing_model = status == 404 || answer["error"]["code"] == "model_not_found";
+    // Only the protocol's own code: a 404 alone may be a wrong `base_url`.
+    let missing_model = answer["error"]["code"] == "model_not_found";
     let code = if missing_model {
         MODEL_NOT_AVAILABLE
     } else {

@@ -30,6 +30,11 @@ use exports::appfactory::contracts::stt::{
 };
 use serde::{Deserialize, Serialize};
 
+/// Debian's `pocketsphinx-en-us` model (`en-us/`, `en-us.lm.bin`, `cmudict-en-us.dict`):
+/// written out in the manifest's exec grant too, so the recogniser reads nothing else as
+/// a model.
+const MODEL: &str = "/usr/share/pocketsphinx/model/en-us";
+
 /// App Factory's error codes (its guide, "Error Codes").
 const TRANSCRIPTION_FAILED: u32 = 1100;
 const AUDIO_INVALID: u32 = 1101;
@@ -41,8 +46,6 @@ struct Config {
     scratch_dir: String,
     /// The same folder inside the plugin (its `files` grant's `guest`).
     guest_scratch: String,
-    /// The PocketSphinx model folder (`en-us/`, `en-us.lm.bin`, `cmudict-en-us.dict`).
-    model_dir: String,
     /// Most audio one call or one streaming session takes, in bytes.
     max_audio_bytes: usize,
 }
@@ -215,7 +218,7 @@ fn recognise(config: &Config, samples: &[i16]) -> Result<String, ContractError> 
     let inside = format!("{}/{name}", config.guest_scratch);
     std::fs::write(&inside, wav::encode_16k_mono(samples))
         .map_err(|e| error(TRANSCRIPTION_FAILED, format!("writing {inside}: {e}")))?;
-    let model = &config.model_dir;
+    let model = MODEL;
     let args = [
         "-infile".to_string(),
         format!("{}/{name}", config.scratch_dir),
@@ -231,11 +234,14 @@ fn recognise(config: &Config, samples: &[i16]) -> Result<String, ContractError> 
     let out = exec::run("pocketsphinx_continuous", &args);
     let _ = std::fs::remove_file(&inside);
     let out = out.map_err(|e| error(TRANSCRIPTION_FAILED, format!("pocketsphinx: {e}")))?;
-    if out.status != 0 {
+    if out.status != 0 || out.truncated {
         let why = String::from_utf8_lossy(&out.stderr);
         return Err(error(
             TRANSCRIPTION_FAILED,
-            format!("pocketsphinx exited with {}: {why}", out.status),
+            format!(
+                "pocketsphinx exited with {} (output cut at the cap: {}): {why}",
+                out.status, out.truncated
+            ),
         ));
     }
     // One hypothesis per utterance, one per line.

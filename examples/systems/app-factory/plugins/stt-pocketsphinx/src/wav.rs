@@ -6,7 +6,7 @@
 const RATE: u32 = 16_000;
 
 /// 16-bit PCM samples of `wav`, mixed to mono and resampled (linearly) to 16 kHz, or why it
-/// is not a WAV this reads: RIFF/WAVE, PCM (format 1), 16 bits, 1–8 channels, 1 Hz–192 kHz,
+/// is not a WAV this reads: RIFF/WAVE, PCM (format 1), 16 bits, 1–8 channels, 8–192 kHz,
 /// some audio.
 pub fn decode_to_16k_mono(wav: &[u8]) -> Result<Vec<i16>, String> {
     if wav.len() < 12 || &wav[0..4] != b"RIFF" || &wav[8..12] != b"WAVE" {
@@ -40,9 +40,11 @@ pub fn decode_to_16k_mono(wav: &[u8]) -> Result<Vec<i16>, String> {
             "the WAV is format {kind} with {bits}-bit samples: 16-bit PCM (format 1) only"
         ));
     }
-    if !(1..=8).contains(&channels) || !(1..=192_000).contains(&rate) {
+    // Below 8 kHz is not speech a recogniser hears, and resampling a few hertz up to 16 kHz
+    // would multiply the samples past the plugin's memory.
+    if !(1..=8).contains(&channels) || !(8_000..=192_000).contains(&rate) {
         return Err(format!(
-            "the WAV has {channels} channels at {rate} Hz: 1-8 channels, 1 Hz-192 kHz"
+            "the WAV has {channels} channels at {rate} Hz: 1-8 channels, 8-192 kHz"
         ));
     }
     let frames: Vec<f32> = data

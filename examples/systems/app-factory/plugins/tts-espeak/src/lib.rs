@@ -40,10 +40,9 @@ struct Config {
 #[derive(Serialize, Deserialize, Default, Clone)]
 struct State {
     synthesized: u64,
-    voices: Option<Vec<VoiceRow>>,
 }
 
-#[derive(Serialize, Deserialize, Clone)]
+#[derive(Clone)]
 struct VoiceRow {
     id: String,
     name: String,
@@ -53,13 +52,17 @@ struct VoiceRow {
 thread_local! {
     static CONFIG: RefCell<Option<Config>> = const { RefCell::new(None) };
     static STATE: RefCell<State> = RefCell::new(State::default());
+    /// The voices of the installed espeak-ng, asked once per instance (a new version may
+    /// run on a host with other voices, so they are not carried across a swap).
+    static VOICES: RefCell<Option<Vec<VoiceRow>>> = const { RefCell::new(None) };
 }
 
 fn config() -> Config {
+    // Before `init` (never, once loaded): the schema's defaults.
     CONFIG.with(|c| c.borrow().clone()).unwrap_or(Config {
         voice: "en-us".into(),
         rate: 120,
-        max_text: 10_000,
+        max_text: 2_000,
     })
 }
 
@@ -106,6 +109,8 @@ impl lifecycle::Guest for Tts {
                 "engine": "espeak-ng",
                 "synthesized": state.synthesized,
                 "voice": config().voice,
+                "rate": config().rate,
+                "max_text": config().max_text,
             })
             .to_string(),
         }
@@ -194,15 +199,27 @@ fn find_voice(id: &str) -> Result<VoiceRow, ContractError> {
         .ok_or_else(|| error(VOICE_NOT_FOUND, format!("no voice `{id}`: see get-voices")))
 }
 
-/// Every voice, asked of `espeak-ng --voices` once per instance (or carried over a swap).
+/// Every voice, asked of `espeak-ng --voices` once per instance. A listing that failed,
+/// was cut or names no voice is an error, not an empty list to keep.
 fn voices() -> Result<Vec<VoiceRow>, ContractError> {
-    if let Some(voices) = STATE.with(|s| s.borrow().voices.clone()) {
+    if let Some(voices) = VOICES.with(|v| v.borrow().clone()) {
         return Ok(voices);
     }
     let out = exec::run("espeak-ng", &["--voices".to_string()])
         .map_err(|e| error(SYNTHESIS_FAILED, format!("espeak-ng --voices: {e}")))?;
     let voices = parse_voices(&String::from_utf8_lossy(&out.stdout));
-    STATE.with(|s| s.borrow_mut().voices = Some(voices.clone()));
+    if out.status != 0 || out.truncated || voices.is_empty() {
+        return Err(error(
+            SYNTHESIS_FAILED,
+            format!(
+                "espeak-ng --voices exited with {} and listed {} voices (cut: {})",
+                out.status,
+                voices.len(),
+                out.truncated
+            ),
+        ));
+    }
+    VOICES.with(|v| *v.borrow_mut() = Some(voices.clone()));
     Ok(voices)
 }
 
