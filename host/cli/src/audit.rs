@@ -213,6 +213,15 @@ fn list(value: &Value) -> String {
 
 fn compact(value: &Value) -> String {
     match value {
+        // An exec entry reads as the command line it allows (its keys sort `args` first).
+        Value::Object(map) if map.contains_key("command") => {
+            let words = map.get("args").and_then(Value::as_array);
+            std::iter::once(&map["command"])
+                .chain(words.into_iter().flatten())
+                .map(list)
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
         Value::Object(map) => map.values().map(list).collect::<Vec<_>>().join(" "),
         other => text::escape(&other.to_string()).into_owned(),
     }

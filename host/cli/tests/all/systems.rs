@@ -3,8 +3,8 @@
 //! `plugin/load`, `plugin/enable`, `plugin/call` and `plugin/health` — making the round trip
 //! its guide describes with the example plugins (`examples/systems/app-factory/client.py`):
 //! espeak-ng speaks "hello world", PocketSphinx hears it, and the LLM plugin streams a
-//! completion of the transcript chunk by chunk. And each system's `airlock demo --system`
-//! scene.
+//! completion of the transcript chunk by chunk. Each system's `airlock demo --system`
+//! scene, and `airlock audit` of an App Factory plugin.
 
 use std::process::Command;
 
@@ -148,4 +148,29 @@ fn the_orchestrator_demo_scene_runs() {
             "outline  skipped",
         ],
     );
+}
+
+/// What a reviewer sees of an App Factory plugin: its exec grant as the command lines it
+/// allows (command first), and that its own `init` runs at load (a custom world exporting
+/// Airlock's `lifecycle`).
+#[test]
+fn audit_shows_an_app_factory_plugins_command_lines_and_its_init() {
+    let example = AppFactory::start();
+    let tts = example.folder(airlock_tests::app_factory::TTS);
+    let out = Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .arg("audit")
+        .arg(&tts)
+        .arg("--policy")
+        .arg(&example.policy)
+        .output()
+        .expect("airlock runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for line in [
+        "espeak-ng --voices, espeak-ng -v * -s * --stdout *",
+        "Verdict  LOADS",
+        "The plugin's own `init` runs at load",
+    ] {
+        assert!(stdout.contains(line), "no {line:?} in:\n{stdout}");
+    }
 }
