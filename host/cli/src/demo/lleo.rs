@@ -19,8 +19,8 @@ const DEPLOYED_AT: &str = "/srv/repos/app";
 pub(super) async fn run() -> Result<()> {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/systems/lleo");
     let wasm = super::build_guests(&["lleo-git-log"])?;
-    let work = std::env::temp_dir().join(format!("airlock-demo-lleo-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&work);
+    let scratch = super::Scratch::new("lleo")?;
+    let work = scratch.path();
     let repo = work.join("repo");
     make_repository(&repo)?;
     let repo_path = repo.to_str().context("a UTF-8 temporary folder")?;
@@ -84,7 +84,6 @@ pub(super) async fn run() -> Result<()> {
         )
         .await;
     println!("   run {{repo: \"/etc\"}} → {}", outcome(&elsewhere));
-    let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }
 

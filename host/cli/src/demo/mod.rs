@@ -227,6 +227,31 @@ async fn local_web_server() -> Result<String> {
     Ok(origin)
 }
 
+/// A folder a scene works in, under the system's temporary directory, removed when the
+/// scene ends, however it ends.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    /// An empty `airlock-demo-LABEL-PID` folder.
+    fn new(label: &str) -> Result<Scratch> {
+        let path =
+            std::env::temp_dir().join(format!("airlock-demo-{label}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path)?;
+        Ok(Scratch(path))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn step(title: &str) {
     println!("\n{title}");
 }

@@ -24,9 +24,8 @@ pub(super) async fn run() -> Result<()> {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/systems/victor");
     let dir = super::build_guests(&["victor-json"])?;
     let plugins = super::assemble_folders(&dir, &[("systems/victor/json", "victor-json")])?;
-    let state = std::env::temp_dir().join(format!("airlock-demo-victor-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&state);
-    std::fs::create_dir_all(&state)?;
+    let scratch = super::Scratch::new("victor")?;
+    let state = scratch.path();
     let contracts = Contracts::from_wit(&[example.join("wit")]).map_err(|e| anyhow!(e))?;
     let policy = Policy::default().with_contracts(contracts);
     let registry = Arc::new(Registry::open(
@@ -76,9 +75,9 @@ pub(super) async fn run() -> Result<()> {
     step("3. A scheme nobody serves");
     let unknown = compilers.compile("toml://support.toml", None, true).await;
     println!("   → {}", refusal(unknown.map(|_| ())));
+    // The registry's database closes before its folder goes.
     drop(compilers);
     drop(registry);
-    let _ = std::fs::remove_dir_all(&state);
     Ok(())
 }
 
