@@ -470,6 +470,7 @@ impl Review {
             metadata,
             contracts: manifest.plugin.contract.clone(),
             keys: manifest.plugin.keys.clone(),
+            digest: self.digest,
             inspected,
             what,
             grant: self.grant.ok_or_else(missing)?,

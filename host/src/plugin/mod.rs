@@ -71,6 +71,8 @@ struct Inner {
     imports: Vec<String>,
     contracts: Vec<String>,
     keys: Vec<String>,
+    /// The component's SHA-256, when it was loaded from a reviewed folder.
+    digest: Option<crate::digest::Sha256>,
     limits: Limits,
     isolation: Isolation,
     config: String,
@@ -156,6 +158,13 @@ impl Plugin {
     /// The component's import names.
     pub fn imports(&self) -> &[String] {
         &self.inner.imports
+    }
+
+    /// The SHA-256 of its component, as its folder's review read it (what the manifest's
+    /// `sha256` pins); `None` for a bare component. Two loads of one version with different
+    /// code differ here (a cache of a plugin's results keys on it, not on the version).
+    pub fn digest(&self) -> Option<crate::digest::Sha256> {
+        self.inner.digest
     }
 
     /// The host contracts its manifest declares and review checked it implements

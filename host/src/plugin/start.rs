@@ -44,6 +44,8 @@ pub(crate) struct Candidate {
     /// The contracts its manifest declares (checked at review) and its routing keys.
     pub(crate) contracts: Vec<String>,
     pub(crate) keys: Vec<String>,
+    /// The SHA-256 of the component a folder's review read; `None` for a bare component.
+    pub(crate) digest: Option<crate::digest::Sha256>,
     /// Where it came from (a folder or a file), naming it until it says who it is.
     pub(crate) what: String,
     pub(crate) grant: Grant,
@@ -78,6 +80,7 @@ impl Candidate {
             metadata: None,
             contracts: Vec::new(),
             keys: Vec::new(),
+            digest: None,
             what: what.to_string(),
             grant: Grant::none(),
             limits,
@@ -104,6 +107,7 @@ impl Plugin {
             metadata,
             contracts,
             keys,
+            digest,
             what,
             grant,
             limits,
@@ -204,6 +208,7 @@ impl Plugin {
             imports,
             contracts,
             keys,
+            digest,
             metadata: declared.metadata,
             tools: declared.tools,
             schemas,

@@ -395,3 +395,46 @@ async fn an_unknown_scheme_is_a_clear_error_naming_the_schemes_served() {
         .unwrap_err();
     assert!(error.to_string().contains("without `..`"), "{error}");
 }
+
+/// A compiler rebuilt under the same version (other code, same `version`) is another
+/// cache key: the cache follows the component's digest, so the old build's workflows are
+/// not served for the new one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_compiler_rebuilt_under_the_same_version_is_a_cache_miss() {
+    let setup = setup().await;
+    let compilers = compilers(&setup);
+    let first = compilers
+        .compile("json://support.json", None, true)
+        .await
+        .unwrap();
+    assert!(!first.cache_hit);
+    // The same component with one more custom section (name `airlock-rebuilt`, payload
+    // `1`): other bytes, the same behaviour, the manifest's version untouched.
+    let folder = setup._json.path();
+    let wasm = folder.join("victor_json.wasm");
+    let mut bytes = std::fs::read(&wasm).unwrap();
+    let name = b"airlock-rebuilt";
+    bytes.extend([0x00, (1 + name.len() + 1) as u8, name.len() as u8]);
+    bytes.extend(name);
+    bytes.push(b'1');
+    std::fs::write(&wasm, &bytes).unwrap();
+    let manifest = folder.join("airlock.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let digest = airlock::digest::Sha256::of(&bytes);
+    let pinned = airlock::manifest::pin_text(&text, &manifest, &digest).unwrap();
+    std::fs::write(&manifest, pinned).unwrap();
+    let outcomes = setup.registry.reload("victor-json").await.unwrap();
+    assert!(outcomes.iter().all(|o| o.succeeded()), "{outcomes:?}");
+
+    let rebuilt = compilers
+        .compile("json://support.json", None, true)
+        .await
+        .unwrap();
+    assert!(!rebuilt.cache_hit, "the old build's workflow was served");
+    assert!(!Arc::ptr_eq(&first.workflow, &rebuilt.workflow));
+    let again = compilers
+        .compile("json://support.json", None, true)
+        .await
+        .unwrap();
+    assert!(again.cache_hit);
+}

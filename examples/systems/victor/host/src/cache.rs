@@ -47,13 +47,16 @@ pub struct CacheStats {
     pub bytes: usize,
 }
 
-/// Everything a compiled workflow depends on: the plugin (by name and version, so a new
-/// version never serves an old version's output), the plugin's key for the source, and
-/// the arguments its key does not cover.
+/// Everything a compiled workflow depends on: the plugin (by name, version and component
+/// digest, so neither a new version nor a rebuild under the same version serves an old
+/// component's output), the plugin's key for the source, and the arguments its key does
+/// not cover.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) struct CacheKey {
     pub plugin: String,
     pub version: String,
+    /// [`airlock::Plugin::digest`]: `None` only for a component loaded without a folder.
+    pub component: Option<Sha256>,
     pub source_key: Sha256,
     pub workflow_name: Option<String>,
     pub validate: bool,
@@ -132,6 +135,7 @@ mod tests {
         CacheKey {
             plugin: "p".into(),
             version: "0.1.0".into(),
+            component: None,
             source_key: Sha256::of(&[n]),
             workflow_name: None,
             validate: true,

@@ -184,8 +184,9 @@ impl Compilers {
     }
 
     /// Compiles `source` (the text itself) with the plugin serving `scheme`. Asks the
-    /// plugin for its `cache-key` first; a cached workflow under it (same plugin version,
-    /// workflow name and `validate`) is returned without calling `compile`. Two concurrent
+    /// plugin for its `cache-key` first; a cached workflow under it (same plugin version and
+    /// component digest, workflow name and `validate`) is returned without calling
+    /// `compile`. Two concurrent
     /// compiles of a source not yet cached both call `compile` (no lock is held across the
     /// call, so one slow plugin never holds up the others).
     ///
@@ -208,6 +209,7 @@ impl Compilers {
         let key = CacheKey {
             plugin: plugin.name().to_string(),
             version: plugin.metadata().version.to_string(),
+            component: plugin.digest(),
             source_key: airlock::digest::Sha256::of(source_key.to_string().as_bytes()),
             workflow_name: workflow_name.map(str::to_string),
             validate,
