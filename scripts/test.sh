@@ -77,17 +77,23 @@ export AIRLOCK_SCHEMATHESIS="$fuzz_venv/bin/schemathesis"
 # --- Signed plugins and OCI registries (issue #17) -----------------------------------
 # The trust and OCI tests start a real registry (Debian's `docker-registry`) on loopback and
 # check signatures against the standard `minisign` tool; they fail, never skip, without them.
+# apt_install WHAT PACKAGE...: installs the Debian packages as root with apt, else stops
+# naming the command that would (WHAT says which tests need them).
+apt_install() {
+  local what=$1
+  shift
+  [ "$#" -gt 0 ] || return 0
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -qq "$@" || { apt-get update -qq && apt-get install -y -qq "$@"; }
+  else
+    echo "error: $what need: apt-get install -y $*" >&2
+    exit 1
+  fi
+}
 need=()
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 command -v minisign >/dev/null 2>&1 || need+=(minisign)
-if [ "${#need[@]}" -gt 0 ]; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    apt-get install -y -qq "${need[@]}" || { apt-get update -qq && apt-get install -y -qq "${need[@]}"; }
-  else
-    echo "error: the registry and signature tests need: apt-get install -y ${need[*]}" >&2
-    exit 1
-  fi
-fi
+apt_install "the registry and signature tests" "${need[@]}"
 # --- end of the signed plugins block ----------------------------------------------------
 # --- The other plugin systems on Airlock (issue #16) ----------------------------------
 # examples/systems/*: App Factory's TTS wraps espeak-ng and its STT PocketSphinx with its
@@ -98,14 +104,7 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 command -v pocketsphinx_continuous >/dev/null 2>&1 || need+=(pocketsphinx)
 [ -f /usr/share/pocketsphinx/model/en-us/en-us.lm.bin ] || need+=(pocketsphinx-en-us)
 command -v git >/dev/null 2>&1 || need+=(git)
-if [ "${#need[@]}" -gt 0 ]; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    apt-get install -y -qq "${need[@]}" || { apt-get update -qq && apt-get install -y -qq "${need[@]}"; }
-  else
-    echo "error: the plugin-system examples need: apt-get install -y ${need[*]}" >&2
-    exit 1
-  fi
-fi
+apt_install "the plugin-system examples" "${need[@]}"
 # --- end of the plugin systems block -------------------------------------------------------
 # --- PostgreSQL registry (issue #19) -----------------------------------------------------
 # The PostgreSQL registry tests run against a real server: $AIRLOCK_TEST_POSTGRES if set,

@@ -131,15 +131,7 @@ impl llm::Guest for Llm {
     fn chat(messages: Vec<Message>, options: Option<Options>) -> Result<ChatReply, ContractError> {
         let config = config()?;
         let request = body(&config, &messages, options.as_ref(), false);
-        let mut text = Vec::new();
-        let status = post(&config, &request, |piece| text.extend_from_slice(piece))?;
-        let answer: Value = serde_json::from_slice(&text).map_err(|e| {
-            error(
-                COMPLETION_FAILED,
-                format!("the server's answer is not JSON: {e}"),
-            )
-        })?;
-        check(status, &answer)?;
+        let answer = whole(&config, Method::Post, "chat/completions", &request)?;
         let choice = &answer["choices"][0];
         let usage = answer.get("usage").map(|u| TokenUsage {
             prompt_tokens: u["prompt_tokens"].as_u64().unwrap_or(0) as u32,
@@ -159,24 +151,7 @@ impl llm::Guest for Llm {
 
     fn get_models() -> Result<Vec<ModelInfo>, ContractError> {
         let config = config()?;
-        let url = format!("{}/models", config.base_url);
-        let mut text = Vec::new();
-        let status = http::exchange(
-            Method::Get,
-            &url,
-            &config.api_key,
-            &[],
-            config.max_response_bytes,
-            |p| text.extend_from_slice(p),
-        )
-        .map_err(|e| error(COMPLETION_FAILED, e))?;
-        let answer: Value = serde_json::from_slice(&text).map_err(|e| {
-            error(
-                COMPLETION_FAILED,
-                format!("the server's answer is not JSON: {e}"),
-            )
-        })?;
-        check(status, &answer)?;
+        let answer = whole(&config, Method::Get, "models", &[])?;
         let models = answer["data"].as_array().cloned().unwrap_or_default();
         Ok(models
             .iter()
@@ -191,7 +166,13 @@ impl llm::Guest for Llm {
         let config = config()?;
         let request = body(&config, &[user(prompt)], options.as_ref(), true);
         let mut events = Events::default();
-        let status = post(&config, &request, |piece| events.feed(piece))?;
+        let status = send(
+            &config,
+            Method::Post,
+            "chat/completions",
+            &request,
+            |piece| events.feed(piece),
+        )?;
         if !(200..300).contains(&status) {
             let answer: Value = serde_json::from_slice(&events.pending).unwrap_or(Value::Null);
             check(status, &answer)?;
@@ -285,10 +266,17 @@ fn body(config: &Config, messages: &[Message], options: Option<&Options>, stream
     request.to_string().into_bytes()
 }
 
-fn post(config: &Config, request: &[u8], each: impl FnMut(&[u8])) -> Result<u16, ContractError> {
-    let url = format!("{}/chat/completions", config.base_url);
+/// `method {base_url}/{path}` with `request`, each piece of the answer to `each`: its status.
+fn send(
+    config: &Config,
+    method: Method,
+    path: &str,
+    request: &[u8],
+    each: impl FnMut(&[u8]),
+) -> Result<u16, ContractError> {
+    let url = format!("{}/{path}", config.base_url);
     http::exchange(
-        Method::Post,
+        method,
         &url,
         &config.api_key,
         request,
@@ -296,6 +284,28 @@ fn post(config: &Config, request: &[u8], each: impl FnMut(&[u8])) -> Result<u16,
         each,
     )
     .map_err(|e| error(COMPLETION_FAILED, e))
+}
+
+/// [`send`], with the answer read whole as JSON and a non-2xx one turned into App Factory's
+/// error ([`check`]).
+fn whole(
+    config: &Config,
+    method: Method,
+    path: &str,
+    request: &[u8],
+) -> Result<Value, ContractError> {
+    let mut text = Vec::new();
+    let status = send(config, method, path, request, |piece| {
+        text.extend_from_slice(piece)
+    })?;
+    let answer: Value = serde_json::from_slice(&text).map_err(|e| {
+        error(
+            COMPLETION_FAILED,
+            format!("the server's answer is not JSON: {e}"),
+        )
+    })?;
+    check(status, &answer)?;
+    Ok(answer)
 }
 
 /// A non-2xx answer as App Factory's error: 1201 for a model the server does not have.
