@@ -11,8 +11,8 @@
 //! Python and JavaScript count-vowels, built by `airlock build`). Options: `--rounds N` (default 60), `--sample-ms N` (20), `--warmup-ms N`
 //! (400), `--wait-idle-min N` (first wait up to N minutes for other processes to leave the
 //! CPUs idle), `--attempts N` (measure again, up to N times, while other processes took
-//! more than 15 % of the CPUs; the quietest attempt is reported), `--only SUBSTRING`
-//! (benchmark ids), `--markdown FILE` (splice the results between the markers in FILE),
+//! more than 15 % of the CPUs; the quietest attempt is reported), `--only SUBSTRING[,…]`
+//! (benchmark ids containing any of them), `--markdown FILE` (splice the results between the markers in FILE),
 //! `--json FILE`, `--reproduce "COMMAND"` (shown in the report).
 
 mod catalogue;
@@ -145,7 +145,10 @@ fn main() -> Result<()> {
     let guest = |file: &str| format!("{guests_dir}/{file}");
     let extism_wasm = std::fs::read(env_path("AIRLOCK_BENCH_EXTISM_WASM")?)?;
     let stdio_bin = env_path("AIRLOCK_BENCH_STDIO")?;
-    let wanted = |id: &str| opts.only.as_deref().is_none_or(|o| id.contains(o));
+    let wanted = |id: &str| {
+        let only = opts.only.as_deref();
+        only.is_none_or(|o| o.split(',').any(|part| id.contains(part)))
+    };
 
     let (args96, count96) = arguments(96);
     let (args1k, count1k) = arguments(1 << 10);

@@ -25,8 +25,10 @@ impl Plugin {
         arguments: &Value,
         context: &CallContext,
     ) -> Result<Value, CallError> {
-        let call = self.call_tool_value(tool, arguments, context);
-        self.counted(tool, context, call).await
+        self.counted(tool, context, || {
+            self.call_tool_value(tool, arguments, context)
+        })
+        .await
     }
 
     async fn call_tool_value(
@@ -57,8 +59,10 @@ impl Plugin {
         arguments: &str,
         context: &CallContext,
     ) -> Result<Box<RawValue>, CallError> {
-        let call = self.call_tool_text(tool, arguments, context);
-        self.counted(tool, context, call).await
+        self.counted(tool, context, || {
+            self.call_tool_text(tool, arguments, context)
+        })
+        .await
     }
 
     async fn call_tool_text(
@@ -122,7 +126,8 @@ impl Plugin {
     ) -> Result<String, CallError> {
         let functions = &self.inner.indices.functions;
         if let Some(function) = functions.iter().find(|f| f.tool == tool && f.handles) {
-            return self.run_with_handles(function, arguments, context).await;
+            // Boxed, as a rare path: its future would otherwise grow every call's.
+            return Box::pin(self.run_with_handles(function, arguments, context)).await;
         }
         let limits = &self.inner.limits;
         let mut lease = self.checkout(Purpose::Call).await?;
@@ -152,21 +157,26 @@ impl Plugin {
         if !self.inner.subscriptions.contains(kind) {
             return Ok(HookOutcome::Pass);
         }
-        let call = self.run_hook(kind, payload, context);
-        self.counted(kind, context, call).await
+        self.counted(kind, context, || self.run_hook(kind, payload, context))
+            .await
     }
 
-    /// Runs `call`, one tool call or hook dispatch, in its span and counts it in the
-    /// plugin's usage. The span is at debug level, so a host at the default level pays only
+    /// Runs the future `call` makes, one tool call or hook dispatch, in its span and counts
+    /// it in the plugin's usage. It is made here, not passed in, and pinned once: a call's
+    /// future is over a kilobyte, and every layer that took it by value would hold and copy
+    /// another one on every call. The span is at debug level, so a host at the default level pays only
     /// a disabled callsite's check per call; `call_id` and `fuel` are recorded from inside
     /// the call (the instance knows them), `outcome` (`ok`, or the error's kind) when it
     /// ends; the plugin's log lines emitted meanwhile are the span's events.
-    async fn counted<T>(
+    async fn counted<T, F>(
         &self,
         tool: impl std::fmt::Display,
         context: &CallContext,
-        call: impl Future<Output = Result<T, CallError>>,
-    ) -> Result<T, CallError> {
+        call: impl FnOnce() -> F,
+    ) -> Result<T, CallError>
+    where
+        F: Future<Output = Result<T, CallError>>,
+    {
         let started = self.inner.counting.then(Instant::now);
         let span = tracing::debug_span!(
             "call",
@@ -178,7 +188,7 @@ impl Plugin {
             outcome = tracing::field::Empty,
             fuel = tracing::field::Empty,
         );
-        let call = call.instrument(span.clone());
+        let call = std::pin::pin!(call().instrument(span.clone()));
         let result = super::usage::until_cancelled(self.name(), call).await;
         if let Some(started) = started {
             self.inner.usage.record_call(&result, started.elapsed());

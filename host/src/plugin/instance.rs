@@ -75,7 +75,7 @@ macro_rules! guarded {
     ($self:ident, $limits:expr, $call:expr) => {{
         let limits: &Limits = $limits;
         let stop = $self.arm(limits);
-        let outcome = within(stop, $call).await;
+        let outcome = within(stop, std::pin::pin!($call)).await;
         settle(&mut $self.store, limits, outcome)
     }};
 }
@@ -415,7 +415,7 @@ async fn instantiate(
         _ => Ok(()),
     });
     let stop = arm(&mut store, limits);
-    let outcome = within(stop, pre.instantiate_async(&mut store)).await;
+    let outcome = within(stop, std::pin::pin!(pre.instantiate_async(&mut store))).await;
     let instance: Instance = settle(&mut store, limits, outcome)?;
     Ok((store, instance))
 }
@@ -450,7 +450,7 @@ impl AnyInstance {
     {
         let stop = arm(&mut self.store, limits);
         let instance = self.instance;
-        let outcome = within(stop, call(&mut self.store, instance)).await;
+        let outcome = within(stop, std::pin::pin!(call(&mut self.store, instance))).await;
         super::usage::add_metered(fuel_used(&self.store, limits));
         settle(&mut self.store, limits, outcome)
     }
@@ -471,7 +471,8 @@ impl AnyInstance {
         })?;
         let mut out = vec![wasmtime::component::Val::Bool(false); results];
         let stop = arm(&mut self.store, limits);
-        let outcome = within(stop, func.call_async(&mut self.store, params, &mut out)).await;
+        let call = func.call_async(&mut self.store, params, &mut out);
+        let outcome = within(stop, std::pin::pin!(call)).await;
         super::usage::add_metered(fuel_used(&self.store, limits));
         settle(&mut self.store, limits, outcome)?;
         Ok(out)

@@ -38,11 +38,13 @@ impl Plugin {
             None => {
                 // Only a failure counts here: a fresh instance after a trap says nothing
                 // about whether calls work.
-                let started = self.new_instance().await;
+                // Boxed: instantiating is the cold path, and its future (kilobytes) would
+                // otherwise be part of every warm call's future, copied at each layer.
+                let started = Box::pin(self.new_instance()).await;
                 if started.is_err() {
                     self.inner.condition.record(&started);
                 }
-                started?
+                Box::new(started?)
             }
         };
         Ok(Pool::lease(instance, slot))

@@ -16,7 +16,7 @@ use super::instance::LiveInstance;
 
 pub(crate) struct Pool {
     /// Idle instances, each with the thread that last used it.
-    idle: Mutex<Vec<(Caller, LiveInstance)>>,
+    idle: Mutex<Vec<(Caller, Box<LiveInstance>)>>,
     slots: Semaphore,
     max_instances: usize,
     max_idle: usize,
@@ -25,9 +25,10 @@ pub(crate) struct Pool {
 
 /// An instance lent to one call, with the slot it occupies. The slot is borrowed from the
 /// pool rather than owned: an owned permit would clone and drop the semaphore's `Arc` on
-/// every call, two more writes to a cache line every caller shares.
+/// every call, two more writes to a cache line every caller shares. The instance is boxed
+/// so that lending it out and taking it back moves a pointer, not its few hundred bytes.
 pub(crate) struct Lease<'a> {
-    pub(crate) instance: LiveInstance,
+    pub(crate) instance: Box<LiveInstance>,
     _slot: SemaphorePermit<'a>,
 }
 
@@ -45,7 +46,9 @@ impl Pool {
     /// Waits for a free slot; `None` once the pool is closed. The slot comes with a warm
     /// instance when one is idle; otherwise the caller instantiates one and wraps it with
     /// [`Pool::lease`].
-    pub(crate) async fn checkout(&self) -> Option<(SemaphorePermit<'_>, Option<LiveInstance>)> {
+    pub(crate) async fn checkout(
+        &self,
+    ) -> Option<(SemaphorePermit<'_>, Option<Box<LiveInstance>>)> {
         let slot = self.slots.acquire().await.ok()?;
         if self.closed.load(Ordering::Acquire) {
             return None;
@@ -60,7 +63,7 @@ impl Pool {
         Some((slot, warm))
     }
 
-    pub(crate) fn lease(instance: LiveInstance, slot: SemaphorePermit<'_>) -> Lease<'_> {
+    pub(crate) fn lease(instance: Box<LiveInstance>, slot: SemaphorePermit<'_>) -> Lease<'_> {
         Lease {
             instance,
             _slot: slot,
@@ -69,7 +72,7 @@ impl Pool {
 
     /// Returns a healthy instance for reuse (or drops it when enough are idle). Once the
     /// pool is closed the instance is handed back, to be shut down by the caller.
-    pub(crate) fn checkin(&self, lease: Lease<'_>) -> Option<LiveInstance> {
+    pub(crate) fn checkin(&self, lease: Lease<'_>) -> Option<Box<LiveInstance>> {
         // Checked under the lock `close` takes, so no instance slips in after it emptied the
         // idle list.
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
@@ -84,7 +87,7 @@ impl Pool {
 
     /// Takes a leased instance out of the pool's care for good: it goes on holding its slot
     /// (an instance leased to resource handles), until [`Pool::release_held`].
-    pub(crate) fn hold(lease: Lease<'_>) -> LiveInstance {
+    pub(crate) fn hold(lease: Lease<'_>) -> Box<LiveInstance> {
         lease._slot.forget();
         lease.instance
     }
@@ -103,7 +106,7 @@ impl Pool {
         self.slots.close();
         std::mem::take(&mut *idle)
             .into_iter()
-            .map(|(_, instance)| instance)
+            .map(|(_, instance)| *instance)
             .collect()
     }
 

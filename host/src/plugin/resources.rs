@@ -42,7 +42,7 @@ pub const MAX_SESSION_HANDLES: usize = 64;
 
 /// An instance leased to handles, and how many of them are live.
 struct Held {
-    instance: tokio::sync::Mutex<Option<LiveInstance>>,
+    instance: tokio::sync::Mutex<Option<Box<LiveInstance>>>,
     live: AtomicUsize,
     /// Set once the instance is discarded and its slot freed (which happens once).
     ended: std::sync::atomic::AtomicBool,

@@ -240,7 +240,10 @@ impl Plugin {
         if isolation == Isolation::Reuse
             && let Some((slot, _)) = plugin.inner.pool.checkout().await
         {
-            let _ = plugin.inner.pool.checkin(Pool::lease(first, slot));
+            let _ = plugin
+                .inner
+                .pool
+                .checkin(Pool::lease(Box::new(first), slot));
         }
         tracing::info!(plugin = %plugin.name(), world = %world, version = %plugin.metadata().version, %isolation, "plugin loaded");
         Ok(plugin)

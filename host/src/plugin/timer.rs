@@ -9,7 +9,7 @@
 //! ever returning `Pending`, so the fast path reads no clock and pays no timer-wheel entry.
 
 use std::future::{Future, poll_fn};
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::task::Poll;
 use std::time::Instant;
 
@@ -21,8 +21,14 @@ use tokio::time::Sleep;
 pub(crate) struct TimedOut;
 
 /// Runs `call` to its end or until `at`, whichever comes first.
-pub(crate) async fn within<F: Future>(at: Instant, call: F) -> Result<F::Output, TimedOut> {
-    let mut call = pin!(call);
+///
+/// `call` comes pinned where the caller made it: a guest call's future is hundreds of bytes
+/// (wasmtime's call plus its fiber's bookkeeping), and taking it by value would store it
+/// twice here and copy it at every layer of the call path on every call.
+pub(crate) async fn within<F: Future + ?Sized>(
+    at: Instant,
+    mut call: Pin<&mut F>,
+) -> Result<F::Output, TimedOut> {
     // Unconstrained: tokio's cooperative budget must never keep the timer from firing, even
     // when the call spent the task's budget (as `tokio::time::timeout` also ensures).
     let mut timer = pin!(None::<Unconstrained<Sleep>>);
@@ -50,13 +56,13 @@ mod tests {
     #[tokio::test]
     async fn a_ready_call_returns_its_output() {
         let at = Instant::now() + Duration::from_secs(5);
-        assert_eq!(within(at, async { 7 }).await.unwrap(), 7);
+        assert_eq!(within(at, pin!(async { 7 })).await.unwrap(), 7);
     }
 
     #[tokio::test]
     async fn a_waiting_call_is_cut_off_at_its_deadline() {
         let at = Instant::now() + Duration::from_millis(20);
-        let waited = within(at, tokio::time::sleep(Duration::from_secs(30))).await;
+        let waited = within(at, pin!(tokio::time::sleep(Duration::from_secs(30)))).await;
         assert!(waited.is_err());
         assert!(Instant::now() >= at);
     }
@@ -78,7 +84,7 @@ mod tests {
                 cx.waker().wake_by_ref();
                 Poll::<()>::Pending
             });
-            assert!(within(at, computing).await.is_err());
+            assert!(within(at, pin!(computing)).await.is_err());
             Instant::now() - at
         })
         .await
@@ -89,10 +95,13 @@ mod tests {
     #[tokio::test]
     async fn a_call_that_waits_but_finishes_in_time_returns_its_output() {
         let at = Instant::now() + Duration::from_secs(5);
-        let slept = within(at, async {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            "done"
-        })
+        let slept = within(
+            at,
+            pin!(async {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                "done"
+            }),
+        )
         .await;
         assert_eq!(slept.unwrap(), "done");
     }
