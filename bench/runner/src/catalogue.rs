@@ -78,6 +78,7 @@ ids! {
     Spawn96 = "spawn_96",
     Spawn10k = "spawn_10k",
     RawFreshPool96 = "raw_fresh_pool_96",
+    RawFreshPoolTuned96 = "raw_fresh_pool_tuned_96",
     AirlockFresh96 = "airlock_fresh_96",
     AirlockFreshOndemand96 = "airlock_fresh_ondemand_96",
     ExtismFresh96 = "extism_fresh_96",
@@ -466,6 +467,13 @@ impl Id {
             Id::RawFreshPool96 => row(
                 Fresh,
                 "**raw fresh floor**: `InstancePre` + pooling allocator, new store + instantiate + `init` + call",
+                "96 B",
+                Id::RawFreshPool96,
+                None,
+            ),
+            Id::RawFreshPoolTuned96 => row(
+                Fresh,
+                "raw fresh floor, with the pool setting Airlock adds (`table_keep_resident` 64 KiB: a returned table zeroed by `memset`, not `madvise`)",
                 "96 B",
                 Id::RawFreshPool96,
                 None,

@@ -218,6 +218,7 @@ fn main() -> Result<()> {
         bail!("raw calculator add answered {sum}");
     }
     let raw_pool = raw::Raw::pooling(&count_vowels)?;
+    let raw_pool_tuned = raw::Raw::pooling_tuned(&count_vowels)?;
     check_text(
         "raw pooling",
         &raw_pool.instance()?.call("count_vowels", &args96)?,
@@ -679,6 +680,11 @@ fn main() -> Result<()> {
             Id::RawFreshPool96,
             1,
             Box::new(|n| raw::fresh(&raw_pool, "count_vowels", a96, n)),
+        ),
+        Bench::new(
+            Id::RawFreshPoolTuned96,
+            1,
+            Box::new(|n| raw::fresh(&raw_pool_tuned, "count_vowels", a96, n)),
         ),
         Bench::new(Id::Airlock96, 1, airlock_warm("count_vowels", &air_cv, v96)),
         Bench::new(Id::Airlock1k, 1, airlock_warm("count_vowels", &air_cv, v1k)),

@@ -125,6 +125,13 @@ impl Results {
                 None,
             ),
             target(
+                "the same against the raw fresh floor with Airlock's pool setting (`table_keep_resident`)",
+                (Id::AirlockFresh96, Id::RawFreshPoolTuned96),
+                1.2,
+                false,
+                None,
+            ),
+            target(
                 "throughput 1 → 2 callers ≥ 1.9×",
                 (Id::TpAirlock1, Id::TpAirlock2),
                 1.9,
