@@ -164,10 +164,11 @@ impl Plugin {
     /// Runs the future `call` makes, one tool call or hook dispatch, in its span and counts
     /// it in the plugin's usage. It is made here, not passed in, and pinned once: a call's
     /// future is over a kilobyte, and every layer that took it by value would hold and copy
-    /// another one on every call. The span is at debug level, so a host at the default level pays only
-    /// a disabled callsite's check per call; `call_id` and `fuel` are recorded from inside
-    /// the call (the instance knows them), `outcome` (`ok`, or the error's kind) when it
-    /// ends; the plugin's log lines emitted meanwhile are the span's events.
+    /// another one on every call. The span is at debug level, so a host at the default
+    /// level pays only a disabled callsite's check per call; `call_id` and `fuel` are
+    /// recorded from inside the call (the instance knows them), `outcome` (`ok`, or the
+    /// error's kind) when it ends; the plugin's log lines emitted meanwhile are the span's
+    /// events.
     async fn counted<T, F>(
         &self,
         tool: impl std::fmt::Display,
