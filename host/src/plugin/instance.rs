@@ -378,7 +378,6 @@ impl LiveInstance {
     }
 }
 
-/// Makes `to` a copy of `from`, in the buffer `to` already has.
 /// A new store for `plugin` under `limits` and `reach` — limiter, fuel with the deadline's
 /// yields, the host-call clock check — and the component instantiated in it, under the
 /// limits too.
@@ -485,6 +484,7 @@ fn fuel_used(store: &Store<InstanceState>, limits: &Limits) -> u64 {
     budget.saturating_sub(store.get_fuel().unwrap_or(0))
 }
 
+/// Makes `to` a copy of `from`, in the buffer `to` already has.
 fn replace(to: &mut String, from: &str) {
     if to != from {
         to.clear();
