@@ -6,6 +6,7 @@
 //! Past either cap, records are dropped and counted; when the call ends, one line says how
 //! many were dropped. The budget starts afresh with every call.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::log_tap::{LogLevel, LogSource, LogTap};
@@ -34,9 +35,16 @@ struct Spent {
 /// captures and the host imports draw from the same budget.
 #[derive(Clone)]
 pub(crate) struct LogBudget {
-    spent: Arc<Mutex<Spent>>,
+    shared: Arc<Shared>,
     /// The host application's copy of every admitted record, if it asked for one.
     tap: Option<LogTap>,
+}
+
+struct Shared {
+    spent: Mutex<Spent>,
+    /// Whether anything took from the budget since it was last settled: most calls log
+    /// nothing, and `settle` (twice on every call's path) then skips the lock.
+    used: AtomicBool,
 }
 
 impl LogBudget {
@@ -47,13 +55,16 @@ impl LogBudget {
             ..Spent::default()
         };
         LogBudget {
-            spent: Arc::new(Mutex::new(spent)),
+            shared: Arc::new(Shared {
+                spent: Mutex::new(spent),
+                used: AtomicBool::new(false),
+            }),
             tap,
         }
     }
 
     fn spent(&self) -> std::sync::MutexGuard<'_, Spent> {
-        self.spent.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared.spent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Takes room for one record of (escaped) `text`: the name to tag it with, or `None`
@@ -70,6 +81,7 @@ impl LogBudget {
     fn take(&self, text_bytes: usize) -> Option<Arc<str>> {
         let cost = text_bytes.saturating_add(RECORD_OVERHEAD);
         let mut spent = self.spent();
+        self.shared.used.store(true, Ordering::Release);
         let fits = spent.records < LOG_RECORDS && spent.bytes.saturating_add(cost) <= LOG_BYTES;
         match fits {
             true => {
@@ -98,7 +110,13 @@ impl LogBudget {
 
     /// Ends the call's budget: logs one line if records were dropped, and starts afresh.
     pub(crate) fn settle(&self) {
+        // A record taken on another thread just after this load is counted in the next
+        // call's budget, as it would be had it come just after the reset.
+        if !self.shared.used.load(Ordering::Acquire) {
+            return;
+        }
         let mut spent = self.spent();
+        self.shared.used.store(false, Ordering::Release);
         // Reset in place: on every call's path, so no clone of the shared name.
         let (dropped_records, dropped_bytes) = (spent.dropped_records, spent.dropped_bytes);
         (spent.records, spent.bytes) = (0, 0);
@@ -129,7 +147,7 @@ mod tests {
             .filter(|_| budget.take(0).is_some())
             .count();
         assert_eq!(admitted, LOG_RECORDS);
-        let spent = budget.spent.lock().unwrap();
+        let spent = budget.spent();
         assert_eq!(spent.dropped_records, 2 * LOG_RECORDS);
     }
 

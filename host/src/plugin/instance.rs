@@ -139,8 +139,9 @@ impl LiveInstance {
         // The scope always mirrors the guest's tenant and session. Consecutive calls
         // usually come from the same session: then both stay as they are.
         let scope = &mut self.store.data_mut().scope;
-        let same =
-            scope.is_some() && wit.tenant == context.tenant && wit.session_id == context.session_id;
+        let same = scope.is_some()
+            && same_text(&wit.tenant, &context.tenant)
+            && same_text(&wit.session_id, &context.session_id);
         if !same {
             replace(&mut wit.tenant, &context.tenant);
             replace(&mut wit.session_id, &context.session_id);
@@ -486,10 +487,17 @@ fn fuel_used(store: &Store<InstanceState>, limits: &Limits) -> u64 {
 
 /// Makes `to` a copy of `from`, in the buffer `to` already has.
 fn replace(to: &mut String, from: &str) {
-    if to != from {
+    if !same_text(to, from) {
         to.clear();
         to.push_str(from);
     }
+}
+
+/// `a == b`, compared byte by byte here rather than by libc's `memcmp`. The strings are a
+/// call context's few bytes, and glibc's AVX-512 `memcmp`, the first vector instruction
+/// after the guest ran, stalled: it was 4.5 % of a warm 96 B call on the VM measured.
+fn same_text(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
 }
 
 /// Resets the per-call budgets: fuel, the limiter's record, the stderr tail, the log budget.
