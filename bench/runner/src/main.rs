@@ -451,8 +451,12 @@ fn main() -> Result<()> {
     let stdio_pids = (stdio96.pid(), stdio10k.pid());
     check_count("spawn", &peers::spawn_call(&stdio_bin, &args96)?, count96)?;
 
-    // Airlock's host-side JSON work on its own, no wasm: validate the arguments against the
-    // tool's schema (as `host/src/schema.rs` does), serialise them to text, parse the result.
+    // Airlock's host-side JSON work on its own, no wasm, as `host/src/plugin/calls.rs` does
+    // it: the arguments checked against the tool's schema (the validator's yes/no path, as
+    // `host/src/schema.rs` takes for valid arguments), then for `call_tool` serialised to
+    // text and the result parsed into a `Value`; for `call_tool_json` parsed from text, and
+    // the result only checked to be JSON. The floor plus this is the least any call doing
+    // the schema check can cost.
     let cv_schema = air_cv
         .tools()
         .iter()
@@ -463,15 +467,13 @@ fn main() -> Result<()> {
     let validator = jsonschema::validator_for(&cv_schema)
         .map_err(|e| anyhow::anyhow!("compiling the schema: {e}"))?;
     let result96 = raw_cv96.call("count_vowels", &args96)?;
+    let result1k = raw_cv1k.call("count_vowels", &args1k)?;
     let result10k = raw_cv10k.call("count_vowels", &args10k)?;
+    let result100k = raw_cv100k.call("count_vowels", &args100k)?;
     let json_work = |arguments: &Value, result: &str, n: u64| {
         let start = Instant::now();
         for _ in 0..n {
-            let problems: Vec<String> = validator
-                .iter_errors(std::hint::black_box(arguments))
-                .map(|e| e.to_string())
-                .collect();
-            assert!(problems.is_empty());
+            assert!(validator.is_valid(std::hint::black_box(arguments)));
             let text = serde_json::to_string(arguments).expect("serialises");
             std::hint::black_box(text);
             let out: Value = serde_json::from_str(std::hint::black_box(result)).expect("parses");
@@ -479,6 +481,20 @@ fn main() -> Result<()> {
         }
         start.elapsed()
     };
+    let text_work = |arguments: &str, result: &str, n: u64| {
+        let start = Instant::now();
+        for _ in 0..n {
+            let parsed: Value =
+                serde_json::from_str(std::hint::black_box(arguments)).expect("parses");
+            assert!(validator.is_valid(&parsed));
+            drop(parsed);
+            let checked: &serde_json::value::RawValue =
+                serde_json::from_str(std::hint::black_box(result)).expect("is JSON");
+            std::hint::black_box(checked);
+        }
+        start.elapsed()
+    };
+    let text_work = &text_work;
     let json_work = &json_work;
 
     // ---- the benchmarks ----
@@ -672,9 +688,39 @@ fn main() -> Result<()> {
             Box::new(|n| json_work(v96, &result96, n)),
         ),
         Bench::new(
+            Id::HostJson1k,
+            1,
+            Box::new(|n| json_work(v1k, &result1k, n)),
+        ),
+        Bench::new(
             Id::HostJson10k,
             1,
             Box::new(|n| json_work(v10k, &result10k, n)),
+        ),
+        Bench::new(
+            Id::HostJson100k,
+            1,
+            Box::new(|n| json_work(v100k, &result100k, n)),
+        ),
+        Bench::new(
+            Id::HostText96,
+            1,
+            Box::new(|n| text_work(a96, &result96, n)),
+        ),
+        Bench::new(
+            Id::HostText1k,
+            1,
+            Box::new(|n| text_work(a1k, &result1k, n)),
+        ),
+        Bench::new(
+            Id::HostText10k,
+            1,
+            Box::new(|n| text_work(a10k, &result10k, n)),
+        ),
+        Bench::new(
+            Id::HostText100k,
+            1,
+            Box::new(|n| text_work(a100k, &result100k, n)),
         ),
         Bench::new(
             Id::RawFreshPool96,

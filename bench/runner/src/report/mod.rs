@@ -43,10 +43,22 @@ pub(super) struct Size {
     pub airlock_json: Id,
     pub extism: Id,
     pub extism_fuel: Id,
+    /// Airlock's host-side JSON work alone for `call_tool`, and for `call_tool_json`.
+    pub host_json: Id,
+    pub host_text: Id,
 }
 
-const fn size(label: &'static str, ids: [Id; 6]) -> Size {
-    let [raw, floor, airlock, airlock_json, extism, extism_fuel] = ids;
+const fn size(label: &'static str, ids: [Id; 8]) -> Size {
+    let [
+        raw,
+        floor,
+        airlock,
+        airlock_json,
+        extism,
+        extism_fuel,
+        host_json,
+        host_text,
+    ] = ids;
     Size {
         label,
         raw,
@@ -55,6 +67,8 @@ const fn size(label: &'static str, ids: [Id; 6]) -> Size {
         airlock_json,
         extism,
         extism_fuel,
+        host_json,
+        host_text,
     }
 }
 
@@ -69,6 +83,8 @@ pub(super) const SIZES: [Size; 4] = [
             Id::AirlockJson96,
             Id::Extism96,
             Id::ExtismFuel96,
+            Id::HostJson96,
+            Id::HostText96,
         ],
     ),
     size(
@@ -80,6 +96,8 @@ pub(super) const SIZES: [Size; 4] = [
             Id::AirlockJson1k,
             Id::Extism1k,
             Id::ExtismFuel1k,
+            Id::HostJson1k,
+            Id::HostText1k,
         ],
     ),
     size(
@@ -91,6 +109,8 @@ pub(super) const SIZES: [Size; 4] = [
             Id::AirlockJson10k,
             Id::Extism10k,
             Id::ExtismFuel10k,
+            Id::HostJson10k,
+            Id::HostText10k,
         ],
     ),
     size(
@@ -102,6 +122,8 @@ pub(super) const SIZES: [Size; 4] = [
             Id::AirlockJson100k,
             Id::Extism100k,
             Id::ExtismFuel100k,
+            Id::HostJson100k,
+            Id::HostText100k,
         ],
     ),
 ];
