@@ -102,7 +102,8 @@ impl Stats {
 }
 
 /// Linear-interpolated quantile of sorted values.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+/// Quantile `q` (0–1) of `sorted`, interpolated between neighbours; NaN when empty.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

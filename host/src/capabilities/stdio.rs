@@ -7,6 +7,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -109,7 +110,15 @@ struct Capture {
 pub(crate) struct OutputCapture {
     stream: Stream,
     budget: LogBudget,
-    state: Arc<Mutex<Capture>>,
+    state: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    capture: Mutex<Capture>,
+    /// Whether the tail holds anything: most calls print nothing, and clearing the tail at
+    /// the start of every call then skips the lock.
+    has_tail: AtomicBool,
 }
 
 impl OutputCapture {
@@ -122,9 +131,14 @@ impl OutputCapture {
         }
     }
 
+    fn capture(&self) -> std::sync::MutexGuard<'_, Capture> {
+        self.state.capture.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn accept(&self, bytes: &[u8]) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.capture();
         state.tail.extend_from_slice(bytes);
+        self.state.has_tail.store(true, Ordering::Release);
         if state.tail.len() > TAIL_CAP {
             let cut = state.tail.len() - TAIL_CAP;
             state.tail.drain(..cut);
@@ -158,17 +172,17 @@ impl OutputCapture {
 
     /// Forgets the stderr tail (called when a new call starts).
     pub(crate) fn clear_tail(&self) {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .tail
-            .clear();
+        if !self.state.has_tail.load(Ordering::Acquire) {
+            return;
+        }
+        let mut state = self.capture();
+        state.tail.clear();
+        self.state.has_tail.store(false, Ordering::Release);
     }
 
     /// The recent output, lossily decoded.
     pub(crate) fn tail(&self) -> String {
-        String::from_utf8_lossy(&self.state.lock().unwrap_or_else(|e| e.into_inner()).tail)
-            .into_owned()
+        String::from_utf8_lossy(&self.capture().tail).into_owned()
     }
 }
 
@@ -279,8 +293,23 @@ mod tests {
         for _ in 0..32 {
             capture.accept(&chunk);
         }
-        let state = capture.state.lock().unwrap();
+        let state = capture.capture();
         assert_eq!(state.pending.len(), LINE_CAP);
         assert_eq!(state.tail.len(), TAIL_CAP);
+    }
+
+    /// A call starts with an empty tail, however the last one ended, and what it prints
+    /// is kept again after the clearing.
+    #[test]
+    fn clearing_the_tail_empties_it_and_later_output_is_kept() {
+        let capture = OutputCapture::new(Stream::Stderr, LogBudget::new("p".into(), None));
+        capture.clear_tail();
+        capture.accept(b"first call\n");
+        assert_eq!(capture.tail(), "first call\n");
+        capture.clear_tail();
+        assert_eq!(capture.tail(), "");
+        capture.clear_tail();
+        capture.accept(b"second");
+        assert_eq!(capture.tail(), "second");
     }
 }

@@ -182,7 +182,7 @@ impl Results {
         out.push_str(
             "\n**Targets** (issue #21). Measured = ratio of the medians; in brackets \
                       the p25 – p75 of the same ratio taken round by round. Fastest samples = \
-                      the same ratio of the two benchmarks' fastest samples, the rounds least \
+                      the same ratio of the two benchmarks' 10th percentiles, the rounds least \
                       disturbed by the rest of a shared machine (time per call only).\n\n",
         );
         out.push_str(
@@ -260,14 +260,17 @@ impl Results {
         );
     }
 
-    /// The target's ratio of the two benchmarks' fastest samples; "—" for calls per second,
-    /// where the fastest sample is the largest.
+    /// The target's ratio of the two benchmarks' 10th percentiles: their fast rounds, but
+    /// not a single glitched sample. "—" for calls per second, where fast is large.
     fn fastest(&self, t: &Target) -> String {
         let per_call = |id: Id| id.row().table != catalogue::Table::Throughput;
-        match (self.stats.get(&t.numerator), self.stats.get(&t.denominator)) {
-            (Some(a), Some(b)) if per_call(t.numerator) && per_call(t.denominator) => {
-                ratio(a.min / b.min)
-            }
+        let p10 = |id: Id| {
+            let mut samples = self.samples.get(&id)?.clone();
+            samples.sort_by(f64::total_cmp);
+            Some(crate::harness::quantile(&samples, 0.1))
+        };
+        match (p10(t.numerator), p10(t.denominator)) {
+            (Some(a), Some(b)) if per_call(t.numerator) && per_call(t.denominator) => ratio(a / b),
             _ => "—".into(),
         }
     }
