@@ -7,6 +7,7 @@
 #   bash bench/run.sh --only extism        # any runner options: prints only, writes nothing
 #   bash bench/run.sh --soak               # only the soak (bench/soak, ~2-4 min): rewrites its section
 #   bash bench/run.sh --scale-out          # only the scale-out run (bench/scale-out, ~1-2 min): its section
+#   bash bench/run.sh --instructions [SIZE…] # instructions per call under callgrind (bench/instructions.sh): prints a table
 #
 # The full run ends with the soak (issue #12): a million tool calls through the registry, then
 # 100,000 through MCP over HTTP, RSS at start/middle/end; its own section of BENCHMARKS.md.
@@ -127,8 +128,13 @@ export AIRLOCK_BENCH_COMMIT="$(commit_measured)"
 # fails when fuel is off): that alone doubled its per-call time here.
 unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 
-echo "== measuring" >&2
 RUNNER="$BENCH_TARGET/release/airlock-bench"
+if [ "${1:-}" = "--instructions" ]; then
+    shift
+    exec bash "$BENCH/instructions.sh" "$RUNNER" "$@"
+fi
+
+echo "== measuring" >&2
 if [ "$#" -gt 0 ]; then
     exec "$RUNNER" --reproduce "bash bench/run.sh $*" "$@"
 fi

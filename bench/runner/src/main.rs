@@ -18,6 +18,7 @@
 mod catalogue;
 mod harness;
 mod http;
+mod instructions;
 mod load;
 mod machine;
 mod peers;
@@ -131,6 +132,11 @@ fn check_usage(on: &airlock::Plugin, off: &airlock::Plugin) -> Result<()> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--instructions-child") {
+        let kind = args.get(2).context("--instructions-child KIND CALLS")?;
+        let calls = args.get(3).context("--instructions-child KIND CALLS")?;
+        return instructions::child(kind, calls.parse()?);
+    }
     if args.get(1).map(String::as_str) == Some("--rss-child") {
         return rss::child(args.get(2).context("--rss-child COMPONENT")?);
     }

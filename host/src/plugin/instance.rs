@@ -135,7 +135,10 @@ impl LiveInstance {
             true => call_id::write(&mut wit.call_id, &self.store.data().plugin),
             false => replace(&mut wit.call_id, &context.call_id),
         }
-        tracing::Span::current().record("call_id", wit.call_id.as_str());
+        if tracing::level_enabled!(tracing::Level::DEBUG) {
+            // The call's span (debug level): only then can it be the current one.
+            tracing::Span::current().record("call_id", wit.call_id.as_str());
+        }
         // The scope always mirrors the guest's tenant and session. Consecutive calls
         // usually come from the same session: then both stay as they are.
         let scope = &mut self.store.data_mut().scope;

@@ -119,7 +119,10 @@ impl Plugin {
                 .record_resources(fuel, instance.memory_bytes());
         }
         super::usage::add_metered(fuel);
-        tracing::Span::current().record("fuel", fuel);
+        if tracing::level_enabled!(tracing::Level::DEBUG) {
+            // The call's span (debug level): only then can it be the current one.
+            tracing::Span::current().record("fuel", fuel);
+        }
     }
 
     /// Starts instances until `count` are idle (at most the pool's idle cap), so the next

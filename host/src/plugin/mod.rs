@@ -59,12 +59,16 @@ impl std::fmt::Debug for Plugin {
     }
 }
 
+/// Tool name → compiled argument schema.
+type Schemas = HashMap<String, Arc<ArgumentSchema>, foldhash::fast::RandomState>;
+
 struct Inner {
     name: Arc<str>,
     world: World,
     metadata: Metadata,
     tools: Vec<ToolDefinition>,
-    schemas: HashMap<String, Arc<ArgumentSchema>>,
+    /// Each tool's compiled argument schema, looked up on every call.
+    schemas: Schemas,
     validation: Validation,
     subscriptions: Vec<HookKind>,
     exports: Vec<String>,

@@ -2,7 +2,6 @@
 //! no grant) who it is, check what it declared against its caps, then start the first real
 //! instance with the grant and run `init`.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
@@ -366,10 +365,7 @@ fn check_host_version(metadata: &Metadata) -> Result<(), LoadError> {
 }
 
 /// Checks every tool's schema against the caps of [`crate::schema::bounds`] and compiles it.
-fn compile_schemas(
-    plugin: &str,
-    tools: &[ToolDefinition],
-) -> Result<HashMap<String, Arc<ArgumentSchema>>, LoadError> {
+fn compile_schemas(plugin: &str, tools: &[ToolDefinition]) -> Result<super::Schemas, LoadError> {
     tools
         .iter()
         .map(|tool| {
