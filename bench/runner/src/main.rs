@@ -689,46 +689,6 @@ fn main() -> Result<()> {
             Box::new(|n| raw_async::warm(rt, &mut floor100k, "count_vowels", a100k, n)),
         ),
         Bench::new(
-            Id::HostJson96,
-            1,
-            Box::new(|n| json_work(v96, &result96, n)),
-        ),
-        Bench::new(
-            Id::HostJson1k,
-            1,
-            Box::new(|n| json_work(v1k, &result1k, n)),
-        ),
-        Bench::new(
-            Id::HostJson10k,
-            1,
-            Box::new(|n| json_work(v10k, &result10k, n)),
-        ),
-        Bench::new(
-            Id::HostJson100k,
-            1,
-            Box::new(|n| json_work(v100k, &result100k, n)),
-        ),
-        Bench::new(
-            Id::HostText96,
-            1,
-            Box::new(|n| text_work(a96, &result96, n)),
-        ),
-        Bench::new(
-            Id::HostText1k,
-            1,
-            Box::new(|n| text_work(a1k, &result1k, n)),
-        ),
-        Bench::new(
-            Id::HostText10k,
-            1,
-            Box::new(|n| text_work(a10k, &result10k, n)),
-        ),
-        Bench::new(
-            Id::HostText100k,
-            1,
-            Box::new(|n| text_work(a100k, &result100k, n)),
-        ),
-        Bench::new(
             Id::RawFreshPool96,
             1,
             Box::new(|n| raw::fresh(&raw_pool, "count_vowels", a96, n)),
@@ -944,6 +904,31 @@ fn main() -> Result<()> {
             Box::new(|n| raw::threads(&mut raw_threads2, "count_vowels", a96, n)),
         ),
     ];
+    // Airlock's host-side JSON work alone, at every size, for each entry point.
+    let host_work = [
+        (Id::HostJson96, Id::HostText96, v96, a96, &result96),
+        (Id::HostJson1k, Id::HostText1k, v1k, a1k, &result1k),
+        (Id::HostJson10k, Id::HostText10k, v10k, a10k, &result10k),
+        (
+            Id::HostJson100k,
+            Id::HostText100k,
+            v100k,
+            a100k,
+            &result100k,
+        ),
+    ];
+    for (json, text, value, arguments, result) in host_work {
+        benches.push(Bench::new(
+            json,
+            1,
+            Box::new(move |n| json_work(value, result, n)),
+        ));
+        benches.push(Bench::new(
+            text,
+            1,
+            Box::new(move |n| text_work(arguments, result, n)),
+        ));
+    }
     benches.retain(|b| wanted(b.id.name()));
 
     eprintln!(
